@@ -1,0 +1,1 @@
+"""Adapters: one module per kind of target, all behind :class:`adapters.base.Target`."""

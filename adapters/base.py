@@ -1,0 +1,103 @@
+"""The one protocol every target implements.
+
+A target answers each API call with what an HTTP client would see: a status
+code and a parsed JSON body (an object, a list, or a ``Status``). The in-process
+adapter produces the same shapes without a socket, so the conformance suite is
+written once for every target.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Protocol, runtime_checkable
+
+JSON = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Response:
+    """One API answer: the HTTP status code and the decoded JSON body."""
+
+    code: int
+    body: Any
+
+    @property
+    def ok(self) -> bool:
+        return 200 <= self.code < 300
+
+
+class TargetError(Exception):
+    """A target could not be reached or answered outside the API contract."""
+
+
+@runtime_checkable
+class Watch(Protocol):
+    """An open watch stream.
+
+    ``drain`` returns the events received since the previous call, each
+    ``{"type": ..., "object": ...}``. With ``until_rv`` it waits (at most
+    ``timeout`` seconds) until an event whose object carries that
+    resourceVersion has arrived, or the stream has ended.
+    """
+
+    def drain(self, *, until_rv: str | None = None, timeout: float = 0.0) -> list[JSON]: ...
+
+    @property
+    def ended(self) -> bool: ...
+
+    def close(self) -> None: ...
+
+
+@runtime_checkable
+class Controls(Protocol):
+    """What only a simulated target lets the harness do: move its clock, compact its history."""
+
+    def now(self) -> str:
+        """The target's current time, RFC 3339 with whole seconds (``2026-01-01T00:00:00Z``)."""
+
+    def advance_clock(self, seconds: int) -> None: ...
+
+    def compact(self) -> None:
+        """Drop the change history up to the current revision (as etcd compaction does)."""
+
+
+@runtime_checkable
+class Target(Protocol):
+    """The Kubernetes API as kubeprop uses it.
+
+    ``resource`` is the plural URL name (``pods``, ``nodes``, ``namespaces``,
+    ``leases``); ``namespace`` is ``None`` for cluster-scoped resources and for
+    lists or watches across all namespaces.
+    """
+
+    name: str
+    controls: Controls | None
+
+    def create(self, resource: str, namespace: str | None, body: JSON) -> Response: ...
+
+    def get(self, resource: str, namespace: str | None, name: str) -> Response: ...
+
+    def list(
+        self, resource: str, namespace: str | None = None, *, label_selector: str | None = None
+    ) -> Response: ...
+
+    def update(self, resource: str, namespace: str | None, name: str, body: JSON) -> Response: ...
+
+    def delete(
+        self, resource: str, namespace: str | None, name: str, *, options: JSON | None = None
+    ) -> Response:
+        """``options`` is a DeleteOptions body (gracePeriodSeconds, preconditions)."""
+
+    def bind(self, namespace: str, name: str, body: JSON) -> Response:
+        """POST a Binding to ``pods/{name}/binding``."""
+
+    def watch(
+        self,
+        resource: str,
+        namespace: str | None = None,
+        *,
+        resource_version: str | None = None,
+        label_selector: str | None = None,
+    ) -> Watch: ...
+
+    def close(self) -> None: ...

@@ -1,0 +1,46 @@
+"""DNS-1123 name rules and their messages (apimachinery/pkg/util/validation/validation.go)."""
+
+from __future__ import annotations
+
+import re
+
+_LABEL = "[a-z0-9]([-a-z0-9]*[a-z0-9])?"
+_SUBDOMAIN = _LABEL + "(\\." + _LABEL + ")*"
+_LABEL_RE = re.compile("^" + _LABEL + "$")
+_SUBDOMAIN_RE = re.compile("^" + _SUBDOMAIN + "$")
+
+LABEL_MSG = (
+    "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must "
+    "start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for "
+    f"validation is '{_LABEL}')"
+)
+SUBDOMAIN_MSG = (
+    "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and "
+    "must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation "
+    f"is '{_SUBDOMAIN}')"
+)
+
+
+def label_errors(value: str) -> list[str]:
+    # validation.go: IsDNS1123Label
+    errs = []
+    if len(value) > 63:
+        errs.append("must be no more than 63 characters")
+    if not _LABEL_RE.match(value):
+        errs.append("must not contain dots" if _SUBDOMAIN_RE.match(value) else LABEL_MSG)
+    return errs
+
+
+def subdomain_errors(value: str) -> list[str]:
+    # validation.go: IsDNS1123Subdomain
+    errs = []
+    if len(value) > 253:
+        errs.append("must be no more than 253 characters")
+    if not _SUBDOMAIN_RE.match(value):
+        errs.append(SUBDOMAIN_MSG)
+    return errs
+
+
+def go_quote(s: str) -> str:
+    """Go's %q for the printable ASCII names kubeprop generates."""
+    return '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'

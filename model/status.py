@@ -1,0 +1,99 @@
+"""Expected ``Status`` bodies, built the way apimachinery/pkg/api/errors/errors.go builds them.
+
+A message may be a compiled pattern where the server is free to choose part of
+it (e.g. the oldest revision it still keeps).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from model.resources import Resource
+
+OPTIMISTIC_LOCK = (
+    # apiserver/pkg/registry/generic/registry/store.go: OptimisticLockErrorMsg
+    "the object has been modified; please apply your changes to the latest version and try again"
+)
+
+
+def _details(name: str | None, group: str, kind: str, **extra: Any) -> dict[str, Any]:
+    d: dict[str, Any] = {}
+    if name:
+        d["name"] = name
+    if group:
+        d["group"] = group
+    d["kind"] = kind
+    d.update(extra)
+    return d
+
+
+def failure(code: int, reason: str | None, message: str | re.Pattern[str], details: dict | None) -> dict:
+    s: dict[str, Any] = {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+                         "message": message}
+    if reason:
+        s["reason"] = reason
+    if details:
+        s["details"] = details
+    s["code"] = code
+    return s
+
+
+def not_found(res: Resource, name: str) -> dict:
+    # errors.go: NewNotFound
+    return failure(404, "NotFound", f'{res.qualified_resource} "{name}" not found',
+                   _details(name, res.group, res.plural))
+
+
+def already_exists(res: Resource, name: str) -> dict:
+    # errors.go: NewAlreadyExists
+    return failure(409, "AlreadyExists", f'{res.qualified_resource} "{name}" already exists',
+                   _details(name, res.group, res.plural))
+
+
+def conflict(group: str, resource_name: str, name: str, cause: str) -> dict:
+    # errors.go: NewConflict; resource_name is a GroupResource's Resource part (plural, "pods/binding" or a Kind)
+    qualified = f"{resource_name}.{group}" if group else resource_name
+    return failure(409, "Conflict", f'Operation cannot be fulfilled on {qualified} "{name}": {cause}',
+                   _details(name, group, resource_name))
+
+
+def stale_update(res: Resource, name: str) -> dict:
+    return conflict(res.group, res.plural, name, OPTIMISTIC_LOCK)
+
+
+def invalid(res: Resource, name: str, causes: list[tuple[str, str, str]]) -> dict:
+    """causes: (reason, field, body) triples, e.g. ("FieldValueInvalid", "metadata.name", 'Invalid value: ...')."""
+    # errors.go: NewInvalid; field/errors.go: ErrorList.ToAggregate
+    texts = [f"{f}: {b}" for _, f, b in causes]
+    agg = texts[0] if len(texts) == 1 else "[" + ", ".join(texts) + "]"
+    return failure(422, "Invalid", f'{res.qualified_kind} "{name}" is invalid: {agg}',
+                   _details(name, res.group, res.kind,
+                            causes=[{"reason": r, "message": b, "field": f} for r, f, b in causes]))
+
+
+def bad_request(message: str | re.Pattern[str]) -> dict:
+    return failure(400, "BadRequest", message, None)
+
+
+def internal(message: str) -> dict:
+    # handlers/responsewriters/status.go: ErrorToAPIStatus on an error that is not an API status
+    return failure(500, None, message, None)
+
+
+def expired() -> dict:
+    # apiserver/pkg/storage/etcd3/watcher.go / cacher: NewResourceExpired("too old resource version: %d (%d)")
+    return failure(410, "Expired", re.compile(r"too old resource version: \d+ \(\d+\)"), None)
+
+
+def success_deleted(res: Resource, name: str, uid: str | None) -> dict:
+    # store.go: finalizeDelete for stores without ReturnDeletedObject
+    details = _details(name, res.group, res.plural)
+    if uid:
+        details["uid"] = uid
+    return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "details": details}
+
+
+def success_created() -> dict:
+    # pods/binding returns a bare Success status; the create handler fills in 201
+    return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201}
