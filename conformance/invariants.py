@@ -1,0 +1,55 @@
+"""Invariant ids and the exception a broken one raises.
+
+Every failure kubeprop reports names one invariant id. Each id gets its own
+exception class so that Hypothesis treats different broken invariants as
+different bugs and never shrinks one into another.
+"""
+
+from __future__ import annotations
+
+INVARIANTS: dict[str, str] = {
+    "api.matches-model": "every answer (code, Status, object) is the one the model requires",
+    "api.status-shape": "an error answer is the exact Status object upstream builds",
+    "api.optimistic-concurrency": "a stale resourceVersion or failed precondition gets 409; no lost update",
+    "api.read-your-writes": "a read after a write returns that write",
+    "api.rv-changes": "every write gets a new resourceVersion; a no-op update keeps it",
+    "api.uid-unique": "no two objects ever share a uid",
+    "api.finalizers": "an object with finalizers is not removed until they are gone; none may be added while deleting",
+    "api.list-selector": "a list returns exactly the objects its label selector matches",
+    "binding.at-most-once": "a pod's nodeName, once set, never changes; a second binding gets 409",
+    "binding.preconditions": "a binding is refused for a deleting pod and on a uid or resourceVersion mismatch",
+    "watch.ordered": "a watch delivers changes in commit order",
+    "watch.unique": "a watch delivers each change once",
+    "watch.reliable": "a watch delivers every change, as it was written",
+    "watch.resumable": "a watch from a resourceVersion yields exactly the changes after it",
+    "watch.expired-410": "a watch from a compacted resourceVersion gets ERROR 410 Expired, and only then",
+}
+
+
+class InvariantViolation(AssertionError):
+    """Raised when a target breaks an invariant. ``invariant`` is its stable id."""
+
+    invariant: str = "api.matches-model"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(f"[{self.invariant}] {message}")
+        self.detail = message
+        self.steps = 0  # how many state-machine steps the failing example took
+
+
+_CLASSES: dict[str, type[InvariantViolation]] = {}
+
+
+def violation_class(invariant: str) -> type[InvariantViolation]:
+    if invariant not in INVARIANTS:
+        raise ValueError(f"unknown invariant {invariant!r}; known: {', '.join(sorted(INVARIANTS))}")
+    cls = _CLASSES.get(invariant)
+    if cls is None:
+        name = "Violation_" + invariant.replace(".", "_").replace("-", "_")
+        cls = type(name, (InvariantViolation,), {"invariant": invariant, "__module__": __name__})
+        _CLASSES[invariant] = cls
+    return cls
+
+
+def violation(invariant: str, message: str) -> InvariantViolation:
+    return violation_class(invariant)(message)

@@ -1,0 +1,335 @@
+"""The API-server state machine: Hypothesis picks calls, the model says what each must answer.
+
+After every call the answer is compared with the model, the touched object is
+read back, and every open watch is drained and checked. A disagreement raises
+the invariant it breaks, with the whole sequence as a runnable program.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from collections.abc import Callable
+from typing import Any, ClassVar
+
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
+
+from adapters.base import Response, Target
+from conformance import strategies as gen
+from conformance.compare import check_answer
+from conformance.history import History, write_reproduction
+from conformance.invariants import InvariantViolation
+from conformance.watching import WatchCheck
+from model.apiserver import APIModel, Expect
+from model.selectors import Selector
+
+MAX_WATCHES = 3
+NAMESPACED = {"pods", "leases"}
+
+
+def _ns_for(resource: str, ns: str) -> str | None:
+    return ns if resource in NAMESPACED else None
+
+
+class APIServerMachine(RuleBasedStateMachine):
+    """Create, read, update, delete, bind and watch namespaces, pods, nodes and leases."""
+
+    #: builds a fresh target for each example; set by :func:`conformance.runner.machine_for`
+    target_factory: ClassVar[Callable[[], Target]]
+    #: how to reopen the same target in a reproduction program (see conformance/replay.py)
+    target_spec: ClassVar[dict[str, Any]] = {"kind": "builtin"}
+    #: seconds a watch may take to deliver an acknowledged write (0 in process)
+    watch_timeout: ClassVar[float] = 0.0
+    #: steps run by every instance so far, and when the first failure of a run happened (for the benchmark)
+    steps: ClassVar[int] = 0
+    first_failure_at: ClassVar[float | None] = None
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.target = type(self).target_factory()
+        controls = self.target.controls
+        self.model = APIModel(now=controls.now()) if controls else APIModel()
+        self.history = History(dict(self.target_spec))
+        self.watches: list[WatchCheck] = []
+        self._watch_seq = 0
+        self._steps_done = -1  # the invariant also runs once right after __init__
+        self._in_invariant = False
+
+    # ----- plumbing ---------------------------------------------------------------------------
+
+    def _fail(self, err: InvariantViolation) -> None:
+        if APIServerMachine.first_failure_at is None:
+            APIServerMachine.first_failure_at = time.perf_counter()
+        err.steps = self._steps_done + (0 if self._in_invariant else 1)
+        program = self.history.program(err.invariant, err.detail)
+        path = write_reproduction(program, err.invariant)
+        err.args = (f"{err.args[0]}\n\nReproduction ({path}):\n{program}",)
+        raise err
+
+    def _call(self, plural: str, expect: Expect, method: str, *args: Any, **kwargs: Any) -> Response:
+        call = self.history.record(method, *args, **kwargs)
+        resp: Response = getattr(self.target, method)(*args, **kwargs)
+        call.code, call.body = resp.code, resp.body
+        try:
+            check_answer(self.model, plural, expect, resp)
+        except InvariantViolation as err:
+            self._fail(err)
+        chosen = next((c for c in (expect, *expect.alternatives) if c.code == resp.code), expect)
+        if chosen.commit is not None:
+            chosen.commit(resp.body)
+        return resp
+
+    def _read_back(self, plural: str, ns: str | None, name: str) -> None:
+        self._call(plural, self.model.get(plural, ns, name), "get", plural, ns, name)
+
+    def _write(self, plural: str, ns: str | None, name: str, expect: Expect, method: str, *args: Any,
+               **kwargs: Any) -> None:
+        self._call(plural, expect, method, *args, **kwargs)
+        if expect.code < 500:
+            self._read_back(plural, ns, name)
+
+    def _stale_rv(self, plural: str, current: str | None) -> str:
+        for rv in self.model.observed_rvs[plural]:
+            if rv != current:
+                return rv
+        return "1"
+
+    def _body_for_update(self, plural: str, ns: str | None, name: str, rv_mode: str) -> dict[str, Any]:
+        stored = self.model.lookup(plural, ns, name)
+        if stored is None:
+            res = {"pods": ("v1", "Pod"), "nodes": ("v1", "Node"), "namespaces": ("v1", "Namespace"),
+                   "leases": ("coordination.k8s.io/v1", "Lease")}[plural]
+            body: dict[str, Any] = {"apiVersion": res[0], "kind": res[1], "metadata": {"name": name}}
+            if ns:
+                body["metadata"]["namespace"] = ns
+            if plural == "pods":
+                body["spec"] = {"containers": [{"name": "c0", "image": gen.IMAGES[0]}]}
+            return body
+        body = copy.deepcopy(stored)
+        current = body["metadata"].get("resourceVersion")
+        if rv_mode == "none":
+            body["metadata"].pop("resourceVersion", None)
+        elif rv_mode == "stale":
+            body["metadata"]["resourceVersion"] = self._stale_rv(plural, current)
+        return body
+
+    # ----- creates ----------------------------------------------------------------------------
+
+    @rule(name=st.sampled_from(gen.NAMESPACES + gen.INVALID_NAMES[:2]), labels=gen.labels)
+    def create_namespace(self, name: str, labels: dict[str, str]) -> None:
+        body: dict[str, Any] = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}
+        if labels:
+            body["metadata"]["labels"] = labels
+        self._write("namespaces", None, name, self.model.create("namespaces", None, body), "create",
+                    "namespaces", None, body)
+
+    @rule(
+        ns=st.sampled_from(gen.NAMESPACES + (gen.MISSING_NAMESPACE,)),
+        name=st.sampled_from(gen.POD_NAMES + gen.INVALID_NAMES),
+        spec=gen.pod_specs(),
+        labels=gen.labels,
+        finalizers=gen.finalizer_lists,
+        with_rv=st.integers(0, 15).map(lambda i: i == 0),
+    )
+    def create_pod(self, ns: str, name: str, spec: dict[str, Any], labels: dict[str, str],
+                   finalizers: list[str], with_rv: bool) -> None:
+        body: dict[str, Any] = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name}, "spec": spec}
+        if labels:
+            body["metadata"]["labels"] = labels
+        if finalizers:
+            body["metadata"]["finalizers"] = finalizers
+        if with_rv:
+            body["metadata"]["resourceVersion"] = "12345"
+        self._write("pods", ns, name, self.model.create("pods", ns, body), "create", "pods", ns, body)
+
+    @rule(name=st.sampled_from(gen.NODE_NAMES + gen.INVALID_NAMES[:1]), parts=gen.node_parts())
+    def create_node(self, name: str, parts: dict[str, Any]) -> None:
+        body = gen.node_body(name, parts)
+        self._write("nodes", None, name, self.model.create("nodes", None, body), "create", "nodes", None, body)
+
+    @rule(ns=st.sampled_from(gen.NAMESPACES), name=st.sampled_from(gen.LEASE_NAMES), spec=gen.lease_specs)
+    def create_lease(self, ns: str, name: str, spec: dict[str, Any]) -> None:
+        body = {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease", "metadata": {"name": name}, "spec": spec}
+        self._write("leases", ns, name, self.model.create("leases", ns, body), "create", "leases", ns, body)
+
+    # ----- reads ------------------------------------------------------------------------------
+
+    @rule(resource=st.sampled_from(("pods", "nodes", "leases", "namespaces")),
+          ns=st.sampled_from(gen.NAMESPACES), pod=st.sampled_from(gen.POD_NAMES))
+    def get_object(self, resource: str, ns: str, pod: str) -> None:
+        name = {"pods": pod, "nodes": gen.NODE_NAMES[gen.POD_NAMES.index(pod) % 3],
+                "leases": gen.LEASE_NAMES[gen.POD_NAMES.index(pod) % 2], "namespaces": ns}[resource]
+        self._read_back(resource, _ns_for(resource, ns), name)
+
+    @rule(resource=st.sampled_from(("pods", "nodes", "leases", "namespaces")),
+          ns=st.sampled_from((None,) + gen.NAMESPACES),
+          selector=st.one_of(st.none(), gen.selectors()))
+    def list_objects(self, resource: str, ns: str | None, selector: Selector | None) -> None:
+        ns = ns if resource in NAMESPACED else None
+        expect = self.model.list(resource, ns, selector)
+        kwargs = {"label_selector": selector.render()} if selector else {}
+        self._call(resource, expect, "list", resource, ns, **kwargs)
+
+    # ----- updates ----------------------------------------------------------------------------
+
+    @rule(resource=st.sampled_from(("pods", "nodes", "leases", "namespaces")),
+          ns=st.sampled_from(gen.NAMESPACES), index=st.integers(0, 3), labels=gen.labels,
+          rv_mode=st.sampled_from(("fresh", "stale", "none")))
+    def update_labels(self, resource: str, ns: str, index: int, labels: dict[str, str], rv_mode: str) -> None:
+        name = self._pick(resource, ns, index)
+        ns_ = _ns_for(resource, ns)
+        body = self._body_for_update(resource, ns_, name, rv_mode)
+        if resource == "namespaces":
+            labels = {**labels, "kubernetes.io/metadata.name": name}
+        body["metadata"]["labels"] = labels
+        self._write(resource, ns_, name, self.model.update(resource, ns_, name, body), "update",
+                    resource, ns_, name, body)
+
+    @rule(resource=st.sampled_from(("pods", "nodes", "leases")), ns=st.sampled_from(gen.NAMESPACES),
+          index=st.integers(0, 3), finalizers=gen.finalizer_lists,
+          rv_mode=st.sampled_from(("fresh", "none")))
+    def update_finalizers(self, resource: str, ns: str, index: int, finalizers: list[str], rv_mode: str) -> None:
+        name = self._pick(resource, ns, index)
+        ns_ = _ns_for(resource, ns)
+        body = self._body_for_update(resource, ns_, name, rv_mode)
+        body["metadata"]["finalizers"] = finalizers
+        self._write(resource, ns_, name, self.model.update(resource, ns_, name, body), "update",
+                    resource, ns_, name, body)
+
+    @rule(ns=st.sampled_from(gen.NAMESPACES), name=st.sampled_from(gen.POD_NAMES),
+          image=st.sampled_from(gen.IMAGES), rv_mode=st.sampled_from(("fresh", "stale", "none")))
+    def update_pod_image(self, ns: str, name: str, image: str, rv_mode: str) -> None:
+        body = self._body_for_update("pods", ns, name, rv_mode)
+        body["spec"]["containers"][0]["image"] = image
+        self._write("pods", ns, name, self.model.update("pods", ns, name, body), "update", "pods", ns, name, body)
+
+    @rule(resource=st.sampled_from(("pods", "nodes", "leases", "namespaces")), ns=st.sampled_from(gen.NAMESPACES),
+          index=st.integers(0, 3), rv_mode=st.sampled_from(("fresh", "none")))
+    def noop_update(self, resource: str, ns: str, index: int, rv_mode: str) -> None:
+        name = self._pick(resource, ns, index)
+        ns_ = _ns_for(resource, ns)
+        body = self._body_for_update(resource, ns_, name, rv_mode)
+        self._write(resource, ns_, name, self.model.update(resource, ns_, name, body), "update",
+                    resource, ns_, name, body)
+
+    @rule(ns=st.sampled_from(gen.NAMESPACES), name=st.sampled_from(gen.LEASE_NAMES), spec=gen.lease_specs,
+          rv_mode=st.sampled_from(("fresh", "stale", "none")))
+    def update_lease(self, ns: str, name: str, spec: dict[str, Any], rv_mode: str) -> None:
+        body = self._body_for_update("leases", ns, name, rv_mode)
+        body["spec"] = spec
+        self._write("leases", ns, name, self.model.update("leases", ns, name, body), "update",
+                    "leases", ns, name, body)
+
+    def _pick(self, resource: str, ns: str, index: int) -> str:
+        pool = {"pods": gen.POD_NAMES, "nodes": gen.NODE_NAMES, "leases": gen.LEASE_NAMES,
+                "namespaces": gen.NAMESPACES}[resource]
+        return pool[index % len(pool)]
+
+    # ----- deletes ----------------------------------------------------------------------------
+
+    @rule(resource=st.sampled_from(("pods", "pods", "nodes", "leases")), ns=st.sampled_from(gen.NAMESPACES),
+          index=st.integers(0, 3), grace=st.sampled_from((None, 0, 1, 5, 30)),
+          precondition=st.sampled_from(("none", "none", "uid", "wrong-uid", "rv", "stale-rv")))
+    def delete_object(self, resource: str, ns: str, index: int, grace: int | None, precondition: str) -> None:
+        name = self._pick(resource, ns, index)
+        ns_ = _ns_for(resource, ns)
+        stored = self.model.lookup(resource, ns_, name)
+        options: dict[str, Any] = {"kind": "DeleteOptions", "apiVersion": "v1"}
+        if grace is not None:
+            options["gracePeriodSeconds"] = grace
+        meta = stored["metadata"] if stored else {}
+        if precondition == "uid":
+            options["preconditions"] = {"uid": meta.get("uid", "00000000-0000-0000-0000-000000000000")}
+        elif precondition == "wrong-uid":
+            options["preconditions"] = {"uid": "00000000-0000-0000-0000-00000000dead"}
+        elif precondition == "rv":
+            options["preconditions"] = {"resourceVersion": meta.get("resourceVersion", "1")}
+        elif precondition == "stale-rv":
+            options["preconditions"] = {"resourceVersion": self._stale_rv(resource, meta.get("resourceVersion"))}
+        self._write(resource, ns_, name, self.model.delete(resource, ns_, name, options), "delete",
+                    resource, ns_, name, options=options)
+
+    # ----- binding ----------------------------------------------------------------------------
+
+    @rule(ns=st.sampled_from(gen.NAMESPACES), name=st.sampled_from(gen.POD_NAMES),
+          node=st.sampled_from(gen.NODE_NAMES + (gen.MISSING_NODE,)),
+          uid_mode=st.sampled_from(("right", "right", "none", "wrong")),
+          annotations=st.dictionaries(st.sampled_from(("kubeprop.io/by", "kubeprop.io/why")),
+                                      st.sampled_from(("test", "sched")), max_size=1))
+    def bind_pod(self, ns: str, name: str, node: str, uid_mode: str, annotations: dict[str, str]) -> None:
+        pod = self.model.lookup("pods", ns, name)
+        meta: dict[str, Any] = {"name": name, "namespace": ns}
+        if uid_mode == "right" and pod is not None:
+            meta["uid"] = pod["metadata"].get("uid")
+        elif uid_mode == "wrong":
+            meta["uid"] = "00000000-0000-0000-0000-00000000beef"
+        if annotations:
+            meta["annotations"] = annotations
+        body = {"apiVersion": "v1", "kind": "Binding", "metadata": meta, "target": {"kind": "Node", "name": node}}
+        self._write("pods", ns, name, self.model.bind(ns, name, body), "bind", ns, name, body)
+
+    # ----- watches, clock, compaction ---------------------------------------------------------
+
+    @precondition(lambda self: len(self.watches) < MAX_WATCHES)
+    @rule(resource=st.sampled_from(("pods", "nodes", "leases")), ns=st.sampled_from((None,) + gen.NAMESPACES),
+          start=st.one_of(st.none(), st.integers(0, 50)))
+    def open_watch(self, resource: str, ns: str | None, start: int | None) -> None:
+        ns = ns if resource in NAMESPACED else None
+        rv: str | None = None
+        if start is not None:
+            observed = self.model.observed_rvs[resource]
+            if not observed:
+                return
+            rv = observed[start % len(observed)]
+        plan = self.model.plan_watch(resource, ns, rv)
+        self._watch_seq += 1
+        label = f"w{self._watch_seq}"
+        kwargs: dict[str, Any] = {"resource_version": rv}
+        self.history.record("watch", resource, ns, assign=label, **kwargs)
+        stream = self.target.watch(resource, ns, **kwargs)
+        self.watches.append(WatchCheck(f"{label} ({resource}{' in ' + ns if ns else ''}, from {rv!r})",
+                                       plan, stream, rv))
+        self._check_watches()
+
+    @precondition(lambda self: bool(self.watches))
+    @rule(index=st.integers(0, MAX_WATCHES - 1))
+    def close_watch(self, index: int) -> None:
+        w = self.watches.pop(index % len(self.watches))
+        w.stream.close()
+
+    @precondition(lambda self: self.target.controls is not None)
+    @rule(seconds=st.sampled_from((1, 5, 29, 31)))
+    def advance_clock(self, seconds: int) -> None:
+        self.history.record("advance_clock", seconds, receiver="target.controls")
+        self.target.controls.advance_clock(seconds)
+        self.model.advance(seconds)
+
+    @precondition(lambda self: self.target.controls is not None)
+    @rule()
+    def compact(self) -> None:
+        self.history.record("compact", receiver="target.controls")
+        self.target.controls.compact()
+        self.model.compact()
+
+    # ----- checked after every step -----------------------------------------------------------
+
+    @invariant()
+    def watches_deliver_the_log(self) -> None:
+        self._steps_done += 1
+        APIServerMachine.steps += 1
+        self._in_invariant = True
+        self._check_watches()
+        self._in_invariant = False
+
+    def _check_watches(self) -> None:
+        for w in self.watches:
+            try:
+                w.check(self.model, timeout=self.watch_timeout)
+            except InvariantViolation as err:
+                self._fail(err)
+
+    def teardown(self) -> None:
+        for w in self.watches:
+            w.stream.close()
+        self.target.close()

@@ -1,0 +1,74 @@
+"""pytest wiring for kubeprop: options, profiles, markers and the target fixtures.
+
+The logic lives beside this module (runner, machines, replay); this file only
+connects it to pytest.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+
+import pytest
+from hypothesis import settings
+
+from conformance import profiles
+
+FAULTS_ENV = "KUBEPROP_FAULTS"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("kubeprop", "kubeprop conformance harness")
+    group.addoption("--target", choices=["builtin"], default="builtin",
+                    help="what the conformance suite runs against (default: builtin, the in-process control plane)")
+    group.addoption("--fault", action="append", default=[], metavar="NAME",
+                    help="switch a seeded fault on in the builtin target (repeatable; also "
+                         f"{FAULTS_ENV}=a,b); list them with: python -m controlplane.faults")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    profiles.register()
+    if not config.getoption("hypothesis_profile", default=None):
+        settings.load_profile(profiles.DEFAULT)
+    config.addinivalue_line("markers", "conformance: a kubeprop conformance state machine")
+    faults = selected_faults(config)
+    if faults:
+        from conformance.replay import open_target
+
+        try:
+            open_target(config.getoption("target"), faults).close()
+        except ValueError as err:
+            raise pytest.UsageError(f"kubeprop: {err}") from None
+
+
+def selected_faults(config: pytest.Config) -> tuple[str, ...]:
+    names = list(config.getoption("fault") or [])
+    names += [n.strip() for n in os.environ.get(FAULTS_ENV, "").split(",") if n.strip()]
+    return tuple(dict.fromkeys(names))
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    faults = selected_faults(config)
+    return [f"kubeprop: target={config.getoption('target')} profile={settings._current_profile} "
+            f"faults={','.join(faults) or 'none'}"]
+
+
+@pytest.fixture(scope="session")
+def kubeprop_faults(request: pytest.FixtureRequest) -> tuple[str, ...]:
+    return selected_faults(request.config)
+
+
+@pytest.fixture(scope="session")
+def kubeprop_target_kind(request: pytest.FixtureRequest) -> str:
+    return request.config.getoption("target")
+
+
+@pytest.fixture
+def kubeprop_machine(kubeprop_target_kind: str, kubeprop_faults: tuple[str, ...]) -> Callable:
+    """``kubeprop_machine(Base)`` → a subclass of the state machine bound to the selected target and faults."""
+    from conformance.runner import machine_for
+
+    def bind(base: type) -> type:
+        return machine_for(base, kind=kubeprop_target_kind, faults=kubeprop_faults)
+
+    return bind

@@ -1,0 +1,30 @@
+"""Hypothesis profiles kubeprop registers.
+
+``kubeprop`` (the default) is sized so the whole suite takes well under a
+minute on two cores; ``thorough`` is for long runs. Neither has a deadline: a
+loaded 2-core machine makes per-example timing meaningless, and a slow target
+is reported by the benchmark, not by a flaky test.
+"""
+
+from __future__ import annotations
+
+from hypothesis import HealthCheck, Phase, settings
+
+COMMON = dict(
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much],
+    print_blob=True,
+)
+
+PROFILES = {
+    "kubeprop": settings(max_examples=150, stateful_step_count=40, **COMMON),
+    "thorough": settings(max_examples=3000, stateful_step_count=100, **COMMON),
+    # replays the example database only: what failed before, nothing new
+    "replay": settings(max_examples=150, stateful_step_count=40, phases=[Phase.explicit, Phase.reuse], **COMMON),
+}
+DEFAULT = "kubeprop"
+
+
+def register() -> None:
+    for name, profile in PROFILES.items():
+        settings.register_profile(name, profile)

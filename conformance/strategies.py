@@ -1,0 +1,137 @@
+"""Hypothesis strategies for the objects kubeprop sends.
+
+Names come from small fixed pools so that sequences collide (create twice,
+delete then recreate, bind a pod that is gone); values are canonical on the wire
+(quantities as the API server prints them) so a real server echoes them back
+unchanged. The scheduler state machines reuse the pod and node generators.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hypothesis import strategies as st
+
+from model.selectors import Requirement, Selector
+
+NAMESPACES = ("ns-a", "ns-b")
+MISSING_NAMESPACE = "ns-missing"
+POD_NAMES = ("p0", "p1", "p2", "p3")
+NODE_NAMES = ("n0", "n1", "n2")
+MISSING_NODE = "n-missing"
+LEASE_NAMES = ("l0", "l1")
+INVALID_NAMES = ("Bad_Name", "-leading-dash", "x" * 64, "dotted.name")
+FINALIZERS = ("kubeprop.io/a", "kubeprop.io/b")
+IMAGES = ("registry.k8s.io/pause:3.10", "busybox:1.36", "nginx:1.27")
+
+LABEL_KEYS = ("app", "tier", "env")
+LABEL_VALUES = ("web", "db", "prod", "dev")
+CPU = ("100m", "250m", "500m", "1", "2")
+MEMORY = ("64Mi", "128Mi", "512Mi", "1Gi")
+TAINT_KEYS = ("dedicated", "gpu", "kubeprop.io/fake")
+TAINT_EFFECTS = ("NoSchedule", "PreferNoSchedule", "NoExecute")
+
+labels = st.dictionaries(st.sampled_from(LABEL_KEYS), st.sampled_from(LABEL_VALUES), max_size=3)
+finalizer_lists = st.lists(st.sampled_from(FINALIZERS), max_size=2, unique=True)
+
+
+@st.composite
+def selectors(draw: st.DrawFn) -> Selector:
+    reqs = []
+    for key in draw(st.lists(st.sampled_from(LABEL_KEYS), min_size=1, max_size=2, unique=True)):
+        op = draw(st.sampled_from(("=", "!=", "in", "notin", "exists", "!")))
+        if op in ("=", "!="):
+            values: tuple[str, ...] = (draw(st.sampled_from(LABEL_VALUES)),)
+        elif op in ("in", "notin"):
+            values = tuple(sorted(draw(st.lists(st.sampled_from(LABEL_VALUES), min_size=1, max_size=2,
+                                                unique=True))))
+        else:
+            values = ()
+        reqs.append(Requirement(key, op, values))
+    return Selector(tuple(reqs))
+
+
+@st.composite
+def resource_requests(draw: st.DrawFn) -> dict[str, Any]:
+    req: dict[str, str] = {}
+    if draw(st.booleans()):
+        req["cpu"] = draw(st.sampled_from(CPU))
+    if draw(st.booleans()):
+        req["memory"] = draw(st.sampled_from(MEMORY))
+    return {"requests": req} if req else {}
+
+
+tolerations = st.lists(
+    st.fixed_dictionaries(
+        {"key": st.sampled_from(TAINT_KEYS), "operator": st.just("Exists")},
+        optional={"effect": st.sampled_from(TAINT_EFFECTS)},
+    ),
+    max_size=2,
+)
+
+
+@st.composite
+def pod_specs(draw: st.DrawFn) -> dict[str, Any]:
+    """A valid pod spec: containers with requests, and optionally selectors, tolerations, host ports."""
+    containers = []
+    for i in range(draw(st.integers(1, 2))):
+        c: dict[str, Any] = {"name": f"c{i}", "image": draw(st.sampled_from(IMAGES))}
+        res = draw(resource_requests())
+        if res:
+            c["resources"] = res
+        if draw(st.integers(0, 4)) == 0:
+            c["ports"] = [{"containerPort": 8080, "hostPort": draw(st.sampled_from((8080, 9090))),
+                           "protocol": "TCP"}]
+        containers.append(c)
+    spec: dict[str, Any] = {"containers": containers}
+    if draw(st.integers(0, 3)) == 0:
+        spec["nodeSelector"] = draw(st.dictionaries(st.sampled_from(LABEL_KEYS), st.sampled_from(LABEL_VALUES),
+                                                    min_size=1, max_size=1))
+    tol = draw(tolerations)
+    if tol:
+        spec["tolerations"] = tol
+    if draw(st.integers(0, 2)) == 0:
+        spec["terminationGracePeriodSeconds"] = draw(st.sampled_from((0, 5, 30)))
+    return spec
+
+
+@st.composite
+def node_parts(draw: st.DrawFn) -> dict[str, Any]:
+    """Labels, spec (taints, unschedulable) and status (capacity) of a node, without its name."""
+    spec: dict[str, Any] = {}
+    if draw(st.integers(0, 4)) == 0:
+        spec["unschedulable"] = True
+    taints = draw(st.lists(st.fixed_dictionaries({"key": st.sampled_from(TAINT_KEYS),
+                                                  "effect": st.sampled_from(TAINT_EFFECTS)}),
+                           max_size=2, unique_by=lambda t: (t["key"], t["effect"])))
+    if taints:
+        spec["taints"] = taints
+    alloc = {"cpu": draw(st.sampled_from(("2", "4", "8"))), "memory": draw(st.sampled_from(("4Gi", "8Gi"))),
+             "pods": "110"}
+    return {"labels": draw(labels), "spec": spec, "status": {"capacity": dict(alloc), "allocatable": alloc}}
+
+
+def node_body(name: str, parts: dict[str, Any]) -> dict[str, Any]:
+    body: dict[str, Any] = {"apiVersion": "v1", "kind": "Node", "metadata": {"name": name},
+                            "spec": parts["spec"], "status": parts["status"]}
+    if parts["labels"]:
+        body["metadata"]["labels"] = parts["labels"]
+    return body
+
+
+def micro_time(second: int) -> str:
+    """A MicroTime as the API server prints it (pkg/apis/meta/v1/micro_time.go: RFC3339Micro)."""
+    return f"2026-01-01T00:{second // 60 % 60:02d}:{second % 60:02d}.000000Z"
+
+
+lease_specs = st.fixed_dictionaries(
+    {
+        "holderIdentity": st.sampled_from(("replica-0", "replica-1", "replica-2")),
+        "leaseDurationSeconds": st.sampled_from((10, 15, 30)),
+        "leaseTransitions": st.integers(0, 3),
+    },
+    optional={
+        "acquireTime": st.integers(0, 3599).map(micro_time),
+        "renewTime": st.integers(0, 3599).map(micro_time),
+    },
+)

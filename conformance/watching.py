@@ -1,0 +1,117 @@
+"""Checks a watch stream against the model's change log.
+
+A stream is judged on everything it has delivered so far, in this order:
+410 handling, duplicates (``watch.unique``), replay of the start revision
+(``watch.resumable``), order (``watch.ordered``), then gaps and contents
+(``watch.reliable``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from adapters.base import Watch
+from conformance.compare import object_diffs, short, status_diffs
+from conformance.invariants import violation
+from model import status as st
+from model.apiserver import APIModel, Change, WatchPlan
+
+
+@dataclass
+class WatchCheck:
+    """One open watch: its plan, what it has delivered, what it must deliver."""
+
+    label: str
+    plan: WatchPlan
+    stream: Watch
+    start_rv: str | None
+    received: list[dict[str, Any]] = field(default_factory=list)
+    expected: list[Change] = field(default_factory=list)
+    expired_seen: bool = False
+
+    def _rv(self, event: dict[str, Any]) -> str | None:
+        obj = event.get("object")
+        return (obj.get("metadata") or {}).get("resourceVersion") if isinstance(obj, dict) else None
+
+    def check(self, model: APIModel, timeout: float = 0.0) -> None:
+        if self.expired_seen:
+            return
+        self.expected = list(self.plan.initial) + model.changes_after(self.plan)
+        last_rv = self.expected[-1].obj["metadata"].get("resourceVersion") if self.expected else None
+        self.received += self.stream.drain(until_rv=last_rv, timeout=timeout)
+        got = self.received
+        errors = [e for e in got if e.get("type") == "ERROR"]
+        if self.plan.expired or (self.plan.may_expire and errors):
+            if not errors:
+                raise violation("watch.expired-410", f"{self.label}: started at compacted resourceVersion "
+                                f"{self.start_rv!r} but delivered {short(got)} instead of ERROR 410 Expired")
+            diffs = status_diffs(st.expired(), errors[0].get("object"))
+            if len(got) != 1 or diffs:
+                raise violation("watch.expired-410", f"{self.label}: expected exactly one ERROR 410 Expired, got "
+                                f"{short(got)}" + ("; " + "; ".join(diffs) if diffs else ""))
+            self.expired_seen = True
+            return
+        if errors:
+            raise violation("watch.expired-410", f"{self.label}: unexpected ERROR event {short(errors[0])} "
+                            f"(start {self.start_rv!r} was not compacted)")
+        rvs = [self._rv(e) for e in got]
+        seen: set[str] = set()
+        for rv in rvs:
+            if rv in seen:
+                raise violation("watch.unique", f"{self.label}: resourceVersion {rv} delivered twice: "
+                                f"{[e.get('type') + '@' + str(self._rv(e)) for e in got]}")
+            if rv:
+                seen.add(rv)
+        if self.start_rv is not None and self.start_rv != "0":
+            for e, rv in zip(got, rvs, strict=True):
+                pos = model.rv_position.get(rv) if rv else None
+                if rv == self.start_rv or (pos is not None and pos <= self.plan.start_position
+                                           and rv not in self._expected_rvs()):
+                    raise violation("watch.resumable", f"{self.label}: a watch from resourceVersion "
+                                    f"{self.start_rv} delivered {e.get('type')} at {rv}, which is not after it")
+        exp_rvs = self._expected_rvs()
+        index = {rv: i for i, rv in enumerate(exp_rvs) if rv}
+        known = [index[rv] for rv in rvs if rv in index]
+        if known != sorted(known):
+            raise violation("watch.ordered", f"{self.label}: delivered out of commit order: got "
+                            f"{[str(rv) for rv in rvs]}, commit order {[str(r) for r in exp_rvs]}")
+        if len(got) < len(self.expected):
+            missing = self.expected[len(got)]
+            raise violation("watch.reliable", f"{self.label}: missing {missing.type} of "
+                            f"{missing.obj['metadata']['name']} (resourceVersion "
+                            f"{missing.obj['metadata'].get('resourceVersion')}); delivered "
+                            f"{[e.get('type') + '@' + str(self._rv(e)) for e in got]}")
+        if len(got) > len(self.expected):
+            extra = got[len(self.expected)]
+            raise violation("watch.reliable", f"{self.label}: unexpected event {extra.get('type')} at "
+                            f"{self._rv(extra)}: {short(extra.get('object'))}")
+        for i, (change, event) in enumerate(zip(self.expected, got, strict=True)):
+            self._check_event(model, i, change, event)
+
+    def _expected_rvs(self) -> list[str | None]:
+        return [c.obj["metadata"].get("resourceVersion") for c in self.expected]
+
+    def _check_event(self, model: APIModel, i: int, change: Change, event: dict[str, Any]) -> None:
+        obj = event.get("object")
+        if event.get("type") != change.type:
+            raise violation("watch.reliable", f"{self.label}: event {i} should be {change.type} of "
+                            f"{change.obj['metadata']['name']}, got {event.get('type')} {short(obj)}")
+        rv = self._rv(event)
+        want_rv = change.obj["metadata"].get("resourceVersion")
+        if want_rv is None:
+            if not model.is_fresh_rv(change.plural, rv):
+                raise violation("watch.reliable", f"{self.label}: event {i} ({change.type}) should carry a new "
+                                f"resourceVersion, got {rv!r}")
+            key = (change.plural, change.obj["metadata"].get("namespace", ""), change.obj["metadata"]["name"])
+            change.obj["metadata"]["resourceVersion"] = rv
+            model.learn_rv(change.plural, rv, change.position or None)
+            if change.type != "DELETED":
+                model.bind_rv(key, rv)
+        elif rv != want_rv:
+            raise violation("watch.reliable", f"{self.label}: event {i} ({change.type} of "
+                            f"{change.obj['metadata']['name']}) should carry resourceVersion {want_rv}, got {rv}")
+        diffs = object_diffs(change.obj, obj, check_kind=False)
+        if diffs:
+            raise violation("watch.reliable", f"{self.label}: event {i} ({change.type} of "
+                            f"{change.obj['metadata']['name']}) differs: " + "; ".join(diffs))

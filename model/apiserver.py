@@ -1,0 +1,545 @@
+"""The reference model of the Kubernetes API server: pure state, one method per API call.
+
+Each call returns an :class:`Expect`: the answer the model requires (status
+code, exact Status or object, which resourceVersion), the invariant id a
+disagreement is reported under, and a ``commit`` that applies the call to the
+model once the target's answer is known. Values the server is free to choose
+(uid, resourceVersion, creationTimestamp) are learned from the target's answer
+at commit; everything else is computed here.
+
+Time is a value: ``now`` is set by the caller. Nothing here does I/O.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from model import status as st
+from model.names import go_quote, label_errors, subdomain_errors
+from model.resources import BY_PLURAL, NAMESPACES, NODES, PODS, Resource, resource
+from model.selectors import Selector
+
+JSON = dict[str, Any]
+Key = tuple[str, str, str]  # (plural, namespace or "", name)
+
+# invariant ids used by the model's expectations
+MATCHES = "api.matches-model"
+READ_YOUR_WRITES = "api.read-your-writes"
+OPTIMISTIC = "api.optimistic-concurrency"
+RV_CHANGES = "api.rv-changes"
+FINALIZERS = "api.finalizers"
+LIST_SELECTOR = "api.list-selector"
+AT_MOST_ONCE = "binding.at-most-once"
+BINDING_PRECONDITIONS = "binding.preconditions"
+
+DEFAULT_GRACE = 30  # pkg/apis/core/v1/defaults.go: SetDefaults_PodSpec (TerminationGracePeriodSeconds)
+
+
+@dataclass
+class Expect:
+    """What the model requires of one answer.
+
+    ``obj`` is compared field by field (see conformance/compare.py); ``status``
+    exactly (a compiled pattern may stand for a message). ``rv`` is the
+    resourceVersion the returned object must carry, or ``None`` for "a
+    resourceVersion never seen before" when ``fresh_rv`` is set.
+    """
+
+    op: str
+    code: int
+    rule: str = MATCHES
+    status: JSON | None = None
+    obj: JSON | None = None
+    items: list[JSON] | None = None
+    rv: str | None = None
+    fresh_rv: bool = False
+    new_uid: bool = False
+    why: str = ""
+    commit: Callable[[Any], None] | None = None
+    alternatives: list[Expect] = field(default_factory=list)
+
+
+@dataclass
+class Change:
+    """One entry of the model's change log (what a watch must deliver)."""
+
+    plural: str
+    type: str  # ADDED, MODIFIED, DELETED
+    obj: JSON
+    position: int  # 1-based index in the global log
+
+
+@dataclass
+class WatchPlan:
+    """What a watch opened now must deliver: an initial list plus every later change."""
+
+    plural: str
+    namespace: str | None
+    start_position: int
+    initial: list[Change]
+    expired: bool
+    may_expire: bool = False
+
+
+def _ts(s: str) -> dt.datetime:
+    return dt.datetime.strptime(s, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.UTC)
+
+
+def _fmt(t: dt.datetime) -> str:
+    return t.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _prune_meta(meta: JSON) -> None:
+    # Go's omitempty: an empty map or list is the same as an absent one on the wire.
+    for k in ("labels", "annotations", "finalizers"):
+        if k in meta and not meta[k]:
+            del meta[k]
+
+
+class APIModel:
+    """The model's view of one server: objects, change log, observed versions, the clock."""
+
+    def __init__(self, now: str = "2026-01-01T00:00:00Z") -> None:
+        self.now = now
+        self.objects: dict[Key, JSON] = {}
+        self.log: list[Change] = []
+        self.rv_position: dict[str, int] = {}
+        self.rvs_by_resource: dict[str, set[str]] = {p: set() for p in BY_PLURAL}
+        self.observed_rvs: dict[str, list[str]] = {p: [] for p in BY_PLURAL}
+        self.uids: set[str] = set()
+        self.compacted_at = 0  # log length at the last compaction
+        self.compactions = 0
+
+    # ----- helpers -------------------------------------------------------------------------
+
+    @staticmethod
+    def key(plural: str, namespace: str | None, name: str) -> Key:
+        return (plural, (namespace or "") if resource(plural).namespaced else "", name)
+
+    def lookup(self, plural: str, namespace: str | None, name: str) -> JSON | None:
+        return self.objects.get(self.key(plural, namespace, name))
+
+    def advance(self, seconds: int) -> None:
+        self.now = _fmt(_ts(self.now) + dt.timedelta(seconds=seconds))
+
+    def compact(self) -> None:
+        self.compacted_at = len(self.log)
+        self.compactions += 1
+
+    def learn_rv(self, plural: str, rv: str | None, position: int | None = None) -> None:
+        if not rv:
+            return
+        if rv not in self.rv_position:
+            self.rv_position[rv] = len(self.log) if position is None else position
+        self.rvs_by_resource[plural].add(rv)
+        if rv not in self.observed_rvs[plural]:
+            self.observed_rvs[plural].append(rv)
+
+    def is_fresh_rv(self, plural: str, rv: str | None) -> bool:
+        return bool(rv) and rv not in self.rvs_by_resource[plural]
+
+    def _record(self, plural: str, type_: str, obj: JSON) -> Change:
+        change = Change(plural, type_, copy.deepcopy(obj), len(self.log) + 1)
+        self.log.append(change)
+        rv = obj.get("metadata", {}).get("resourceVersion")
+        if rv:
+            self.learn_rv(plural, rv, change.position)
+        return change
+
+    def _validate_name(self, res: Resource, name: str) -> list[tuple[str, str, str]]:
+        # apimachinery/pkg/api/validation/objectmeta.go: ValidateObjectMeta
+        if not name:
+            return [("FieldValueRequired", "metadata.name", "Required value: name or generateName is required")]
+        errs = label_errors(name) if res.name_rule == "label" else subdomain_errors(name)
+        return [("FieldValueInvalid", "metadata.name", f"Invalid value: {go_quote(name)}: {m}") for m in errs]
+
+    @staticmethod
+    def _learn_server_fields(obj: JSON, body: Any) -> None:
+        meta = obj.setdefault("metadata", {})
+        got = body.get("metadata", {}) if isinstance(body, dict) else {}
+        for f in ("uid", "resourceVersion", "creationTimestamp"):
+            if got.get(f):
+                meta[f] = got[f]
+
+    # ----- create ----------------------------------------------------------------------------
+
+    def create(self, plural: str, namespace: str | None, body: JSON) -> Expect:
+        res = resource(plural)
+        meta = body.get("metadata") or {}
+        name = meta.get("name", "")
+        ns = namespace if res.namespaced else None
+        if res.namespaced:
+            if meta.get("namespace") and meta["namespace"] != ns:
+                # apiserver/pkg/registry/rest/meta.go: EnsureObjectNamespaceMatchesRequestNamespace
+                return Expect("create", 400, status=st.bad_request(
+                    "the namespace of the provided object does not match the namespace sent on the request"))
+            if self.lookup("namespaces", None, ns or "") is None:
+                # plugin/pkg/admission/namespace/lifecycle/admission.go: Admit
+                return Expect("create", 404, status=st.not_found(NAMESPACES, ns or ""))
+        errs = self._validate_name(res, name)
+        if errs:
+            return Expect("create", 422, status=st.invalid(res, name, errs))
+        if meta.get("resourceVersion"):
+            # apiserver/pkg/storage/etcd3/store.go: Create (ErrResourceVersionSetOnCreate)
+            return Expect("create", 500, status=st.internal(
+                "resourceVersion should not be set on objects to be created"))
+        if self.lookup(plural, ns, name) is not None:
+            return Expect("create", 409, status=st.already_exists(res, name))
+
+        obj = copy.deepcopy(body)
+        obj["apiVersion"], obj["kind"] = res.api_version, res.kind
+        m = obj.setdefault("metadata", {})
+        # apiserver/pkg/registry/rest/create.go: BeforeCreate drops what only the server may set
+        for f in ("uid", "resourceVersion", "creationTimestamp", "deletionTimestamp",
+                  "deletionGracePeriodSeconds"):
+            m.pop(f, None)
+        if ns:
+            m["namespace"] = ns
+        m["creationTimestamp"] = self.now
+        if res is PODS:
+            # pkg/registry/core/pod/strategy.go: PrepareForCreate
+            m["generation"] = 1
+            obj["status"] = {"phase": "Pending"}
+        elif res is NAMESPACES:
+            # pkg/registry/core/namespace/strategy.go: PrepareForCreate
+            obj.setdefault("spec", {})["finalizers"] = ["kubernetes"]
+            obj["status"] = {"phase": "Active"}
+            m.setdefault("labels", {})["kubernetes.io/metadata.name"] = name
+        _prune_meta(m)
+        key = self.key(plural, ns, name)
+
+        def commit(resp_body: Any) -> None:
+            self._learn_server_fields(obj, resp_body)
+            if obj["metadata"].get("uid"):
+                self.uids.add(obj["metadata"]["uid"])
+            self.objects[key] = obj
+            self._record(plural, "ADDED", obj)
+
+        return Expect("create", 201, obj=obj, fresh_rv=True, new_uid=True, commit=commit)
+
+    # ----- get / list -------------------------------------------------------------------------
+
+    def get(self, plural: str, namespace: str | None, name: str) -> Expect:
+        res = resource(plural)
+        obj = self.lookup(plural, namespace, name)
+        if obj is None:
+            return Expect("get", 404, rule=READ_YOUR_WRITES, status=st.not_found(res, name))
+        meta = obj["metadata"]
+        rule = FINALIZERS if meta.get("deletionTimestamp") and meta.get("finalizers") else READ_YOUR_WRITES
+        if meta.get("resourceVersion"):
+            return Expect("get", 200, rule=rule, obj=obj, rv=meta["resourceVersion"])
+
+        def learn(resp_body: Any) -> None:
+            # the last write (a binding) answered without the object: its resourceVersion is learned here
+            rv = (resp_body.get("metadata") or {}).get("resourceVersion") if isinstance(resp_body, dict) else None
+            if rv:
+                self.bind_rv(self.key(plural, namespace, name), rv)
+
+        return Expect("get", 200, rule=rule, obj=obj, fresh_rv=True, commit=learn)
+
+    def bind_rv(self, key: Key, rv: str) -> None:
+        """Attach a resourceVersion learned late to the object and to its last change without one."""
+        obj = self.objects.get(key)
+        if obj is not None and not obj["metadata"].get("resourceVersion"):
+            obj["metadata"]["resourceVersion"] = rv
+        for change in reversed(self.log):
+            m = change.obj["metadata"]
+            if (change.plural, m.get("namespace", ""), m["name"]) == key:
+                if not m.get("resourceVersion"):
+                    m["resourceVersion"] = rv
+                    self.learn_rv(change.plural, rv, change.position)
+                break
+
+    def list(self, plural: str, namespace: str | None, selector: Selector | None = None) -> Expect:
+        res = resource(plural)
+        ns = namespace if res.namespaced else None
+        items = [
+            o for (p, ons, _), o in sorted(self.objects.items())
+            if p == plural and (ns is None or ons == ns)
+            and (selector is None or selector.matches(o["metadata"].get("labels")))
+        ]
+        rule = LIST_SELECTOR if selector else READ_YOUR_WRITES
+
+        def commit(resp_body: Any) -> None:
+            rv = (resp_body.get("metadata") or {}).get("resourceVersion") if isinstance(resp_body, dict) else None
+            self.learn_rv(plural, rv)
+
+        return Expect("list", 200, rule=rule, items=items, commit=commit)
+
+    # ----- update -----------------------------------------------------------------------------
+
+    def update(self, plural: str, namespace: str | None, name: str, body: JSON) -> Expect:
+        res = resource(plural)
+        stored = self.lookup(plural, namespace, name)
+        if stored is None:
+            return Expect("update", 404, status=st.not_found(res, name))
+        meta = body.get("metadata") or {}
+        if meta.get("name") != name:
+            # apiserver/pkg/endpoints/handlers/update.go: name mismatch
+            return Expect("update", 400, status=st.bad_request(
+                f"the name of the object ({meta.get('name')}) does not match the name on the URL ({name})"))
+        smeta = stored["metadata"]
+        rv = meta.get("resourceVersion")
+        if rv and rv != smeta.get("resourceVersion"):
+            # apiserver/pkg/registry/generic/registry/store.go: Update (OptimisticLockErrorMsg)
+            return Expect("update", 409, rule=OPTIMISTIC, status=st.stale_update(res, name),
+                          why="resourceVersion in the body is not the stored one")
+
+        new = copy.deepcopy(body)
+        new["apiVersion"], new["kind"] = res.api_version, res.kind
+        nm = new.setdefault("metadata", {})
+        # rest/update.go: BeforeUpdate keeps the server-owned metadata
+        for f in ("uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "generation",
+                  "namespace"):
+            if f in smeta:
+                nm[f] = copy.deepcopy(smeta[f])
+            else:
+                nm.pop(f, None)
+        nm["resourceVersion"] = smeta.get("resourceVersion")
+        if res is PODS:
+            # pkg/registry/core/pod/strategy.go: PrepareForUpdate keeps status; nodeName is set only by binding
+            new["status"] = copy.deepcopy(stored.get("status", {}))
+            spec = new.setdefault("spec", {})
+            if "nodeName" in stored.get("spec", {}):
+                spec["nodeName"] = stored["spec"]["nodeName"]
+            else:
+                spec.pop("nodeName", None)
+            if new.get("spec") != stored.get("spec"):
+                nm["generation"] = smeta.get("generation", 0) + 1
+        elif res is NODES:
+            # pkg/registry/core/node/strategy.go: PrepareForUpdate keeps status
+            if "status" in stored:
+                new["status"] = copy.deepcopy(stored["status"])
+            else:
+                new.pop("status", None)
+        elif res is NAMESPACES:
+            # pkg/registry/core/namespace/strategy.go: PrepareForUpdate
+            new["spec"] = copy.deepcopy(stored.get("spec", {}))
+            new["status"] = copy.deepcopy(stored.get("status", {}))
+            nm.setdefault("labels", {})["kubernetes.io/metadata.name"] = name
+        _prune_meta(nm)
+
+        if smeta.get("deletionTimestamp"):
+            added = sorted(set(nm.get("finalizers", [])) - set(smeta.get("finalizers", [])))
+            if added:
+                # apimachinery/pkg/api/validation/objectmeta.go: ValidateNoNewFinalizers
+                found = "[]string{" + ", ".join(go_quote(f) for f in added) + "}"
+                return Expect("update", 422, rule=FINALIZERS, status=st.invalid(res, name, [(
+                    "FieldValueForbidden", "metadata.finalizers",
+                    f"Forbidden: no new finalizers can be added if the object is being deleted, "
+                    f"found new finalizers {found}")]))
+            if not nm.get("finalizers") and not smeta.get("deletionGracePeriodSeconds"):
+                # store.go: ShouldDeleteDuringUpdate → deleteWithoutFinalizers
+                return self._removal("update", res, stored, rule=FINALIZERS)
+
+        key = self.key(plural, namespace, name)
+        if new == stored:
+            # apiserver/pkg/storage/etcd3/store.go: GuaranteedUpdate writes nothing for identical bytes
+            return Expect("update", 200, rule=RV_CHANGES, obj=stored, rv=smeta.get("resourceVersion"),
+                          why="a no-op update keeps the resourceVersion and emits no event")
+
+        def commit(resp_body: Any) -> None:
+            nm.pop("resourceVersion", None)
+            self._learn_server_fields(new, resp_body)
+            self.objects[key] = new
+            self._record(plural, "MODIFIED", new)
+
+        return Expect("update", 200, rule=MATCHES, obj=new, fresh_rv=True, commit=commit)
+
+    # ----- delete -----------------------------------------------------------------------------
+
+    def _removal(self, op: str, res: Resource, last: JSON, rule: str = MATCHES,
+                 modified_first: bool = False) -> Expect:
+        """The object goes: DELETED with its last state and a new resourceVersion."""
+        key = self.key(res.plural, last["metadata"].get("namespace"), last["metadata"]["name"])
+        gone = copy.deepcopy(last)
+        gone["metadata"].pop("resourceVersion", None)
+
+        def commit(resp_body: Any) -> None:
+            if modified_first:
+                self._record(res.plural, "MODIFIED", last)
+            if res in (PODS, NAMESPACES) and isinstance(resp_body, dict):
+                self._learn_server_fields(gone, resp_body)
+            self.objects.pop(key, None)
+            self._record(res.plural, "DELETED", gone)
+
+        if res in (PODS, NAMESPACES):
+            # store.go: ReturnDeletedObject
+            return Expect(op, 200, rule=rule, obj=gone, fresh_rv=True, commit=commit, why="object removed")
+        return Expect(op, 200, rule=rule, status=st.success_deleted(res, last["metadata"]["name"],
+                                                                    last["metadata"].get("uid")),
+                      commit=commit, why="object removed")
+
+    def _rewrite(self, op: str, res: Resource, new: JSON, rule: str, why: str,
+                 then_remove: bool = False) -> Expect:
+        key = self.key(res.plural, new["metadata"].get("namespace"), new["metadata"]["name"])
+        if then_remove:
+            return self._removal(op, res, new, rule=rule, modified_first=True)
+
+        def commit(resp_body: Any) -> None:
+            new["metadata"].pop("resourceVersion", None)
+            self._learn_server_fields(new, resp_body)
+            self.objects[key] = new
+            self._record(res.plural, "MODIFIED", new)
+
+        return Expect(op, 200, rule=rule, obj=new, fresh_rv=True, commit=commit, why=why)
+
+    def delete(self, plural: str, namespace: str | None, name: str, options: JSON | None = None) -> Expect:
+        res = resource(plural)
+        options = options or {}
+        stored = self.lookup(plural, namespace, name)
+        if stored is None:
+            return Expect("delete", 404, status=st.not_found(res, name))
+        smeta = stored["metadata"]
+        pre = options.get("preconditions") or {}
+        # apiserver/pkg/registry/rest/delete.go: BeforeDelete (preconditions, on the kind)
+        if pre.get("uid") is not None and pre["uid"] != smeta.get("uid"):
+            return Expect("delete", 409, rule=OPTIMISTIC, status=st.conflict(
+                res.group, res.kind, name,
+                f"the UID in the precondition ({pre['uid']}) does not match the UID in record "
+                f"({smeta.get('uid')}). The object might have been deleted and then recreated"))
+        if pre.get("resourceVersion") is not None and pre["resourceVersion"] != smeta.get("resourceVersion"):
+            return Expect("delete", 409, rule=OPTIMISTIC, status=st.conflict(
+                res.group, res.kind, name,
+                f"the ResourceVersion in the precondition ({pre['resourceVersion']}) does not match the "
+                f"ResourceVersion in record ({smeta.get('resourceVersion')}). The object might have been modified"))
+        finalizers = bool(smeta.get("finalizers"))
+        now = _ts(self.now)
+        unchanged = Expect("delete", 200, rule=FINALIZERS if finalizers else MATCHES, obj=stored,
+                           rv=smeta.get("resourceVersion"), why="delete changes nothing")
+
+        if res is not PODS:
+            if not finalizers:
+                return self._removal("delete", res, stored)
+            # store.go: markAsDeleting
+            new = copy.deepcopy(stored)
+            nm = new["metadata"]
+            if not nm.get("deletionTimestamp") or _ts(nm["deletionTimestamp"]) > now:
+                nm["deletionTimestamp"] = self.now
+            nm["deletionGracePeriodSeconds"] = 0
+            if new == stored:
+                return unchanged
+            return self._rewrite("delete", res, new, FINALIZERS, "finalizers hold the object")
+
+        asked = options.get("gracePeriodSeconds")
+        if smeta.get("deletionTimestamp"):
+            stored_grace = smeta.get("deletionGracePeriodSeconds") or 0
+            if stored_grace == 0:
+                if not finalizers:
+                    return self._removal("delete", res, stored)
+                new = copy.deepcopy(stored)
+                if _ts(new["metadata"]["deletionTimestamp"]) > now:
+                    new["metadata"]["deletionTimestamp"] = self.now
+                if new == stored:
+                    return unchanged
+                return self._rewrite("delete", res, new, FINALIZERS, "finalizers hold the pod")
+            if asked is None or asked >= stored_grace:
+                # rest/delete.go: BeforeDelete returns gracefulPending
+                return unchanged
+            deadline = _ts(smeta["deletionTimestamp"]) - dt.timedelta(seconds=stored_grace) \
+                + dt.timedelta(seconds=asked)
+            period = asked
+            if deadline < now:
+                deadline = now
+                if period != 0:
+                    period = 1
+            new = copy.deepcopy(stored)
+            new["metadata"]["deletionTimestamp"] = _fmt(deadline)
+            new["metadata"]["deletionGracePeriodSeconds"] = period
+            return self._rewrite("delete", res, new, FINALIZERS if finalizers else MATCHES,
+                                 "grace period shortened", then_remove=(asked == 0 and not finalizers))
+
+        # pkg/registry/core/pod/strategy.go: CheckGracefulDelete
+        grace = asked if asked is not None else stored.get("spec", {}).get(
+            "terminationGracePeriodSeconds", DEFAULT_GRACE)
+        if not stored.get("spec", {}).get("nodeName") or stored.get("status", {}).get("phase") in (
+                "Succeeded", "Failed"):
+            grace = 0
+        new = copy.deepcopy(stored)
+        nm = new["metadata"]
+        nm["deletionTimestamp"] = _fmt(now + dt.timedelta(seconds=grace))
+        nm["deletionGracePeriodSeconds"] = grace
+        nm["generation"] = nm.get("generation", 0) + 1  # rest/delete.go: BeforeDelete bumps generation
+        return self._rewrite("delete", res, new, FINALIZERS if finalizers else MATCHES,
+                             "graceful deletion starts", then_remove=(grace == 0 and not finalizers))
+
+    # ----- binding ----------------------------------------------------------------------------
+
+    def bind(self, namespace: str, name: str, body: JSON) -> Expect:
+        # pkg/registry/core/pod/storage/storage.go: BindingREST.Create, setPodNodeAndMetadata, assignPod
+        meta = body.get("metadata") or {}
+        if meta.get("name") != name:
+            return Expect("bind", 400, status=st.bad_request("name in URL does not match name in Binding object"))
+        pod = self.lookup("pods", namespace, name)
+        if pod is None:
+            return Expect("bind", 404, rule=BINDING_PRECONDITIONS, status=st.not_found(PODS, name))
+        pmeta = pod["metadata"]
+        key = f"/registry/pods/{namespace}/{name}"
+        storage_err = "StorageError: invalid object, Code: 4, Key: {key}, ResourceVersion: 0, " \
+                      "AdditionalErrorMsg: Precondition failed: {what} in precondition: {p}, {what} in object meta: {v}"
+        if meta.get("uid") and meta["uid"] != pmeta.get("uid"):
+            # apiserver/pkg/storage/interfaces.go: Preconditions.Check
+            return Expect("bind", 409, rule=BINDING_PRECONDITIONS, status=st.conflict(
+                "", "pods", name, storage_err.format(key=key, what="UID", p=meta["uid"], v=pmeta.get("uid"))),
+                why="the Binding's uid precondition does not match the pod")
+        if meta.get("resourceVersion") and meta["resourceVersion"] != pmeta.get("resourceVersion"):
+            return Expect("bind", 409, rule=BINDING_PRECONDITIONS, status=st.conflict(
+                "", "pods", name, storage_err.format(key=key, what="ResourceVersion", p=meta["resourceVersion"],
+                                                     v=pmeta.get("resourceVersion"))),
+                why="the Binding's resourceVersion precondition does not match the pod")
+        if pmeta.get("deletionTimestamp"):
+            return Expect("bind", 409, rule=BINDING_PRECONDITIONS, status=st.conflict(
+                "", "pods/binding", name, f"pod {name} is being deleted, cannot be assigned to a host"),
+                why="the pod is being deleted")
+        node = pod.get("spec", {}).get("nodeName")
+        if node:
+            return Expect("bind", 409, rule=AT_MOST_ONCE, status=st.conflict(
+                "", "pods/binding", name, f"pod {name} is already assigned to node {go_quote(node)}"),
+                why="the pod is already bound")
+        if pod.get("spec", {}).get("schedulingGates"):
+            return Expect("bind", 409, rule=BINDING_PRECONDITIONS, status=st.conflict(
+                "", "pods/binding", name, f"pod {name} has non-empty .spec.schedulingGates"))
+        new = copy.deepcopy(pod)
+        new["spec"]["nodeName"] = (body.get("target") or {}).get("name", "")
+        if meta.get("annotations"):
+            new["metadata"].setdefault("annotations", {}).update(meta["annotations"])
+        conds = [c for c in new.setdefault("status", {}).get("conditions", []) if c.get("type") != "PodScheduled"]
+        conds.append({"type": "PodScheduled", "status": "True"})
+        new["status"]["conditions"] = conds
+        pkey = self.key("pods", namespace, name)
+
+        def commit(resp_body: Any) -> None:
+            new["metadata"].pop("resourceVersion", None)
+            self.objects[pkey] = new
+            self._record("pods", "MODIFIED", new)
+
+        # the Success status carries no object: the pod's new resourceVersion is learned on the next read
+        return Expect("bind", 201, rule=MATCHES, status=st.success_created(), commit=commit)
+
+    # ----- watch ------------------------------------------------------------------------------
+
+    def plan_watch(self, plural: str, namespace: str | None, resource_version: str | None) -> WatchPlan:
+        res = resource(plural)
+        ns = namespace if res.namespaced else None
+        if resource_version in (None, "0"):
+            initial = [Change(plural, "ADDED", copy.deepcopy(o), 0)
+                       for (p, ons, _), o in sorted(self.objects.items())
+                       if p == plural and (ns is None or ons == ns)]
+            return WatchPlan(plural, ns, len(self.log), initial, expired=False)
+        pos = self.rv_position.get(resource_version)
+        if pos is None:
+            raise ValueError(f"resourceVersion {resource_version!r} was never observed")
+        # etcd keeps the compaction revision itself, so a watch from the revision just before it may
+        # still start (apiserver/pkg/storage/etcd3/watcher.go); older ones must get 410.
+        expired = pos < self.compacted_at - 1
+        may = pos == self.compacted_at - 1 and self.compactions > 0
+        return WatchPlan(plural, ns, pos, [], expired=expired, may_expire=may)
+
+    def changes_after(self, plan: WatchPlan) -> list[Change]:
+        return [c for c in self.log[plan.start_position:]
+                if c.plural == plan.plural
+                and (plan.namespace is None or c.obj["metadata"].get("namespace") == plan.namespace)]

@@ -1,0 +1,104 @@
+"""The model on its own: the rules of docs/semantics.md, without any target."""
+
+from __future__ import annotations
+
+from model.apiserver import APIModel
+from model.selectors import Requirement, Selector
+
+
+def ns(name: str) -> dict:
+    return {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}
+
+
+def pod(name: str, **spec: object) -> dict:
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name},
+            "spec": {"containers": [{"name": "c", "image": "x"}], **spec}}
+
+
+def commit(expect, body: dict | None = None) -> None:
+    expect.commit(body or {})
+
+
+def created(m: APIModel, plural: str, namespace: str | None, body: dict, rv: str, uid: str) -> None:
+    e = m.create(plural, namespace, body)
+    assert e.code == 201
+    e.commit({"metadata": {"resourceVersion": rv, "uid": uid, "creationTimestamp": m.now}})
+
+
+def test_create_pod_needs_namespace_and_valid_name() -> None:
+    m = APIModel()
+    e = m.create("pods", "ns-a", pod("p"))
+    assert e.code == 404 and e.status["message"] == 'namespaces "ns-a" not found'
+    created(m, "namespaces", None, ns("ns-a"), "1", "u1")
+    e = m.create("pods", "ns-a", pod("Bad_Name"))
+    assert e.code == 422 and e.status["details"]["kind"] == "Pod"
+    assert e.status["message"].startswith('Pod "Bad_Name" is invalid: metadata.name: Invalid value: "Bad_Name": ')
+    e = m.create("pods", "ns-a", {**pod("p"), "metadata": {"name": "p", "resourceVersion": "5"}})
+    assert e.code == 500 and "reason" not in e.status
+
+
+def test_label_name_message_has_upstream_spacing() -> None:
+    e = APIModel().create("namespaces", None, ns("a.b"))
+    assert e.status["details"]["causes"][0]["message"] == 'Invalid value: "a.b": must not contain dots'
+    e = APIModel().create("namespaces", None, ns("A"))
+    assert "(e.g. 'my-name',  or '123-abc'" in e.status["message"]
+
+
+def test_stale_update_conflicts_and_noop_keeps_rv() -> None:
+    m = APIModel()
+    created(m, "nodes", None, {"apiVersion": "v1", "kind": "Node", "metadata": {"name": "n"}}, "1", "u")
+    stored = m.lookup("nodes", None, "n")
+    stale = {**stored, "metadata": {**stored["metadata"], "resourceVersion": "0"}}
+    e = m.update("nodes", None, "n", stale)
+    assert e.code == 409 and e.rule == "api.optimistic-concurrency"
+    assert e.status["message"].endswith("please apply your changes to the latest version and try again")
+    e = m.update("nodes", None, "n", stored)
+    assert e.code == 200 and e.rv == "1" and e.commit is None
+
+
+def test_unscheduled_pod_delete_is_modified_then_deleted() -> None:
+    m = APIModel()
+    created(m, "namespaces", None, ns("a"), "1", "u1")
+    created(m, "pods", "a", pod("p"), "2", "u2")
+    e = m.delete("pods", "a", "p", {})
+    assert e.code == 200 and e.obj["metadata"]["deletionGracePeriodSeconds"] == 0
+    assert e.obj["metadata"]["generation"] == 2
+    e.commit({"metadata": {"resourceVersion": "4"}})
+    assert [c.type for c in m.log[-2:]] == ["MODIFIED", "DELETED"]
+    assert m.lookup("pods", "a", "p") is None
+
+
+def test_scheduled_pod_graceful_then_shortened() -> None:
+    m = APIModel()
+    created(m, "namespaces", None, ns("a"), "1", "u1")
+    created(m, "pods", "a", pod("p", nodeName="n1"), "2", "u2")
+    e = m.delete("pods", "a", "p", {})
+    assert e.obj["metadata"]["deletionTimestamp"] == "2026-01-01T00:00:30Z"
+    e.commit({"metadata": {"resourceVersion": "3"}})
+    m.advance(10)
+    e = m.delete("pods", "a", "p", {"gracePeriodSeconds": 5})
+    assert e.obj["metadata"]["deletionTimestamp"] == "2026-01-01T00:00:10Z"
+    assert e.obj["metadata"]["deletionGracePeriodSeconds"] == 1  # clamped to now, so grace 1
+
+
+def test_binding_order_of_checks() -> None:
+    m = APIModel()
+    created(m, "namespaces", None, ns("a"), "1", "u1")
+    created(m, "pods", "a", pod("p"), "2", "u2")
+    body = {"metadata": {"name": "p", "uid": "other"}, "target": {"name": "n"}}
+    e = m.bind("a", "p", body)
+    assert e.code == 409 and "Precondition failed: UID in precondition: other, UID in object meta: u2" \
+        in e.status["message"]
+    e = m.bind("a", "p", {"metadata": {"name": "p"}, "target": {"name": "n"}})
+    assert e.code == 201
+    e.commit({})
+    e = m.bind("a", "p", {"metadata": {"name": "p"}, "target": {"name": "m"}})
+    assert e.code == 409 and e.rule == "binding.at-most-once"
+    assert e.status["details"] == {"name": "p", "kind": "pods/binding"}
+
+
+def test_selectors() -> None:
+    s = Selector((Requirement("app", "in", ("web",)), Requirement("env", "!", ())))
+    assert s.matches({"app": "web"}) and not s.matches({"app": "web", "env": "x"})
+    assert s.render() == "app in (web),!env"
+    assert Requirement("a", "notin", ("x",)).matches({})
