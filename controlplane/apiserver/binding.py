@@ -1,0 +1,132 @@
+"""The pods/binding subresource: assign a pod to a node, once (pkg/registry/core/pod/storage/storage.go)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from . import resources
+from .errors import BadRequest, Conflict, InternalError, aggregate, go_quote, not_supported, required
+from .meta import JSON, decode, encode, without_rv
+from .registry import Store
+from .storage import KeyNotFound, RevisionConflict
+
+BINDING_QUALIFIED = "pods/binding"
+SUCCESS_201: JSON = {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201}
+
+
+def _bad_binding(detail: str) -> BadRequest:
+    return BadRequest(f'Binding in version "v1" cannot be handled as a Binding: {detail}')
+
+
+def _parse(body: Any) -> tuple[JSON, JSON]:
+    """(metadata, target) of a Binding body, type-checked like the Go decoder would."""
+    if not isinstance(body, dict):
+        raise _bad_binding("json: cannot unmarshal into Go value of type v1.Binding")
+    meta, target = body.get("metadata"), body.get("target")
+    if meta is None:
+        meta = {}
+    if target is None:
+        target = {}
+    if not isinstance(meta, dict):
+        raise _bad_binding("json: cannot unmarshal into Go struct field Binding.metadata of type v1.ObjectMeta")
+    if not isinstance(target, dict):
+        raise _bad_binding("json: cannot unmarshal into Go struct field Binding.target of type v1.ObjectReference")
+    for f in ("name", "namespace", "uid", "resourceVersion"):
+        if meta.get(f) is not None and not isinstance(meta[f], str):
+            raise _bad_binding(f"json: cannot unmarshal into Go struct field ObjectMeta.metadata.{f} of type string")
+    annotations = meta.get("annotations")
+    if annotations is not None and (
+        not isinstance(annotations, dict) or not all(isinstance(v, str) for v in annotations.values())
+    ):
+        raise _bad_binding("json: cannot unmarshal into Go struct field ObjectMeta.metadata.annotations")
+    for f in ("kind", "name"):
+        if target.get(f) is not None and not isinstance(target[f], str):
+            raise _bad_binding(f"json: cannot unmarshal into Go struct field ObjectReference.target.{f} of type string")
+    return meta, target
+
+
+def bind(pods: Store, namespace: str, name: str, body: Any) -> JSON:
+    """POST pods/{name}/binding; the 201 Success Status, or an APIError."""
+    ctx = pods.ctx
+    meta, target = _parse(body)
+    if meta.get("namespace") and meta["namespace"] != namespace:
+        # apiserver/pkg/registry/rest/meta.go: EnsureObjectNamespaceMatchesRequestNamespace
+        raise BadRequest("the namespace of the provided object does not match the namespace sent on the request")
+    # storage.go: BindingREST.Create
+    if (meta.get("name") or "") != name:
+        raise BadRequest("name in URL does not match name in Binding object")
+    # pkg/apis/core/validation/validation.go: ValidatePodBinding -- returned as a plain aggregate (500)
+    errs = []
+    kind, node = target.get("kind") or "", target.get("name") or ""
+    if kind and kind != "Node":
+        errs.append(not_supported("target.kind", kind, ["Node", "<empty>"]).text())
+    if not node:
+        errs.append(required("target.name").text())
+    if errs:
+        raise InternalError(aggregate(errs))
+    key = resources.PODS.key(namespace, name)
+    pre_uid, pre_rv = meta.get("uid") or "", meta.get("resourceVersion") or ""
+    for _ in range(64):
+        got = ctx.storage.get(key)
+        if got is None:
+            raise pods._not_found(name)
+        value, cur_rev = got
+        pod = decode(value, cur_rev)
+        pod_meta = pod["metadata"]
+        # apiserver/pkg/storage/interfaces.go: Preconditions.Check, uid then resourceVersion
+        if pre_uid and pre_uid != pod_meta.get("uid") and not ctx.faults.enabled("binding.ignores-uid"):
+            raise _precondition(namespace, name,
+                                f"UID in precondition: {pre_uid}, UID in object meta: {pod_meta.get('uid', '')}")
+        if pre_rv and pre_rv != str(cur_rev):
+            raise _precondition(namespace, name,
+                                f"ResourceVersion in precondition: {pre_rv}, ResourceVersion in object meta: {cur_rev}")
+        spec = pod.get("spec") or {}
+        # storage.go: setPodNodeAndMetadata -- the checks, in this order
+        if pod_meta.get("deletionTimestamp") and not ctx.faults.enabled("binding.ignores-deleting"):
+            raise Conflict(BINDING_QUALIFIED, "", BINDING_QUALIFIED, name,
+                           f"pod {name} is being deleted, cannot be assigned to a host")
+        if spec.get("nodeName") and not ctx.faults.enabled("binding.overwrites"):
+            raise Conflict(BINDING_QUALIFIED, "", BINDING_QUALIFIED, name,
+                           f"pod {name} is already assigned to node {go_quote(spec['nodeName'])}")
+        if spec.get("schedulingGates"):
+            raise Conflict(BINDING_QUALIFIED, "", BINDING_QUALIFIED, name,
+                           f"pod {name} has non-empty .spec.schedulingGates")
+        new = without_rv(pod)
+        new["spec"] = {**spec, "nodeName": node}
+        new_meta = new["metadata"] = dict(new["metadata"])
+        annotations = {**(pod_meta.get("annotations") or {}), **(meta.get("annotations") or {})}
+        if annotations:
+            new_meta["annotations"] = annotations
+        new["status"] = _scheduled(pod.get("status") or {}, ctx.now())
+        new_value = encode(new)
+        try:
+            rev = ctx.storage.put(key, new_value, cur_rev)
+        except (RevisionConflict, KeyNotFound):
+            continue
+        pods._note_write(key, pod, new, new_value, rev)
+        return dict(SUCCESS_201)
+    raise InternalError(f"too many conflicts binding {key}")
+
+
+def _precondition(namespace: str, name: str, detail: str) -> Conflict:
+    # apiserver/pkg/storage/errors.go: StorageError.Error with ErrCodeInvalidObj (4), as store.go wraps it
+    cause = (
+        f"StorageError: invalid object, Code: 4, Key: {resources.PODS.key(namespace, name)}, "
+        f"ResourceVersion: 0, AdditionalErrorMsg: Precondition failed: {detail}"
+    )
+    return Conflict("pods", "", "pods", name, cause)
+
+
+def _scheduled(status: JSON, now: str) -> JSON:
+    """pkg/api/pod/util.go: UpdatePodCondition with PodScheduled=True (transition time moves on a change)."""
+    conditions = [dict(c) for c in status.get("conditions") or [] if isinstance(c, dict)]
+    for c in conditions:
+        if c.get("type") == "PodScheduled":
+            if c.get("status") != "True":
+                c["status"] = "True"
+                c["lastTransitionTime"] = now
+            break
+    else:
+        conditions.append({"type": "PodScheduled", "status": "True", "lastProbeTime": None,
+                           "lastTransitionTime": now})
+    return {**status, "conditions": conditions}

@@ -1,0 +1,131 @@
+"""The API server facade: one entry point per API verb, answering (code, body) like HTTP would.
+
+It resolves the resource, takes the server lock (calls may come from several
+threads once this is served over HTTP), runs the registry, and turns every
+failure into a Status body. Nothing raises out of it.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from ..faults import FaultSet
+from . import binding
+from .errors import APIError, InternalError, UnknownResource
+from .registry import Context, Store
+from .selectors import Selector
+from .storage import Compacted, MemoryStorage, Storage
+from .strategies import STRATEGIES
+from .watch import Watcher
+
+JSON = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Reply:
+    """One answer: the HTTP status code and a JSON body (object, list or Status)."""
+
+    code: int
+    body: Any
+
+
+def _wall_clock() -> datetime:
+    return datetime.now(UTC)
+
+
+def _random_uid() -> str:
+    return str(uuid.uuid4())
+
+
+class APIServer:
+    """An API server for namespaces, pods (with pods/binding), nodes and leases over a revisioned store."""
+
+    def __init__(
+        self,
+        storage: Storage | None = None,
+        *,
+        clock: Callable[[], datetime] = _wall_clock,
+        uid_factory: Callable[[], str] = _random_uid,
+        faults: Iterable[str] = (),
+    ) -> None:
+        self.storage: Storage = storage if storage is not None else MemoryStorage()
+        self.faults = faults if isinstance(faults, FaultSet) else FaultSet(faults)
+        self._ctx = Context(self.storage, clock, uid_factory, self.faults)
+        self._stores = {plural: Store(self._ctx, s) for plural, s in STRATEGIES.items()}
+        self._lock = threading.RLock()
+
+    def _store(self, resource: str, namespace: str | None, *, listing: bool = False) -> Store:
+        store = self._stores.get(resource)
+        if store is None:
+            raise UnknownResource()
+        # a namespaced object needs a namespace in its URL, a cluster-scoped one must not have one
+        if store.res.namespaced and namespace is None and not listing:
+            raise UnknownResource()
+        if not store.res.namespaced and namespace is not None:
+            raise UnknownResource()
+        return store
+
+    def _call(self, code: int, fn: Callable[[], Any]) -> Reply:
+        with self._lock:
+            try:
+                return Reply(code, fn())
+            except APIError as e:
+                return Reply(e.code, e.status())
+            except Exception as e:  # a bug must still answer like a server: 500, never an exception
+                err = InternalError(f"{type(e).__name__}: {e}")
+                return Reply(err.code, err.status())
+
+    def create(self, resource: str, namespace: str | None, body: Any) -> Reply:
+        return self._call(201, lambda: self._store(resource, namespace).create(namespace, body))
+
+    def get(self, resource: str, namespace: str | None, name: str) -> Reply:
+        return self._call(200, lambda: self._store(resource, namespace).get(namespace, name))
+
+    def list(self, resource: str, namespace: str | None = None, *, label_selector: str | None = None) -> Reply:
+        return self._call(
+            200, lambda: self._store(resource, namespace, listing=True).list(namespace, label_selector)
+        )
+
+    def update(self, resource: str, namespace: str | None, name: str, body: Any) -> Reply:
+        return self._call(200, lambda: self._store(resource, namespace).update(namespace, name, body))
+
+    def delete(self, resource: str, namespace: str | None, name: str, options: Any = None) -> Reply:
+        return self._call(200, lambda: self._store(resource, namespace).delete(namespace, name, options))
+
+    def bind(self, namespace: str, name: str, body: Any) -> Reply:
+        return self._call(201, lambda: binding.bind(self._store("pods", namespace), namespace, name, body))
+
+    def watch(
+        self,
+        resource: str,
+        namespace: str | None = None,
+        *,
+        resource_version: str | None = None,
+        label_selector: str | None = None,
+    ) -> Watcher:
+        """An open watch; a request that cannot start gives a stream of one ERROR event, already ended."""
+        with self._lock:
+            try:
+                store = self._store(resource, namespace, listing=True)
+                return store.watch(namespace, resource_version, label_selector)
+            except APIError as e:
+                status = e.status()
+            except Exception as e:
+                status = InternalError(f"{type(e).__name__}: {e}").status()
+            w = Watcher(Selector(()), self.faults)
+            w.fail(status)
+            return w
+
+    def compact(self) -> None:
+        """Compact the store at its current revision (nothing to do if that was already done)."""
+        with self._lock:
+            rev = self.storage.current_revision()
+            try:
+                self.storage.compact(rev)
+            except Compacted:
+                pass  # no write since the last compaction: nothing more to forget

@@ -1,0 +1,184 @@
+"""Per-resource rules the generic registry calls: what the server fills in or keeps, what it validates.
+
+Each strategy follows the upstream strategy.go of its resource (cited per rule).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from . import resources
+from .errors import FieldError, invalid_value
+from .meta import JSON, _cannot_handle, expect, normalize_micro_time
+from .resources import Resource
+
+DEFAULT_GRACE_SECONDS = 30
+
+
+class Strategy:
+    """Defaults: no status, deleted at once, the Success Status returned on delete."""
+
+    resource: Resource
+    # store.go: ReturnDeletedObject -- pods and namespaces answer a delete with the object
+    returns_deleted_object = False
+
+    def check_types(self, body: JSON) -> None:
+        """Resource-specific body shapes the decoder would refuse (400)."""
+
+    def prepare_for_create(self, obj: JSON, now: str) -> None:
+        """Fill or reset server-owned fields of a new object."""
+
+    def prepare_for_update(self, new: JSON, old: JSON) -> None:
+        """Carry over what an update may not change."""
+
+    def validate(self, obj: JSON) -> list[FieldError]:
+        return []
+
+    def grace_period(self, obj: JSON, asked: int | None) -> int:
+        # apiserver/pkg/registry/rest/delete.go: BeforeDelete -- no graceful strategy means delete at once
+        return 0
+
+
+def _keep(new: JSON, old: JSON, field: str) -> None:
+    if field in old:
+        new[field] = old[field]
+    else:
+        new.pop(field, None)
+
+
+class PodStrategy(Strategy):
+    resource = resources.PODS
+    returns_deleted_object = True
+
+    def check_types(self, body: JSON) -> None:
+        spec = body.get("spec") or {}
+        expect(self.resource, spec.get("nodeName"), str, "PodSpec.spec.nodeName", "string")
+        expect(self.resource, spec.get("terminationGracePeriodSeconds"), int,
+               "PodSpec.spec.terminationGracePeriodSeconds", "int64")
+        expect(self.resource, spec.get("schedulingGates"), list, "PodSpec.spec.schedulingGates",
+               "[]v1.PodSchedulingGate")
+        status = body.get("status") or {}
+        expect(self.resource, status.get("phase"), str, "PodStatus.status.phase", "v1.PodPhase")
+
+    def prepare_for_create(self, obj: JSON, now: str) -> None:
+        # pkg/registry/core/pod/strategy.go: PrepareForCreate -- status reset, generation starts at 1
+        obj["metadata"]["generation"] = 1
+        obj["status"] = {"phase": "Pending"}
+
+    def prepare_for_update(self, new: JSON, old: JSON) -> None:
+        # pod/strategy.go: PrepareForUpdate -- status is kept (it has its own subresource)
+        _keep(new, old, "status")
+        # nodeName is set only through pods/binding
+        old_spec = old.get("spec") or {}
+        if "nodeName" in old_spec:
+            new.setdefault("spec", {})["nodeName"] = old_spec["nodeName"]
+        elif isinstance(new.get("spec"), dict):
+            new["spec"].pop("nodeName", None)
+        # pod/strategy.go: PrepareForUpdate -- generation bumps only on a spec change
+        generation = old["metadata"].get("generation", 1)
+        if (new.get("spec") or {}) != old_spec:
+            generation += 1
+        new["metadata"]["generation"] = generation
+
+    def grace_period(self, obj: JSON, asked: int | None) -> int:
+        # pkg/registry/core/pod/strategy.go: CheckGracefulDelete
+        spec = obj.get("spec") or {}
+        if asked is not None:
+            period = asked
+        elif spec.get("terminationGracePeriodSeconds") is not None:
+            period = spec["terminationGracePeriodSeconds"]
+        else:
+            period = DEFAULT_GRACE_SECONDS
+        if not spec.get("nodeName"):
+            period = 0
+        if (obj.get("status") or {}).get("phase") in ("Succeeded", "Failed"):
+            period = 0
+        return 1 if period < 0 else period
+
+
+class NamespaceStrategy(Strategy):
+    resource = resources.NAMESPACES
+    returns_deleted_object = True
+
+    def prepare_for_create(self, obj: JSON, now: str) -> None:
+        # pkg/registry/core/namespace/strategy.go: PrepareForCreate -- Active, "kubernetes" finalizer
+        obj["spec"] = {**(obj.get("spec") or {}), "finalizers": ["kubernetes"]}
+        obj["status"] = {"phase": "Active"}
+        self._label(obj)
+
+    def prepare_for_update(self, new: JSON, old: JSON) -> None:
+        # namespace/strategy.go: PrepareForUpdate -- spec.finalizers and status have their own subresources
+        old_spec = old.get("spec") or {}
+        if "finalizers" in old_spec:
+            new.setdefault("spec", {})["finalizers"] = old_spec["finalizers"]
+        elif isinstance(new.get("spec"), dict):
+            new["spec"].pop("finalizers", None)
+        _keep(new, old, "status")
+        self._label(new)
+
+    @staticmethod
+    def _label(obj: JSON) -> None:
+        # namespace/strategy.go: Canonicalize -- the name label always matches the name
+        meta = obj["metadata"]
+        meta["labels"] = {**(meta.get("labels") or {}), "kubernetes.io/metadata.name": meta["name"]}
+
+
+class NodeStrategy(Strategy):
+    resource = resources.NODES
+
+    def prepare_for_update(self, new: JSON, old: JSON) -> None:
+        # pkg/registry/core/node/strategy.go: PrepareForUpdate -- status only through nodes/status
+        _keep(new, old, "status")
+
+
+class LeaseStrategy(Strategy):
+    resource = resources.LEASES
+
+    def check_types(self, body: JSON) -> None:
+        spec: dict[str, Any] = body.get("spec") or {}
+        res = self.resource
+        expect(res, spec.get("holderIdentity"), str, "LeaseSpec.spec.holderIdentity", "string")
+        expect(res, spec.get("leaseDurationSeconds"), int, "LeaseSpec.spec.leaseDurationSeconds", "int32")
+        expect(res, spec.get("leaseTransitions"), int, "LeaseSpec.spec.leaseTransitions", "int32")
+        for f in ("acquireTime", "renewTime"):
+            value = spec.get(f)
+            expect(res, value, str, f"LeaseSpec.spec.{f}", "v1.MicroTime")
+            if isinstance(value, str):
+                try:
+                    normalize_micro_time(value)
+                except Exception:
+                    raise _cannot_handle(res, f"parsing time {value!r} as RFC 3339 failed") from None
+
+    def prepare_for_create(self, obj: JSON, now: str) -> None:
+        self._canonical_times(obj)
+
+    def prepare_for_update(self, new: JSON, old: JSON) -> None:
+        self._canonical_times(new)
+
+    @staticmethod
+    def _canonical_times(obj: JSON) -> None:
+        # apimachinery/pkg/apis/meta/v1/micro_time.go: MicroTime prints with exactly six decimals
+        spec = obj.get("spec")
+        if isinstance(spec, dict):
+            for f in ("acquireTime", "renewTime"):
+                if isinstance(spec.get(f), str):
+                    spec[f] = normalize_micro_time(spec[f])
+
+    def validate(self, obj: JSON) -> list[FieldError]:
+        # pkg/apis/coordination/validation/validation.go: ValidateLeaseSpec
+        spec = obj.get("spec") or {}
+        errs: list[FieldError] = []
+        duration = spec.get("leaseDurationSeconds")
+        if duration is not None and duration <= 0:
+            errs.append(invalid_value("spec.leaseDurationSeconds", duration, "must be greater than 0"))
+        transitions = spec.get("leaseTransitions")
+        if transitions is not None and transitions < 0:
+            errs.append(
+                invalid_value("spec.leaseTransitions", transitions, "must be greater than or equal to 0")
+            )
+        return errs
+
+
+STRATEGIES: dict[str, Strategy] = {
+    s.resource.plural: s for s in (PodStrategy(), NamespaceStrategy(), NodeStrategy(), LeaseStrategy())
+}

@@ -1,0 +1,127 @@
+"""Watch streams: one queue per watcher, filled synchronously when a change commits.
+
+A :class:`Watcher` turns storage events into API events (ADDED, MODIFIED,
+DELETED, ERROR), filters them by label selector and applies the watch faults.
+Delivery happens in the store's commit path; a lock per watcher keeps the
+queue safe for a reader on another thread (the HTTP server serves watches
+from threads).
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from ..faults import FaultSet
+from .meta import decode
+from .selectors import Selector
+from .storage import StorageEvent, StorageWatch
+
+JSON = dict[str, Any]
+
+
+class Watcher:
+    """An open watch; read it with :meth:`drain` (or :meth:`wait` then drain) until :attr:`ended`."""
+
+    def __init__(self, selector: Selector, faults: FaultSet, after_revision: int = 0) -> None:
+        self._cond = threading.Condition(threading.Lock())
+        self._queue: list[JSON] = []
+        self._ended = False
+        self._handle: StorageWatch | None = None
+        self._selector = selector
+        self._faults = faults
+        # apiserver/pkg/storage/etcd3/watcher.go: a watch from RV R starts at R+1; the store replays from R
+        # inclusive, so the change at R itself is dropped here
+        self._after = after_revision
+        self._backlog: list[JSON] | None = None
+
+    # ---- fed by the server ----
+
+    def push(self, event_type: str, obj: JSON) -> None:
+        with self._cond:
+            if self._ended:
+                return
+            if self._backlog is not None:
+                self._backlog.append({"type": event_type, "object": obj})
+            else:
+                self._queue.append({"type": event_type, "object": obj})
+            self._cond.notify_all()
+
+    def on_storage_event(self, event: StorageEvent) -> None:
+        """The storage sink: called once per committed change under the watched prefix."""
+        if event.revision <= self._after and not self._faults.enabled("watch.resume-duplicates"):
+            return
+        if event.type == "delete":
+            if self._faults.enabled("watch.drops-event"):
+                return
+            assert event.prev_value is not None
+            # etcd3/watcher.go: a DELETED event carries the last state at the delete's revision
+            event_type, obj = "DELETED", decode(event.prev_value, event.revision)
+        else:
+            assert event.value is not None
+            event_type = "ADDED" if event.prev_value is None else "MODIFIED"
+            obj = decode(event.value, event.revision)
+        if not self._selector.empty and not self._selector.matches(obj["metadata"].get("labels")):
+            return
+        if event_type == "MODIFIED" and self._faults.enabled("watch.duplicates-event"):
+            self.push(event_type, decode(event.value or b"", event.revision))
+        self.push(event_type, obj)
+
+    def begin_replay(self) -> None:
+        """Hold events back while the store replays history, so the backlog can be delivered as a unit."""
+        with self._cond:
+            self._backlog = []
+
+    def end_replay(self) -> None:
+        with self._cond:
+            backlog, self._backlog = self._backlog or [], None
+            if self._faults.enabled("watch.reorders"):
+                backlog.reverse()
+            self._queue.extend(backlog)
+            self._cond.notify_all()
+
+    def attach(self, handle: StorageWatch) -> None:
+        with self._cond:
+            closed = self._ended
+            self._handle = handle
+        if closed:
+            handle.cancel()
+
+    def fail(self, status: JSON) -> None:
+        """Send one ERROR event carrying a Status and end the stream."""
+        with self._cond:
+            if self._ended:
+                return
+            self._queue.append({"type": "ERROR", "object": status})
+            self._ended = True
+            handle, self._handle = self._handle, None
+            self._cond.notify_all()
+        if handle is not None:
+            handle.cancel()
+
+    # ---- read by the client ----
+
+    def drain(self) -> list[JSON]:
+        """Every event queued since the last drain."""
+        with self._cond:
+            out, self._queue = self._queue, []
+            return out
+
+    def wait(self, timeout: float) -> bool:
+        """Block until an event is queued or the stream ended; whether one is there."""
+        with self._cond:
+            self._cond.wait_for(lambda: self._queue or self._ended, timeout=timeout)
+            return bool(self._queue)
+
+    @property
+    def ended(self) -> bool:
+        with self._cond:
+            return self._ended
+
+    def close(self) -> None:
+        with self._cond:
+            self._ended = True
+            handle, self._handle = self._handle, None
+            self._cond.notify_all()
+        if handle is not None:
+            handle.cancel()

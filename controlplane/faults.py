@@ -1,0 +1,98 @@
+"""Seeded faults: named bugs the bundled control plane can switch on, each breaking one invariant.
+
+The quality tests run the conformance suite with one fault on and require a
+failure on the named invariant. The code checks ``faults.enabled(name)`` at
+the very point each bug lives; with a fault off, nothing changes.
+
+``python -m controlplane.faults`` prints ``name<TAB>invariant<TAB>description``, one per line.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Fault:
+    name: str
+    invariant: str
+    description: str
+
+
+FAULTS: tuple[Fault, ...] = (
+    Fault("binding.overwrites", "binding.at-most-once",
+          "binding an already-bound pod succeeds and moves it to the new node"),
+    Fault("binding.ignores-deleting", "binding.preconditions",
+          "a pod with a deletionTimestamp can still be bound"),
+    Fault("binding.ignores-uid", "binding.preconditions",
+          "the Binding's metadata.uid precondition is not checked"),
+    Fault("update.ignores-rv", "api.optimistic-concurrency",
+          "an update with a stale resourceVersion is applied instead of 409"),
+    Fault("update.noop-bumps-rv", "api.rv-changes",
+          "a no-op update writes anyway (new resourceVersion and a MODIFIED event)"),
+    Fault("delete.ignores-finalizers", "api.finalizers",
+          "a delete removes an object at once even when it has finalizers"),
+    Fault("list.ignores-selector", "api.list-selector",
+          "set-based label requirements (in, notin, exists, !key) are ignored in lists"),
+    Fault("status.wrong-reason", "api.status-shape",
+          "a 409 for a stale resourceVersion carries reason AlreadyExists instead of Conflict"),
+    Fault("create.reuses-uid", "api.uid-unique",
+          "the uid is derived from namespace/name, so a recreated object gets its old uid"),
+    Fault("get.stale-read", "api.read-your-writes",
+          "get answers from a read cache that misses updates that changed only metadata.labels"),
+    Fault("watch.drops-event", "watch.reliable",
+          "watchers never receive DELETED events"),
+    Fault("watch.reorders", "watch.ordered",
+          "a watch from a resourceVersion replays its backlog of past changes newest first"),
+    Fault("watch.resume-duplicates", "watch.resumable",
+          "a watch from resourceVersion R also replays the change at R itself (inclusive start)"),
+    Fault("watch.duplicates-event", "watch.unique",
+          "every MODIFIED event is delivered twice to each watcher"),
+    Fault("watch.no-expiry", "watch.expired-410",
+          "a watch from a compacted resourceVersion starts from the oldest kept revision instead of 410"),
+)
+
+BY_NAME: dict[str, Fault] = {f.name: f for f in FAULTS}
+
+
+def _check(names: Iterable[str]) -> list[str]:
+    names = list(names)
+    unknown = sorted(n for n in names if n not in BY_NAME)
+    if unknown:
+        raise ValueError(
+            f"unknown fault(s): {', '.join(unknown)}; known faults: {', '.join(sorted(BY_NAME))}"
+        )
+    return names
+
+
+class FaultSet(frozenset[str]):
+    """The faults switched on: a frozenset of known names that refuses unknown ones."""
+
+    def __new__(cls, names: Iterable[str] = ()) -> FaultSet:
+        if isinstance(names, str):  # a lone name, not its characters
+            names = (names,)
+        return super().__new__(cls, _check(names))
+
+    def enabled(self, name: str) -> bool:
+        """Whether a fault is on; asking about an unknown name is a bug in the caller."""
+        if name not in BY_NAME:
+            _check((name,))
+        return name in self
+
+    def __repr__(self) -> str:
+        return f"FaultSet({sorted(self)!r})"
+
+
+NONE = FaultSet()
+
+
+def main(argv: list[str] | None = None) -> int:
+    for f in FAULTS:
+        sys.stdout.write(f"{f.name}\t{f.invariant}\t{f.description}\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
