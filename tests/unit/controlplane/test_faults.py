@@ -1,0 +1,236 @@
+"""Every seeded fault changes behaviour in the way it describes, and only when it is on."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from adapters.inprocess import InProcessTarget
+from controlplane.faults import BY_NAME, FAULTS, FaultSet
+
+JSON = dict[str, Any]
+Make = Callable[..., InProcessTarget]
+ROOT = Path(__file__).resolve().parents[3]
+
+
+def pod(name: str, *, node: str | None = None, labels: dict[str, str] | None = None,
+        finalizers: list[str] | None = None) -> JSON:
+    body: JSON = {"metadata": {"name": name, "labels": labels or {}}, "spec": {}}
+    if node:
+        body["spec"]["nodeName"] = node
+    if finalizers:
+        body["metadata"]["finalizers"] = finalizers
+    return body
+
+
+def binding(name: str, node: str, **meta: Any) -> JSON:
+    return {"metadata": {"name": name, **meta}, "target": {"kind": "Node", "name": node}}
+
+
+def relabel(obj: JSON, **labels: str) -> JSON:
+    return {**obj, "metadata": {**obj["metadata"], "labels": labels}}
+
+
+def types(events: list[JSON]) -> list[str]:
+    return [e["type"] for e in events]
+
+
+# ---- the registry of faults ----
+
+
+def test_registry_and_faultset() -> None:
+    assert len(FAULTS) == len(BY_NAME) == 15
+    fs = FaultSet(["watch.reorders"])
+    assert fs.enabled("watch.reorders") and not fs.enabled("binding.overwrites")
+    assert "watch.reorders" in fs and isinstance(fs, frozenset)
+    assert FaultSet("binding.overwrites") == {"binding.overwrites"}
+    with pytest.raises(ValueError, match="known faults: .*binding.overwrites"):
+        FaultSet(["no.such-fault"])
+    with pytest.raises(ValueError, match="unknown fault"):
+        fs.enabled("typo")
+    with pytest.raises(ValueError):
+        InProcessTarget(["typo"])
+
+
+def test_cli_lists_faults() -> None:
+    out = subprocess.run([sys.executable, "-m", "controlplane.faults"], cwd=ROOT, capture_output=True, text=True,
+                         check=True).stdout
+    lines = out.splitlines()
+    assert lines == [f"{f.name}\t{f.invariant}\t{f.description}" for f in FAULTS]
+    assert lines[0].split("\t")[:2] == ["binding.overwrites", "binding.at-most-once"]
+
+
+# ---- each fault: behaviour off vs on ----
+
+
+def test_binding_overwrites(make_target: Make) -> None:
+    for fault, code, node in (((), 409, "n1"), (("binding.overwrites",), 201, "n2")):
+        t = make_target(*fault)
+        t.create("pods", "ns", pod("p"))
+        assert t.bind("ns", "p", binding("p", "n1")).code == 201
+        assert t.bind("ns", "p", binding("p", "n2")).code == code
+        assert t.get("pods", "ns", "p").body["spec"]["nodeName"] == node
+
+
+def test_binding_ignores_deleting(make_target: Make) -> None:
+    for fault, code in (((), 409), (("binding.ignores-deleting",), 201)):
+        t = make_target(*fault)
+        t.create("pods", "ns", pod("p", finalizers=["f/x"]))
+        t.delete("pods", "ns", "p")
+        assert t.bind("ns", "p", binding("p", "n1")).code == code
+
+
+def test_binding_ignores_uid(make_target: Make) -> None:
+    for fault, code in (((), 409), (("binding.ignores-uid",), 201)):
+        t = make_target(*fault)
+        t.create("pods", "ns", pod("p"))
+        assert t.bind("ns", "p", binding("p", "n1", uid="stale")).code == code
+
+
+def test_update_ignores_rv(make_target: Make) -> None:
+    for fault, code in (((), 409), (("update.ignores-rv",), 200)):
+        t = make_target(*fault)
+        p = t.create("pods", "ns", pod("p")).body
+        assert t.update("pods", "ns", "p", relabel(p, a="1")).code == 200
+        r = t.update("pods", "ns", "p", relabel(p, a="2"))
+        assert r.code == code
+        if code == 409:
+            assert r.body["reason"] == "Conflict"
+
+
+def test_update_noop_bumps_rv(make_target: Make) -> None:
+    for fault, bumped in (((), False), (("update.noop-bumps-rv",), True)):
+        t = make_target(*fault)
+        p = t.create("pods", "ns", pod("p")).body
+        w = t.watch("pods", "ns", resource_version=p["metadata"]["resourceVersion"])
+        r = t.update("pods", "ns", "p", p)
+        assert (r.body["metadata"]["resourceVersion"] != p["metadata"]["resourceVersion"]) is bumped
+        assert types(w.drain()) == (["MODIFIED"] if bumped else [])
+
+
+def test_delete_ignores_finalizers(make_target: Make) -> None:
+    for fault, code in (((), 200), (("delete.ignores-finalizers",), 404)):
+        t = make_target(*fault)
+        t.create("nodes", None, {"metadata": {"name": "n", "finalizers": ["f/x"]}})
+        assert t.delete("nodes", None, "n").code == 200
+        assert t.get("nodes", None, "n").code == code
+
+
+def test_list_ignores_selector(make_target: Make) -> None:
+    for fault, ignored in (((), False), (("list.ignores-selector",), True)):
+        t = make_target(*fault)
+        t.create("pods", "ns", pod("a", labels={"app": "web"}))
+        t.create("pods", "ns", pod("b", labels={"app": "db"}))
+
+        def names(sel: str, t: InProcessTarget = t) -> list[str]:
+            return [p["metadata"]["name"] for p in t.list("pods", "ns", label_selector=sel).body["items"]]
+
+        assert names("app=web") == ["a"]  # equality requirements still work
+        assert names("app!=web") == ["b"]
+        assert names("app in (web)") == (["a", "b"] if ignored else ["a"])
+        assert names("app notin (web)") == (["a", "b"] if ignored else ["b"])
+        assert names("tier") == (["a", "b"] if ignored else [])
+        assert names("!app") == (["a", "b"] if ignored else [])
+        assert names("app=db,tier") == (["b"] if ignored else [])
+
+
+def test_status_wrong_reason(make_target: Make) -> None:
+    for fault, reason in (((), "Conflict"), (("status.wrong-reason",), "AlreadyExists")):
+        t = make_target(*fault)
+        p = t.create("pods", "ns", pod("p")).body
+        t.update("pods", "ns", "p", relabel(p, a="1"))
+        r = t.update("pods", "ns", "p", relabel(p, a="2"))
+        assert (r.code, r.body["reason"]) == (409, reason)
+        assert r.body["message"].endswith("please apply your changes to the latest version and try again")
+
+
+def test_create_reuses_uid(make_target: Make) -> None:
+    for fault, same in (((), False), (("create.reuses-uid",), True)):
+        t = make_target(*fault)
+        first = t.create("pods", "ns", pod("p")).body["metadata"]["uid"]
+        t.delete("pods", "ns", "p")
+        second = t.create("pods", "ns", pod("p")).body["metadata"]["uid"]
+        assert (first == second) is same
+
+
+def test_get_stale_read(make_target: Make) -> None:
+    for fault, stale in (((), False), (("get.stale-read",), True)):
+        t = make_target(*fault)
+        p = t.create("pods", "ns", pod("p", labels={"a": "1"})).body
+        updated = t.update("pods", "ns", "p", relabel(p, a="2")).body
+        got = t.get("pods", "ns", "p").body
+        assert (got == p) is stale and (got == updated) is not stale
+        # a change beyond labels reaches the cache
+        t.bind("ns", "p", binding("p", "n1"))
+        assert t.get("pods", "ns", "p").body["metadata"]["labels"] == {"a": "2"}
+        assert t.list("pods", "ns").body["items"][0]["metadata"]["labels"] == {"a": "2"}
+
+
+def test_watch_drops_event(make_target: Make) -> None:
+    for fault, expected in (((), ["ADDED", "DELETED"]), (("watch.drops-event",), ["ADDED"])):
+        t = make_target(*fault)
+        w = t.watch("pods", "ns")
+        t.create("pods", "ns", pod("p"))
+        t.delete("pods", "ns", "p")
+        assert types(w.drain()) == expected
+
+
+def test_watch_reorders(make_target: Make) -> None:
+    for fault, reverse in (((), False), (("watch.reorders",), True)):
+        t = make_target(*fault)
+        start = t.list("pods", "ns").body["metadata"]["resourceVersion"]
+        made = [t.create("pods", "ns", pod(n)).body["metadata"]["resourceVersion"] for n in ("a", "b", "c")]
+        w = t.watch("pods", "ns", resource_version=start)
+        got = [e["object"]["metadata"]["resourceVersion"] for e in w.drain()]
+        assert got == (made[::-1] if reverse else made)
+        # live events after the backlog are in order either way
+        d = t.create("pods", "ns", pod("d")).body["metadata"]["resourceVersion"]
+        assert [e["object"]["metadata"]["resourceVersion"] for e in w.drain()] == [d]
+        # and a watch with no resourceVersion is not affected
+        assert [e["object"]["metadata"]["name"] for e in t.watch("pods", "ns").drain()] == ["a", "b", "c", "d"]
+
+
+def test_watch_resume_duplicates(make_target: Make) -> None:
+    for fault, expected in (((), ["b"]), (("watch.resume-duplicates",), ["a", "b"])):
+        t = make_target(*fault)
+        a = t.create("pods", "ns", pod("a")).body
+        t.create("pods", "ns", pod("b"))
+        w = t.watch("pods", "ns", resource_version=a["metadata"]["resourceVersion"])
+        assert [e["object"]["metadata"]["name"] for e in w.drain()] == expected
+
+
+def test_watch_duplicates_event(make_target: Make) -> None:
+    for fault, expected in (((), ["ADDED", "MODIFIED", "DELETED"]),
+                            (("watch.duplicates-event",), ["ADDED", "MODIFIED", "MODIFIED", "DELETED"])):
+        t = make_target(*fault)
+        w = t.watch("pods", "ns")
+        p = t.create("pods", "ns", pod("p")).body
+        t.update("pods", "ns", "p", relabel(p, a="1"))
+        t.delete("pods", "ns", "p")
+        events = w.drain()
+        assert types(events) == expected
+        if len(events) == 4:
+            assert events[1] == events[2] and events[1]["object"] is not events[2]["object"]
+
+
+def test_watch_no_expiry(make_target: Make) -> None:
+    for fault in ((), ("watch.no-expiry",)):
+        t = make_target(*fault)
+        a = t.create("pods", "ns", pod("a")).body
+        t.create("pods", "ns", pod("b"))
+        c = t.create("pods", "ns", pod("c")).body
+        t.controls.compact()
+        w = t.watch("pods", "ns", resource_version=a["metadata"]["resourceVersion"])
+        events = w.drain()
+        if fault:
+            # starts from the oldest kept revision (the compaction point, here c's write)
+            assert [e["object"]["metadata"]["name"] for e in events] == ["c"]
+            assert events[0]["object"]["metadata"]["resourceVersion"] == c["metadata"]["resourceVersion"]
+            assert not w.ended
+        else:
+            assert types(events) == ["ERROR"] and events[0]["object"]["code"] == 410 and w.ended
