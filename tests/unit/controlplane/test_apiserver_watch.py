@@ -117,3 +117,25 @@ def test_bad_selector_ends_with_error(t: InProcessTarget) -> None:
     w = t.watch("pods", label_selector="a in (")
     (event,) = w.drain()
     assert event["type"] == "ERROR" and event["object"]["code"] == 400 and w.ended
+
+
+def test_concurrent_writers_deliver_every_event_once_in_order() -> None:
+    import threading
+
+    from controlplane.apiserver import APIServer
+
+    server = APIServer()
+    server.create("namespaces", None, {"metadata": {"name": "ns"}})
+    w = server.watch("pods", "ns")
+
+    def write(k: int) -> None:
+        for i in range(50):
+            server.create("pods", "ns", {"metadata": {"name": f"p{k}-{i}"}})
+
+    threads = [threading.Thread(target=write, args=(k,)) for k in range(4)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    rvs = [int(e["object"]["metadata"]["resourceVersion"]) for e in w.drain()]
+    assert len(rvs) == 200 and rvs == sorted(set(rvs))
