@@ -359,6 +359,47 @@ class Store:
         details["uid"] = last["metadata"].get("uid", "")
         return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "details": details}
 
+    def _deletion_plan(self, old: JSON, grace_asked: int | None) -> tuple[JSON | None, bool] | None:
+        """What a delete does to ``old``: (state to write first or None, remove afterwards), or None for nothing.
+
+        Follows apiserver/pkg/registry/generic/registry/store.go: Delete, updateForGracefulDeletionAndFinalizers,
+        markAsDeleting, and rest/delete.go: BeforeDelete.
+        """
+        meta = old["metadata"]
+        held = bool(meta.get("finalizers")) and not self.ctx.faults.enabled("delete.ignores-finalizers")
+        now = self.ctx.now()
+        pending_grace = meta.get("deletionGracePeriodSeconds") or 0
+
+        def mark(deadline: str, grace: int, bump: bool) -> JSON:
+            new = without_rv(old)
+            nm = new["metadata"] = dict(new["metadata"])
+            nm["deletionTimestamp"] = deadline
+            nm["deletionGracePeriodSeconds"] = grace
+            if bump and nm.get("generation"):
+                nm["generation"] = nm["generation"] + 1
+            return new
+
+        if not self.strategy.graceful or (meta.get("deletionTimestamp") and pending_grace == 0):
+            if not held:
+                return (None, True)
+            # markAsDeleting: the timestamp only ever moves earlier, to now
+            stamp = meta.get("deletionTimestamp")
+            deadline = stamp if stamp and not parse_time(stamp) > parse_time(now) else now
+            new = mark(deadline, 0, bump=not stamp)
+            return None if new == without_rv(old) else (new, False)
+        if meta.get("deletionTimestamp"):
+            # BeforeDelete on a pending graceful deletion: only a shorter grace period changes anything
+            if grace_asked is None or grace_asked >= pending_grace:
+                return None
+            first_asked = add_seconds(meta["deletionTimestamp"], -pending_grace)
+            deadline, period = add_seconds(first_asked, grace_asked), grace_asked
+            if parse_time(deadline) < parse_time(now):
+                deadline = now
+                period = 1 if period != 0 else 0
+            return (mark(deadline, period, bump=False), grace_asked == 0 and not held)
+        grace = self.strategy.grace_period(old, grace_asked)
+        return (mark(add_seconds(now, grace), grace, bump=True), grace == 0 and not held)
+
     def delete(self, namespace: str | None, name: str, options: Any) -> JSON:
         res = self.res
         grace_asked, pre_uid, pre_rv = _precondition_strings(res, options if options is not None else {})
@@ -379,30 +420,21 @@ class Store:
                 raise Conflict(res.qualified_kind, res.group, res.kind, name,
                                f"the ResourceVersion in the precondition ({pre_rv}) does not match the "
                                f"ResourceVersion in record ({cur_rev}). The object might have been modified")
-            grace = self.strategy.grace_period(old, grace_asked)
-            now = self.ctx.now()
-            deadline = add_seconds(now, grace)
-            stored_deadline = meta.get("deletionTimestamp")
-            # apiserver/pkg/registry/rest/delete.go: BeforeDelete -- a pending deletion may only move earlier
-            if stored_deadline and not parse_time(deadline) < parse_time(stored_deadline):
-                return old
-            finalizers = meta.get("finalizers")
-            if grace > 0 or (finalizers and not self.ctx.faults.enabled("delete.ignores-finalizers")):
-                # graceful (BeforeDelete) or held by finalizers (store.go: updateForGracefulDeletionAndFinalizers)
-                new = without_rv(old)
-                new_meta = new["metadata"] = dict(new["metadata"])
-                new_meta["deletionTimestamp"] = deadline
-                new_meta["deletionGracePeriodSeconds"] = grace
-                if new == without_rv(old):
-                    return old
-                new_value = encode(new)
+            plan = self._deletion_plan(old, grace_asked)
+            if plan is None:
+                return old  # nothing to change: rest/delete.go BeforeDelete reports the deletion as pending
+            written, remove = plan
+            if written is not None:
+                new_value = encode(written)
                 try:
                     rev = self.ctx.storage.put(key, new_value, cur_rev)
                 except (RevisionConflict, KeyNotFound):
                     continue
-                self._note_write(key, old, new, new_value, rev)
-                new_meta["resourceVersion"] = str(rev)
-                return new
+                self._note_write(key, old, written, new_value, rev)
+                written["metadata"]["resourceVersion"] = str(rev)
+                if not remove:
+                    return written
+                old, value, cur_rev = written, new_value, rev
             try:
                 rev = self.ctx.storage.delete(key, cur_rev)
             except (RevisionConflict, KeyNotFound):

@@ -21,6 +21,8 @@ class Strategy:
     resource: Resource
     # store.go: ReturnDeletedObject -- pods and namespaces answer a delete with the object
     returns_deleted_object = False
+    # whether deletes go through a grace period (rest.RESTGracefulDeleteStrategy); only pods do
+    graceful = False
 
     def check_types(self, body: JSON) -> None:
         """Resource-specific body shapes the decoder would refuse (400)."""
@@ -49,6 +51,7 @@ def _keep(new: JSON, old: JSON, field: str) -> None:
 class PodStrategy(Strategy):
     resource = resources.PODS
     returns_deleted_object = True
+    graceful = True
 
     def check_types(self, body: JSON) -> None:
         spec = body.get("spec") or {}

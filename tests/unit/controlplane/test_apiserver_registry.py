@@ -209,28 +209,61 @@ def test_no_new_finalizers_while_deleting(t: InProcessTarget) -> None:
 
 def test_delete_unscheduled_pod_at_once(t: InProcessTarget) -> None:
     p = t.create("pods", "ns", pod("p")).body
+    w = t.watch("pods", "ns")
+    w.drain()
     r = t.delete("pods", "ns", "p")
     assert r.code == 200
-    assert int(r.body["metadata"]["resourceVersion"]) > int(p["metadata"]["resourceVersion"])
-    assert {**r.body, "metadata": {**r.body["metadata"], "resourceVersion": "x"}} == with_meta(p, resourceVersion="x")
+    # written first (grace 0: deletionTimestamp now, generation + 1), then removed at a new resourceVersion
+    marked, gone = w.drain()
+    assert (marked["type"], gone["type"]) == ("MODIFIED", "DELETED")
+    created_rv, marked_rv = int(p["metadata"]["resourceVersion"]), int(marked["object"]["metadata"]["resourceVersion"])
+    assert created_rv < marked_rv < int(r.body["metadata"]["resourceVersion"])
+    expected = with_meta(p, deletionTimestamp=T0, deletionGracePeriodSeconds=0, generation=2)
+    assert marked["object"] == with_meta(expected, resourceVersion=str(marked_rv))
+    assert r.body == with_meta(expected, resourceVersion=r.body["metadata"]["resourceVersion"])
+    assert gone["object"] == r.body
     assert t.get("pods", "ns", "p").code == 404
+    assert w.drain() == []
 
 
 def test_graceful_delete_of_scheduled_pod(t: InProcessTarget) -> None:
-    t.create("pods", "ns", pod("p", node="n1"))
+    p = t.create("pods", "ns", pod("p", node="n1")).body
+    w = t.watch("pods", "ns")
+    w.drain()
     r = t.delete("pods", "ns", "p")
-    assert r.body["metadata"]["deletionTimestamp"] == "2026-01-01T00:00:30Z"
-    assert r.body["metadata"]["deletionGracePeriodSeconds"] == 30
-    assert r.body["metadata"]["generation"] == 1
+    assert r.code == 200
+    assert int(r.body["metadata"]["resourceVersion"]) > int(p["metadata"]["resourceVersion"])
+    assert r.body == with_meta(p, deletionTimestamp="2026-01-01T00:00:30Z", deletionGracePeriodSeconds=30,
+                               generation=2, resourceVersion=r.body["metadata"]["resourceVersion"])
     assert t.get("pods", "ns", "p").body == r.body
-    # a later, longer delete changes nothing; a shorter one moves it earlier
-    assert t.delete("pods", "ns", "p", options={"gracePeriodSeconds": 60}).body == r.body
+    assert [(e["type"], e["object"]) for e in w.drain()] == [("MODIFIED", r.body)]
+    # no grace asked, the same or a longer one: nothing is written
+    for options in (None, {"gracePeriodSeconds": 30}, {"gracePeriodSeconds": 60}):
+        assert t.delete("pods", "ns", "p", options=options).body == r.body
+    assert w.drain() == []
+    # a shorter one: deadline = first request (T0) + asked, generation unchanged
     t.controls.advance_clock(5)
     r2 = t.delete("pods", "ns", "p", options={"gracePeriodSeconds": 10})
-    assert r2.body["metadata"]["deletionTimestamp"] == "2026-01-01T00:00:15Z"
-    assert r2.body["metadata"]["deletionGracePeriodSeconds"] == 10
-    r3 = t.delete("pods", "ns", "p", options={"gracePeriodSeconds": 0})
-    assert r3.code == 200 and r3.body["metadata"]["deletionTimestamp"] == "2026-01-01T00:00:15Z"
+    assert int(r2.body["metadata"]["resourceVersion"]) > int(r.body["metadata"]["resourceVersion"])
+    assert r2.body == with_meta(r.body, deletionTimestamp="2026-01-01T00:00:10Z", deletionGracePeriodSeconds=10,
+                                resourceVersion=r2.body["metadata"]["resourceVersion"])
+    # T0 + 3 is already past: clamped to now, and the grace becomes 1
+    r3 = t.delete("pods", "ns", "p", options={"gracePeriodSeconds": 3})
+    assert int(r3.body["metadata"]["resourceVersion"]) > int(r2.body["metadata"]["resourceVersion"])
+    assert r3.body == with_meta(r.body, deletionTimestamp="2026-01-01T00:00:05Z", deletionGracePeriodSeconds=1,
+                                resourceVersion=r3.body["metadata"]["resourceVersion"])
+    assert [(e["type"], e["object"]) for e in w.drain()] == [("MODIFIED", r2.body), ("MODIFIED", r3.body)]
+    # grace 0: clamped to now with grace 0 (MODIFIED), then removed (DELETED at a new resourceVersion)
+    r4 = t.delete("pods", "ns", "p", options={"gracePeriodSeconds": 0})
+    assert r4.code == 200
+    assert r4.body == with_meta(r.body, deletionTimestamp="2026-01-01T00:00:05Z", deletionGracePeriodSeconds=0,
+                                resourceVersion=r4.body["metadata"]["resourceVersion"])
+    marked, gone = w.drain()
+    assert (marked["type"], gone["type"]) == ("MODIFIED", "DELETED")
+    marked_rv = int(marked["object"]["metadata"]["resourceVersion"])
+    assert int(r3.body["metadata"]["resourceVersion"]) < marked_rv < int(r4.body["metadata"]["resourceVersion"])
+    assert marked["object"] == with_meta(r4.body, resourceVersion=str(marked_rv))
+    assert gone["object"] == r4.body
     assert t.get("pods", "ns", "p").code == 404
 
 

@@ -7,6 +7,7 @@ from typing import Any
 from adapters.inprocess import InProcessTarget
 
 JSON = dict[str, Any]
+T0 = "2026-01-01T00:00:00Z"
 
 
 def pod(name: str, labels: dict[str, str] | None = None) -> JSON:
@@ -40,9 +41,15 @@ def test_resume_is_exclusive_and_ordered(t: InProcessTarget) -> None:
     a = t.create("pods", "ns", pod("a")).body
     a2 = t.update("pods", "ns", "a", {**a, "metadata": {**a["metadata"], "labels": {"x": "1"}}}).body
     b = t.create("pods", "ns", pod("b")).body
-    gone = t.delete("pods", "ns", "a").body
+    gone = t.delete("pods", "ns", "a").body  # an immediate pod delete: MODIFIED (marked), then DELETED
     w = t.watch("pods", "ns", resource_version=rv(a))
-    assert summary(w.drain()) == [("MODIFIED", "a", rv(a2)), ("ADDED", "b", rv(b)), ("DELETED", "a", rv(gone))]
+    events = w.drain()
+    marked_rv = rv(events[2]["object"])
+    assert int(rv(b)) < int(marked_rv) < int(rv(gone))
+    assert summary(events) == [("MODIFIED", "a", rv(a2)), ("ADDED", "b", rv(b)),
+                               ("MODIFIED", "a", marked_rv), ("DELETED", "a", rv(gone))]
+    assert events[2]["object"] == {**gone, "metadata": {**gone["metadata"], "resourceVersion": marked_rv}}
+    assert summary(t.watch("pods", "ns", resource_version=marked_rv).drain()) == [("DELETED", "a", rv(gone))]
     w2 = t.watch("pods", "ns", resource_version=rv(gone))
     assert w2.drain() == []
 
@@ -52,11 +59,15 @@ def test_deleted_carries_last_state_at_delete_revision(t: InProcessTarget) -> No
     w = t.watch("pods", "ns")
     w.drain()
     gone = t.delete("pods", "ns", "p").body
-    (event,) = w.drain()
-    assert event["type"] == "DELETED"
-    assert event["object"] == gone
-    assert int(rv(gone)) > int(rv(p))
-    assert {**gone["metadata"], "resourceVersion": ""} == {**p["metadata"], "resourceVersion": ""}
+    marked, deleted = w.drain()
+    assert (marked["type"], deleted["type"]) == ("MODIFIED", "DELETED")
+    # the DELETED event carries the last (marked) state at the delete's own, newer revision
+    assert deleted["object"] == gone
+    assert int(rv(p)) < int(rv(marked["object"])) < int(rv(gone))
+    assert marked["object"] == {**gone, "metadata": {**gone["metadata"], "resourceVersion": rv(marked["object"])}}
+    assert {**gone["metadata"], "resourceVersion": ""} == {
+        **p["metadata"], "resourceVersion": "", "deletionTimestamp": T0, "deletionGracePeriodSeconds": 0,
+        "generation": p["metadata"]["generation"] + 1}
 
 
 def test_namespace_and_selector_filters(t: InProcessTarget) -> None:

@@ -172,12 +172,16 @@ def test_get_stale_read(make_target: Make) -> None:
 
 
 def test_watch_drops_event(make_target: Make) -> None:
-    for fault, expected in (((), ["ADDED", "DELETED"]), (("watch.drops-event",), ["ADDED"])):
+    # an immediate pod delete is MODIFIED (marked) then DELETED; the fault loses only the DELETED
+    for fault, expected in (((), ["ADDED", "MODIFIED", "DELETED"]), (("watch.drops-event",), ["ADDED", "MODIFIED"])):
         t = make_target(*fault)
         w = t.watch("pods", "ns")
         t.create("pods", "ns", pod("p"))
-        t.delete("pods", "ns", "p")
-        assert types(w.drain()) == expected
+        gone = t.delete("pods", "ns", "p").body
+        events = w.drain()
+        assert types(events) == expected
+        assert events[1]["object"]["metadata"]["deletionTimestamp"] == gone["metadata"]["deletionTimestamp"]
+        assert t.get("pods", "ns", "p").code == 404
 
 
 def test_watch_reorders(make_target: Make) -> None:
@@ -205,17 +209,25 @@ def test_watch_resume_duplicates(make_target: Make) -> None:
 
 
 def test_watch_duplicates_event(make_target: Make) -> None:
-    for fault, expected in (((), ["ADDED", "MODIFIED", "DELETED"]),
-                            (("watch.duplicates-event",), ["ADDED", "MODIFIED", "MODIFIED", "DELETED"])):
+    # relabel (MODIFIED), then an immediate pod delete: MODIFIED (marked) then DELETED
+    for fault, expected in (((), ["ADDED", "MODIFIED", "MODIFIED", "DELETED"]),
+                            (("watch.duplicates-event",),
+                             ["ADDED", "MODIFIED", "MODIFIED", "MODIFIED", "MODIFIED", "DELETED"])):
         t = make_target(*fault)
         w = t.watch("pods", "ns")
         p = t.create("pods", "ns", pod("p")).body
-        t.update("pods", "ns", "p", relabel(p, a="1"))
-        t.delete("pods", "ns", "p")
+        relabeled = t.update("pods", "ns", "p", relabel(p, a="1")).body
+        gone = t.delete("pods", "ns", "p").body
         events = w.drain()
         assert types(events) == expected
-        if len(events) == 4:
-            assert events[1] == events[2] and events[1]["object"] is not events[2]["object"]
+        modified = [e["object"] for e in events if e["type"] == "MODIFIED"]
+        if fault:
+            for first, second in zip(modified[::2], modified[1::2], strict=True):
+                assert first == second and first is not second
+            modified = modified[::2]
+        assert modified[0] == relabeled
+        assert modified[1]["metadata"]["deletionTimestamp"] == gone["metadata"]["deletionTimestamp"]
+        assert events[-1]["object"] == gone
 
 
 def test_watch_no_expiry(make_target: Make) -> None:
