@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 from adapters.base import JSON, Response
 from controlplane.apiserver import APIServer, MemoryStorage, Reply, Watcher
 from controlplane.apiserver.meta import format_time
+from controlplane.faults import FAULTS
 
 
 class FakeClock:
@@ -140,3 +141,8 @@ class InProcessTarget:
         for w in self._watches:
             w.close()
         self._watches.clear()
+
+
+def known_faults() -> list[tuple[str, str, str]]:
+    """The builtin target's seeded faults: (name, invariant id it breaks, description)."""
+    return [(f.name, f.invariant, f.description) for f in FAULTS]

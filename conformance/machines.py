@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import Any, ClassVar
 
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
 from adapters.base import Response, Target
 from conformance import strategies as gen
@@ -25,6 +25,10 @@ from model.apiserver import APIModel, Expect
 from model.selectors import Selector
 
 MAX_WATCHES = 3
+#: namespaced calls mostly go to the namespace every example starts with
+NS = st.sampled_from((gen.NAMESPACES[0],) * 5 + gen.NAMESPACES[1:])
+#: picks an existing object most of the time (see APIServerMachine._pick)
+PICK = st.integers(0, 7)
 NAMESPACED = {"pods", "leases"}
 
 
@@ -116,7 +120,13 @@ class APIServerMachine(RuleBasedStateMachine):
 
     # ----- creates ----------------------------------------------------------------------------
 
-    @rule(name=st.sampled_from(gen.NAMESPACES + gen.INVALID_NAMES[:2]), labels=gen.labels)
+    @initialize()
+    def first_namespace(self) -> None:
+        body = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": gen.NAMESPACES[0]}}
+        self._write("namespaces", None, gen.NAMESPACES[0], self.model.create("namespaces", None, body), "create",
+                    "namespaces", None, body)
+
+    @rule(name=gen.names(gen.NAMESPACES, gen.INVALID_NAMES[:2]), labels=gen.labels)
     def create_namespace(self, name: str, labels: dict[str, str]) -> None:
         body: dict[str, Any] = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}
         if labels:
@@ -125,8 +135,8 @@ class APIServerMachine(RuleBasedStateMachine):
                     "namespaces", None, body)
 
     @rule(
-        ns=st.sampled_from(gen.NAMESPACES + (gen.MISSING_NAMESPACE,)),
-        name=st.sampled_from(gen.POD_NAMES + gen.INVALID_NAMES),
+        ns=gen.names((gen.NAMESPACES[0],) * 5 + gen.NAMESPACES[1:], (gen.MISSING_NAMESPACE,)),
+        name=gen.names(gen.POD_NAMES, gen.INVALID_NAMES),
         spec=gen.pod_specs(),
         labels=gen.labels,
         finalizers=gen.finalizer_lists,
@@ -143,24 +153,21 @@ class APIServerMachine(RuleBasedStateMachine):
             body["metadata"]["resourceVersion"] = "12345"
         self._write("pods", ns, name, self.model.create("pods", ns, body), "create", "pods", ns, body)
 
-    @rule(name=st.sampled_from(gen.NODE_NAMES + gen.INVALID_NAMES[:1]), parts=gen.node_parts())
+    @rule(name=gen.names(gen.NODE_NAMES, gen.INVALID_NAMES[:1]), parts=gen.node_parts())
     def create_node(self, name: str, parts: dict[str, Any]) -> None:
         body = gen.node_body(name, parts)
         self._write("nodes", None, name, self.model.create("nodes", None, body), "create", "nodes", None, body)
 
-    @rule(ns=st.sampled_from(gen.NAMESPACES), name=st.sampled_from(gen.LEASE_NAMES), spec=gen.lease_specs)
+    @rule(ns=NS, name=st.sampled_from(gen.LEASE_NAMES), spec=gen.lease_specs)
     def create_lease(self, ns: str, name: str, spec: dict[str, Any]) -> None:
         body = {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease", "metadata": {"name": name}, "spec": spec}
         self._write("leases", ns, name, self.model.create("leases", ns, body), "create", "leases", ns, body)
 
     # ----- reads ------------------------------------------------------------------------------
 
-    @rule(resource=st.sampled_from(("pods", "nodes", "leases", "namespaces")),
-          ns=st.sampled_from(gen.NAMESPACES), pod=st.sampled_from(gen.POD_NAMES))
-    def get_object(self, resource: str, ns: str, pod: str) -> None:
-        name = {"pods": pod, "nodes": gen.NODE_NAMES[gen.POD_NAMES.index(pod) % 3],
-                "leases": gen.LEASE_NAMES[gen.POD_NAMES.index(pod) % 2], "namespaces": ns}[resource]
-        self._read_back(resource, _ns_for(resource, ns), name)
+    @rule(resource=st.sampled_from(("pods", "nodes", "leases", "namespaces")), ns=NS, index=PICK)
+    def get_object(self, resource: str, ns: str, index: int) -> None:
+        self._read_back(resource, _ns_for(resource, ns), self._pick(resource, ns, index))
 
     @rule(resource=st.sampled_from(("pods", "nodes", "leases", "namespaces")),
           ns=st.sampled_from((None,) + gen.NAMESPACES),
@@ -174,7 +181,7 @@ class APIServerMachine(RuleBasedStateMachine):
     # ----- updates ----------------------------------------------------------------------------
 
     @rule(resource=st.sampled_from(("pods", "nodes", "leases", "namespaces")),
-          ns=st.sampled_from(gen.NAMESPACES), index=st.integers(0, 3), labels=gen.labels,
+          ns=NS, index=PICK, labels=gen.labels,
           rv_mode=st.sampled_from(("fresh", "stale", "none")))
     def update_labels(self, resource: str, ns: str, index: int, labels: dict[str, str], rv_mode: str) -> None:
         name = self._pick(resource, ns, index)
@@ -186,8 +193,8 @@ class APIServerMachine(RuleBasedStateMachine):
         self._write(resource, ns_, name, self.model.update(resource, ns_, name, body), "update",
                     resource, ns_, name, body)
 
-    @rule(resource=st.sampled_from(("pods", "nodes", "leases")), ns=st.sampled_from(gen.NAMESPACES),
-          index=st.integers(0, 3), finalizers=gen.finalizer_lists,
+    @rule(resource=st.sampled_from(("pods", "nodes", "leases")), ns=NS,
+          index=PICK, finalizers=gen.finalizer_lists,
           rv_mode=st.sampled_from(("fresh", "none")))
     def update_finalizers(self, resource: str, ns: str, index: int, finalizers: list[str], rv_mode: str) -> None:
         name = self._pick(resource, ns, index)
@@ -197,15 +204,15 @@ class APIServerMachine(RuleBasedStateMachine):
         self._write(resource, ns_, name, self.model.update(resource, ns_, name, body), "update",
                     resource, ns_, name, body)
 
-    @rule(ns=st.sampled_from(gen.NAMESPACES), name=st.sampled_from(gen.POD_NAMES),
-          image=st.sampled_from(gen.IMAGES), rv_mode=st.sampled_from(("fresh", "stale", "none")))
-    def update_pod_image(self, ns: str, name: str, image: str, rv_mode: str) -> None:
+    @rule(ns=NS, index=PICK, image=st.sampled_from(gen.IMAGES), rv_mode=st.sampled_from(("fresh", "stale", "none")))
+    def update_pod_image(self, ns: str, index: int, image: str, rv_mode: str) -> None:
+        name = self._pick("pods", ns, index)
         body = self._body_for_update("pods", ns, name, rv_mode)
         body["spec"]["containers"][0]["image"] = image
         self._write("pods", ns, name, self.model.update("pods", ns, name, body), "update", "pods", ns, name, body)
 
-    @rule(resource=st.sampled_from(("pods", "nodes", "leases", "namespaces")), ns=st.sampled_from(gen.NAMESPACES),
-          index=st.integers(0, 3), rv_mode=st.sampled_from(("fresh", "none")))
+    @rule(resource=st.sampled_from(("pods", "nodes", "leases", "namespaces")), ns=NS,
+          index=PICK, rv_mode=st.sampled_from(("fresh", "none")))
     def noop_update(self, resource: str, ns: str, index: int, rv_mode: str) -> None:
         name = self._pick(resource, ns, index)
         ns_ = _ns_for(resource, ns)
@@ -213,23 +220,28 @@ class APIServerMachine(RuleBasedStateMachine):
         self._write(resource, ns_, name, self.model.update(resource, ns_, name, body), "update",
                     resource, ns_, name, body)
 
-    @rule(ns=st.sampled_from(gen.NAMESPACES), name=st.sampled_from(gen.LEASE_NAMES), spec=gen.lease_specs,
-          rv_mode=st.sampled_from(("fresh", "stale", "none")))
-    def update_lease(self, ns: str, name: str, spec: dict[str, Any], rv_mode: str) -> None:
+    @rule(ns=NS, index=PICK, spec=gen.lease_specs, rv_mode=st.sampled_from(("fresh", "stale", "none")))
+    def update_lease(self, ns: str, index: int, spec: dict[str, Any], rv_mode: str) -> None:
+        name = self._pick("leases", ns, index)
         body = self._body_for_update("leases", ns, name, rv_mode)
         body["spec"] = spec
         self._write("leases", ns, name, self.model.update("leases", ns, name, body), "update",
                     "leases", ns, name, body)
 
     def _pick(self, resource: str, ns: str, index: int) -> str:
+        """An existing object's name for most indexes (so calls do something); the last index names any."""
         pool = {"pods": gen.POD_NAMES, "nodes": gen.NODE_NAMES, "leases": gen.LEASE_NAMES,
                 "namespaces": gen.NAMESPACES}[resource]
+        want_ns = _ns_for(resource, ns) or ""
+        existing = sorted(n for (p, ons, n) in self.model.objects if p == resource and ons == want_ns)
+        if existing and index < 7:
+            return existing[index % len(existing)]
         return pool[index % len(pool)]
 
     # ----- deletes ----------------------------------------------------------------------------
 
-    @rule(resource=st.sampled_from(("pods", "pods", "nodes", "leases")), ns=st.sampled_from(gen.NAMESPACES),
-          index=st.integers(0, 3), grace=st.sampled_from((None, 0, 1, 5, 30)),
+    @rule(resource=st.sampled_from(("pods", "pods", "nodes", "leases")), ns=NS,
+          index=PICK, grace=st.sampled_from((None, 0, 1, 5, 30)),
           precondition=st.sampled_from(("none", "none", "uid", "wrong-uid", "rv", "stale-rv")))
     def delete_object(self, resource: str, ns: str, index: int, grace: int | None, precondition: str) -> None:
         name = self._pick(resource, ns, index)
@@ -252,12 +264,12 @@ class APIServerMachine(RuleBasedStateMachine):
 
     # ----- binding ----------------------------------------------------------------------------
 
-    @rule(ns=st.sampled_from(gen.NAMESPACES), name=st.sampled_from(gen.POD_NAMES),
-          node=st.sampled_from(gen.NODE_NAMES + (gen.MISSING_NODE,)),
+    @rule(ns=NS, index=PICK, node=st.sampled_from(gen.NODE_NAMES + (gen.MISSING_NODE,)),
           uid_mode=st.sampled_from(("right", "right", "none", "wrong")),
           annotations=st.dictionaries(st.sampled_from(("kubeprop.io/by", "kubeprop.io/why")),
                                       st.sampled_from(("test", "sched")), max_size=1))
-    def bind_pod(self, ns: str, name: str, node: str, uid_mode: str, annotations: dict[str, str]) -> None:
+    def bind_pod(self, ns: str, index: int, node: str, uid_mode: str, annotations: dict[str, str]) -> None:
+        name = self._pick("pods", ns, index)
         pod = self.model.lookup("pods", ns, name)
         meta: dict[str, Any] = {"name": name, "namespace": ns}
         if uid_mode == "right" and pod is not None:

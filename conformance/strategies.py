@@ -16,8 +16,8 @@ from model.selectors import Requirement, Selector
 
 NAMESPACES = ("ns-a", "ns-b")
 MISSING_NAMESPACE = "ns-missing"
-POD_NAMES = ("p0", "p1", "p2", "p3")
-NODE_NAMES = ("n0", "n1", "n2")
+POD_NAMES = ("p0", "p1", "p2")
+NODE_NAMES = ("n0", "n1")
 MISSING_NODE = "n-missing"
 LEASE_NAMES = ("l0", "l1")
 INVALID_NAMES = ("Bad_Name", "-leading-dash", "x" * 64, "dotted.name")
@@ -30,6 +30,16 @@ CPU = ("100m", "250m", "500m", "1", "2")
 MEMORY = ("64Mi", "128Mi", "512Mi", "1Gi")
 TAINT_KEYS = ("dedicated", "gpu", "kubeprop.io/fake")
 TAINT_EFFECTS = ("NoSchedule", "PreferNoSchedule", "NoExecute")
+
+
+
+def names(pool: tuple[str, ...], invalid: tuple[str, ...] = ()) -> st.SearchStrategy[str]:
+    """A name from ``pool`` (so calls collide) nine times in ten, else one from ``invalid``; shrinks to valid."""
+    if not invalid:
+        return st.sampled_from(pool)
+    return st.tuples(st.integers(0, 9), st.sampled_from(pool), st.sampled_from(invalid)).map(
+        lambda t: t[2] if t[0] == 9 else t[1])
+
 
 labels = st.dictionaries(st.sampled_from(LABEL_KEYS), st.sampled_from(LABEL_VALUES), max_size=3)
 finalizer_lists = st.lists(st.sampled_from(FINALIZERS), max_size=2, unique=True)
