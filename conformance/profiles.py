@@ -17,7 +17,7 @@ COMMON = dict(
 )
 
 PROFILES = {
-    "kubeprop": settings(max_examples=150, stateful_step_count=25, **COMMON),
+    "kubeprop": settings(max_examples=1000, stateful_step_count=25, **COMMON),
     "thorough": settings(max_examples=3000, stateful_step_count=100, **COMMON),
     # replays the example database only: what failed before, nothing new
     "replay": settings(max_examples=150, stateful_step_count=25, phases=[Phase.explicit, Phase.reuse], **COMMON),
