@@ -70,7 +70,6 @@ def hunt(fault: str, invariant: str, seed_value: int, examples: int, steps: int)
     cls = seed(seed_value)(cls)
     APIServerMachine.first_failure_at = None
     t0 = time.perf_counter()
-    APIServerMachine.run_started = t0
     found: InvariantViolation | None = None
     try:
         run_state_machine_as_test(cls, settings=_settings(examples, steps))

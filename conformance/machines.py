@@ -22,6 +22,7 @@ from conformance.history import History, write_reproduction
 from conformance.invariants import InvariantViolation
 from conformance.watching import WatchCheck
 from model.apiserver import APIModel, Expect
+from model.resources import resource
 from model.selectors import Selector
 
 MAX_WATCHES = 3
@@ -102,9 +103,8 @@ class APIServerMachine(RuleBasedStateMachine):
     def _body_for_update(self, plural: str, ns: str | None, name: str, rv_mode: str) -> dict[str, Any]:
         stored = self.model.lookup(plural, ns, name)
         if stored is None:
-            res = {"pods": ("v1", "Pod"), "nodes": ("v1", "Node"), "namespaces": ("v1", "Namespace"),
-                   "leases": ("coordination.k8s.io/v1", "Lease")}[plural]
-            body: dict[str, Any] = {"apiVersion": res[0], "kind": res[1], "metadata": {"name": name}}
+            res = resource(plural)
+            body: dict[str, Any] = {"apiVersion": res.api_version, "kind": res.kind, "metadata": {"name": name}}
             if ns:
                 body["metadata"]["namespace"] = ns
             if plural == "pods":

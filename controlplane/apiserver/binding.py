@@ -6,7 +6,7 @@ from typing import Any
 
 from . import resources
 from .errors import BadRequest, Conflict, InternalError, aggregate, go_quote, not_supported, required
-from .meta import JSON, decode, encode, without_rv
+from .meta import JSON, encode, without_rv
 from .registry import Store
 from .storage import KeyNotFound, RevisionConflict
 
@@ -67,11 +67,7 @@ def bind(pods: Store, namespace: str, name: str, body: Any) -> JSON:
     key = resources.PODS.key(namespace, name)
     pre_uid, pre_rv = meta.get("uid") or "", meta.get("resourceVersion") or ""
     for _ in range(64):
-        got = ctx.storage.get(key)
-        if got is None:
-            raise pods._not_found(name)
-        value, cur_rev = got
-        pod = decode(value, cur_rev)
+        value, cur_rev, pod = pods.load(key, name)
         pod_meta = pod["metadata"]
         # apiserver/pkg/storage/interfaces.go: Preconditions.Check, uid then resourceVersion
         if pre_uid and pre_uid != pod_meta.get("uid") and not ctx.faults.enabled("binding.ignores-uid"):

@@ -120,6 +120,14 @@ class Store:
 
     # ---- helpers ----
 
+    def load(self, key: str, name: str) -> tuple[bytes, int, JSON]:
+        """The stored bytes, their revision and the decoded object, or NotFound."""
+        got = self.ctx.storage.get(key)
+        if got is None:
+            raise self._not_found(name)
+        value, rev = got
+        return value, rev, decode(value, rev)
+
     def _not_found(self, name: str) -> NotFound:
         return NotFound(self.res.qualified_resource, self.res.group, self.res.plural, name)
 
@@ -272,11 +280,7 @@ class Store:
         base = self._checked_body(body)
         key = res.key(namespace, name)
         for _ in range(MAX_ATTEMPTS):
-            got = self.ctx.storage.get(key)
-            if got is None:
-                raise self._not_found(name)
-            value, cur_rev = got
-            old = decode(value, cur_rev)
+            value, cur_rev, old = self.load(key, name)
             meta = base["metadata"]
             body_name = meta.get("name") or ""
             if body_name != name:
@@ -405,11 +409,7 @@ class Store:
         grace_asked, pre_uid, pre_rv = _precondition_strings(res, options if options is not None else {})
         key = res.key(namespace, name)
         for _ in range(MAX_ATTEMPTS):
-            got = self.ctx.storage.get(key)
-            if got is None:
-                raise self._not_found(name)
-            value, cur_rev = got
-            old = decode(value, cur_rev)
+            value, cur_rev, old = self.load(key, name)
             meta = old["metadata"]
             # apiserver/pkg/apis/meta/v1 Preconditions, checked by store.go: Delete -- a conflict on the kind
             if pre_uid and pre_uid != meta.get("uid"):
