@@ -60,7 +60,7 @@ class History:
             if call.assign:
                 lines.append(f"{call.assign} = {call.render()}")
             elif call.receiver != "target":
-                lines.append(f"print({call.receiver!r}, {call.render()})")
+                lines.append(call.render())
             else:
                 lines.append(f"r = {call.render()}")
                 lines.append(f"print({call.method!r}, r.code, r.body)  # answered {call.code}")
@@ -68,10 +68,6 @@ class History:
         lines.append(f"# expected: {invariant} holds")
         lines.append("target.close()")
         return "\n".join(lines) + "\n"
-
-    def to_json(self) -> list[dict[str, Any]]:
-        return [{"method": c.method, "args": list(c.args), "kwargs": c.kwargs, "code": c.code, "body": c.body}
-                for c in self.calls]
 
 
 def write_reproduction(program: str, invariant: str, directory: str | os.PathLike[str] = "reports/repro") -> Path:

@@ -10,6 +10,10 @@ from __future__ import annotations
 
 from hypothesis import HealthCheck, Phase, settings
 
+# The explain phase re-runs a shrunk failure many times to annotate lines; for a state machine
+# that costs minutes and the reproduction program already says what happened.
+NO_EXPLAIN = [Phase.explicit, Phase.reuse, Phase.generate, Phase.target, Phase.shrink]
+
 COMMON = dict(
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much],
@@ -17,8 +21,8 @@ COMMON = dict(
 )
 
 PROFILES = {
-    "kubeprop": settings(max_examples=1000, stateful_step_count=25, **COMMON),
-    "thorough": settings(max_examples=3000, stateful_step_count=100, **COMMON),
+    "kubeprop": settings(max_examples=1000, stateful_step_count=25, phases=NO_EXPLAIN, **COMMON),
+    "thorough": settings(max_examples=3000, stateful_step_count=100, phases=NO_EXPLAIN, **COMMON),
     # replays the example database only: what failed before, nothing new
     "replay": settings(max_examples=150, stateful_step_count=25, phases=[Phase.explicit, Phase.reuse], **COMMON),
 }

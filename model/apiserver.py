@@ -359,9 +359,13 @@ class APIModel:
         gone = copy.deepcopy(last)
         gone["metadata"].pop("resourceVersion", None)
 
+        marked = copy.deepcopy(last)
+        # the marking write's resourceVersion is not in any answer: the watch that sees it teaches it
+        marked["metadata"].pop("resourceVersion", None)
+
         def commit(resp_body: Any) -> None:
             if modified_first:
-                self._record(res.plural, "MODIFIED", last)
+                self._record(res.plural, "MODIFIED", marked)
             if res in (PODS, NAMESPACES) and isinstance(resp_body, dict):
                 self._learn_server_fields(gone, resp_body)
             self.objects.pop(key, None)
