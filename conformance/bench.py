@@ -24,6 +24,7 @@ from hypothesis import HealthCheck, Phase, seed, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
 
+from conformance import profiles
 from conformance.invariants import InvariantViolation
 from conformance.machines import APIServerMachine
 from conformance.runner import machine_for
@@ -72,7 +73,7 @@ def hunt(fault: str, invariant: str, seed_value: int, examples: int, steps: int)
     t0 = time.perf_counter()
     found: InvariantViolation | None = None
     try:
-        run_state_machine_as_test(cls, settings=_settings(examples, steps))
+        run_state_machine_as_test(cls, settings=_settings(examples, steps, phases=profiles.NO_EXPLAIN))
     except InvariantViolation as err:
         found = err
     except BaseExceptionGroup as group:  # several distinct failures: keep the one the fault names
@@ -92,8 +93,11 @@ def hunt(fault: str, invariant: str, seed_value: int, examples: int, steps: int)
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=5, help="seeds per fault (default 5)")
-    parser.add_argument("--examples", type=int, default=150, help="max examples per run (default 150)")
-    parser.add_argument("--steps", type=int, default=40, help="stateful steps per example (default 40)")
+    default = profiles.PROFILES[profiles.DEFAULT]
+    parser.add_argument("--examples", type=int, default=default.max_examples,
+                        help="max examples per run (default: the default profile's)")
+    parser.add_argument("--steps", type=int, default=default.stateful_step_count,
+                        help="stateful steps per example (default: the default profile's)")
     parser.add_argument("--fault", action="append", help="only these faults")
     args = parser.parse_args(argv)
 
