@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.kubeprop-installed
 PYTEST := $(BIN)/pytest
 
-.PHONY: venv conformance test unit quality lint bench faults thorough clean
+.PHONY: venv conformance test unit quality lint bench faults thorough serve clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -37,6 +37,12 @@ bench: venv
 
 faults: venv
 	$(BIN)/python -m controlplane.faults
+
+## the bundled API server over HTTP (Ctrl-C stops it); clients use the kubeconfig it writes
+KUBECONFIG_OUT ?= reports/kubeconfig
+PORT ?= 0
+serve: venv
+	$(BIN)/python -m controlplane serve --storage memory --port $(PORT) --kubeconfig $(KUBECONFIG_OUT)
 
 ## long run: the thorough Hypothesis profile
 thorough: venv
