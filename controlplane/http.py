@@ -184,6 +184,9 @@ def route(path: str) -> Route:
     # installer.go: namespaced resources live under namespaces/{ns}/, and also list across namespaces at the top
     if parts[0] == "namespaces" and len(parts) >= 3:
         ns, plural, tail = parts[1], parts[2], parts[3:]
+        if group == "" and plural == "bindings" and not tail:
+            # pkg/registry/core/rest/storage_core.go: the older POST namespaces/{ns}/bindings, name in the body
+            return Route(BY_PLURAL["pods"], ns, None, binding=True)
         res = lookup(plural)
         if not res.namespaced:
             raise _not_found()
@@ -353,8 +356,14 @@ class APIApp:
                 raise _method_not_allowed(method)
             body = _decode_json(_read_body(environ))
             if r.binding:
-                assert r.namespace is not None and r.name is not None
-                reply = self.api.bind(r.namespace, r.name, body)
+                assert r.namespace is not None
+                name = r.name
+                if name is None:
+                    meta = body.get("metadata") if isinstance(body, dict) else None
+                    name = meta.get("name") if isinstance(meta, dict) else None
+                    if not isinstance(name, str) or not name:
+                        raise _bad_request("a Binding posted to bindings needs metadata.name")
+                reply = self.api.bind(r.namespace, name, body)
             elif r.res.namespaced and r.namespace is None:
                 raise _method_not_allowed(method)  # no create across all namespaces
             else:

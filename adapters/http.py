@@ -1,0 +1,251 @@
+"""The ``http`` target: any server that speaks the Kubernetes REST API, reached through a kubeconfig.
+
+The kubeconfig is read by the official ``kubernetes`` client's loader
+(``kubernetes.config.kube_config``), so whatever it supports works here:
+bearer tokens, client certificates, a cluster CA, exec credential plugins
+(their tokens are refreshed through the loader's hook on every request).
+Requests go through one ``requests.Session``.
+
+A watch is read by a background thread that splits the chunked stream into
+lines (one JSON event each) and queues them; :meth:`HTTPWatch.drain` waits on
+that queue with a bound. There is no clock or compaction control over HTTP:
+``controls`` is ``None``.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+from typing import Any
+from urllib.parse import quote
+
+import requests
+from kubernetes import client as k8s_client
+from kubernetes.config import kube_config
+
+from adapters.base import JSON, Response, TargetError
+
+# the API group path of each resource kubeprop drives (upstream URL layout)
+PREFIX = {"pods": "/api/v1", "nodes": "/api/v1", "namespaces": "/api/v1",
+          "leases": "/apis/coordination.k8s.io/v1"}
+NAMESPACED = {"pods", "leases"}
+#: seconds to wait for a connection or for a non-watch answer
+REQUEST_TIMEOUT = 30.0
+
+
+def _seg(text: str) -> str:
+    return quote(text, safe="")
+
+
+def _decode(resp: requests.Response) -> Any:
+    try:
+        return resp.json()
+    except ValueError:
+        # not JSON (a proxy's error page, say): hand the text on so a check can report it
+        return resp.text
+
+
+class HTTPWatch:
+    """adapters.base.Watch over one chunked watch response read by a background thread."""
+
+    def __init__(self, resp: requests.Response) -> None:
+        self._resp = resp
+        self._cond = threading.Condition()
+        self._queue: list[JSON] = []
+        self._seen_rvs: set[str] = set()
+        self._ended = False
+        self._closing = False
+        self._thread = threading.Thread(target=self._read, name="kubeprop-watch", daemon=True)
+        self._thread.start()
+
+    def _read(self) -> None:
+        try:
+            for line in self._resp.iter_lines(chunk_size=None):
+                if not line:
+                    continue
+                try:
+                    event = json.loads(line)
+                except ValueError:
+                    # a line that is not an event is reported as one, so the check sees what arrived
+                    event = {"type": "ERROR", "object": {"kind": "Status", "message": f"unparsable line {line!r}"}}
+                rv = None
+                obj = event.get("object") if isinstance(event, dict) else None
+                if isinstance(obj, dict):
+                    rv = (obj.get("metadata") or {}).get("resourceVersion")
+                with self._cond:
+                    self._queue.append(event)
+                    if rv:
+                        self._seen_rvs.add(rv)
+                    self._cond.notify_all()
+        except Exception:  # noqa: BLE001 - a closed or broken stream ends the watch, whatever the cause
+            pass
+        finally:
+            with self._cond:
+                self._ended = True
+                self._cond.notify_all()
+
+    def drain(self, *, until_rv: str | None = None, timeout: float = 0.0) -> list[JSON]:
+        """Events since the last call. With ``until_rv``, first wait (at most ``timeout`` s) until an event
+        carrying it has arrived; without, wait (at most ``timeout`` s) for at least one event."""
+        with self._cond:
+            if timeout > 0:
+                if until_rv is not None:
+                    self._cond.wait_for(lambda: until_rv in self._seen_rvs or self._ended, timeout=timeout)
+                else:
+                    self._cond.wait_for(lambda: bool(self._queue) or self._ended, timeout=timeout)
+            out, self._queue = self._queue, []
+            return out
+
+    @property
+    def ended(self) -> bool:
+        with self._cond:
+            return self._ended
+
+    def close(self) -> None:
+        with self._cond:
+            if self._closing:
+                return
+            self._closing = True
+        # shut the socket down first: a reader blocked in recv() wakes up, where close() alone may not wake it
+        conn = getattr(self._resp.raw, "connection", None) or getattr(self._resp.raw, "_connection", None)
+        sock = getattr(conn, "sock", None)
+        if sock is not None:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+        self._resp.close()
+        self._thread.join(timeout=5)
+
+
+class HTTPTarget:
+    """adapters.base.Target over the Kubernetes REST API; ``HTTPTarget(kubeconfig, context=None)``."""
+
+    name = "http"
+    controls = None
+
+    def __init__(self, kubeconfig: str, context: str | None = None) -> None:
+        cfg = k8s_client.Configuration()
+        try:
+            kube_config.load_kube_config(config_file=kubeconfig, context=context, client_configuration=cfg,
+                                         persist_config=False)
+        except Exception as e:
+            raise TargetError(f"cannot load kubeconfig {kubeconfig!r}"
+                              f"{' context ' + repr(context) if context else ''}: {e}") from e
+        self._cfg = cfg
+        self.url = cfg.host.rstrip("/")
+        self.session = requests.Session()
+        if cfg.ssl_ca_cert:
+            self.session.verify = cfg.ssl_ca_cert
+        else:
+            self.session.verify = bool(cfg.verify_ssl)
+        if cfg.cert_file and cfg.key_file:
+            self.session.cert = (cfg.cert_file, cfg.key_file)
+        self.session.headers.update({"Accept": "application/json", "Content-Type": "application/json"})
+        self._watches: list[HTTPWatch] = []
+
+    def _auth_headers(self) -> dict[str, str]:
+        # auth_settings() asks the loader's refresh hook first, so exec-plugin tokens stay current
+        headers: dict[str, str] = {}
+        for setting in self._cfg.auth_settings().values():
+            if setting.get("in") == "header" and setting.get("value"):
+                headers[setting["key"]] = setting["value"]
+        return headers
+
+    def _path(self, resource: str, namespace: str | None, name: str | None = None) -> str:
+        try:
+            prefix = PREFIX[resource]
+        except KeyError:
+            raise TargetError(f"unknown resource {resource!r}") from None
+        path = prefix
+        if resource in NAMESPACED and namespace is not None:
+            path += f"/namespaces/{_seg(namespace)}"
+        path += f"/{resource}"
+        if name is not None:
+            path += f"/{_seg(name)}"
+        return path
+
+    def _request(self, method: str, path: str, *, body: Any = None, params: dict[str, str] | None = None,
+                 stream: bool = False, timeout: Any = REQUEST_TIMEOUT) -> requests.Response:
+        data = None if body is None else json.dumps(body)
+        try:
+            return self.session.request(method, self.url + path, data=data, params=params,
+                                        headers=self._auth_headers(), stream=stream, timeout=timeout)
+        except requests.RequestException as e:
+            raise TargetError(f"{method} {path}: {e}") from e
+
+    def _call(self, method: str, path: str, **kwargs: Any) -> Response:
+        resp = self._request(method, path, **kwargs)
+        return Response(resp.status_code, _decode(resp))
+
+    def create(self, resource: str, namespace: str | None, body: JSON) -> Response:
+        return self._call("POST", self._path(resource, namespace), body=body)
+
+    def get(self, resource: str, namespace: str | None, name: str) -> Response:
+        return self._call("GET", self._path(resource, namespace, name))
+
+    def list(self, resource: str, namespace: str | None = None, *, label_selector: str | None = None) -> Response:
+        params = {"labelSelector": label_selector} if label_selector else None
+        return self._call("GET", self._path(resource, namespace), params=params)
+
+    def update(self, resource: str, namespace: str | None, name: str, body: JSON) -> Response:
+        return self._call("PUT", self._path(resource, namespace, name), body=body)
+
+    def delete(self, resource: str, namespace: str | None, name: str, *, options: JSON | None = None) -> Response:
+        return self._call("DELETE", self._path(resource, namespace, name), body=options)
+
+    def bind(self, namespace: str, name: str, body: JSON) -> Response:
+        return self._call("POST", self._path("pods", namespace, name) + "/binding", body=body)
+
+    def watch(
+        self,
+        resource: str,
+        namespace: str | None = None,
+        *,
+        resource_version: str | None = None,
+        label_selector: str | None = None,
+    ) -> HTTPWatch:
+        params = {"watch": "true"}
+        if resource_version is not None:
+            params["resourceVersion"] = resource_version
+        if label_selector:
+            params["labelSelector"] = label_selector
+        # no read timeout: a quiet watch is not a dead one; close() ends it
+        resp = self._request("GET", self._path(resource, namespace), params=params, stream=True,
+                             timeout=(REQUEST_TIMEOUT, None))
+        if resp.status_code != 200:
+            # a refused watch (bad selector, say) answers with a Status: deliver it as the ERROR event it means
+            body = _decode(resp)
+            resp.close()
+            return _FailedWatch({"type": "ERROR", "object": body})
+        w = HTTPWatch(resp)
+        if len(self._watches) >= 64:
+            # forget streams that already ended, so a long run does not keep them all
+            self._watches = [x for x in self._watches if not x.ended]
+        self._watches.append(w)
+        return w
+
+    def close(self) -> None:
+        for w in self._watches:
+            w.close()
+        self._watches.clear()
+        self.session.close()
+
+
+class _FailedWatch:
+    """A watch the server refused: one ERROR event, already ended."""
+
+    def __init__(self, event: JSON) -> None:
+        self._events = [event]
+
+    def drain(self, *, until_rv: str | None = None, timeout: float = 0.0) -> list[JSON]:
+        out, self._events = self._events, []
+        return out
+
+    @property
+    def ended(self) -> bool:
+        return True
+
+    def close(self) -> None:
+        self._events = []
