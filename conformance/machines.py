@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 from hypothesis import strategies as st
@@ -31,6 +32,12 @@ NS = st.sampled_from((gen.NAMESPACES[0],) * 5 + gen.NAMESPACES[1:])
 #: picks an existing object most of the time (see APIServerMachine._pick)
 PICK = st.integers(0, 7)
 NAMESPACED = {"pods", "leases"}
+#: seconds a server-set timestamp may differ from the local wall clock when the target's clock is not readable
+TIME_SKEW = 5
+
+
+def _wall_now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _ns_for(resource: str, ns: str) -> str | None:
@@ -54,7 +61,8 @@ class APIServerMachine(RuleBasedStateMachine):
         super().__init__()
         self.target = type(self).target_factory()
         controls = self.target.controls
-        self.model = APIModel(now=controls.now()) if controls else APIModel()
+        # with no controls (over HTTP) the model's clock follows the local wall clock, within TIME_SKEW
+        self.model = APIModel(now=controls.now()) if controls else APIModel(now=_wall_now(), time_skew=TIME_SKEW)
         self.history = History(dict(self.target_spec))
         self.watches: list[WatchCheck] = []
         self._watch_seq = 0
@@ -334,6 +342,9 @@ class APIServerMachine(RuleBasedStateMachine):
         self._in_invariant = True
         self._check_watches()
         self._in_invariant = False
+        if self.target.controls is None:
+            # after any wait for watches: the next step's calls start now
+            self.model.now = _wall_now()
 
     def _check_watches(self) -> None:
         for w in self.watches:

@@ -19,8 +19,12 @@ FAULTS_ENV = "KUBEPROP_FAULTS"
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("kubeprop", "kubeprop conformance harness")
-    group.addoption("--target", choices=["builtin"], default="builtin",
-                    help="what the conformance suite runs against (default: builtin, the in-process control plane)")
+    group.addoption("--target", choices=["builtin", "http"], default="builtin",
+                    help="what the conformance suite runs against (default: builtin, the in-process control plane; "
+                         "http: a server reached through --kubeconfig)")
+    group.addoption("--kubeconfig", default=None, metavar="PATH", help="kubeconfig of the http target")
+    group.addoption("--context", default=None, metavar="NAME",
+                    help="kubeconfig context of the http target (default: its current context)")
     group.addoption("--fault", action="append", default=[], metavar="NAME",
                     help="switch a seeded fault on in the builtin target (repeatable; also "
                          f"{FAULTS_ENV}=a,b); list them with: python -m controlplane.faults")
@@ -32,7 +36,13 @@ def pytest_configure(config: pytest.Config) -> None:
         settings.load_profile(profiles.DEFAULT)
     config.addinivalue_line("markers", "conformance: a kubeprop conformance state machine")
     faults = selected_faults(config)
-    if faults:
+    if config.getoption("target") == "http":
+        if not config.getoption("kubeconfig"):
+            raise pytest.UsageError("kubeprop: --target http needs --kubeconfig PATH (the server to test)")
+        if faults:
+            raise pytest.UsageError("kubeprop: seeded faults (--fault, KUBEPROP_FAULTS) exist only in the builtin "
+                                    "target and cannot be used with --target http")
+    elif faults:
         from conformance.replay import open_target
 
         try:
@@ -64,11 +74,14 @@ def kubeprop_target_kind(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-def kubeprop_machine(kubeprop_target_kind: str, kubeprop_faults: tuple[str, ...]) -> Callable:
+def kubeprop_machine(request: pytest.FixtureRequest, kubeprop_target_kind: str,
+                     kubeprop_faults: tuple[str, ...]) -> Callable:
     """``kubeprop_machine(Base)`` → a subclass of the state machine bound to the selected target and faults."""
     from conformance.runner import machine_for
 
     def bind(base: type) -> type:
-        return machine_for(base, kind=kubeprop_target_kind, faults=kubeprop_faults)
+        return machine_for(base, kind=kubeprop_target_kind, faults=kubeprop_faults,
+                           kubeconfig=request.config.getoption("kubeconfig"),
+                           context=request.config.getoption("context"))
 
     return bind

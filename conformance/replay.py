@@ -7,9 +7,18 @@ from collections.abc import Iterable
 from adapters.base import Target
 
 
-def open_target(kind: str = "builtin", faults: Iterable[str] = ()) -> Target:
+def open_target(kind: str = "builtin", faults: Iterable[str] = (), *, kubeconfig: str | None = None,
+                context: str | None = None) -> Target:
     if kind == "builtin":
         from adapters.inprocess import InProcessTarget
 
         return InProcessTarget(faults=tuple(faults))
-    raise ValueError(f"unknown target kind {kind!r}; known: builtin")
+    if kind == "http":
+        if tuple(faults):
+            raise ValueError("seeded faults exist only in the builtin target; --fault cannot be used with http")
+        if not kubeconfig:
+            raise ValueError("the http target needs a kubeconfig (--kubeconfig PATH)")
+        from adapters.http import HTTPTarget
+
+        return HTTPTarget(kubeconfig, context=context)
+    raise ValueError(f"unknown target kind {kind!r}; known: builtin, http")

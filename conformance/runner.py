@@ -11,16 +11,24 @@ from hypothesis.stateful import RuleBasedStateMachine, run_state_machine_as_test
 
 from conformance.replay import open_target
 
+#: seconds a watch over HTTP may take to deliver an acknowledged write before it counts as lost
+HTTP_WATCH_TIMEOUT = 5.0
+
 
 def machine_for(base: type[RuleBasedStateMachine], *, kind: str = "builtin", faults: Iterable[str] = (),
-                name_suffix: str = "") -> type[RuleBasedStateMachine]:
+                name_suffix: str = "", kubeconfig: str | None = None,
+                context: str | None = None) -> type[RuleBasedStateMachine]:
     """A subclass of ``base`` whose examples each run against a fresh target of ``kind``."""
     faults = tuple(sorted(faults))
     spec: dict[str, Any] = {"kind": kind, "faults": list(faults)}
-    factory = functools.partial(open_target, kind, faults)
+    attrs: dict[str, Any] = {}
+    if kind == "http":
+        spec.update(kubeconfig=kubeconfig, context=context)
+        attrs["watch_timeout"] = HTTP_WATCH_TIMEOUT
+    factory = functools.partial(open_target, **spec)
     suffix = name_suffix or ("_" + "_".join(f.replace(".", "_").replace("-", "_") for f in faults) if faults else "")
     return type(base.__name__ + suffix, (base,), {
-        "target_factory": staticmethod(factory), "target_spec": spec, "__module__": base.__module__})
+        "target_factory": staticmethod(factory), "target_spec": spec, "__module__": base.__module__, **attrs})
 
 
 def run(machine: type[RuleBasedStateMachine], settings: Settings | None = None) -> None:

@@ -8,6 +8,7 @@ A stream is judged on everything it has delivered so far, in this order:
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -39,7 +40,17 @@ class WatchCheck:
             return
         self.expected = list(self.plan.initial) + model.changes_after(self.plan)
         last_rv = self.expected[-1].obj["metadata"].get("resourceVersion") if self.expected else None
-        self.received += self.stream.drain(until_rv=last_rv, timeout=timeout)
+        # with no version to wait for, waiting is the loop's job below (it stops when nothing more is due)
+        self.received += self.stream.drain(until_rv=last_rv, timeout=timeout if last_rv else 0.0)
+        if timeout > 0:
+            # over a network, events whose resourceVersion no answer gave (a delete answered by a Status)
+            # may still be on their way: wait, within the same bound, for as many as the model expects
+            deadline = time.monotonic() + timeout
+            while len(self.received) < len(self.expected) and not self.stream.ended:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                self.received += self.stream.drain(timeout=left)
         got = self.received
         errors = [e for e in got if e.get("type") == "ERROR"]
         if self.plan.expired or (self.plan.may_expire and errors):
@@ -113,7 +124,7 @@ class WatchCheck:
         elif rv != want_rv:
             raise violation("watch.reliable", f"{self.label}: event {i} ({change.type} of "
                             f"{change.obj['metadata']['name']}) should carry resourceVersion {want_rv}, got {rv}")
-        diffs = object_diffs(change.obj, obj, check_kind=False)
+        diffs = object_diffs(change.obj, obj, check_kind=False, time_skew=model.time_skew)
         if diffs:
             raise violation("watch.reliable", f"{self.label}: event {i} ({change.type} of "
                             f"{change.obj['metadata']['name']}) differs: " + "; ".join(diffs))

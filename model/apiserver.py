@@ -7,7 +7,9 @@ model once the target's answer is known. Values the server is free to choose
 (uid, resourceVersion, creationTimestamp) are learned from the target's answer
 at commit; everything else is computed here.
 
-Time is a value: ``now`` is set by the caller. Nothing here does I/O.
+Time is a value: ``now`` is set by the caller. Nothing here does I/O. Against a
+target whose clock the caller cannot read exactly (over HTTP), ``time_skew``
+states how many seconds a server-set timestamp may differ from the model's.
 """
 
 from __future__ import annotations
@@ -103,8 +105,9 @@ def _prune_meta(meta: JSON) -> None:
 class APIModel:
     """The model's view of one server: objects, change log, observed versions, the clock."""
 
-    def __init__(self, now: str = "2026-01-01T00:00:00Z") -> None:
+    def __init__(self, now: str = "2026-01-01T00:00:00Z", time_skew: int = 0) -> None:
         self.now = now
+        self.time_skew = time_skew  # 0: the target's clock is the model's, timestamps compare exactly
         self.objects: dict[Key, JSON] = {}
         self.log: list[Change] = []
         self.rv_position: dict[str, int] = {}
