@@ -458,7 +458,10 @@ class HTTPAPIServer:
         # the wall clock and random uids: a served API is a real one (the in-process target keeps its fake clock)
         self.api = api if api is not None else APIServer()
         self.app = APIApp(self.api, token)
-        self._server = wsgi.Server((host, port), self.app, numthreads=threads, timeout=10, shutdown_timeout=5)
+        # timeout is also how long an idle keep-alive connection lives: longer than any wait between a client's
+        # calls (a watch check may wait seconds), so a pooled connection is not closed under a request in flight
+        self._server = wsgi.Server((host, port), self.app, numthreads=threads, timeout=60,
+                                   shutdown_timeout=5)
         self._server.gateway = _SocketGateway
         self._thread: threading.Thread | None = None
         self.host = host
