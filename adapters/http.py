@@ -46,6 +46,18 @@ def _decode(resp: requests.Response) -> Any:
         return resp.text
 
 
+def _socket_of(resp: requests.Response) -> socket.socket | None:
+    """The socket under a streamed response (urllib3 keeps it on the connection, or only in the reader)."""
+    raw = resp.raw
+    conn = getattr(raw, "connection", None) or getattr(raw, "_connection", None)
+    sock = getattr(conn, "sock", None)
+    if isinstance(sock, socket.socket):
+        return sock
+    fp = getattr(getattr(raw, "_fp", None), "fp", None)  # http.client.HTTPResponse.fp: a reader over SocketIO
+    sock = getattr(getattr(fp, "raw", None), "_sock", None)
+    return sock if isinstance(sock, socket.socket) else None
+
+
 class HTTPWatch:
     """adapters.base.Watch over one chunked watch response read by a background thread."""
 
@@ -56,6 +68,7 @@ class HTTPWatch:
         self._seen_rvs: set[str] = set()
         self._ended = False
         self._closing = False
+        self._sock = _socket_of(resp)
         self._thread = threading.Thread(target=self._read, name="kubeprop-watch", daemon=True)
         self._thread.start()
 
@@ -107,16 +120,16 @@ class HTTPWatch:
             if self._closing:
                 return
             self._closing = True
-        # shut the socket down first: a reader blocked in recv() wakes up, where close() alone may not wake it
-        conn = getattr(self._resp.raw, "connection", None) or getattr(self._resp.raw, "_connection", None)
-        sock = getattr(conn, "sock", None)
-        if sock is not None:
+        # shut the socket down first: the reader blocked in recv() wakes up and leaves; closing the response
+        # while it is blocked would wait on the reader's buffer lock for as long as the server sends nothing
+        if self._sock is not None:
             try:
-                sock.shutdown(socket.SHUT_RDWR)
+                self._sock.shutdown(socket.SHUT_RDWR)
             except OSError:
                 pass
-        self._resp.close()
         self._thread.join(timeout=5)
+        if not self._thread.is_alive():
+            self._resp.close()
 
 
 class HTTPTarget:
