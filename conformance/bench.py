@@ -49,7 +49,7 @@ class BareMachine(RuleBasedStateMachine):
 
     @invariant()
     def counted(self) -> None:
-        type(self).steps += 1
+        BareMachine.steps += 1
 
 
 def _settings(examples: int, steps: int, **extra: Any) -> settings:
@@ -57,13 +57,15 @@ def _settings(examples: int, steps: int, **extra: Any) -> settings:
                     suppress_health_check=list(HealthCheck), **extra)
 
 
-def steps_per_second(machine: type[RuleBasedStateMachine], examples: int, steps: int) -> tuple[float, int, float]:
-    machine.steps = 0
+def steps_per_second(machine: type[RuleBasedStateMachine], counter: type, examples: int,
+                     steps: int) -> tuple[float, int, float]:
+    """Run ``machine`` and read the step count its invariant keeps on ``counter`` (a base class)."""
+    counter.steps = 0
     cls = seed(0)(type(machine.__name__ + "Bench", (machine,), {}))
     t0 = time.perf_counter()
     run_state_machine_as_test(cls, settings=_settings(examples, steps, phases=[Phase.generate]))
     elapsed = time.perf_counter() - t0
-    return machine.steps / elapsed, machine.steps, elapsed
+    return counter.steps / elapsed, counter.steps, elapsed
 
 
 def hunt(fault: str, invariant: str, seed_value: int, examples: int, steps: int) -> dict[str, Any]:
@@ -104,8 +106,9 @@ def main(argv: list[str] | None = None) -> int:
     from adapters.inprocess import known_faults
 
     print("== harness overhead (builtin target, in process)", flush=True)
-    bare_rate, bare_steps, bare_time = steps_per_second(BareMachine, 200, 40)
-    conf_rate, conf_steps, conf_time = steps_per_second(machine_for(APIServerMachine), 100, 40)
+    bare_rate, bare_steps, bare_time = steps_per_second(BareMachine, BareMachine, args.examples, args.steps)
+    conf_rate, conf_steps, conf_time = steps_per_second(machine_for(APIServerMachine), APIServerMachine,
+                                                        args.examples, args.steps)
     print(f"{'machine':<28}{'steps':>8}{'seconds':>10}{'steps/s':>10}")
     print(f"{'bare Hypothesis machine':<28}{bare_steps:>8}{bare_time:>10.2f}{bare_rate:>10.0f}")
     print(f"{'kubeprop API server':<28}{conf_steps:>8}{conf_time:>10.2f}{conf_rate:>10.0f}")
