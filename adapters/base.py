@@ -101,3 +101,39 @@ class Target(Protocol):
     ) -> Watch: ...
 
     def close(self) -> None: ...
+
+
+@runtime_checkable
+class Schedulers(Protocol):
+    """Scheduler replicas the harness drives one step at a time (only a simulated target has them).
+
+    Every call returns a plain dict describing what the replica did, or None
+    when it had nothing to do; the replicas reach the API server through the
+    client the harness handed to :meth:`~InProcessTarget.start_schedulers`.
+    """
+
+    count: int
+
+    def tick(self, i: int) -> JSON: ...
+
+    def cycle(self, i: int) -> JSON | None: ...
+
+    def bind(self, i: int) -> JSON | None: ...
+
+    def leading(self, i: int) -> bool: ...
+
+    def pending_binds(self, i: int) -> list[JSON]: ...
+
+    def crash(self, i: int) -> None: ...
+
+    def restart(self, i: int) -> None: ...
+
+    def stop(self, i: int) -> None: ...
+
+    def alive(self, i: int) -> bool: ...
+
+    def now(self, i: int) -> float:
+        """Replica ``i``'s own clock, in seconds since the epoch."""
+
+    def advance(self, seconds: int, rates: list[float]) -> None:
+        """Move true time by ``seconds`` (the API server's clock too); replica i's clock by ``seconds * rates[i]``."""

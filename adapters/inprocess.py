@@ -10,9 +10,11 @@ This is the only module outside ``controlplane/`` that imports it.
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from adapters.base import JSON, Response
 from controlplane.apiserver import APIServer, MemoryStorage, Reply, Watcher
@@ -99,6 +101,7 @@ class InProcessTarget:
         self.server = APIServer(MemoryStorage(), clock=self.clock, uid_factory=CounterUIDs(seed), faults=faults)
         self.controls = InProcessControls(self.clock, self.server)
         self._watches: list[InProcessWatch] = []
+        self.schedulers: InProcessSchedulers | None = None
 
     def create(self, resource: str, namespace: str | None, body: JSON) -> Response:
         return _response(self.server.create(resource, namespace, body))
@@ -137,10 +140,146 @@ class InProcessTarget:
         self._watches.append(w)
         return w
 
+    def start_schedulers(self, count: int, *, offsets: Iterable[float] = (), seed: int = 0,
+                         client: Callable[[int, Any], Any] | None = None) -> InProcessSchedulers:
+        """Start ``count`` scheduler replicas, each with its own clock (``offsets[i]`` seconds off true time).
+
+        ``client(i, target)`` may wrap the API client replica ``i`` uses (the
+        harness checks every call a replica makes this way); by default the
+        replicas call this target directly.
+        """
+        self.schedulers = InProcessSchedulers(self, count, list(offsets), seed, client)
+        return self.schedulers
+
     def close(self) -> None:
         for w in self._watches:
             w.close()
         self._watches.clear()
+
+
+#: a settle ends after this many seconds of true time in which no replica scheduled or bound anything: more
+#: than a lease takeover (15 s lease at the slowest clock rate) plus the longest pod backoff (10 s)
+QUIET_SECONDS = 40
+MAX_SETTLE_ROUNDS = 600
+MAX_STEPS_PER_ROUND = 100
+
+
+class ReplicaClock:
+    """One replica's clock: true time plus an offset, moved by the harness at a rate near 1."""
+
+    def __init__(self, start: datetime, offset: float) -> None:
+        self._now = start + timedelta(seconds=offset)
+
+    def __call__(self) -> datetime:
+        return self._now
+
+    def advance(self, seconds: float) -> None:
+        if seconds < 0:
+            raise ValueError("a clock only moves forward")
+        self._now += timedelta(seconds=seconds)
+
+
+def _plain(step: Any) -> dict[str, Any] | None:
+    return None if step is None else dataclasses.asdict(step)
+
+
+class InProcessSchedulers:
+    """adapters.base.Schedulers: replicas of controlplane.scheduler, each stepped only when the harness says."""
+
+    def __init__(self, target: InProcessTarget, count: int, offsets: list[float], seed: int,
+                 client: Callable[[int, Any], Any] | None) -> None:
+        from controlplane.scheduler import Scheduler
+
+        self.count = count
+        self._target = target
+        self.clocks = [ReplicaClock(target.clock(), offsets[i] if i < len(offsets) else 0.0) for i in range(count)]
+        self.replicas = [
+            Scheduler(client(i, target) if client else target, identity=f"replica-{i}", clock=self.clocks[i],
+                      faults=target.server.faults, seed=seed * 1000 + i)
+            for i in range(count)
+        ]
+        self._alive = [True] * count
+        for r in self.replicas:
+            r.start()
+
+    def tick(self, i: int) -> dict[str, Any] | None:
+        return _plain(self.replicas[i].tick()) if self._alive[i] else None
+
+    def cycle(self, i: int) -> dict[str, Any] | None:
+        return _plain(self.replicas[i].schedule_one()) if self._alive[i] else None
+
+    def bind(self, i: int) -> dict[str, Any] | None:
+        return _plain(self.replicas[i].bind_one()) if self._alive[i] else None
+
+    def leading(self, i: int) -> bool:
+        return self._alive[i] and self.replicas[i].leading()
+
+    def pending_binds(self, i: int) -> list[dict[str, Any]]:
+        if not self._alive[i]:
+            return []
+        return [{"namespace": ns, "name": name, "uid": uid, "node": node}
+                for ns, name, uid, node in self.replicas[i].pending_binds()]
+
+    def crash(self, i: int) -> None:
+        if self._alive[i]:
+            self.replicas[i].crash()
+        self._alive[i] = False
+
+    def restart(self, i: int) -> None:
+        self.replicas[i].restart()
+        self._alive[i] = True
+
+    def stop(self, i: int) -> None:
+        if self._alive[i]:
+            self.replicas[i].stop()
+        self._alive[i] = False
+
+    def alive(self, i: int) -> bool:
+        return self._alive[i]
+
+    def now(self, i: int) -> float:
+        return self.clocks[i]().timestamp()
+
+    def next_wakeup(self, i: int) -> float | None:
+        return self.replicas[i].next_wakeup() if self._alive[i] else None
+
+    def advance(self, seconds: int, rates: list[float]) -> None:
+        self._target.clock.advance(seconds)
+        for clock, rate in zip(self.clocks, rates, strict=True):
+            clock.advance(seconds * rate)
+
+    def settle(self, *, quiet_seconds: int = QUIET_SECONDS, max_rounds: int = MAX_SETTLE_ROUNDS,
+               on_step: Callable[[str, int, Any], None] | None = None) -> dict[str, Any]:
+        """Run every replica fairly until nothing changes for ``quiet_seconds`` of true time.
+
+        Down replicas are restarted first. Each round every replica's elector
+        ticks, then it runs scheduling cycles and completes binds until it has
+        none left; then true time moves one second (every clock at rate 1).
+        ``on_step(kind, i, result)`` sees every step, so a caller can check it.
+        """
+        report = on_step or (lambda kind, i, result: None)
+        for i in range(self.count):
+            if not self._alive[i]:
+                self.restart(i)
+                report("restart", i, None)
+        quiet = rounds = 0
+        while rounds < max_rounds and quiet < quiet_seconds:
+            rounds += 1
+            progress = False
+            for i in range(self.count):
+                report("tick", i, self.tick(i))
+                for kind, step in (("cycle", self.cycle), ("bind", self.bind)):
+                    for _ in range(MAX_STEPS_PER_ROUND):
+                        result = step(i)
+                        if result is None:
+                            break
+                        progress = True
+                        report(kind, i, result)
+            quiet = 0 if progress else quiet + 1
+            if quiet < quiet_seconds:
+                self.advance(1, [1.0] * self.count)
+                report("advance", -1, 1)
+        return {"rounds": rounds, "settled": quiet >= quiet_seconds}
 
 
 def known_faults() -> list[tuple[str, str, str]]:

@@ -26,7 +26,7 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_stat
 
 from conformance import profiles
 from conformance.invariants import InvariantViolation
-from conformance.machines import APIServerMachine
+from conformance.machines import APIServerMachine, CheckedMachine
 from conformance.runner import machine_for
 
 
@@ -71,7 +71,7 @@ def steps_per_second(machine: type[RuleBasedStateMachine], counter: type, exampl
 def hunt(fault: str, invariant: str, seed_value: int, examples: int, steps: int) -> dict[str, Any]:
     cls = machine_for(APIServerMachine, faults=[fault])
     cls = seed(seed_value)(cls)
-    APIServerMachine.first_failure_at = None
+    CheckedMachine.first_failure_at = None
     t0 = time.perf_counter()
     found: InvariantViolation | None = None
     try:
@@ -82,7 +82,7 @@ def hunt(fault: str, invariant: str, seed_value: int, examples: int, steps: int)
         matches = [e for e in group.exceptions if isinstance(e, InvariantViolation)]
         found = next((e for e in matches if e.invariant == invariant), matches[0] if matches else None)
     total = time.perf_counter() - t0
-    first = APIServerMachine.first_failure_at
+    first = CheckedMachine.first_failure_at
     return {
         "caught": found is not None and found.invariant == invariant,
         "reported": found.invariant if found else "-",

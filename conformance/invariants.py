@@ -23,6 +23,13 @@ INVARIANTS: dict[str, str] = {
     "watch.reliable": "a watch delivers every change, as it was written",
     "watch.resumable": "a watch from a resourceVersion yields exactly the changes after it",
     "watch.expired-410": "a watch from a compacted resourceVersion gets ERROR 410 Expired, and only then",
+    "binding.exactly-once": "after a fair settle, every pending pod with a feasible node is bound; no other is",
+    "scheduler.fits": "a pod is bound only to a node that passes every filter plugin for that very pod",
+    "scheduler.no-overcommit": "requests on a node (bound and assumed) never exceed its allocatable",
+    "scheduler.best-score": "the chosen node is in the model's top-score set",
+    "scheduler.fit-error": "a pod that fits nowhere is reported unschedulable, with upstream's reasons",
+    "lease.single-holder-per-term": "one holder per (lease, leaseTransitions); no two replicas lead at once",
+    "lease.only-leader-acts": "bindings come only from the replica holding the lease",
 }
 
 

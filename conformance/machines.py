@@ -44,8 +44,8 @@ def _ns_for(resource: str, ns: str) -> str | None:
     return ns if resource in NAMESPACED else None
 
 
-class APIServerMachine(RuleBasedStateMachine):
-    """Create, read, update, delete, bind and watch namespaces, pods, nodes and leases."""
+class CheckedMachine(RuleBasedStateMachine):
+    """The plumbing every kubeprop state machine shares: a fresh target, the model, the history, checked calls."""
 
     #: builds a fresh target for each example; set by :func:`conformance.runner.machine_for`
     target_factory: ClassVar[Callable[[], Target]]
@@ -72,8 +72,8 @@ class APIServerMachine(RuleBasedStateMachine):
     # ----- plumbing ---------------------------------------------------------------------------
 
     def _fail(self, err: InvariantViolation) -> None:
-        if APIServerMachine.first_failure_at is None:
-            APIServerMachine.first_failure_at = time.perf_counter()
+        if CheckedMachine.first_failure_at is None:
+            CheckedMachine.first_failure_at = time.perf_counter()
         err.steps = self._steps_done + (0 if self._in_invariant else 1)
         program = self.history.program(err.invariant, err.detail)
         path = write_reproduction(program, err.invariant)
@@ -84,6 +84,11 @@ class APIServerMachine(RuleBasedStateMachine):
         call = self.history.record(method, *args, **kwargs)
         resp: Response = getattr(self.target, method)(*args, **kwargs)
         call.code, call.body = resp.code, resp.body
+        self._check(plural, expect, resp)
+        return resp
+
+    def _check(self, plural: str, expect: Expect, resp: Response) -> None:
+        """Compare an answer with the model's expectation, then let the model take in what happened."""
         try:
             check_answer(self.model, plural, expect, resp)
         except InvariantViolation as err:
@@ -91,7 +96,6 @@ class APIServerMachine(RuleBasedStateMachine):
         chosen = next((c for c in (expect, *expect.alternatives) if c.code == resp.code), expect)
         if chosen.commit is not None:
             chosen.commit(resp.body)
-        return resp
 
     def _read_back(self, plural: str, ns: str | None, name: str) -> None:
         self._call(plural, self.model.get(plural, ns, name), "get", plural, ns, name)
@@ -133,6 +137,11 @@ class APIServerMachine(RuleBasedStateMachine):
         body = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": gen.NAMESPACES[0]}}
         self._write("namespaces", None, gen.NAMESPACES[0], self.model.create("namespaces", None, body), "create",
                     "namespaces", None, body)
+
+
+
+class APIServerMachine(CheckedMachine):
+    """Create, read, update, delete, bind and watch namespaces, pods, nodes and leases."""
 
     @rule(name=gen.names(gen.NAMESPACES, gen.INVALID_NAMES[:2]), labels=gen.labels)
     def create_namespace(self, name: str, labels: dict[str, str]) -> None:

@@ -19,6 +19,8 @@ def open_target(kind: str = "builtin", faults: Iterable[str] = (), *, kubeconfig
         if not kubeconfig:
             raise ValueError("the http target needs a kubeconfig (--kubeconfig PATH)")
         from adapters.http import HTTPTarget
+        from adapters.scoped import ScopedTarget
 
-        return HTTPTarget(kubeconfig, context=context)
+        # a served or real server is shared: each example gets its own names and label, and cleans up
+        return ScopedTarget(HTTPTarget(kubeconfig, context=context))
     raise ValueError(f"unknown target kind {kind!r}; known: builtin, http")

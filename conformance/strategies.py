@@ -145,3 +145,132 @@ lease_specs = st.fixed_dictionaries(
         "renewTime": st.integers(0, 3599).map(micro_time),
     },
 )
+
+
+# ----- the scheduler state machine ---------------------------------------------------------------
+
+SCHED_NODE_NAMES = ("n0", "n1", "n2", "n3")
+SCHED_POD_NAMES = ("p0", "p1", "p2", "p3", "p4")
+ZONES = ("a", "b")
+#: a numeric label for Gt / Lt node-affinity terms
+RANKS = ("1", "2", "3")
+SCHED_CPU = ("100m", "500m", "1", "2")
+SCHED_MEMORY = ("256Mi", "1Gi", "2Gi")
+#: image sizes on nodes: below, between and above ImageLocality's thresholds
+IMAGE_SIZES = (10 * 1024 * 1024, 300 * 1024 * 1024, 2000 * 1024 * 1024)
+SCHED_TAINT_KEYS = ("dedicated", "gpu")
+
+
+@st.composite
+def sched_node_parts(draw: st.DrawFn) -> dict[str, Any]:
+    """Labels, spec and status of a small node: tight allocatable (so pods compete), images, maybe taints."""
+    labels = {"zone": draw(st.sampled_from(ZONES)), "rank": draw(st.sampled_from(RANKS))}
+    if draw(st.booleans()):
+        labels["tier"] = draw(st.sampled_from(LABEL_VALUES))
+    spec: dict[str, Any] = {}
+    if draw(st.integers(0, 5)) == 0:
+        spec["unschedulable"] = True
+    taints = draw(sched_taints())
+    if taints:
+        spec["taints"] = taints
+    alloc = {"cpu": draw(st.sampled_from(("1", "2", "4"))), "memory": draw(st.sampled_from(("1Gi", "4Gi"))),
+             "pods": draw(st.sampled_from(("1", "2", "110")))}
+    status: dict[str, Any] = {"capacity": dict(alloc), "allocatable": alloc}
+    images = draw(st.lists(st.tuples(st.sampled_from(IMAGES), st.sampled_from(IMAGE_SIZES)), max_size=2,
+                           unique_by=lambda t: t[0]))
+    if images:
+        status["images"] = [{"names": [name], "sizeBytes": size} for name, size in images]
+    return {"labels": labels, "spec": spec, "status": status}
+
+
+def sched_taints() -> st.SearchStrategy[list[dict[str, str]]]:
+    return st.lists(st.fixed_dictionaries({"key": st.sampled_from(SCHED_TAINT_KEYS),
+                                           "effect": st.sampled_from(TAINT_EFFECTS)},
+                                          optional={"value": st.just("true")}),
+                    max_size=2, unique_by=lambda t: (t["key"], t["effect"]))
+
+
+sched_tolerations = st.lists(
+    st.one_of(
+        st.fixed_dictionaries({"key": st.sampled_from(SCHED_TAINT_KEYS), "operator": st.just("Exists")},
+                              optional={"effect": st.sampled_from(TAINT_EFFECTS)}),
+        st.fixed_dictionaries({"key": st.sampled_from(SCHED_TAINT_KEYS), "operator": st.just("Equal"),
+                               "value": st.sampled_from(("true", "false"))},
+                              optional={"effect": st.sampled_from(TAINT_EFFECTS)}),
+    ),
+    max_size=2,
+)
+
+
+@st.composite
+def node_selector_requirement(draw: st.DrawFn) -> dict[str, Any]:
+    op = draw(st.sampled_from(("In", "NotIn", "Exists", "DoesNotExist", "Gt", "Lt")))
+    if op in ("Gt", "Lt"):
+        return {"key": "rank", "operator": op, "values": [draw(st.sampled_from(RANKS))]}
+    key = draw(st.sampled_from(("zone", "tier")))
+    if op in ("Exists", "DoesNotExist"):
+        return {"key": key, "operator": op}
+    pool = ZONES if key == "zone" else LABEL_VALUES
+    return {"key": key, "operator": op,
+            "values": sorted(draw(st.lists(st.sampled_from(pool), min_size=1, max_size=2, unique=True)))}
+
+
+node_selector_terms = st.lists(
+    st.fixed_dictionaries({"matchExpressions": st.lists(node_selector_requirement(), min_size=1, max_size=2)}),
+    min_size=1, max_size=2)
+
+
+@st.composite
+def node_affinity(draw: st.DrawFn) -> dict[str, Any]:
+    aff: dict[str, Any] = {}
+    if draw(st.booleans()):
+        aff["requiredDuringSchedulingIgnoredDuringExecution"] = {"nodeSelectorTerms": draw(node_selector_terms)}
+    if draw(st.booleans()) or not aff:
+        aff["preferredDuringSchedulingIgnoredDuringExecution"] = [
+            {"weight": draw(st.sampled_from((1, 10, 50, 100))),
+             "preference": {"matchExpressions": draw(st.lists(node_selector_requirement(), min_size=1,
+                                                                max_size=1))}}
+            for _ in range(draw(st.integers(1, 2)))
+        ]
+    return aff
+
+
+@st.composite
+def sched_requests(draw: st.DrawFn) -> dict[str, Any]:
+    req: dict[str, str] = {}
+    if draw(st.integers(0, 3)) > 0:
+        req["cpu"] = draw(st.sampled_from(SCHED_CPU))
+    if draw(st.booleans()):
+        req["memory"] = draw(st.sampled_from(SCHED_MEMORY))
+    return {"requests": req} if req else {}
+
+
+@st.composite
+def sched_pod_specs(draw: st.DrawFn) -> dict[str, Any]:
+    """A pod for the scheduler: requests that compete for small nodes, sometimes ports, affinity, tolerations."""
+    containers = []
+    for i in range(draw(st.integers(1, 2))):
+        c: dict[str, Any] = {"name": f"c{i}", "image": draw(st.sampled_from(IMAGES))}
+        res = draw(sched_requests())
+        if res:
+            c["resources"] = res
+        if draw(st.integers(0, 5)) == 0:
+            c["ports"] = [{"containerPort": 8080, "hostPort": 8080, "protocol": "TCP"}]
+        containers.append(c)
+    spec: dict[str, Any] = {"containers": containers}
+    if draw(st.integers(0, 5)) == 0:
+        init = {"name": "init", "image": IMAGES[1]}
+        res = draw(sched_requests())
+        if res:
+            init["resources"] = res
+        spec["initContainers"] = [init]
+    if draw(st.integers(0, 4)) == 0:
+        spec["nodeSelector"] = {"zone": draw(st.sampled_from(ZONES))}
+    if draw(st.integers(0, 2)) == 0:
+        spec["affinity"] = {"nodeAffinity": draw(node_affinity())}
+    tol = draw(sched_tolerations)
+    if tol:
+        spec["tolerations"] = tol
+    if draw(st.integers(0, 3)) == 0:
+        spec["priority"] = draw(st.sampled_from((0, 100, 1000)))
+    return spec

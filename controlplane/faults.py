@@ -52,6 +52,32 @@ FAULTS: tuple[Fault, ...] = (
           "every MODIFIED event is delivered twice to each watcher"),
     Fault("watch.no-expiry", "watch.expired-410",
           "a watch from a compacted resourceVersion starts from the oldest kept revision instead of 410"),
+    # the scheduler (controlplane/scheduler)
+    Fault("scheduler.ignores-taints", "scheduler.fits",
+          "TaintToleration filters nothing: NoSchedule and NoExecute taints are ignored"),
+    Fault("scheduler.resources-off-by-one", "scheduler.fits",
+          "NodeResourcesFit lets a pod through when its request exceeds the free amount by one unit"),
+    Fault("scheduler.no-assume", "scheduler.no-overcommit",
+          "a scheduled pod is not assumed in the cache, so the next cycle does not count it before its bind lands"),
+    Fault("scheduler.no-forget", "binding.exactly-once",
+          "after a failed bind the assumed pod stays in the cache and the pod is never requeued"),
+    Fault("scheduler.binds-without-uid", "scheduler.fits",
+          "the Binding carries no uid precondition, so it can land on a recreated pod of the same name"),
+    Fault("scheduler.stale-cache", "scheduler.fits",
+          "the node cache ignores MODIFIED node events (cordons, taints, label changes)"),
+    Fault("scheduler.picks-first-feasible", "scheduler.best-score",
+          "the scheduler binds to the first feasible node by name, without scoring"),
+    Fault("scheduler.acts-without-lease", "lease.only-leader-acts",
+          "a replica schedules and binds whether or not it holds the lease"),
+    # leader election (controlplane/leaderelection.py)
+    Fault("lease.ignores-expiry", "lease.single-holder-per-term",
+          "a candidate takes over a lease another holder still renews"),
+    Fault("lease.trusts-record-time", "lease.single-holder-per-term",
+          "a candidate judges expiry by the record's renewTime (the holder's clock) instead of its own observation"),
+    Fault("lease.keeps-acting-after-renew-deadline", "lease.single-holder-per-term",
+          "a leader that failed to renew within the renew deadline keeps acting"),
+    Fault("lease.keeps-transitions", "lease.single-holder-per-term",
+          "a takeover does not increment leaseTransitions, so two holders share one term"),
 )
 
 BY_NAME: dict[str, Fault] = {f.name: f for f in FAULTS}

@@ -1,0 +1,467 @@
+"""The scheduler state machine: replicas of a scheduler and their leader election, stepped by Hypothesis.
+
+Every interleaving is a rule: replica i runs one scheduling cycle, completes
+one pending bind, ticks its elector, crashes, restarts or stops; true time
+moves with each replica's clock at a slightly different rate. Alongside run the
+API rules that change what the scheduler sees (nodes created, deleted,
+cordoned, tainted, relabelled; pods created and deleted), and ``settle``, which
+runs every replica fairly until nothing changes.
+
+Every API call a replica makes goes through :class:`ReplicaClient`, which
+checks it against the API model like the harness's own calls, and then against
+the promises of scheduling and leader election:
+
+- each cycle's choice against the scheduler model (model/scheduler) on the
+  state the replica must have seen: the API's bound pods plus the replica's own
+  assumed, not yet bound, pods;
+- each lease write against the leader-election model (model/leaderelection) on
+  that replica's own clock;
+- each successful bind against the lease and the cycle that chose it.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from hypothesis import strategies as st
+from hypothesis.stateful import initialize, invariant, precondition, rule
+
+from adapters.base import JSON, Response, Target
+from conformance import strategies as gen
+from conformance.compare import short
+from conformance.invariants import InvariantViolation, violation
+from conformance.machines import CheckedMachine
+from model import scheduler as sched
+from model.leaderelection import Candidate, Config, Record, check_write
+
+REPLICAS = 2
+LEASE_NS = "kube-system"
+LEASE_NAME = "kube-scheduler"
+NS = gen.NAMESPACES[0]
+#: how far each replica's clock may start from true time (seconds)
+OFFSETS = (-40.0, -7.5, 0.0, 3.0, 20.0, 40.0)
+#: clock-rate skew bound: each replica's clock runs at 1 +- 5 % of true time
+RATES = (0.95, 1.0, 1.05)
+REPLICA = st.integers(0, REPLICAS - 1)
+PICK = st.integers(0, 7)
+
+
+@dataclass(frozen=True)
+class Choice:
+    """A scheduling cycle's decision: which replica put which pod incarnation on which node."""
+
+    replica: int
+    uid: str
+    node: str
+
+
+class ReplicaClient:
+    """The API client of one replica: the target's own, with every call checked by the machine."""
+
+    def __init__(self, machine: SchedulerMachine, index: int, target: Target) -> None:
+        self._m = machine
+        self._i = index
+        self._t = target
+
+    def get(self, resource: str, namespace: str | None, name: str) -> Response:
+        resp = self._t.get(resource, namespace, name)
+        self._m.replica_read(self._i, resource, namespace, name, resp)
+        return resp
+
+    def list(self, resource: str, namespace: str | None = None, *, label_selector: str | None = None) -> Response:
+        return self._t.list(resource, namespace, label_selector=label_selector)
+
+    def watch(self, resource: str, namespace: str | None = None, *, resource_version: str | None = None,
+              label_selector: str | None = None) -> Any:
+        return self._t.watch(resource, namespace, resource_version=resource_version, label_selector=label_selector)
+
+    def create(self, resource: str, namespace: str | None, body: JSON) -> Response:
+        return self._m.replica_write(self._i, "create", resource, namespace, None, body)
+
+    def update(self, resource: str, namespace: str | None, name: str, body: JSON) -> Response:
+        return self._m.replica_write(self._i, "update", resource, namespace, name, body)
+
+    def bind(self, namespace: str, name: str, body: JSON) -> Response:
+        return self._m.replica_write(self._i, "bind", "pods", namespace, name, body)
+
+
+class SchedulerMachine(CheckedMachine):
+    """Scheduler replicas with Lease leader election against the API, under the state machine's control."""
+
+    steps: ClassVar[int] = 0
+    config: ClassVar[Config] = Config()
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.candidates = [Candidate(f"replica-{i}") for i in range(REPLICAS)]
+        self.choices: dict[tuple[str, str], Choice] = {}
+        self.terms: dict[int, str] = {}  # leaseTransitions -> the one holder of that term
+        self.deferred: InvariantViolation | None = None
+        self.schedulers: Any = None
+
+    # ----- set-up -----------------------------------------------------------------------------
+
+    @initialize(offsets=st.lists(st.sampled_from(OFFSETS), min_size=REPLICAS, max_size=REPLICAS))
+    def start_replicas(self, offsets: list[float]) -> None:
+        body = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": LEASE_NS}}
+        self._write("namespaces", None, LEASE_NS, self.model.create("namespaces", None, body), "create",
+                    "namespaces", None, body)
+        start = getattr(self.target, "start_schedulers", None)
+        if start is None:
+            raise NotImplementedError(f"the {self.target.name} target has no scheduler replicas to drive")
+        self.history.record("start_schedulers", REPLICAS, offsets=offsets, assign="schedulers")
+        self.schedulers = self._replica_op(lambda: start(REPLICAS, offsets=offsets,
+                                                         client=lambda i, t: ReplicaClient(self, i, t)))
+
+    # ----- API rules that change what the scheduler sees --------------------------------------
+
+    @rule(name=st.sampled_from(gen.SCHED_NODE_NAMES), parts=gen.sched_node_parts())
+    def create_node(self, name: str, parts: dict[str, Any]) -> None:
+        body = gen.node_body(name, parts)
+        self._write("nodes", None, name, self.model.create("nodes", None, body), "create", "nodes", None, body)
+
+    def _node(self, index: int) -> tuple[str, JSON] | None:
+        names = sorted(n for (p, _, n) in self.model.objects if p == "nodes")
+        if not names:
+            return None
+        name = names[index % len(names)]
+        stored = self.model.lookup("nodes", None, name)
+        assert stored is not None
+        return name, copy.deepcopy(stored)
+
+    def _update_node(self, name: str, body: JSON) -> None:
+        self._write("nodes", None, name, self.model.update("nodes", None, name, body), "update",
+                    "nodes", None, name, body)
+
+    @rule(index=PICK, unschedulable=st.booleans())
+    def cordon_node(self, index: int, unschedulable: bool) -> None:
+        found = self._node(index)
+        if found:
+            name, body = found
+            body.setdefault("spec", {})["unschedulable"] = unschedulable
+            if not unschedulable:
+                body["spec"].pop("unschedulable")
+            self._update_node(name, body)
+
+    @rule(index=PICK, taints=gen.sched_taints())
+    def taint_node(self, index: int, taints: list[dict[str, str]]) -> None:
+        found = self._node(index)
+        if found:
+            name, body = found
+            body.setdefault("spec", {})["taints"] = taints
+            if not taints:
+                body["spec"].pop("taints")
+            self._update_node(name, body)
+
+    @rule(index=PICK, zone=st.sampled_from(gen.ZONES), rank=st.sampled_from(gen.RANKS))
+    def label_node(self, index: int, zone: str, rank: str) -> None:
+        found = self._node(index)
+        if found:
+            name, body = found
+            body["metadata"]["labels"] = {**body["metadata"].get("labels", {}), "zone": zone, "rank": rank}
+            self._update_node(name, body)
+
+    @rule(index=PICK)
+    def delete_node(self, index: int) -> None:
+        found = self._node(index)
+        if found:
+            name, _ = found
+            self._write("nodes", None, name, self.model.delete("nodes", None, name), "delete", "nodes", None, name)
+
+    @rule(name=st.sampled_from(gen.SCHED_POD_NAMES), spec=gen.sched_pod_specs())
+    def create_pod(self, name: str, spec: dict[str, Any]) -> None:
+        body = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name}, "spec": spec}
+        self._write("pods", NS, name, self.model.create("pods", NS, body), "create", "pods", NS, body)
+
+    @rule(index=PICK, grace=st.sampled_from((None, 0)))
+    def delete_pod(self, index: int, grace: int | None) -> None:
+        names = sorted(n for (p, ns, n) in self.model.objects if p == "pods" and ns == NS)
+        if not names:
+            return
+        name = names[index % len(names)]
+        options: dict[str, Any] = {"kind": "DeleteOptions", "apiVersion": "v1"}
+        if grace is not None:
+            options["gracePeriodSeconds"] = grace
+        self._write("pods", NS, name, self.model.delete("pods", NS, name, options), "delete", "pods", NS, name,
+                    options=options)
+
+    # ----- replica rules ----------------------------------------------------------------------
+
+    def _replica_op(self, fn: Any) -> Any:
+        """Run a replica step; a violation found inside it is raised here even if the replica swallowed it."""
+        try:
+            result = fn()
+        except Exception:
+            if self.deferred is not None:
+                raise self.deferred from None
+            raise
+        if self.deferred is not None:
+            raise self.deferred
+        return result
+
+    def _step(self, method: str, i: int) -> Any:
+        call = self.history.record(method, i, receiver="schedulers")
+        result = self._replica_op(lambda: getattr(self.schedulers, method)(i))
+        call.body = result
+        return result
+
+    @rule(i=REPLICA)
+    def tick(self, i: int) -> None:
+        self._step("tick", i)
+
+    @rule(i=REPLICA)
+    def cycle(self, i: int) -> None:
+        result = self._step("cycle", i)
+        if result is not None:
+            self._check_cycle(i, result)
+
+    @rule(i=REPLICA)
+    def bind(self, i: int) -> None:
+        self._step("bind", i)
+
+    @rule(i=REPLICA)
+    def crash(self, i: int) -> None:
+        self._step("crash", i)
+        self.candidates[i] = Candidate(self.candidates[i].identity)
+
+    @precondition(lambda self: self.schedulers is not None and not all(
+        self.schedulers.alive(i) for i in range(REPLICAS)))
+    @rule(i=REPLICA)
+    def restart(self, i: int) -> None:
+        if not self.schedulers.alive(i):
+            self._step("restart", i)
+            self.candidates[i] = Candidate(self.candidates[i].identity)
+
+    @rule(i=REPLICA)
+    def stop(self, i: int) -> None:
+        self._step("stop", i)
+        self.candidates[i] = Candidate(self.candidates[i].identity)
+
+    @rule(seconds=st.sampled_from((1, 2, 5, 11, 16)),
+          rates=st.lists(st.sampled_from(RATES), min_size=REPLICAS, max_size=REPLICAS))
+    def advance(self, seconds: int, rates: list[float]) -> None:
+        self.history.record("advance", seconds, rates, receiver="schedulers")
+        self.schedulers.advance(seconds, rates)
+        self.model.advance(seconds)
+
+    @rule()
+    def settle(self) -> None:
+        call = self.history.record("settle", receiver="schedulers")
+
+        def on_step(kind: str, i: int, result: Any) -> None:
+            if self.deferred is not None:
+                raise self.deferred
+            if kind == "cycle":
+                self._check_cycle(i, result)
+            elif kind == "advance":
+                self.model.advance(result)
+            elif kind == "restart":
+                self.candidates[i] = Candidate(self.candidates[i].identity)
+            self._check_leaders()
+
+        outcome = self._replica_op(lambda: self.schedulers.settle(on_step=on_step))
+        call.body = outcome
+        self._check_settled(outcome)
+
+    # ----- what replicas do through their client ----------------------------------------------
+
+    def _now(self, i: int) -> float:
+        return float(self.schedulers.now(i)) if self.schedulers is not None else 0.0
+
+    def _raise(self, invariant_id: str, message: str) -> None:
+        try:
+            self._fail(violation(invariant_id, message))
+        except InvariantViolation as err:
+            if self.deferred is None:
+                self.deferred = err
+            raise
+
+    def _lease(self) -> Record | None:
+        stored = self.model.lookup("leases", LEASE_NS, LEASE_NAME)
+        return Record.from_lease(stored) if stored is not None else None
+
+    def replica_read(self, i: int, resource: str, namespace: str | None, name: str, resp: Response) -> None:
+        self._guard(lambda: self._check(resource, self.model.get(resource, namespace, name), resp))
+        if resource == "leases" and (namespace, name) == (LEASE_NS, LEASE_NAME) and resp.code == 200:
+            self.candidates[i] = self.candidates[i].observe(Record.from_lease(resp.body), self._now(i))
+
+    def _guard(self, fn: Any) -> None:
+        try:
+            fn()
+        except InvariantViolation as err:
+            if self.deferred is None:
+                self.deferred = err
+            raise
+
+    def replica_write(self, i: int, method: str, resource: str, namespace: str | None, name: str | None,
+                      body: JSON) -> Response:
+        if method == "create":
+            expect = self.model.create(resource, namespace, body)
+            args: tuple[Any, ...] = (resource, namespace, body)
+        elif method == "update":
+            expect = self.model.update(resource, namespace, name or "", body)
+            args = (resource, namespace, name, body)
+        else:
+            expect = self.model.bind(namespace or "", name or "", body)
+            args = (namespace, name, body)
+        lease_before = self._lease()
+        resp: Response = getattr(self.target, method)(*args)
+        self._guard(lambda: self._check(resource, expect, resp))
+        if resp.ok and resource == "leases" and (namespace, resp.body["metadata"]["name"]) == (LEASE_NS, LEASE_NAME):
+            self._lease_written(i, lease_before, Record.from_lease(resp.body))
+        elif resp.ok and method == "bind":
+            self._bound(i, namespace or "", name or "", body)
+        return resp
+
+    def _lease_written(self, i: int, before: Record | None, written: Record) -> None:
+        now = self._now(i)
+        cand = self.candidates[i]
+        problems = check_write(cand, before, written, now)
+        if problems:
+            self._raise("lease.single-holder-per-term", "; ".join(problems))
+        self.candidates[i] = cand.wrote(written, now)
+        if written.holder:
+            holder = self.terms.setdefault(written.transitions, written.holder)
+            if holder != written.holder:
+                self._raise("lease.single-holder-per-term",
+                            f"term leaseTransitions={written.transitions} has two holders: {holder} and "
+                            f"{written.holder}")
+
+    def _bound(self, i: int, ns: str, name: str, body: JSON) -> None:
+        me = self.candidates[i].identity
+        lease = self._lease()
+        now = self._now(i)
+        if lease is None or lease.holder != me:
+            self._raise("lease.only-leader-acts",
+                        f"{me} bound {ns}/{name} while the lease was held by "
+                        f"{lease.holder if lease else 'nobody'!r}")
+        if not self.candidates[i].may_lead(now, self.config):
+            self._raise("lease.only-leader-acts",
+                        f"{me} bound {ns}/{name} at {now:.3f} on its clock, but its last renewal was at "
+                        f"{self.candidates[i].last_renew}: more than renewDeadline "
+                        f"({self.config.renew_deadline:g}s) ago")
+        pod = self.model.lookup("pods", ns, name)
+        uid = pod["metadata"].get("uid") if pod else None
+        node = (body.get("target") or {}).get("name")
+        choice = self.choices.pop((ns, name), None)
+        if choice is None or choice.uid != uid or choice.node != node or choice.replica != i:
+            self._raise("scheduler.fits",
+                        f"{me} bound {ns}/{name} (uid {uid}) to {node!r}, but no scheduling cycle of {me} chose "
+                        f"that node for that pod (last choice: {choice})")
+
+    # ----- checks of scheduling decisions ----------------------------------------------------
+
+    def _bound_pods(self) -> list[JSON]:
+        return [o for (p, _, _), o in self.model.objects.items()
+                if p == "pods" and (o.get("spec") or {}).get("nodeName")]
+
+    def _infos(self, extra: list[JSON]) -> list[Any]:
+        nodes = [o for (p, _, _), o in sorted(self.model.objects.items()) if p == "nodes"]
+        pods = self._bound_pods() + extra
+        by_node: dict[str, list[JSON]] = {}
+        for pod in pods:
+            by_node.setdefault(pod["spec"]["nodeName"], []).append(pod)
+        return [sched.node_info(n, by_node.get(n["metadata"]["name"], [])) for n in nodes]
+
+    def _assumed(self, i: int, skip_uid: str | None) -> list[JSON]:
+        """Replica i's pods chosen but not bound yet, as if bound (the scheduler counts them: assume)."""
+        bound_uids = {p["metadata"].get("uid") for p in self._bound_pods()}
+        out = []
+        for pb in self.schedulers.pending_binds(i):
+            if pb["uid"] == skip_uid or pb["uid"] in bound_uids:
+                continue
+            pod = self.model.lookup("pods", pb["namespace"], pb["name"])
+            if pod is None or pod["metadata"].get("uid") != pb["uid"]:
+                continue  # the pod is gone; its assumed requests are the replica's business until the bind fails
+            pod = copy.deepcopy(pod)
+            pod["spec"]["nodeName"] = pb["node"]
+            out.append(pod)
+        return out
+
+    def _check_cycle(self, i: int, c: JSON) -> None:
+        ns, name, uid, node = c["namespace"], c["name"], c["uid"], c.get("node")
+        pod = self.model.lookup("pods", ns, name)
+        if pod is None or pod["metadata"].get("uid") != uid or (pod.get("spec") or {}).get("nodeName") \
+                or pod["metadata"].get("deletionTimestamp"):
+            if node:
+                self.choices[(ns, name)] = Choice(i, uid, node)
+            return  # not pending any more: the bind must fail, which the bind check sees
+        me = self.candidates[i].identity
+        if node:
+            self.choices[(ns, name)] = Choice(i, uid, node)
+            infos = {ni.name: ni for ni in self._infos([])}
+            if node not in infos:
+                self._raise("scheduler.fits", f"{me} chose node {node!r} for {ns}/{name}, which does not exist")
+            reasons = sched.fits(pod, infos[node])
+            if reasons:
+                self._raise("scheduler.fits", f"{me} chose {node} for {ns}/{name}, which does not fit there: "
+                                              f"{', '.join(reasons)}")
+        view = sched.schedule(pod, self._infos(self._assumed(i, uid)))
+        if node is None:
+            if view.feasible:
+                self._raise("scheduler.fit-error",
+                            f"{me} found no node for {ns}/{name} ({c.get('message')!r}), but it fits on "
+                            f"{sorted(view.feasible)}")
+            if c.get("message") != view.message:
+                self._raise("scheduler.fit-error",
+                            f"{me} reported {c.get('message')!r} for {ns}/{name}; expected {view.message!r}")
+            return
+        if node not in view.feasible:
+            self._raise("scheduler.no-overcommit",
+                        f"{me} chose {node} for {ns}/{name}, but with the pods it already assumed there "
+                        f"({[p['metadata']['name'] for p in self._assumed(i, uid)]}) it does not fit: "
+                        f"{', '.join(view.reasons.get(node, ()))}")
+        if node not in view.top:
+            self._raise("scheduler.best-score",
+                        f"{me} chose {node} for {ns}/{name} with score {view.scores.get(node)}; the top-score "
+                        f"nodes are {sorted(view.top)} (scores {short(view.scores)})")
+
+    def _check_settled(self, outcome: JSON) -> None:
+        if not outcome.get("settled"):
+            self._raise("binding.exactly-once", f"the replicas did not settle: {short(outcome)}")
+        infos = self._infos([])
+        for (p, ns, name), pod in sorted(self.model.objects.items()):
+            if p != "pods" or (pod.get("spec") or {}).get("nodeName") or pod["metadata"].get("deletionTimestamp"):
+                continue
+            decision = sched.schedule(pod, infos)
+            if decision.feasible:
+                self._raise("binding.exactly-once",
+                            f"after settling, {ns}/{name} is still pending though it fits on "
+                            f"{sorted(decision.feasible)}")
+
+    # ----- checked after every step -----------------------------------------------------------
+
+    def _check_leaders(self) -> None:
+        if self.schedulers is None:
+            return
+        leaders = [i for i in range(REPLICAS) if self.schedulers.leading(i)]
+        for i in leaders:
+            if not self.candidates[i].may_lead(self._now(i), self.config):
+                c = self.candidates[i]
+                self._raise("lease.single-holder-per-term",
+                            f"{c.identity} acts as leader at {self._now(i):.3f} on its clock, but its last "
+                            f"successful renewal was at {c.last_renew} (renewDeadline "
+                            f"{self.config.renew_deadline:g}s), holder seen: "
+                            f"{c.observed.holder if c.observed else None!r}")
+        if len(leaders) > 1:
+            self._raise("lease.single-holder-per-term",
+                        f"{', '.join(self.candidates[i].identity for i in leaders)} all act as leader at once")
+
+    def _check_capacity(self) -> None:
+        for ni in self._infos([]):
+            over = sched.overcommitted(ni)
+            if over:
+                self._raise("scheduler.no-overcommit", f"node {ni.name} is overcommitted: {', '.join(over)}")
+
+    @invariant()
+    def leases_and_capacity(self) -> None:
+        self._steps_done += 1
+        SchedulerMachine.steps += 1
+        self._in_invariant = True
+        if self.deferred is not None:
+            raise self.deferred
+        self._check_leaders()
+        self._check_capacity()
+        self._in_invariant = False
