@@ -27,7 +27,8 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_stat
 from conformance import profiles
 from conformance.invariants import InvariantViolation
 from conformance.machines import APIServerMachine, CheckedMachine
-from conformance.runner import machine_for
+from conformance.runner import base_for_fault, machine_for
+from conformance.scheduling import SchedulerMachine
 
 
 class BareMachine(RuleBasedStateMachine):
@@ -69,7 +70,7 @@ def steps_per_second(machine: type[RuleBasedStateMachine], counter: type, exampl
 
 
 def hunt(fault: str, invariant: str, seed_value: int, examples: int, steps: int) -> dict[str, Any]:
-    cls = machine_for(APIServerMachine, faults=[fault])
+    cls = machine_for(base_for_fault(fault), faults=[fault])
     cls = seed(seed_value)(cls)
     CheckedMachine.first_failure_at = None
     t0 = time.perf_counter()
@@ -111,8 +112,12 @@ def main(argv: list[str] | None = None) -> int:
                                                         args.examples, args.steps)
     print(f"{'machine':<28}{'steps':>8}{'seconds':>10}{'steps/s':>10}")
     print(f"{'bare Hypothesis machine':<28}{bare_steps:>8}{bare_time:>10.2f}{bare_rate:>10.0f}")
-    print(f"{'kubeprop API server':<28}{conf_steps:>8}{conf_time:>10.2f}{conf_rate:>10.0f}")
-    print(f"overhead: {bare_rate / conf_rate:.1f}x slower per step than the bare machine\n", flush=True)
+    print(f"{'kubeprop API server':<28}{conf_steps:>8}{conf_time:>10.2f}{conf_rate:>10.0f}", flush=True)
+    sched_rate, sched_steps, sched_time = steps_per_second(machine_for(SchedulerMachine), SchedulerMachine,
+                                                           max(1, args.examples // 5), args.steps)
+    print(f"{'kubeprop scheduler + lease':<28}{sched_steps:>8}{sched_time:>10.2f}{sched_rate:>10.0f}")
+    print(f"overhead: {bare_rate / conf_rate:.1f}x slower per step than the bare machine (API server), "
+          f"{bare_rate / sched_rate:.1f}x (scheduler)\n", flush=True)
 
     faults = [(f, inv) for f, inv, _ in known_faults() if not args.fault or f in args.fault]
     print(f"== time to find each seeded fault (median of {args.seeds} seeds, max {args.examples} examples "

@@ -16,6 +16,9 @@ from conformance import profiles
 
 FAULTS_ENV = "KUBEPROP_FAULTS"
 
+# at import, before Hypothesis' own plugin loads the profile named by --hypothesis-profile
+profiles.register()
+
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("kubeprop", "kubeprop conformance harness")
@@ -25,13 +28,15 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--kubeconfig", default=None, metavar="PATH", help="kubeconfig of the http target")
     group.addoption("--context", default=None, metavar="NAME",
                     help="kubeconfig context of the http target (default: its current context)")
+    group.addoption("--allow-writes", action="store_true", default=False,
+                    help="let the http target write to the server: each example creates its own namespaces and "
+                         "nodes (named with a run id, labelled kubeprop.io/run) and deletes them afterwards")
     group.addoption("--fault", action="append", default=[], metavar="NAME",
                     help="switch a seeded fault on in the builtin target (repeatable; also "
                          f"{FAULTS_ENV}=a,b); list them with: python -m controlplane.faults")
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    profiles.register()
     if not config.getoption("hypothesis_profile", default=None):
         settings.load_profile(profiles.DEFAULT)
     config.addinivalue_line("markers", "conformance: a kubeprop conformance state machine")
@@ -39,6 +44,11 @@ def pytest_configure(config: pytest.Config) -> None:
     if config.getoption("target") == "http":
         if not config.getoption("kubeconfig"):
             raise pytest.UsageError("kubeprop: --target http needs --kubeconfig PATH (the server to test)")
+        if not config.getoption("allow_writes"):
+            raise pytest.UsageError(
+                "kubeprop: --target http writes to the server behind the kubeconfig: namespaces and nodes named "
+                "<name>-<run id>, labelled kubeprop.io/run=<run id>, deleted when each example ends. Nothing else "
+                "is read-modified-written. Add --allow-writes to go ahead.")
         if faults:
             raise pytest.UsageError("kubeprop: seeded faults (--fault, KUBEPROP_FAULTS) exist only in the builtin "
                                     "target and cannot be used with --target http")

@@ -23,6 +23,8 @@ COMMON = dict(
 PROFILES = {
     "kubeprop": settings(max_examples=1000, stateful_step_count=25, phases=NO_EXPLAIN, **COMMON),
     "thorough": settings(max_examples=3000, stateful_step_count=100, phases=NO_EXPLAIN, **COMMON),
+    # a quick look, e.g. against a remote server: tens of examples, seconds not minutes
+    "smoke": settings(max_examples=30, stateful_step_count=15, phases=NO_EXPLAIN, **COMMON),
     # replays the example database only: what failed before, nothing new
     "replay": settings(max_examples=150, stateful_step_count=25, phases=[Phase.explicit, Phase.reuse], **COMMON),
 }

@@ -33,3 +33,11 @@ def machine_for(base: type[RuleBasedStateMachine], *, kind: str = "builtin", fau
 
 def run(machine: type[RuleBasedStateMachine], settings: Settings | None = None) -> None:
     run_state_machine_as_test(machine, settings=settings)
+
+
+def base_for_fault(fault: str) -> type[RuleBasedStateMachine]:
+    """The state machine that exercises a seeded fault: scheduler and lease faults live in the replicas."""
+    from conformance.machines import APIServerMachine
+    from conformance.scheduling import SchedulerMachine
+
+    return SchedulerMachine if fault.split(".")[0] in ("scheduler", "lease") else APIServerMachine

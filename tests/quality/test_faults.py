@@ -14,7 +14,7 @@ from adapters.inprocess import known_faults
 from conformance import profiles
 from conformance.invariants import InvariantViolation
 from conformance.machines import APIServerMachine
-from conformance.runner import machine_for, run
+from conformance.runner import base_for_fault, machine_for, run
 from conformance.scheduling import SchedulerMachine
 
 # a failing example must shrink to a sequence a person can read at a glance
@@ -25,11 +25,6 @@ def _budget() -> settings:
     # Derandomized: the gate gives the same verdict on every run of the same code. How often each
     # fault is found across random seeds is what `make bench` measures.
     return settings(profiles.PROFILES[profiles.DEFAULT], database=None, derandomize=True)
-
-
-def machine_for_fault(fault: str) -> type:
-    """Scheduler and lease faults live in the replicas the scheduler machine drives; the rest in the API server."""
-    return SchedulerMachine if fault.split(".")[0] in ("scheduler", "lease") else APIServerMachine
 
 
 def _violations(err: BaseException) -> list[InvariantViolation]:
@@ -45,7 +40,7 @@ def _violations(err: BaseException) -> list[InvariantViolation]:
                          ids=[f for f, _, _ in known_faults()])
 def test_seeded_fault_is_caught(fault: str, invariant: str) -> None:
     with pytest.raises((InvariantViolation, BaseExceptionGroup)) as info:
-        run(machine_for(machine_for_fault(fault), faults=[fault]), _budget())
+        run(machine_for(base_for_fault(fault), faults=[fault]), _budget())
     found = {v.invariant: v for v in _violations(info.value)}
     assert invariant in found, f"{fault} should break {invariant}, but the suite reported {sorted(found)}"
     assert "Reproduction" in str(found[invariant])
