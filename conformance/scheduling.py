@@ -404,9 +404,9 @@ class SchedulerMachine(CheckedMachine):
                 self._raise("scheduler.fit-error",
                             f"{me} found no node for {ns}/{name} ({c.get('message')!r}), but it fits on "
                             f"{sorted(view.feasible)}")
-            if c.get("message") != view.message:
+            if c.get("message") != view.fit_error:
                 self._raise("scheduler.fit-error",
-                            f"{me} reported {c.get('message')!r} for {ns}/{name}; expected {view.message!r}")
+                            f"{me} reported {c.get('message')!r} for {ns}/{name}; expected {view.fit_error!r}")
             return
         if node not in view.feasible:
             self._raise("scheduler.no-overcommit",

@@ -1,0 +1,50 @@
+"""Reference model of kube-scheduler's default profile for one pod (upstream v1.37.2), as pure functions.
+
+Covered: the NodeName, NodeUnschedulable, TaintToleration, NodeAffinity,
+NodePorts and NodeResourcesFit filters; the TaintToleration (weight 3),
+NodeAffinity (2), NodeResourcesFit LeastAllocated (1),
+NodeResourcesBalancedAllocation (1) and ImageLocality (1) scores; the
+NodeAffinity PreFilter's narrowing by node name; the nominated-node shortcut;
+numFeasibleNodesToFind and the FitError message. :func:`fits` answers the
+reasons upstream records for a node (those of the first failing filter, as the
+framework stops there); :func:`all_reasons` gives every failing filter's.
+
+Deliberately not modelled, although the v1.37 default profile enables them:
+PodTopologySpread (weight 2) and InterPodAffinity (weight 2), the volume
+plugins, DynamicResources, NodeDeclaredFeatures, SchedulingGates, preemption,
+extended resources and hugepages, requests taken from a resize in progress
+(status resources), nominated pods of other pods counted as running, and the
+OpportunisticBatching hint (a pod identical to the previous one within 500 ms
+may be given the previous cycle's runner-up without a fresh ranking). See
+:func:`model.scheduler.schedule.schedule` for when the ignored plugins cannot
+change the answer.
+"""
+
+from __future__ import annotations
+
+from model.scheduler.filters import FILTERS, all_reasons, fits
+from model.scheduler.nodeinfo import NodeInfo, allocatable, host_ports, node_info, overcommitted
+from model.scheduler.requests import Resources, non_zero_requests, requests, scoring_requests
+from model.scheduler.schedule import Decision, num_feasible_nodes_to_find, schedule
+from model.scheduler.scores import WEIGHTS, default_normalize, plugin_scores
+
+__all__ = [
+    "FILTERS",
+    "WEIGHTS",
+    "Decision",
+    "NodeInfo",
+    "Resources",
+    "all_reasons",
+    "allocatable",
+    "default_normalize",
+    "fits",
+    "host_ports",
+    "node_info",
+    "non_zero_requests",
+    "num_feasible_nodes_to_find",
+    "overcommitted",
+    "plugin_scores",
+    "requests",
+    "schedule",
+    "scoring_requests",
+]
