@@ -1,14 +1,18 @@
 """``python -m controlplane serve``: the bundled API server over HTTP, with a kubeconfig to reach it.
 
-    python -m controlplane serve --storage memory [--host 127.0.0.1] [--port N] --kubeconfig PATH
+    python -m controlplane serve --storage memory|etcd [--etcd-endpoint URL] [--etcd-prefix P] [--host H] [--port N]
+        --kubeconfig PATH
 
 writes a kubeconfig (cluster URL, a context, a user with a fresh bearer token the
 server then requires), prints the URL and serves until Ctrl-C or SIGTERM.
+``--storage etcd`` starts a private etcd (stopped, and its data removed, after the
+server stops) unless ``--etcd-endpoint`` names one that is already running.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import secrets
 import signal
@@ -18,6 +22,8 @@ from types import FrameType
 
 import yaml
 
+from .apiserver.server import APIServer
+from .apiserver.storage import Storage
 from .http import HTTPAPIServer
 
 CONTEXT = "kubeprop"
@@ -44,32 +50,54 @@ def write_kubeconfig(path: str, url: str, token: str) -> None:
 
 
 def serve_main(args: argparse.Namespace) -> int:
-    if args.storage != "memory":
-        print(f"--storage {args.storage} is not yet supported; use --storage memory", file=sys.stderr)
-        return 2
-    token = secrets.token_urlsafe(32)
-    server = HTTPAPIServer(host=args.host, port=args.port, token=token)
-    try:
-        server.start()
-    except OSError as e:
-        print(f"cannot listen on {args.host}:{args.port}: {e}", file=sys.stderr)
-        return 1
     stop = threading.Event()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
         stop.set()
 
+    # installed first, so a signal while etcd starts still ends everything in order
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    try:
+    with contextlib.ExitStack() as stack:
+        storage: Storage | None = None
+        if args.storage == "etcd":
+            from .apiserver.etcd import EtcdStorage
+            from .etcdproc import EtcdError, EtcdProcess
+
+            endpoint = args.etcd_endpoint
+            if endpoint is None:
+                try:
+                    etcd = stack.enter_context(EtcdProcess())
+                except EtcdError as e:
+                    print(f"cannot start etcd: {e}", file=sys.stderr)
+                    return 1
+                endpoint = etcd.endpoint
+                print(f"started etcd at {endpoint} (pid {etcd.pid})", flush=True)
+            etcd_storage = stack.enter_context(EtcdStorage(endpoint, key_prefix=args.etcd_prefix))
+            try:
+                etcd_storage.current_revision()
+            except Exception as e:
+                print(f"cannot reach etcd at {endpoint}: {e}", file=sys.stderr)
+                return 1
+            storage = etcd_storage
+        elif args.etcd_endpoint is not None:
+            print("--etcd-endpoint needs --storage etcd", file=sys.stderr)
+            return 2
+        token = secrets.token_urlsafe(32)
+        server = HTTPAPIServer(APIServer(storage), host=args.host, port=args.port, token=token)
+        try:
+            server.start()
+        except OSError as e:
+            print(f"cannot listen on {args.host}:{args.port}: {e}", file=sys.stderr)
+            return 1
+        # the server stops before its storage closes and etcd stops (the exit stack unwinds in reverse)
+        stack.callback(server.stop)
         write_kubeconfig(args.kubeconfig, server.url, token)
-        print(f"serving the bundled API server at {server.url}", flush=True)
+        print(f"serving the bundled API server at {server.url} (storage: {args.storage})", flush=True)
         print(f"kubeconfig: {os.path.abspath(args.kubeconfig)} (context {CONTEXT!r})", flush=True)
         # wait in slices so the main thread runs the signal handler promptly
         while not stop.wait(1.0):
             pass
-    finally:
-        server.stop()
     print("stopped", flush=True)
     return 0
 
@@ -79,6 +107,10 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     s = sub.add_parser("serve", help="serve the bundled API server over HTTP")
     s.add_argument("--storage", choices=["memory", "etcd"], default="memory")
+    s.add_argument("--etcd-endpoint", metavar="URL", default=None,
+                   help="with --storage etcd: use this etcd (http://host:port) instead of starting one")
+    s.add_argument("--etcd-prefix", default="", metavar="PREFIX",
+                   help="with --storage etcd: put this before every key, to share one etcd between servers")
     s.add_argument("--host", default="127.0.0.1", help="address to listen on (default: loopback only)")
     s.add_argument("--port", type=int, default=0, help="port to listen on (default: any free port)")
     s.add_argument("--kubeconfig", required=True, metavar="PATH", help="where to write a kubeconfig for clients")

@@ -1,0 +1,396 @@
+"""The :class:`~.storage.Storage` protocol on a real etcd v3, over its gRPC API.
+
+Reads are linearizable ranges that report the revision they were served at;
+writes are one transaction each that compares the key's mod revision, like
+apiserver/pkg/storage/etcd3/store.go does for Create, GuaranteedUpdate and
+conditionalDelete. Watches are etcd watches, one gRPC stream and one reader
+thread per watch: etcd sends a watch's events in revision order, the reader
+hands them to the sink one at a time, never holding a lock of its own while
+it does, so a sink may take any lock a caller of this store holds.
+
+Unlike :class:`~.storage.MemoryStorage`, history replayed by a watch reaches
+the sink shortly after ``watch`` returns (from the reader thread), not
+before; only a compacted start revision is reported synchronously, as
+:class:`~.storage.Compacted`.
+
+The generated etcd protobuf and gRPC stubs come from the ``etcd-sdk-python``
+package (module ``pyetcd``); its high-level client is not used, as it drops
+the response headers that carry the revisions this protocol needs.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterator
+from urllib.parse import urlsplit
+
+import grpc
+from pyetcd import etcdrpc
+from pyetcd.etcdrpc import kv_pb2
+
+from .storage import Compacted, KeyExists, KeyNotFound, RevisionConflict, Sink, StorageError, StorageEvent
+
+log = logging.getLogger(__name__)
+
+ErrorSink = Callable[[StorageError], None]
+
+# etcd/server/mvcc/kvstore.go: ErrCompacted and ErrFutureRev, as gRPC OUT_OF_RANGE details
+_COMPACTED_TEXT = "required revision has been compacted"
+_FUTURE_TEXT = "required revision is a future revision"
+
+
+class EtcdUnavailable(StorageError):
+    """etcd did not answer (down, unreachable, or too slow)."""
+
+
+def _prefix_end(prefix: bytes) -> bytes:
+    """The range end that covers every key starting with prefix (etcd client/v3/op.go: GetPrefixRangeEnd)."""
+    end = bytearray(prefix)
+    for i in range(len(end) - 1, -1, -1):
+        if end[i] < 0xFF:
+            end[i] += 1
+            return bytes(end[: i + 1])
+    return b"\x00"  # no upper bound: every key from prefix on
+
+
+def _parse_endpoint(endpoint: str) -> str:
+    parts = urlsplit(endpoint if "://" in endpoint else "http://" + endpoint)
+    if parts.scheme != "http":
+        raise ValueError(f"only plain http etcd endpoints are supported, not {endpoint!r}")
+    if not parts.hostname:
+        raise ValueError(f"no host in etcd endpoint {endpoint!r}")
+    host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+    return f"{host}:{parts.port or 2379}"
+
+
+def _is_compacted(e: grpc.RpcError) -> bool:
+    return e.code() == grpc.StatusCode.OUT_OF_RANGE and _COMPACTED_TEXT in (e.details() or "")
+
+
+def _is_future(e: grpc.RpcError) -> bool:
+    return e.code() == grpc.StatusCode.OUT_OF_RANGE and _FUTURE_TEXT in (e.details() or "")
+
+
+class _EtcdWatch:
+    """One etcd watch: a gRPC stream read by its own thread, which resumes after a dropped stream."""
+
+    RESUME_ATTEMPTS = 5
+
+    def __init__(self, store: EtcdStorage, key: bytes, range_end: bytes, start: int, sink: Sink,
+                 on_error: ErrorSink | None) -> None:
+        self._store = store
+        self._key = key
+        self._range_end = range_end
+        self._sink = sink
+        self._on_error = on_error
+        self._lock = threading.Lock()
+        self._cancelled = threading.Event()
+        self.created = threading.Event()
+        self.compacted = threading.Event()
+        self.created_revision = 0
+        self.compact_revision = 0
+        self.failure: StorageError | None = None
+        self._armed = False  # watch() has returned it: later failures go to on_error
+        self._next = start  # the first revision not yet delivered: where a dropped stream resumes
+        self._call: grpc.Call | None = None
+        self._requests: queue.SimpleQueue[etcdrpc.WatchRequest | None] | None = None
+        self._thread = threading.Thread(target=self._run, name=f"etcd-watch-{key[-40:]!r}", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    # ---- the reader thread ----
+
+    def _request_stream(self, requests: queue.SimpleQueue[etcdrpc.WatchRequest | None]) -> Iterator:
+        while True:
+            item = requests.get()
+            if item is None:
+                return
+            yield item
+
+    def _run(self) -> None:
+        attempts = 0
+        while not self._cancelled.is_set():
+            requests: queue.SimpleQueue[etcdrpc.WatchRequest | None] = queue.SimpleQueue()
+            requests.put(etcdrpc.WatchRequest(create_request=etcdrpc.WatchCreateRequest(
+                key=self._key, range_end=self._range_end, start_revision=self._next, prev_kv=True)))
+            call = self._store._watch_stub.Watch(self._request_stream(requests))
+            with self._lock:
+                self._call, self._requests = call, requests
+            if self._cancelled.is_set():
+                call.cancel()
+            reason = "the watch stream ended"
+            try:
+                for resp in call:
+                    attempts = 0
+                    if not self._handle(resp):
+                        return
+            except grpc.RpcError as e:
+                if self._cancelled.is_set():
+                    return
+                reason = f"{e.code().name}: {e.details()}"
+            finally:
+                requests.put(None)
+                if self._cancelled.is_set():
+                    call.cancel()
+            if self._cancelled.is_set():
+                return
+            attempts += 1
+            if attempts > self.RESUME_ATTEMPTS or not self.created.is_set():
+                self._fail(EtcdUnavailable(f"etcd watch on {self._key!r} lost: {reason}"))
+                return
+            # client/v3/watch.go resumes a broken stream from the next revision it has not delivered
+            time.sleep(min(2.0, 0.1 * 2**attempts))
+
+    def _handle(self, resp: etcdrpc.WatchResponse) -> bool:
+        """Deliver one response; False once the watch is over."""
+        if resp.created and not self.created.is_set():
+            self.created_revision = resp.header.revision
+            self.created.set()
+        if resp.compact_revision:
+            # server/mvcc/watcher_group.go: chooseAll -- a watcher starting before the compaction gets its revision
+            self.compact_revision = resp.compact_revision
+            self.compacted.set()
+            self._fail(Compacted(self._next, resp.compact_revision))
+            return False
+        if resp.canceled:
+            self._fail(StorageError(f"etcd cancelled the watch on {self._key!r}: {resp.cancel_reason}"))
+            return False
+        last = self._next - 1
+        for ev in resp.events:
+            rev = ev.kv.mod_revision
+            if rev < self._next:
+                continue  # already delivered before the stream was resumed
+            if self._cancelled.is_set():
+                return False
+            deleted = ev.type == kv_pb2.Event.DELETE
+            prev = ev.prev_kv.value if ev.HasField("prev_kv") else None
+            event = StorageEvent("delete" if deleted else "put", self._store._unkey(ev.kv.key),
+                                 None if deleted else ev.kv.value, prev, rev)
+            try:
+                self._sink(event)
+            except Exception:
+                log.exception("a watch sink failed on %s at revision %d", event.key, rev)
+            last = max(last, rev)
+        # a revision is never split across responses, so the next one to expect is after the last seen
+        self._next = last + 1
+        return True
+
+    def _fail(self, err: StorageError) -> None:
+        with self._lock:
+            self.failure = err
+            report = self._armed and not self._cancelled.is_set()
+        self._cancelled.set()
+        self._store._forget(self)
+        if report:
+            if self._on_error is not None:
+                self._on_error(err)
+            else:
+                log.warning("etcd watch on %r ended: %s", self._key, err)
+        self.created.set()  # a watch() still waiting for the stream to open stops waiting
+
+    # ---- the caller ----
+
+    def arm(self) -> StorageError | None:
+        """From now on report failures to on_error; or the failure that already ended the watch."""
+        with self._lock:
+            if self.failure is None:
+                self._armed = True
+            return self.failure
+
+    def cancel(self) -> None:
+        """Stop the stream; the sink gets nothing more (apart from an event already being handed over)."""
+        self._cancelled.set()
+        with self._lock:
+            call, requests = self._call, self._requests
+        if requests is not None:
+            requests.put(None)
+        if call is not None:
+            call.cancel()
+        self._store._forget(self)
+
+
+class EtcdStorage:
+    """A :class:`~.storage.Storage` on etcd v3 at ``endpoint`` (``http://host:port``).
+
+    ``key_prefix`` is put before every key in etcd (and taken off again), so several API servers
+    can share one etcd; the default "" keeps the /registry/... keys as they are.
+    """
+
+    def __init__(self, endpoint: str, *, key_prefix: str = "", timeout: float = 10.0) -> None:
+        self.endpoint = endpoint
+        self.key_prefix = key_prefix
+        self._prefix = key_prefix.encode()
+        self.timeout = timeout
+        # etcd client/v3/options.go: no practical receive limit by default (a list may be large)
+        self._channel = grpc.insecure_channel(_parse_endpoint(endpoint),
+                                              options=[("grpc.max_receive_message_length", 2**31 - 1)])
+        self._kv = etcdrpc.KVStub(self._channel)
+        self._watch_stub = etcdrpc.WatchStub(self._channel)
+        self._lock = threading.Lock()
+        self._watches: set[_EtcdWatch] = set()
+
+    # ---- keys ----
+
+    def _key(self, key: str) -> bytes:
+        return self._prefix + key.encode()
+
+    def _unkey(self, raw: bytes) -> str:
+        return raw[len(self._prefix):].decode()
+
+    def _span(self, prefix: str) -> tuple[bytes, bytes]:
+        start = self._key(prefix)
+        if not start:
+            return b"\x00", b"\x00"  # every key
+        return start, _prefix_end(start)
+
+    # ---- calls ----
+
+    def _rpc(self, method: Callable, request: object) -> object:
+        try:
+            return method(request, timeout=self.timeout)
+        except grpc.RpcError as e:
+            if e.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
+                raise EtcdUnavailable(f"etcd at {self.endpoint}: {e.code().name}: {e.details()}") from None
+            raise
+
+    def current_revision(self) -> int:
+        resp = self._rpc(self._kv.Range, etcdrpc.RangeRequest(key=self._prefix or b"\x00", count_only=True))
+        return int(resp.header.revision)
+
+    def get(self, key: str) -> tuple[bytes, int] | None:
+        resp = self._rpc(self._kv.Range, etcdrpc.RangeRequest(key=self._key(key)))
+        if not resp.kvs:
+            return None
+        kv = resp.kvs[0]
+        return kv.value, kv.mod_revision
+
+    def range(self, prefix: str) -> tuple[list[tuple[str, bytes, int]], int]:
+        start, end = self._span(prefix)
+        # etcd returns a range in key (byte) order, which for UTF-8 is the code point order str sorts by
+        resp = self._rpc(self._kv.Range, etcdrpc.RangeRequest(key=start, range_end=end))
+        return [(self._unkey(kv.key), kv.value, kv.mod_revision) for kv in resp.kvs], int(resp.header.revision)
+
+    def _txn(self, key: bytes, expected_mod_revision: int, then: etcdrpc.RequestOp) -> etcdrpc.TxnResponse:
+        # apiserver/pkg/storage/etcd3/store.go: writes are If(ModRevision(key) == rev).Then(op).Else(Get(key));
+        # a create compares with 0, which a missing key has
+        cmp = etcdrpc.Compare(key=key, target=etcdrpc.Compare.MOD, result=etcdrpc.Compare.EQUAL,
+                              mod_revision=expected_mod_revision)
+        return self._rpc(self._kv.Txn, etcdrpc.TxnRequest(
+            compare=[cmp], success=[then],
+            failure=[etcdrpc.RequestOp(request_range=etcdrpc.RangeRequest(key=key))]))
+
+    @staticmethod
+    def _found(resp: etcdrpc.TxnResponse) -> int | None:
+        kvs = resp.responses[0].response_range.kvs
+        return kvs[0].mod_revision if kvs else None
+
+    def put(self, key: str, value: bytes, expected_mod_revision: int) -> int:
+        k = self._key(key)
+        resp = self._txn(k, expected_mod_revision,
+                         etcdrpc.RequestOp(request_put=etcdrpc.PutRequest(key=k, value=value)))
+        if resp.succeeded:
+            return int(resp.header.revision)
+        actual = self._found(resp)
+        if expected_mod_revision == 0:
+            raise KeyExists(key)
+        if actual is None:
+            raise KeyNotFound(key)
+        raise RevisionConflict(key, expected_mod_revision, actual)
+
+    def delete(self, key: str, expected_mod_revision: int) -> int:
+        k = self._key(key)
+        resp = self._txn(k, expected_mod_revision,
+                         etcdrpc.RequestOp(request_delete_range=etcdrpc.DeleteRangeRequest(key=k)))
+        if resp.succeeded:
+            if resp.responses[0].response_delete_range.deleted:
+                return int(resp.header.revision)
+            raise KeyNotFound(key)  # expected 0 matched a missing key: nothing was deleted
+        actual = self._found(resp)
+        if actual is None:
+            raise KeyNotFound(key)
+        raise RevisionConflict(key, expected_mod_revision, actual)
+
+    # ---- watch ----
+
+    def watch(self, prefix: str, from_revision: int, sink: Sink, on_error: ErrorSink | None = None) -> _EtcdWatch:
+        """Send every change under prefix with revision >= from_revision (0: only future ones) to sink.
+
+        Raises Compacted when from_revision is compacted. ``on_error`` (optional) hears of a watch that etcd
+        ends later (compacted while catching up, or etcd gone for good); without it that is logged.
+        """
+        key, end = self._span(prefix)
+        start = from_revision if from_revision > 0 else self.current_revision() + 1
+        w = _EtcdWatch(self, key, end, start, sink, on_error)
+        with self._lock:
+            self._watches.add(w)
+        w.start()
+        if not w.created.wait(self.timeout):
+            w.cancel()
+            raise w.failure or EtcdUnavailable(f"etcd at {self.endpoint} did not open a watch")
+        compacted = False
+        if from_revision > 0 and from_revision <= w.created_revision and not w.compacted.is_set():
+            # etcd tells a watch that its start is compacted only when its sync loop (every 100ms) reaches it;
+            # a range read at that revision tells at once
+            try:
+                self._rpc(self._kv.Range, etcdrpc.RangeRequest(key=key, range_end=end, revision=from_revision,
+                                                              count_only=True))
+            except grpc.RpcError as e:
+                if not _is_compacted(e):
+                    w.cancel()
+                    raise
+                compacted = True
+                w.compacted.wait(self.timeout)
+        failure = None if compacted else w.arm()
+        if compacted or failure is not None:
+            w.cancel()
+            if compacted or isinstance(failure, Compacted):
+                raise Compacted(from_revision, w.compact_revision or self._compact_revision())
+            raise failure  # type: ignore[misc]
+        return w
+
+    def _forget(self, w: _EtcdWatch) -> None:
+        with self._lock:
+            self._watches.discard(w)
+
+    # ---- compaction ----
+
+    def _compact_revision(self) -> int:
+        """etcd's compaction point, read off a watch from revision 1 (0 when nothing was compacted)."""
+        w = _EtcdWatch(self, self._prefix + b"\x00kubeprop-compact-probe", b"", 1, lambda e: None, None)
+        w.start()
+        try:
+            w.compacted.wait(min(self.timeout, 2.0))
+            return w.compact_revision
+        finally:
+            w.cancel()
+
+    def compact(self, revision: int) -> None:
+        try:
+            # physical: return once the compaction is applied, so no later watch or read sees older history
+            self._rpc(self._kv.Compact, etcdrpc.CompactionRequest(revision=revision, physical=True))
+        except grpc.RpcError as e:
+            if _is_future(e):
+                raise ValueError(f"cannot compact at future revision {revision}") from None
+            if _is_compacted(e):
+                raise Compacted(revision, self._compact_revision() or revision) from None
+            raise
+
+    # ---- life ----
+
+    def close(self) -> None:
+        """Cancel every open watch and close the connection."""
+        with self._lock:
+            watches = list(self._watches)
+        for w in watches:
+            w.cancel()
+        self._channel.close()
+
+    def __enter__(self) -> EtcdStorage:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
