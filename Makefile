@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.kubeprop-installed
 PYTEST := $(BIN)/pytest
 
-.PHONY: venv conformance test unit quality lint bench faults thorough serve clean
+.PHONY: venv conformance test unit quality lint bench faults thorough serve clean kube-binaries realcluster-test kubectl-tools
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -29,7 +29,7 @@ quality: venv
 	$(PYTEST) -n auto -q tests/quality
 
 lint: venv
-	$(BIN)/ruff check model controlplane adapters conformance tests
+	$(BIN)/ruff check model controlplane adapters conformance tests tools
 
 ## harness overhead and time-to-find for every seeded fault (prints a table)
 bench: venv
@@ -47,6 +47,47 @@ serve: venv
 ## long run: the thorough Hypothesis profile
 thorough: venv
 	$(PYTEST) -n auto conformance --hypothesis-profile=thorough
+
+## upstream kube-apiserver, kube-scheduler and kubectl (tools/kube/go.mod), built once into
+## KUBE_BIN_DIR (default ~/.cache/kubeprop/kube/<version>/); KUBEBUILDER_ASSETS binaries are used if set
+kube-binaries:
+	nice -n 10 tools/kube/build.sh
+
+## tests/realcluster: etcd + kube-apiserver + kube-scheduler replicas (builds the binaries first)
+realcluster-test: venv kube-binaries
+	$(PYTEST) -q -m realcluster tests/realcluster
+
+## report tools, each installed only when missing: Allure 3 (npm package allure) into .tools/, Selenium into
+## .venv, Debian's chromium and chromium-driver for the report's browser test (apt-get; sudo when not root)
+TOOLS          := .tools
+ALLURE         := $(TOOLS)/node_modules/.bin/allure
+ALLURE_VERSION := 3.18.0
+SUDO           := $(if $(filter 0,$(shell id -u)),,sudo)
+.PHONY: report-tools report
+report-tools: venv
+	@test -x $(ALLURE) && [ "$$($(ALLURE) --version)" = "$(ALLURE_VERSION)" ] || \
+	  npm install --prefix $(TOOLS) --no-audit --no-fund --loglevel=error allure@$(ALLURE_VERSION)
+	@$(BIN)/python -c "import selenium" 2>/dev/null || \
+	  $(BIN)/python -m pip install --quiet --disable-pip-version-check 'selenium>=4.20'
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || { \
+	  $(SUDO) apt-get update -q && $(SUDO) env DEBIAN_FRONTEND=noninteractive \
+	  apt-get install -y -q --no-install-recommends chromium chromium-driver fonts-liberation; }
+
+## reports/allure-results (from pytest --alluredir reports/allure-results) -> static HTML report in reports/html;
+## every report adds its run to reports/allure-history.jsonl, the history its trends show
+report:
+	@test -x $(ALLURE) || { echo "make report: Allure is not installed; run make report-tools first" >&2; exit 1; }
+	rm -rf reports/html
+	$(ALLURE) generate --config allurerc.mjs --output reports/html reports/allure-results
+
+## kubectl for tests/http/test_kubectl.py: an upstream build from `make kube-binaries` is used first; otherwise
+## the distribution's package (Debian: kubernetes-client) when apt has one
+kubectl-tools:
+	@if command -v kubectl >/dev/null 2>&1 || ls $(HOME)/.cache/kubeprop/kube/*/kubectl >/dev/null 2>&1; then \
+		echo "kubectl: already there"; \
+	elif command -v apt-get >/dev/null 2>&1; then \
+		apt-get update -qq && (apt-get install -y -qq kubectl || apt-get install -y -qq kubernetes-client); \
+	else echo "kubectl-tools: no apt-get; run make kube-binaries"; fi
 
 clean:
 	rm -rf $(VENV) reports/* .hypothesis

@@ -83,6 +83,11 @@ class Target(Protocol):
 
     def update(self, resource: str, namespace: str | None, name: str, body: JSON) -> Response: ...
 
+    def patch(
+        self, resource: str, namespace: str | None, name: str, patch: Any, *, patch_type: str = "merge"
+    ) -> Response:
+        """PATCH with ``patch_type`` "merge" (RFC 7386), "json" (RFC 6902) or "strategic"."""
+
     def delete(
         self, resource: str, namespace: str | None, name: str, *, options: JSON | None = None
     ) -> Response:
@@ -123,6 +128,9 @@ class Schedulers(Protocol):
     def leading(self, i: int) -> bool: ...
 
     def pending_binds(self, i: int) -> list[JSON]: ...
+
+    def break_next_bind(self, i: int, how: str) -> None:
+        """Replica i's next bind fails: ``refused`` (never reaches the server) or ``lost`` (done, answer lost)."""
 
     def crash(self, i: int) -> None: ...
 

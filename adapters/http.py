@@ -30,6 +30,10 @@ from adapters.base import JSON, Response, TargetError
 PREFIX = {"pods": "/api/v1", "nodes": "/api/v1", "namespaces": "/api/v1",
           "leases": "/apis/coordination.k8s.io/v1"}
 NAMESPACED = {"pods", "leases"}
+#: the Content-Type of each patch type (apimachinery/pkg/types/patch.go)
+PATCH_CONTENT_TYPES = {"merge": "application/merge-patch+json", "json": "application/json-patch+json",
+                       "strategic": "application/strategic-merge-patch+json",
+                       "apply": "application/apply-patch+yaml"}
 #: seconds to wait for a connection or for a non-watch answer
 REQUEST_TIMEOUT = 30.0
 
@@ -180,11 +184,13 @@ class HTTPTarget:
         return path
 
     def _request(self, method: str, path: str, *, body: Any = None, params: dict[str, str] | None = None,
-                 stream: bool = False, timeout: Any = REQUEST_TIMEOUT) -> requests.Response:
+                 stream: bool = False, timeout: Any = REQUEST_TIMEOUT,
+                 headers: dict[str, str] | None = None) -> requests.Response:
         data = None if body is None else json.dumps(body)
         try:
             return self.session.request(method, self.url + path, data=data, params=params,
-                                        headers=self._auth_headers(), stream=stream, timeout=timeout)
+                                        headers={**self._auth_headers(), **(headers or {})}, stream=stream,
+                                        timeout=timeout)
         except requests.RequestException as e:
             raise TargetError(f"{method} {path}: {e}") from e
 
@@ -204,6 +210,15 @@ class HTTPTarget:
 
     def update(self, resource: str, namespace: str | None, name: str, body: JSON) -> Response:
         return self._call("PUT", self._path(resource, namespace, name), body=body)
+
+    def patch(self, resource: str, namespace: str | None, name: str, patch: Any, *,
+              patch_type: str = "merge") -> Response:
+        try:
+            content_type = PATCH_CONTENT_TYPES[patch_type]
+        except KeyError:
+            content_type = patch_type  # a media type given as it is
+        return self._call("PATCH", self._path(resource, namespace, name), body=patch,
+                          headers={"Content-Type": content_type})
 
     def delete(self, resource: str, namespace: str | None, name: str, *, options: JSON | None = None) -> Response:
         return self._call("DELETE", self._path(resource, namespace, name), body=options)

@@ -115,6 +115,10 @@ class InProcessTarget:
     def update(self, resource: str, namespace: str | None, name: str, body: JSON) -> Response:
         return _response(self.server.update(resource, namespace, name, body))
 
+    def patch(self, resource: str, namespace: str | None, name: str, patch: Any, *,
+              patch_type: str = "merge") -> Response:
+        return _response(self.server.patch(resource, namespace, name, patch_type, patch))
+
     def delete(
         self, resource: str, namespace: str | None, name: str, *, options: JSON | None = None
     ) -> Response:
@@ -162,6 +166,7 @@ class InProcessTarget:
 QUIET_SECONDS = 40
 MAX_SETTLE_ROUNDS = 600
 MAX_STEPS_PER_ROUND = 100
+IDLE_STEP_SECONDS = 2
 
 
 class ReplicaClock:
@@ -179,8 +184,39 @@ class ReplicaClock:
         self._now += timedelta(seconds=seconds)
 
 
+def _status(code: int, reason: str, message: str) -> dict[str, Any]:
+    return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure", "message": message,
+            "reason": reason, "code": code}
+
+
+class FlakyLink:
+    """The network between one replica and the API server, which the harness can break for one bind."""
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+        self._break: str | None = None
+
+    def break_next_bind(self, how: str) -> None:
+        if how not in ("refused", "lost"):
+            raise ValueError(f"unknown way to break a bind: {how!r} (refused, lost)")
+        self._break = how
+
+    def bind(self, namespace: str, name: str, body: Any) -> Any:
+        how, self._break = self._break, None
+        if how == "refused":
+            return Response(503, _status(503, "ServiceUnavailable", "the request did not reach the server"))
+        resp = self._client.bind(namespace, name, body)
+        if how == "lost":
+            return Response(504, _status(504, "Timeout", "the server did not answer in time"))
+        return resp
+
+    def __getattr__(self, verb: str) -> Any:
+        return getattr(self._client, verb)
+
+
 def _plain(step: Any) -> dict[str, Any] | None:
-    return None if step is None else dataclasses.asdict(step)
+    """A replica's step record as a dict (one level: the values are shared, not copied)."""
+    return None if step is None else {f.name: getattr(step, f.name) for f in dataclasses.fields(step)}
 
 
 class InProcessSchedulers:
@@ -193,8 +229,9 @@ class InProcessSchedulers:
         self.count = count
         self._target = target
         self.clocks = [ReplicaClock(target.clock(), offsets[i] if i < len(offsets) else 0.0) for i in range(count)]
+        self._links = [FlakyLink(client(i, target) if client else target) for i in range(count)]
         self.replicas = [
-            Scheduler(client(i, target) if client else target, identity=f"replica-{i}", clock=self.clocks[i],
+            Scheduler(self._links[i], identity=f"replica-{i}", clock=self.clocks[i],
                       faults=target.server.faults, seed=seed * 1000 + i)
             for i in range(count)
         ]
@@ -219,6 +256,10 @@ class InProcessSchedulers:
             return []
         return [{"namespace": ns, "name": name, "uid": uid, "node": node}
                 for ns, name, uid, node in self.replicas[i].pending_binds()]
+
+    def break_next_bind(self, i: int, how: str) -> None:
+        """Make replica i's next bind fail: ``refused`` (never sent) or ``lost`` (done, answer lost)."""
+        self._links[i].break_next_bind(how)
 
     def crash(self, i: int) -> None:
         if self._alive[i]:
@@ -255,6 +296,8 @@ class InProcessSchedulers:
         Down replicas are restarted first. Each round every replica's elector
         ticks, then it runs scheduling cycles and completes binds until it has
         none left; then true time moves one second (every clock at rate 1).
+        Progress is a cycle that chose a node or a bind attempt; a pod found
+        unschedulable again is not.
         ``on_step(kind, i, result)`` sees every step, so a caller can check it.
         """
         report = on_step or (lambda kind, i, result: None)
@@ -273,12 +316,15 @@ class InProcessSchedulers:
                         result = step(i)
                         if result is None:
                             break
-                        progress = True
+                        # a cycle that found no node again changes nothing; a choice or a bind does
+                        progress = progress or kind == "bind" or bool(result.get("node"))
                         report(kind, i, result)
-            quiet = 0 if progress else quiet + 1
+            # busy: one second per round; quiet: a retry period, so electors still renew in time
+            step = 1 if progress else IDLE_STEP_SECONDS
+            quiet = 0 if progress else quiet + step
             if quiet < quiet_seconds:
-                self.advance(1, [1.0] * self.count)
-                report("advance", -1, 1)
+                self.advance(step, [1.0] * self.count)
+                report("advance", -1, step)
         return {"rounds": rounds, "settled": quiet >= quiet_seconds}
 
 

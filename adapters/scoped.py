@@ -143,6 +143,26 @@ class ScopedTarget:
         return self._answer(self.inner.update(resource, self._ns(namespace), self._name(resource, name),
                                               self._outward_body(resource, body)))
 
+    def patch(self, resource: str, namespace: str | None, name: str, patch: Any, *,
+              patch_type: str = "merge") -> Response:
+        if patch_type == "json" and isinstance(patch, list):
+            out: Any = [self._outward_op(resource, op) for op in patch]
+        else:
+            out = self._outward_body(resource, patch)
+        return self._answer(self.inner.patch(resource, self._ns(namespace), self._name(resource, name), out,
+                                             patch_type=patch_type))
+
+    def _outward_op(self, resource: str, op: Any) -> Any:
+        """One JSON-patch operation in this run's names: a whole label map set keeps the run label."""
+        if not isinstance(op, dict):
+            return op
+        op = copy.deepcopy(op)
+        if op.get("path") == "/metadata/labels" and isinstance(op.get("value"), dict):
+            op["value"] = {**op["value"], RUN_LABEL: self.run_id}
+        if op.get("path") == "/metadata" and isinstance(op.get("value"), dict):
+            op["value"] = self._outward_body(resource, {"metadata": op["value"]})["metadata"]
+        return op
+
     def delete(self, resource: str, namespace: str | None, name: str, *, options: JSON | None = None) -> Response:
         return self._answer(self.inner.delete(resource, self._ns(namespace), self._name(resource, name),
                                               options=options))

@@ -17,9 +17,10 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
 from adapters.base import Response, Target
+from conformance import reporting
 from conformance import strategies as gen
 from conformance.compare import check_answer
-from conformance.history import History, write_reproduction
+from conformance.history import write_reproduction
 from conformance.invariants import InvariantViolation
 from conformance.watching import WatchCheck
 from model.apiserver import APIModel, Expect
@@ -63,7 +64,7 @@ class CheckedMachine(RuleBasedStateMachine):
         controls = self.target.controls
         # with no controls (over HTTP) the model's clock follows the local wall clock, within TIME_SKEW
         self.model = APIModel(now=controls.now()) if controls else APIModel(now=_wall_now(), time_skew=TIME_SKEW)
-        self.history = History(dict(self.target_spec))
+        self.history = reporting.new_history(self.target_spec)
         self.watches: list[WatchCheck] = []
         self._watch_seq = 0
         self._steps_done = -1  # the invariant also runs once right after __init__
@@ -77,8 +78,14 @@ class CheckedMachine(RuleBasedStateMachine):
         err.steps = self._steps_done + (0 if self._in_invariant else 1)
         program = self.history.program(err.invariant, err.detail)
         path = write_reproduction(program, err.invariant)
+        reporting.failed(self.history, err, program, path, in_invariant=self._in_invariant, watches=self.watches)
         err.args = (f"{err.args[0]}\n\nReproduction ({path}):\n{program}",)
         raise err
+
+    def _repr_step(self, rule: Any, data: Any, result: Any) -> str:
+        # Hypothesis prints the steps of the example it reports, the shrunk one: they become its report's steps
+        self.history.mark_step(rule.function.__name__, data)
+        return super()._repr_step(rule, data, result)
 
     def _call(self, plural: str, expect: Expect, method: str, *args: Any, **kwargs: Any) -> Response:
         call = self.history.record(method, *args, **kwargs)
@@ -89,9 +96,12 @@ class CheckedMachine(RuleBasedStateMachine):
 
     def _check(self, plural: str, expect: Expect, resp: Response) -> None:
         """Compare an answer with the model's expectation, then let the model take in what happened."""
+        check = reporting.note_check(self.history, expect, resp.code, resp.body)
         try:
             check_answer(self.model, plural, expect, resp)
         except InvariantViolation as err:
+            if check is not None:
+                check.difference = err.detail
             self._fail(err)
         chosen = next((c for c in (expect, *expect.alternatives) if c.code == resp.code), expect)
         if chosen.commit is not None:
@@ -244,6 +254,61 @@ class APIServerMachine(CheckedMachine):
         body["spec"] = spec
         self._write("leases", ns, name, self.model.update("leases", ns, name, body), "update",
                     "leases", ns, name, body)
+
+    # ----- patches (apiserver/pkg/endpoints/handlers/patch.go) -------------------------------------------
+
+    @rule(resource=st.sampled_from(("pods", "nodes", "leases", "namespaces")), ns=NS, index=PICK,
+          changes=st.dictionaries(st.sampled_from(gen.LABEL_KEYS),
+                                  st.one_of(st.none(), st.sampled_from(gen.LABEL_VALUES)), max_size=3),
+          patch_type=st.sampled_from(("merge", "json")),
+          rv_mode=st.sampled_from(("none", "none", "fresh", "stale")),
+          test_label=st.one_of(st.none(), st.tuples(st.sampled_from(gen.LABEL_KEYS),
+                                                    st.sampled_from(gen.LABEL_VALUES))))
+    def patch_labels(self, resource: str, ns: str, index: int, changes: dict[str, str | None], patch_type: str,
+                     rv_mode: str, test_label: tuple[str, str] | None) -> None:
+        """A merge patch (null removes a label) or a JSON patch (optional tests, then the whole label map)."""
+        name = self._pick(resource, ns, index)
+        ns_ = _ns_for(resource, ns)
+        stored = self.model.lookup(resource, ns_, name)
+        current = (stored or {}).get("metadata", {}).get("resourceVersion")
+        rv = {"none": None, "fresh": current, "stale": self._stale_rv(resource, current)}[rv_mode]
+        patch: Any
+        if patch_type == "merge":
+            patch = {"metadata": {"labels": changes}}
+            if rv:
+                patch["metadata"]["resourceVersion"] = rv
+        else:
+            patch = []
+            if rv:
+                patch.append({"op": "test", "path": "/metadata/resourceVersion", "value": rv})
+            if test_label is not None:
+                patch.append({"op": "test", "path": f"/metadata/labels/{test_label[0]}", "value": test_label[1]})
+            labels = dict((stored or {}).get("metadata", {}).get("labels") or {})
+            labels.update({k: v for k, v in changes.items() if v is not None})
+            for k in [k for k, v in changes.items() if v is None]:
+                labels.pop(k, None)
+            patch.append({"op": "add", "path": "/metadata/labels", "value": labels})
+        self._write(resource, ns_, name, self.model.patch(resource, ns_, name, patch_type, patch), "patch",
+                    resource, ns_, name, patch, patch_type=patch_type)
+
+    @rule(ns=NS, index=PICK, image=st.sampled_from(gen.IMAGES),
+          how=st.sampled_from(("merge", "json", "json-test")))
+    def patch_pod_image(self, ns: str, index: int, image: str, how: str) -> None:
+        """The first container's image: a merge patch sends the whole list, a JSON patch one path (maybe tested)."""
+        name = self._pick("pods", ns, index)
+        stored = self.model.lookup("pods", ns, name)
+        patch: Any
+        if how == "merge":
+            containers = copy.deepcopy((stored or {}).get("spec", {}).get("containers") or [{"name": "c0"}])
+            containers[0]["image"] = image
+            patch, patch_type = {"spec": {"containers": containers}}, "merge"
+        else:
+            patch, patch_type = [], "json"
+            if how == "json-test":
+                patch.append({"op": "test", "path": "/spec/containers/0/image", "value": gen.IMAGES[0]})
+            patch.append({"op": "replace", "path": "/spec/containers/0/image", "value": image})
+        self._write("pods", ns, name, self.model.patch("pods", ns, name, patch_type, patch), "patch",
+                    "pods", ns, name, patch, patch_type=patch_type)
 
     def _pick(self, resource: str, ns: str, index: int) -> str:
         """An existing object's name for most indexes (so calls do something); the last index names any."""

@@ -12,7 +12,7 @@ from collections.abc import Callable
 import pytest
 from hypothesis import settings
 
-from conformance import profiles
+from conformance import profiles, reporting
 
 FAULTS_ENV = "KUBEPROP_FAULTS"
 
@@ -40,6 +40,7 @@ def pytest_configure(config: pytest.Config) -> None:
     if not config.getoption("hypothesis_profile", default=None):
         settings.load_profile(profiles.DEFAULT)
     config.addinivalue_line("markers", "conformance: a kubeprop conformance state machine")
+    reporting.configure(config)
     faults = selected_faults(config)
     if config.getoption("target") == "http":
         if not config.getoption("kubeconfig"):
@@ -71,6 +72,31 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     faults = selected_faults(config)
     return [f"kubeprop: target={config.getoption('target')} profile={settings._current_profile} "
             f"faults={','.join(faults) or 'none'}"]
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> object:
+    """With --alluredir: a failed test's shrunk example becomes its Allure steps (conformance/reporting.py)."""
+    if not reporting.ACTIVE:
+        return (yield)
+    reporting.begin_test()
+    try:
+        return (yield)
+    except BaseException as exc:
+        reporting.report_failure(item, exc)
+        raise
+    finally:
+        reporting.end_test()
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if reporting.ACTIVE and report.when == "call" and report.failed:
+        reporting.name_failure(report, reporting.config())
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    if reporting.ACTIVE:
+        reporting.write_metadata(session.config, selected_faults(session.config))
 
 
 @pytest.fixture(scope="session")

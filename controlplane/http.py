@@ -25,6 +25,7 @@ from __future__ import annotations
 import contextlib
 import hmac
 import json
+import re
 import select
 import socket
 import threading
@@ -36,6 +37,9 @@ from urllib.parse import parse_qs
 from cheroot import wsgi
 
 from .apiserver import APIServer, Reply, Watcher
+from .apiserver.errors import APIError
+from .apiserver.patch import media_type
+from .apiserver.registry import validate_watch_options
 from .apiserver.resources import BY_PLURAL, Resource
 
 JSON = dict[str, Any]
@@ -47,11 +51,15 @@ MAX_BODY = 3 * 1024 * 1024
 WATCH_POLL = 0.5
 # staging/src/k8s.io/apiserver/pkg/server/config.go: MinRequestTimeout 1800 s caps a watch without timeoutSeconds
 DEFAULT_WATCH_TIMEOUT = 1800.0
+# apiserver/pkg/storage/cacher/cacher.go: defaultBookmarkFrequency; cache_watcher.go: nextBookmarkTime also sends
+# one 2 s before the watch's deadline
+BOOKMARK_FREQUENCY = 60.0
+BOOKMARK_BEFORE_DEADLINE = 2.0
 VERSION = {"major": "1", "minor": "33", "gitVersion": "v1.33.0-kubeprop", "gitCommit": "", "gitTreeState": "",
            "buildDate": "", "goVersion": "", "compiler": "", "platform": "python"}
 
 _GROUP_PREFIX = {"": "/api/v1", "coordination.k8s.io": "/apis/coordination.k8s.io/v1"}
-_VERBS = ["create", "delete", "get", "list", "update", "watch"]
+_VERBS = ["create", "delete", "get", "list", "patch", "update", "watch"]
 _SHORT_NAMES = {"namespaces": ["ns"], "nodes": ["no"], "pods": ["po"]}
 
 
@@ -93,7 +101,8 @@ def _bad_request(message: str) -> HTTPFailure:
 
 _REASONS = {200: "OK", 201: "Created", 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden",
             404: "Not Found", 405: "Method Not Allowed", 409: "Conflict", 410: "Gone",
-            413: "Request Entity Too Large", 422: "Unprocessable Entity", 500: "Internal Server Error"}
+            413: "Request Entity Too Large", 415: "Unsupported Media Type", 422: "Unprocessable Entity",
+            500: "Internal Server Error", 504: "Gateway Timeout"}
 
 
 def _status_line(code: int) -> str:
@@ -220,10 +229,10 @@ def _parse_bool(name: str, text: str) -> bool:
 
 
 def _parse_int(name: str, text: str) -> int:
-    try:
+    # strconv.ParseInt(text, 10, 64): an optional sign and decimal digits, nothing else (no spaces, no "_")
+    if re.fullmatch(r"[+-]?[0-9]+", text) and -(2**63) <= int(text) < 2**63:
         return int(text)
-    except ValueError:
-        raise _bad_request(f"invalid value for query parameter {name}: {text!r} is not an integer") from None
+    raise _bad_request(f"invalid value for query parameter {name}: {text!r} is not an integer")
 
 
 def _read_body(environ: JSON) -> bytes:
@@ -245,15 +254,69 @@ def _read_body(environ: JSON) -> bytes:
     return data
 
 
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"invalid character {name[0]!r} looking for beginning of value")
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if value in (float("inf"), float("-inf")):
+        # encoding/json: a number beyond float64 cannot be decoded
+        raise ValueError(f"json: cannot unmarshal number {text} into Go value of type float64")
+    return value
+
+
+def _valid_text(value: Any) -> Any:
+    """encoding/json decodes an escaped lone surrogate as U+FFFD; Python keeps it (and could not encode it)."""
+    if isinstance(value, str):
+        return _LONE_SURROGATE.sub("\ufffd", value)
+    if isinstance(value, dict):
+        return {_valid_text(k): _valid_text(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_valid_text(v) for v in value]
+    return value
+
+
+def _loads(data: bytes) -> Any:
+    """JSON as Go's encoding/json reads it: no NaN or Infinity, no number beyond float64, no lone surrogates."""
+    value = json.loads(data.decode("utf-8"), parse_constant=_no_constant, parse_float=_finite)
+    if re.search(rb"\\u[dD][89a-fA-F]", data):
+        value = _valid_text(value)
+    return value
+
+
+# the request media types this server decodes (kube-apiserver also takes YAML, protobuf and CBOR)
+_INPUT_TYPES = ["application/json"]
+
+
+def _check_input_type(environ: JSON) -> None:
+    """apiserver/pkg/endpoints/handlers/negotiation/negotiate.go: NegotiateInputSerializerForMediaType -- 415."""
+    content_type = environ.get("CONTENT_TYPE") or ""
+    base = content_type.split(";", 1)[0].strip().lower()
+    if content_type and base not in _INPUT_TYPES:
+        raise HTTPFailure(415, "UnsupportedMediaType",
+                          "the body of the request was in an unknown format - accepted media types include: "
+                          + ", ".join(_INPUT_TYPES))
+
+
 def _decode_json(data: bytes, *, required: bool = True) -> Any:
     if not data.strip():
         if required:
             raise _bad_request("the request needs a JSON body")
         return None
     try:
-        return json.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as e:
+        return _loads(data)
+    except (UnicodeDecodeError, ValueError, RecursionError) as e:
         raise _bad_request(f"the request body is not valid JSON: {e}") from None
+
+
+def _event_rv(event: JSON) -> int:
+    obj = event.get("object")
+    rv = (obj.get("metadata") or {}).get("resourceVersion") if isinstance(obj, dict) else None
+    return int(rv) if isinstance(rv, str) and rv.isdigit() else 0
 
 
 # ----- the WSGI application -----------------------------------------------------------------------
@@ -304,6 +367,8 @@ class APIApp:
             return self._handle(environ, start_response)
         except HTTPFailure as e:
             return self._json(start_response, e.code, e.body)
+        except APIError as e:
+            return self._json(start_response, e.code, e.status())
         except Exception as e:  # a bug in kubeprop: still a Status, and the server keeps serving
             return self._json(start_response, 500, status(500, "InternalError", f"{type(e).__name__}: {e}"))
 
@@ -327,7 +392,8 @@ class APIApp:
             # apiserver/pkg/endpoints/filters/authentication.go: Unauthorized
             return self._json(start_response, 401, status(401, "Unauthorized", "Unauthorized"))
         method = environ.get("REQUEST_METHOD", "GET")
-        path = environ.get("PATH_INFO", "") or "/"
+        # PEP 3333 hands the decoded path over as latin-1 text; its bytes are UTF-8, as Go reads them
+        path = environ.get("PATH_INFO", "").encode("latin-1", "replace").decode("utf-8", "replace") or "/"
         if path != "/" and path.endswith("/"):
             path = path.rstrip("/")
         if path in ("/healthz", "/livez", "/readyz"):
@@ -348,12 +414,16 @@ class APIApp:
             if r.name is None and _parse_bool("watch", q.get("watch", "")):
                 return self._watch(environ, start_response, r, q)
             if r.name is None:
-                reply = self.api.list(r.res.plural, r.namespace, label_selector=q.get("labelSelector") or None)
+                reply = self.api.list(r.res.plural, r.namespace, label_selector=q.get("labelSelector") or None,
+                                      limit=_parse_int("limit", q["limit"]) if q.get("limit") else 0,
+                                      continue_=q.get("continue", ""), resource_version=q.get("resourceVersion", ""),
+                                      resource_version_match=q.get("resourceVersionMatch", ""))
             else:
                 reply = self.api.get(r.res.plural, r.namespace, r.name)
         elif method == "POST":
             if r.name is not None and not r.binding:
                 raise _method_not_allowed(method)
+            _check_input_type(environ)
             body = _decode_json(_read_body(environ))
             if r.binding:
                 assert r.namespace is not None
@@ -371,7 +441,12 @@ class APIApp:
         elif method == "PUT":
             if r.name is None or r.binding:
                 raise _method_not_allowed(method)
+            _check_input_type(environ)
             reply = self.api.update(r.res.plural, r.namespace, r.name, _decode_json(_read_body(environ)))
+        elif method == "PATCH":
+            if r.name is None or r.binding:
+                raise _method_not_allowed(method)
+            reply = self._patch(environ, r)
         elif method == "DELETE":
             if r.name is None or r.binding:
                 raise _method_not_allowed(method)
@@ -379,6 +454,19 @@ class APIApp:
         else:
             raise _method_not_allowed(method)
         return self._reply(start_response, reply)
+
+    def _patch(self, environ: JSON, r: Route) -> Reply:
+        # apiserver/pkg/endpoints/handlers/patch.go: PatchResource -- the media type first (415), then the body
+        # (413), which must be JSON (400 "invalid JSON patch", validateAndTranscodePatch), then the update path
+        content_type = environ.get("CONTENT_TYPE") or ""
+        kind = media_type(content_type)
+        data = _read_body(environ)
+        try:
+            body = _loads(data)
+        except (UnicodeDecodeError, ValueError, RecursionError):
+            raise _bad_request("invalid JSON patch") from None
+        assert r.name is not None
+        return self.api.patch(r.res.plural, r.namespace, r.name, kind, body)
 
     def _reply(self, start_response: StartResponse, reply: Reply) -> list[bytes]:
         return self._json(start_response, reply.code, reply.body)
@@ -398,8 +486,13 @@ class APIApp:
 
     def _watch(self, environ: JSON, start_response: StartResponse, r: Route, q: dict[str, str]) -> Iterable[bytes]:
         timeout = DEFAULT_WATCH_TIMEOUT
-        if q.get("timeoutSeconds"):
+        # apiserver/pkg/endpoints/handlers/get.go: ListResource -- timeoutSeconds 0 (or none) means the default
+        if q.get("timeoutSeconds") and _parse_int("timeoutSeconds", q["timeoutSeconds"]) != 0:
             timeout = float(_parse_int("timeoutSeconds", q["timeoutSeconds"]))
+        bookmarks = _parse_bool("allowWatchBookmarks", q.get("allowWatchBookmarks", ""))
+        send_initial = q.get("sendInitialEvents")
+        validate_watch_options(q.get("resourceVersionMatch", ""), q.get("continue", ""),
+                               None if send_initial is None else _parse_bool("sendInitialEvents", send_initial))
         watcher = self.api.watch(r.res.plural, r.namespace, resource_version=q.get("resourceVersion") or None,
                                  label_selector=q.get("labelSelector") or None)
         if watcher.ended:
@@ -410,10 +503,11 @@ class APIApp:
                 obj = events[0]["object"]
                 return self._json(start_response, int(obj.get("code") or 500), obj)
             return self._stream(start_response, watcher, events, environ, 0.0)
-        return self._stream(start_response, watcher, [], environ, timeout)
+        mark = (lambda: self.api.bookmark(r.res.plural, watcher)) if bookmarks else None
+        return self._stream(start_response, watcher, [], environ, timeout, mark)
 
     def _stream(self, start_response: StartResponse, watcher: Watcher, first: list[JSON], environ: JSON,
-                timeout: float) -> Iterator[bytes]:
+                timeout: float, bookmark: Callable[[], JSON] | None = None) -> Iterator[bytes]:
         # apiserver/pkg/endpoints/handlers/watch.go: 200, chunked, one JSON-encoded watch event per line
         write = start_response("200 OK", [("Content-Type", "application/json")])
         # cheroot sends headers with the first non-empty chunk; an empty write sends them now, so a client
@@ -421,20 +515,44 @@ class APIApp:
         write(b"")
         with self._lock:
             self._watchers.add(watcher)
-        return self._events(watcher, first, environ.get("kubeprop.socket"), timeout)
+        return self._events(watcher, first, environ.get("kubeprop.socket"), timeout, bookmark)
+
+    @staticmethod
+    def _next_bookmark(now: float, deadline: float) -> float | None:
+        # apiserver/pkg/storage/cacher/cache_watcher.go: nextBookmarkTime -- every minute, and 2 s before the end
+        at = min(now + BOOKMARK_FREQUENCY, deadline - BOOKMARK_BEFORE_DEADLINE)
+        return None if at < now else at
 
     def _events(self, watcher: Watcher, first: list[JSON], sock: socket.socket | None,
-                timeout: float) -> Iterator[bytes]:
-        deadline = time.monotonic() + timeout
+                timeout: float, bookmark: Callable[[], JSON] | None = None) -> Iterator[bytes]:
+        start = time.monotonic()
+        deadline = start + timeout
+        next_mark = self._next_bookmark(start, deadline) if bookmark is not None else None
+        last_rv = 0
         try:
             for e in first:
                 yield _encode(e) + b"\n"
             while not self._stopping.is_set():
-                left = deadline - time.monotonic()
+                now = time.monotonic()
+                left = deadline - now
                 if left <= 0:
                     break
-                watcher.wait(min(WATCH_POLL, left))
+                wait = min(WATCH_POLL, left) if next_mark is None else max(0.0, min(WATCH_POLL, left, next_mark - now))
+                watcher.wait(wait)
                 events = watcher.drain()
+                if bookmark is not None and next_mark is not None and time.monotonic() >= next_mark \
+                        and not watcher.ended:
+                    mark = bookmark()
+                    events += watcher.drain()  # every change up to the bookmark's revision goes out before it
+                    for e in events:
+                        last_rv = max(last_rv, _event_rv(e))
+                    # a bookmark never promises less than an event already sent
+                    mark["object"]["metadata"]["resourceVersion"] = str(max(last_rv, _event_rv(mark)))
+                    events.append(mark)
+                    next_mark = self._next_bookmark(time.monotonic(), deadline) if now < deadline - \
+                        BOOKMARK_BEFORE_DEADLINE else None
+                for e in events:
+                    last_rv = max(last_rv, _event_rv(e))
                 if events:
                     yield b"".join(_encode(e) + b"\n" for e in events)
                 if watcher.ended:

@@ -171,7 +171,9 @@ class LeaderElector:
             return False
         if self.faults.enabled("lease.keeps-acting-after-renew-deadline"):
             return True
-        return (self.clock() - self._last_renew).total_seconds() <= self.renew_deadline
+        # tools/leaderelection/leaderelection.go: renew polls under a RenewDeadline timeout; once it is
+        # reached the context is done, so the instant of the deadline is already past leading
+        return (self.clock() - self._last_renew).total_seconds() < self.renew_deadline
 
     def deadline_passed(self) -> bool:
         """It held the lease by a successful write but has not renewed within renew_deadline."""

@@ -20,6 +20,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import jsonpatch
+import jsonpointer
+
 from model import status as st
 from model.names import go_quote, label_errors, subdomain_errors
 from model.resources import BY_PLURAL, NAMESPACES, NODES, PODS, Resource, resource
@@ -93,6 +96,19 @@ def _ts(s: str) -> dt.datetime:
 
 def _fmt(t: dt.datetime) -> str:
     return t.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _merge_patch(target: Any, patch: Any) -> Any:
+    """RFC 7386 section 2: MergePatch(Target, Patch)."""
+    if not isinstance(patch, dict):
+        return patch
+    out = dict(target) if isinstance(target, dict) else {}
+    for key, value in patch.items():
+        if value is None:
+            out.pop(key, None)
+        else:
+            out[key] = _merge_patch(out.get(key), value)
+    return out
 
 
 def _prune_meta(meta: JSON) -> None:
@@ -352,6 +368,33 @@ class APIModel:
             self._record(plural, "MODIFIED", new)
 
         return Expect("update", 200, rule=MATCHES, obj=new, fresh_rv=True, commit=commit)
+
+    # ----- patch ------------------------------------------------------------------------------
+
+    def patch(self, plural: str, namespace: str | None, name: str, patch_type: str, body: Any) -> Expect:
+        """PATCH with a JSON merge patch ("merge", RFC 7386) or a JSON patch ("json", RFC 6902).
+
+        apiserver/pkg/endpoints/handlers/patch.go: the patch is applied to the stored object as a client reads
+        it (resourceVersion included), and the result goes through update (store.go: Update).
+        """
+        res = resource(plural)
+        stored = self.lookup(plural, namespace, name)
+        if stored is None:
+            # store.go: Update -- GuaranteedUpdate finds nothing before any patch is applied
+            return Expect("patch", 404, status=st.not_found(res, name))
+        current = copy.deepcopy(stored)
+        if patch_type == "merge":
+            patched = _merge_patch(current, body)
+        elif patch_type == "json":
+            try:
+                patched = jsonpatch.JsonPatch(body).apply(current)
+            except (jsonpatch.JsonPatchException, jsonpointer.JsonPointerException):
+                return Expect("patch", 422, status=st.patch_not_applicable(), why="the JSON patch does not apply")
+        else:
+            raise ValueError(f"the model knows merge and json patches, not {patch_type!r}")
+        expect = self.update(plural, namespace, name, patched)
+        expect.op = "patch"
+        return expect
 
     # ----- delete -----------------------------------------------------------------------------
 

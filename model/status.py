@@ -97,3 +97,11 @@ def success_deleted(res: Resource, name: str, uid: str | None) -> dict:
 def success_created() -> dict:
     # pods/binding returns a bare Success status; the create handler fills in 201
     return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201}
+
+
+def patch_not_applicable() -> dict:
+    # apiserver/pkg/endpoints/handlers/patch.go: applyJSPatch answers a patch that does not apply with
+    # errors.go: NewGenericServerResponse(422, ...), which keeps none of the cause and an empty details object
+    return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+            "message": "the server rejected our request due to an error in our request", "reason": "Invalid",
+            "details": {}, "code": 422}

@@ -52,6 +52,7 @@ _TYPE_TEXT = {
     "FieldValueRequired": "Required value",
     "FieldValueForbidden": "Forbidden",
     "FieldValueNotSupported": "Unsupported value",
+    "FieldValueTooLong": "Too long",
 }
 
 
@@ -115,6 +116,7 @@ class APIError(Exception):
 
     code: int = 500
     reason: str = ""
+    list_continue: str = ""
 
     def __init__(self, message: str, details: JSON | None = None) -> None:
         super().__init__(message)
@@ -124,6 +126,9 @@ class APIError(Exception):
     def status(self) -> JSON:
         """The Status JSON, leaving out keys with empty values as the Go encoder's omitempty does."""
         body: JSON = {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure"}
+        if self.list_continue:
+            # etcd3/errors.go: handleCompactedErrorForPaging -- a token to go on with, in the Status' ListMeta
+            body["metadata"] = {"continue": self.list_continue}
         if self.message:
             body["message"] = self.message
         if self.reason:
@@ -219,3 +224,56 @@ class UnknownResource(APIError):
 
     def __init__(self) -> None:
         super().__init__("the server could not find the requested resource")
+
+
+class UnsupportedMediaType(APIError):
+    """apiserver/pkg/endpoints/handlers/negotiation/errors.go: errUnsupportedMediaType (415, no details)."""
+
+    code = 415
+    reason = "UnsupportedMediaType"
+
+    def __init__(self, accepted: list[str]) -> None:
+        super().__init__(
+            "the body of the request was in an unknown format - accepted media types include: " + ", ".join(accepted)
+        )
+
+
+class RequestEntityTooLarge(APIError):
+    """errors.go: NewRequestEntityTooLargeError."""
+
+    code = 413
+    reason = "RequestEntityTooLarge"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(f"Request entity too large: {message}")
+
+
+class UnprocessablePatch(APIError):
+    """errors.go: NewGenericServerResponse(422, ...) -- the server's own message is not kept, details stay empty."""
+
+    code = 422
+    reason = "Invalid"
+
+    def __init__(self) -> None:
+        super().__init__("the server rejected our request due to an error in our request")
+
+    def status(self) -> JSON:
+        body = super().status()
+        # the Status carries a details object whose fields are all empty
+        body = {k: v for k, v in body.items() if k != "code"}
+        body["details"] = {}
+        body["code"] = self.code
+        return body
+
+
+class TooLargeResourceVersion(APIError):
+    """apiserver/pkg/storage/errors.go: NewTooLargeResourceVersionError -- errors.go: NewTimeoutError, 504."""
+
+    code = 504
+    reason = "Timeout"
+
+    def __init__(self, asked: int, current: int) -> None:
+        super().__init__(
+            f"Timeout: Too large resource version: {asked}, current: {current}",
+            {"causes": [{"reason": "ResourceVersionTooLarge", "message": "Too large resource version"}]},
+        )

@@ -9,7 +9,10 @@ back is freshly decoded from stored bytes or built for this call alone.
 
 from __future__ import annotations
 
+import base64
 import json
+import posixpath
+import re
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -17,7 +20,8 @@ from datetime import datetime
 from typing import Any
 
 from ..faults import FaultSet
-from . import resources
+from . import patch as patch_ops
+from . import resources, validation
 from .errors import (
     AlreadyExists,
     APIError,
@@ -28,9 +32,11 @@ from .errors import (
     InternalError,
     Invalid,
     NotFound,
+    TooLargeResourceVersion,
     forbidden,
     go_quote,
     invalid_value,
+    not_supported,
     required,
 )
 from .meta import (
@@ -47,7 +53,7 @@ from .meta import (
 from .resources import Resource
 from .selectors import Selector, SelectorError
 from .selectors import parse as parse_selector
-from .storage import Compacted, KeyExists, KeyNotFound, RevisionConflict, Storage
+from .storage import Compacted, FutureRevision, KeyExists, KeyNotFound, RevisionConflict, Storage
 from .strategies import Strategy
 from .watch import Watcher
 
@@ -77,8 +83,11 @@ class Context:
 def json_copy(body: Any, res: Resource) -> Any:
     """A deep copy that is guaranteed to be plain JSON (anything else is a 400, never an exception)."""
     try:
-        return json.loads(json.dumps(body))
-    except (TypeError, ValueError) as e:
+        # no NaN or infinities and no lone surrogates: what is stored must encode as JSON in UTF-8
+        text = json.dumps(body, allow_nan=False, ensure_ascii=False)
+        text.encode("utf-8")
+        return json.loads(text)
+    except (TypeError, ValueError, RecursionError) as e:
         raise BadRequest(f"{res.kind} in version \"{res.version}\" cannot be handled as a {res.kind}: {e}") from None
 
 
@@ -108,6 +117,169 @@ def _precondition_strings(res: Resource, options: JSON) -> tuple[int | None, str
         if value is not None and not isinstance(value, str):
             raise bad(f"json: cannot unmarshal into Go struct field Preconditions.preconditions.{name} of type string")
     return grace, uid, rv
+
+
+# ---- list options (apimachinery/pkg/apis/meta/internalversion/validation, apiserver/pkg/storage) ----
+
+# apiserver/pkg/storage/etcd3/errors.go: the messages of a list whose revision was compacted
+LIST_EXPIRED = "The resourceVersion for the provided list is too old."
+CONTINUE_EXPIRED = (
+    "The provided continue parameter is too old to display a consistent list result. You can start a new list "
+    "without the continue parameter, or use the continue token in this response to retrieve the remainder of the "
+    "results. Continuing with the provided token results in an inconsistent list - objects that were created, "
+    "modified, or deleted between the time the first chunk was returned and now may show up in the list."
+)
+_UINT = re.compile(r"[0-9]+")
+
+
+# apimachinery/pkg/api/validation/objectmeta.go: TotalAnnotationSizeLimitB
+ANNOTATIONS_SIZE_LIMIT = 256 * 1024
+
+
+def _meta_errors(meta: JSON, canonical: tuple[str, ...] = ()) -> list[FieldError]:
+    """apimachinery/pkg/api/validation/objectmeta.go: ValidateObjectMeta's label and annotation rules.
+
+    ``canonical`` labels are the ones a strategy's Canonicalize sets after validation (not checked here).
+    """
+    errs: list[FieldError] = []
+    labels = {k: v for k, v in (meta.get("labels") or {}).items() if k not in canonical}
+    # apimachinery/pkg/apis/meta/v1/validation/validation.go: ValidateLabels (Go walks the map in no set order)
+    for key in sorted(labels):
+        errs.extend(invalid_value("metadata.labels", key, m) for m in validation.label_key(key))
+        errs.extend(invalid_value("metadata.labels", labels[key], m) for m in validation.label_value(labels[key]))
+    annotations = meta.get("annotations") or {}
+    # objectmeta.go: ValidateAnnotations -- keys are qualified names whatever their case, and the total is bounded
+    for key in sorted(annotations):
+        errs.extend(invalid_value("metadata.annotations", key, m) for m in validation.label_key(key.lower()))
+    size = sum(len(k.encode("utf-8", "replace")) + len(v.encode("utf-8", "replace")) for k, v in annotations.items())
+    if size > ANNOTATIONS_SIZE_LIMIT:
+        errs.append(FieldError("FieldValueTooLong", "metadata.annotations",
+                               f"may not be more than {ANNOTATIONS_SIZE_LIMIT} bytes"))
+    return errs
+
+
+def _validate_list_options(rv: str, match: str, continue_: str) -> None:
+    """internalversion/validation/validation.go: ValidateListOptions -- 422 on ListOptions.meta.k8s.io."""
+    errs: list[FieldError] = []
+    if match:
+        if not rv:
+            errs.append(forbidden("resourceVersionMatch",
+                                  "resourceVersionMatch is forbidden unless resourceVersion is provided"))
+        if continue_:
+            errs.append(forbidden("resourceVersionMatch",
+                                  "resourceVersionMatch is forbidden when continue is provided"))
+        if match not in ("Exact", "NotOlderThan"):
+            errs.append(not_supported("resourceVersionMatch", match, ["Exact", "NotOlderThan", ""]))
+        if match == "Exact" and rv == "0":
+            errs.append(forbidden("resourceVersionMatch",
+                                  'resourceVersionMatch "exact" is forbidden for resourceVersion "0"'))
+    if errs:
+        raise Invalid("ListOptions.meta.k8s.io", "meta.k8s.io", "ListOptions", "", errs)
+
+
+def validate_watch_options(match: str, continue_: str, send_initial_events: bool | None) -> None:
+    """internalversion/validation/validation.go: validateWatchOptions, with the WatchList feature off here."""
+    errs: list[FieldError] = []
+    if send_initial_events is not None:
+        if match != "NotOlderThan":
+            errs.append(forbidden("resourceVersionMatch",
+                                  "sendInitialEvents requires setting resourceVersionMatch to NotOlderThan"))
+        errs.append(forbidden("sendInitialEvents",
+                              "sendInitialEvents is forbidden for watch unless the WatchList feature gate is enabled"))
+    if match:
+        if send_initial_events is None:
+            errs.append(forbidden("resourceVersionMatch",
+                                  "resourceVersionMatch is forbidden for watch unless sendInitialEvents is provided"))
+        if match != "NotOlderThan":
+            errs.append(not_supported("resourceVersionMatch", match, ["NotOlderThan"]))
+        if continue_:
+            errs.append(forbidden("resourceVersionMatch",
+                                  "resourceVersionMatch is forbidden when continue is provided"))
+    if errs:
+        raise Invalid("ListOptions.meta.k8s.io", "meta.k8s.io", "ListOptions", "", errs)
+
+
+def parse_resource_version(rv: str) -> int:
+    """apiserver/pkg/storage/api_object_versioner.go: ParseResourceVersion ("" and "0" are 0), else 400."""
+    if rv in ("", "0"):
+        return 0
+    if _UINT.fullmatch(rv) and int(rv) < 2**64:
+        return int(rv)
+    reason = "value out of range" if _UINT.fullmatch(rv) else "invalid syntax"
+    detail = f"strconv.ParseUint: parsing {go_quote(rv)}: {reason}"
+    # storage/interfaces.go: ValidateListOptions wraps the field error in a BadRequest
+    raise BadRequest(f"invalid resource version: {invalid_value('resourceVersion', rv, detail).text()}")
+
+
+def _encode_continue(key: str, prefix: str, rev: int) -> str:
+    # apiserver/pkg/storage/continue.go: EncodeContinue -- unpadded URL-safe base64 of {"v","rv","start"}
+    token = {"v": "meta.k8s.io/v1", "rv": rev, "start": key[len(prefix):]}
+    data = json.dumps(token, separators=(",", ":"), ensure_ascii=False).encode()
+    return base64.urlsafe_b64encode(data).decode().rstrip("=")
+
+
+def _decode_continue(token: str, prefix: str) -> tuple[str, int]:
+    """continue.go: DecodeContinue -- (start key, revision), or the BadRequest ValidateListOptions answers."""
+
+    def bad(detail: str) -> BadRequest:
+        return BadRequest(f"invalid continue token: {detail}")
+
+    generic = "continue key is not valid"
+    try:
+        if not re.fullmatch(r"[A-Za-z0-9_-]*", token) or len(token) % 4 == 1:
+            raise ValueError("illegal base64 data")
+        data = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+        parsed = json.loads(data.decode("utf-8"))
+    except (ValueError, UnicodeDecodeError, RecursionError) as e:
+        raise bad(f"{generic}: {e}") from None
+    if not isinstance(parsed, dict):
+        raise bad(f"{generic}: json: cannot unmarshal into Go value of type storage.continueToken")
+    version, rev, start = parsed.get("v"), parsed.get("rv", 0), parsed.get("start", "")
+    if not isinstance(rev, int) or isinstance(rev, bool) or not isinstance(start, str) \
+            or not isinstance(version, (str, type(None))):
+        raise bad(f"{generic}: json: cannot unmarshal into Go struct field continueToken of a wrong type")
+    if version != "meta.k8s.io/v1":
+        raise bad(f"continue key is not valid: server does not recognize this encoded version {version or ''}")
+    if rev == 0:
+        raise bad("continue key is not valid: incorrect encoded start resourceVersion (version meta.k8s.io/v1)")
+    if not start:
+        raise bad("continue key is not valid: encoded start key empty (version meta.k8s.io/v1)")
+    key = start if start.startswith("/") else "/" + start
+    if posixpath.normpath(key) != key or key.startswith("//"):
+        # path.Clean must leave the key as it is: no way out of the listed prefix
+        raise bad(f"{generic}: {start}")
+    return prefix + key[1:], rev
+
+
+def _list_start(prefix: str, limit: int, continue_: str, rv: str, match: str) -> tuple[int, str | None]:
+    """storage/interfaces.go: ValidateListOptions -- the revision to read at (0: latest) and the first key."""
+    if continue_:
+        start, rev = _decode_continue(continue_, prefix)
+        if rv and rv != "0":
+            raise BadRequest("specifying resource version is not allowed when using continue")
+        return (rev if rev > 0 else 0), start
+    parsed = parse_resource_version(rv)
+    if not rv:
+        return 0, None
+    if match == "Exact":
+        return parsed, None
+    if match == "" and limit > 0 and parsed > 0:
+        return parsed, None
+    return 0, None
+
+
+def _list_expired(prefix: str, start: str | None, paging: bool) -> APIError:
+    # apiserver/pkg/storage/etcd3/errors.go: interpretListError, handleCompactedErrorForPaging
+    if not paging or start is None:
+        return Expired(LIST_EXPIRED)
+    err = Expired(CONTINUE_EXPIRED)
+    err.list_continue = _encode_continue(start, prefix, -1)
+    return err
+
+
+def _too_large(asked: int, current: int) -> APIError:
+    # apiserver/pkg/storage/errors.go: NewTooLargeResourceVersionError (a 504 Timeout)
+    return TooLargeResourceVersion(asked, current)
 
 
 class Store:
@@ -210,6 +382,7 @@ class Store:
             errs.append(required("metadata.name", "name or generateName is required"))
         else:
             errs.extend(invalid_value("metadata.name", name, msg) for msg in res.name_rule(name))
+        errs.extend(_meta_errors(meta, self.strategy.canonical_labels))
         errs.extend(self.strategy.validate(obj))
         if errs:
             raise Invalid(res.qualified_kind, res.group, res.kind, name, errs)
@@ -247,22 +420,62 @@ class Store:
             self.ctx.stale_cache[key] = got
         return decode(*got)
 
-    def list(self, namespace: str | None, label_selector: str | None) -> JSON:
+    def list(self, namespace: str | None, label_selector: str | None, *, limit: int = 0, continue_: str = "",
+             resource_version: str = "", resource_version_match: str = "") -> JSON:
+        """apiserver/pkg/registry/generic/registry/store.go: List over apiserver/pkg/storage/etcd3/store.go: GetList."""
+        # apiserver/pkg/endpoints/handlers/get.go: ListResource -- the selector is parsed while decoding the options
         selector = self._selector(label_selector)
+        _validate_list_options(resource_version, resource_version_match, continue_)
         if self.ctx.faults.enabled("list.ignores-selector"):
             selector = selector.equality_only()
-        rows, rev = self.ctx.storage.range(self.res.prefix(namespace))
-        items: list[tuple[tuple[str, str], JSON]] = []
+        prefix = self.res.prefix(namespace)
+        paging = limit > 0
+        with_rev, start = _list_start(prefix, limit, continue_, resource_version, resource_version_match)
+        storage = self.ctx.storage
+        if with_rev:
+            range_at = getattr(storage, "range_at", None)
+            if range_at is None:
+                rows, rev = storage.range(prefix)
+            else:
+                try:
+                    rows, rev = range_at(prefix, with_rev), with_rev
+                except Compacted:
+                    raise _list_expired(prefix, start, bool(continue_)) from None
+                except FutureRevision as e:
+                    raise _too_large(with_rev, e.current) from None
+        else:
+            rows, rev = storage.range(prefix)
+            if resource_version and resource_version != "0" and int(resource_version) > rev:
+                # etcd3/store.go: validateMinimumResourceVersion -- the answer must be at least that recent
+                raise _too_large(int(resource_version), rev)
+
+        def order(key: str) -> tuple[str, ...]:
+            return tuple(key[len(prefix):].split("/"))
+
+        rows = sorted(rows, key=lambda r: order(r[0]))
+        if start is not None:
+            rows = [r for r in rows if order(r[0]) >= order(start)]
+        items: list[JSON] = []
+        last_key, more = "", False
         for key, value, mod in rows:
+            if paging and len(items) >= limit:
+                more = True  # etcd3/store.go: appendChunk -- the limit is reached with keys left to read
+                break
+            last_key = key
             obj = decode(value, mod)
             if selector.empty or selector.matches(obj["metadata"].get("labels")):
-                items.append((self.res.split_key(key), obj))
-        items.sort(key=lambda kv: kv[0])
+                items.append(obj)
+        list_meta: JSON = {"resourceVersion": str(rev)}
+        if more:
+            # apiserver/pkg/storage/continue.go: PrepareContinueToken -- resume just after the last key read
+            list_meta["continue"] = _encode_continue(last_key + "\x00", prefix, rev)
+            if selector.empty:
+                list_meta["remainingItemCount"] = len(rows) - limit
         return {
             "kind": self.res.list_kind,
             "apiVersion": self.res.api_version,
-            "metadata": {"resourceVersion": str(rev)},
-            "items": [obj for _, obj in items],
+            "metadata": list_meta,
+            "items": items,
         }
 
     @staticmethod
@@ -275,12 +488,17 @@ class Store:
 
     # ---- update ----
 
-    def update(self, namespace: str | None, name: str, body: Any) -> JSON:
+    def update(self, namespace: str | None, name: str, body: Any,
+               patched: Callable[[JSON], JSON] | None = None) -> JSON:
+        """PUT ``body``; or, with ``patched``, write what it makes of the object read in each attempt (PATCH)."""
         res = self.res
-        base = self._checked_body(body)
+        base = self._checked_body(body) if patched is None else {}
         key = res.key(namespace, name)
         for _ in range(MAX_ATTEMPTS):
             value, cur_rev, old = self.load(key, name)
+            if patched is not None:
+                # apiserver/pkg/endpoints/handlers/patch.go: applyPatch runs again on every GuaranteedUpdate attempt
+                base = patched(old)
             meta = base["metadata"]
             body_name = meta.get("name") or ""
             if body_name != name:
@@ -312,7 +530,7 @@ class Store:
             normalize_meta(new_meta)
             stored = without_rv(old)
             self.strategy.prepare_for_update(new, stored)
-            errs = self.strategy.validate(new)
+            errs = _meta_errors(new_meta, self.strategy.canonical_labels) + self.strategy.validate(new)
             if old_meta.get("deletionTimestamp"):
                 # apimachinery/pkg/api/validation/objectmeta.go: ValidateNoNewFinalizers
                 added = sorted(set(new_meta.get("finalizers", [])) - set(old_meta.get("finalizers", [])))
@@ -348,6 +566,25 @@ class Store:
             new_meta["resourceVersion"] = str(rev)
             return new
         raise InternalError(f"too many conflicts updating {key}")
+
+    # ---- patch ----
+
+    def patch(self, namespace: str | None, name: str, kind: str, body: Any) -> JSON:
+        """apiserver/pkg/endpoints/handlers/patch.go: the patch applied to the stored object, then an update."""
+        res = self.res
+
+        def patched(old: JSON) -> JSON:
+            result = patch_ops.apply(old, kind, body)
+            try:
+                return self._checked_body(result)
+            except BadRequest as e:
+                # patch.go: applyPatchToCurrentObject -- a result that does not decode is Invalid on "patch"
+                prefix = f'{res.kind} in version "{res.version}" cannot be handled as a {res.kind}: '
+                detail = e.message[len(prefix):] if e.message.startswith(prefix) else e.message
+                text = json.dumps(result, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+                raise Invalid("", "", "", "", [invalid_value("patch", text, detail)]) from None
+
+        return self.update(namespace, name, None, patched)
 
     # ---- delete ----
 

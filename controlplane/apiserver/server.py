@@ -16,6 +16,7 @@ from typing import Any
 
 from ..faults import FaultSet
 from . import binding
+from . import patch as patch_ops
 from .errors import APIError, InternalError, UnknownResource
 from .registry import Context, Store
 from .selectors import Selector
@@ -86,13 +87,27 @@ class APIServer:
     def get(self, resource: str, namespace: str | None, name: str) -> Reply:
         return self._call(200, lambda: self._store(resource, namespace).get(namespace, name))
 
-    def list(self, resource: str, namespace: str | None = None, *, label_selector: str | None = None) -> Reply:
-        return self._call(
-            200, lambda: self._store(resource, namespace, listing=True).list(namespace, label_selector)
-        )
+    def list(self, resource: str, namespace: str | None = None, *, label_selector: str | None = None,
+             limit: int = 0, continue_: str = "", resource_version: str = "",
+             resource_version_match: str = "") -> Reply:
+        """A list; ``limit``/``continue_`` page it; ``resource_version``(``_match``) pick the revision read."""
+        return self._call(200, lambda: self._store(resource, namespace, listing=True).list(
+            namespace, label_selector, limit=limit, continue_=continue_, resource_version=resource_version or "",
+            resource_version_match=resource_version_match or ""))
 
     def update(self, resource: str, namespace: str | None, name: str, body: Any) -> Reply:
         return self._call(200, lambda: self._store(resource, namespace).update(namespace, name, body))
+
+    def patch(self, resource: str, namespace: str | None, name: str, patch_type: str, body: Any) -> Reply:
+        """PATCH with ``patch_type`` "merge", "json", "strategic" (or the media type itself) and a decoded body."""
+
+        def run() -> Any:
+            store = self._store(resource, namespace)
+            # apiserver/pkg/endpoints/handlers/patch.go: PatchResource -- an unsupported type is a 415 first
+            kind = patch_ops.media_type(patch_type)
+            return store.patch(namespace, name, kind, body)
+
+        return self._call(200, run)
 
     def delete(self, resource: str, namespace: str | None, name: str, options: Any = None) -> Reply:
         return self._call(200, lambda: self._store(resource, namespace).delete(namespace, name, options))
@@ -120,6 +135,20 @@ class APIServer:
             w = Watcher(Selector(()), self.faults)
             w.fail(status)
             return w
+
+    def bookmark(self, resource: str, watcher: Watcher) -> JSON:
+        """A BOOKMARK event for an open watch: only kind, apiVersion and a resourceVersion it has caught up to.
+
+        apiserver/pkg/storage/cacher/cache_watcher.go: a bookmark promises every change up to its
+        resourceVersion was sent; a store that delivers at commit has sent all up to its current revision.
+        """
+        with self._lock:
+            res = self._stores[resource].res
+            rev = watcher.progress
+            if getattr(self.storage, "delivers_synchronously", False):
+                rev = max(rev, self.storage.current_revision())
+        return {"type": "BOOKMARK",
+                "object": {"kind": res.kind, "apiVersion": res.api_version, "metadata": {"resourceVersion": str(rev)}}}
 
     def compact(self) -> None:
         """Compact the store at its current revision (nothing to do if that was already done)."""

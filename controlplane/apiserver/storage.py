@@ -17,7 +17,7 @@ from __future__ import annotations
 import bisect
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
 
@@ -60,6 +60,15 @@ class Compacted(StorageError):
         self.compact_revision = compact_revision
 
 
+class FutureRevision(StorageError):
+    """A read at a revision the store has not reached yet (etcd: ErrFutureRev)."""
+
+    def __init__(self, revision: int, current: int) -> None:
+        super().__init__(f"required revision {revision} is a future revision (current {current})")
+        self.revision = revision
+        self.current = current
+
+
 @dataclass(frozen=True)
 class StorageEvent:
     """One committed change, as an etcd watch reports it (value None for deletes)."""
@@ -69,6 +78,8 @@ class StorageEvent:
     value: bytes | None
     prev_value: bytes | None
     revision: int
+    # the mod revision of prev_value (0 when there was none); not part of an event's identity
+    prev_revision: int = field(default=0, compare=False)
 
 
 Sink = Callable[[StorageEvent], None]
@@ -86,6 +97,12 @@ class Storage(Protocol):
 
     def range(self, prefix: str) -> tuple[list[tuple[str, bytes, int]], int]:
         """Every (key, value, mod_revision) under a prefix, in key order, and the revision read at."""
+
+    def range_at(self, prefix: str, revision: int) -> list[tuple[str, bytes, int]]:
+        """Every (key, value, mod_revision) under a prefix as it was at ``revision``, in key order.
+
+        Raises Compacted for a revision older than the compaction point, FutureRevision past the current one.
+        """
 
     def put(self, key: str, value: bytes, expected_mod_revision: int) -> int:
         """Write if the key is at that mod revision (0: must not exist); the new revision.
@@ -121,6 +138,9 @@ class _MemoryWatch:
 class MemoryStorage:
     """An in-memory etcd: a dict of live keys, a sorted key index, and a history log for watches."""
 
+    # sinks run inside the commit: once a revision is current, every watcher has been handed its changes
+    delivers_synchronously = True
+
     def __init__(self) -> None:
         self._lock = threading.RLock()
         self._data: dict[str, tuple[bytes, int]] = {}
@@ -150,6 +170,25 @@ class MemoryStorage:
                 out.append((key, value, rev))
             return out, self._revision
 
+    def range_at(self, prefix: str, revision: int) -> list[tuple[str, bytes, int]]:
+        with self._lock:
+            if revision > self._revision:
+                raise FutureRevision(revision, self._revision)
+            if revision < self._compacted:
+                raise Compacted(revision, self._compacted)
+            rows, _ = self.range(prefix)
+            state = {key: (value, mod) for key, value, mod in rows}
+            # undo, newest first, every change made after the asked revision (all of them are still kept)
+            start = bisect.bisect_right(self._history, revision, key=lambda e: e.revision)
+            for event in reversed(self._history[start:]):
+                if not event.key.startswith(prefix):
+                    continue
+                if event.prev_value is None:
+                    state.pop(event.key, None)
+                else:
+                    state[event.key] = (event.prev_value, event.prev_revision)
+            return [(key, *state[key]) for key in sorted(state)]
+
     def put(self, key: str, value: bytes, expected_mod_revision: int) -> int:
         with self._lock:
             current = self._data.get(key)
@@ -165,7 +204,8 @@ class MemoryStorage:
             if current is None:
                 bisect.insort(self._keys, key)
             self._data[key] = (value, rev)
-            self._commit(StorageEvent("put", key, value, None if current is None else current[0], rev))
+            self._commit(StorageEvent("put", key, value, None if current is None else current[0], rev,
+                                      0 if current is None else current[1]))
             return rev
 
     def delete(self, key: str, expected_mod_revision: int) -> int:
@@ -179,7 +219,7 @@ class MemoryStorage:
             rev = self._revision
             del self._data[key]
             del self._keys[bisect.bisect_left(self._keys, key)]
-            self._commit(StorageEvent("delete", key, None, current[0], rev))
+            self._commit(StorageEvent("delete", key, None, current[0], rev, current[1]))
             return rev
 
     def _commit(self, event: StorageEvent) -> None:

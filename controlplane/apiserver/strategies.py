@@ -23,6 +23,8 @@ class Strategy:
     returns_deleted_object = False
     # whether deletes go through a grace period (rest.RESTGracefulDeleteStrategy); only pods do
     graceful = False
+    # labels the strategy's Canonicalize sets, after validation (rest/create.go: BeforeCreate)
+    canonical_labels: tuple[str, ...] = ()
 
     def check_types(self, body: JSON) -> None:
         """Resource-specific body shapes the decoder would refuse (400)."""
@@ -102,6 +104,7 @@ class PodStrategy(Strategy):
 class NamespaceStrategy(Strategy):
     resource = resources.NAMESPACES
     returns_deleted_object = True
+    canonical_labels = ("kubernetes.io/metadata.name",)
 
     def prepare_for_create(self, obj: JSON, now: str) -> None:
         # pkg/registry/core/namespace/strategy.go: PrepareForCreate -- Active, "kubernetes" finalizer
@@ -123,7 +126,8 @@ class NamespaceStrategy(Strategy):
     def _label(obj: JSON) -> None:
         # namespace/strategy.go: Canonicalize -- the name label always matches the name
         meta = obj["metadata"]
-        meta["labels"] = {**(meta.get("labels") or {}), "kubernetes.io/metadata.name": meta["name"]}
+        if meta.get("name"):  # a nameless namespace is refused by validation, which runs after this
+            meta["labels"] = {**(meta.get("labels") or {}), "kubernetes.io/metadata.name": meta["name"]}
 
 
 class NodeStrategy(Strategy):

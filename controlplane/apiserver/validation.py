@@ -58,3 +58,52 @@ def is_qualified_name(value: str) -> bool:
 
 def is_label_value(value: str) -> bool:
     return len(value) <= 63 and _LABEL_VALUE_RE.fullmatch(value) is not None
+
+
+# apimachinery/pkg/api/validate/content/kube.go: IsLabelKey (IsQualifiedName), IsLabelValue
+_KEY_FMT = "([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]"
+_KEY_RE = re.compile(_KEY_FMT)
+_VALUE_FMT = f"({_KEY_FMT})?"
+_KEY_MSG = ("must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric "
+            "character (e.g. 'MyName',  or 'my.name',  or '123-abc', "
+            f"regex used for validation is '{_KEY_FMT}')")
+_VALUE_MSG = ("a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and "
+              "must start and end with an alphanumeric character (e.g. 'MyValue',  or 'my_value',  or '12345', "
+              f"regex used for validation is '{_VALUE_FMT}')")
+
+
+def _byte_len(value: str) -> int:
+    # Go's len() counts UTF-8 bytes
+    return len(value.encode("utf-8", "replace"))
+
+
+def label_key(value: str) -> list[str]:
+    """content/kube.go: IsLabelKey -- an optional DNS subdomain prefix and '/', then a name part."""
+    errs: list[str] = []
+    parts = value.split("/")
+    if len(parts) > 2:
+        return [f"a valid label key {_KEY_MSG} with an optional DNS subdomain prefix and '/' "
+                "(e.g. 'example.com/MyName')"]
+    name = parts[-1]
+    if len(parts) == 2:
+        if not parts[0]:
+            errs.append("prefix part must be non-empty")
+        else:
+            errs.extend("prefix part " + m for m in dns1123_subdomain(parts[0]))
+    if not name:
+        errs.append("name part must be non-empty")
+    elif _byte_len(name) > 63:
+        errs.append("name part must be no more than 63 bytes")
+    if not _KEY_RE.fullmatch(name):
+        errs.append("name part " + _KEY_MSG)
+    return errs
+
+
+def label_value(value: str) -> list[str]:
+    """content/kube.go: IsLabelValue."""
+    errs: list[str] = []
+    if _byte_len(value) > 63:
+        errs.append("must be no more than 63 bytes")
+    if value and not _KEY_RE.fullmatch(value):
+        errs.append(_VALUE_MSG)
+    return errs

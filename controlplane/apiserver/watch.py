@@ -34,6 +34,8 @@ class Watcher:
         # inclusive, so the change at R itself is dropped here
         self._after = after_revision
         self._backlog: list[JSON] | None = None
+        # the newest revision this watch has seen from the store (a bookmark may not promise less)
+        self.progress = after_revision
 
     # ---- fed by the server ----
 
@@ -49,6 +51,7 @@ class Watcher:
 
     def on_storage_event(self, event: StorageEvent) -> None:
         """The storage sink: called once per committed change under the watched prefix."""
+        self.progress = max(self.progress, event.revision)
         if event.revision <= self._after and not self._faults.enabled("watch.resume-duplicates"):
             return
         if event.type == "delete":

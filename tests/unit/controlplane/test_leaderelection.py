@@ -75,9 +75,9 @@ def test_renew_deadline_ends_leadership_on_its_own_clock() -> None:
     api, clock = server(), Clock()
     e = elector(api, "a", clock)
     e.try_acquire_or_renew()
-    clock.advance(10)
+    clock.advance(9.5)
     assert e.leading()
-    clock.advance(0.5)
+    clock.advance(0.5)  # exactly renew_deadline after the renewal: no longer leading
     assert not e.leading() and e.term() is None
 
 
