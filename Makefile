@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.kubeprop-installed
 PYTEST := $(BIN)/pytest
 
-.PHONY: venv conformance test unit quality lint bench faults thorough serve clean kube-binaries realcluster-test kubectl-tools
+.PHONY: venv conformance test unit quality lint bench faults thorough serve clean kube-binaries realcluster-test kubectl-tools differential
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -31,9 +31,12 @@ quality: venv
 lint: venv
 	$(BIN)/ruff check model controlplane adapters conformance tests tools
 
-## harness overhead and time-to-find for every seeded fault (prints a table)
+## harness overhead and time-to-find for every seeded fault, then HTTP figures: requests/s per verb and
+## conformance steps/s over HTTP, on memory and on etcd storage (prints tables)
 bench: venv
 	$(BIN)/python -m conformance.bench
+	$(BIN)/python -m controlplane.etcdbench --unsafe-no-fsync
+	$(BIN)/python -m conformance.httpbench
 
 faults: venv
 	$(BIN)/python -m controlplane.faults
@@ -56,6 +59,12 @@ kube-binaries:
 ## tests/realcluster: etcd + kube-apiserver + kube-scheduler replicas (builds the binaries first)
 realcluster-test: venv kube-binaries
 	$(PYTEST) -q -m realcluster tests/realcluster
+
+## the differential run (tests/differential): builds or reuses the binaries, starts etcd + kube-apiserver +
+## kube-scheduler replicas, runs the API-server machine against it and against the bundled server over HTTP,
+## the scheduler and leader-election differentials, stops it; figures go to reports/differential.json
+differential: venv kube-binaries
+	$(PYTEST) -q -p no:randomly -m differential tests/differential
 
 ## report tools, each installed only when missing: Allure 3 (npm package allure) into .tools/, Selenium into
 ## .venv, Debian's chromium and chromium-driver for the report's browser test (apt-get; sudo when not root)

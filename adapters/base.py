@@ -127,6 +127,9 @@ class Schedulers(Protocol):
 
     def leading(self, i: int) -> bool: ...
 
+    def elector_due(self, i: int) -> bool:
+        """Whether replica i's elector would attempt now: a retry period has passed on its own clock."""
+
     def pending_binds(self, i: int) -> list[JSON]: ...
 
     def break_next_bind(self, i: int, how: str) -> None:

@@ -9,7 +9,9 @@ Requests go through one ``requests.Session``.
 A watch is read by a background thread that splits the chunked stream into
 lines (one JSON event each) and queues them; :meth:`HTTPWatch.drain` waits on
 that queue with a bound. There is no clock or compaction control over HTTP:
-``controls`` is ``None``.
+``controls`` is ``None``, except against the bundled server started with
+``serve --test-controls`` and opened with ``test_controls=True``, whose
+``/kubeprop/v1/`` endpoints move its clock and compact its history.
 """
 
 from __future__ import annotations
@@ -136,13 +138,36 @@ class HTTPWatch:
             self._resp.close()
 
 
+class HTTPControls:
+    """adapters.base.Controls through the test-only endpoints of ``python -m controlplane serve --test-controls``."""
+
+    def __init__(self, target: HTTPTarget) -> None:
+        self._target = target
+
+    def _control(self, method: str, what: str, body: JSON | None = None) -> JSON:
+        resp = self._target._request(method, "/kubeprop/v1/" + what, body=body)
+        if resp.status_code != 200:
+            raise TargetError(f"{method} /kubeprop/v1/{what}: {resp.status_code} {resp.text[:200]} (is the server "
+                              "the bundled one, served with --test-controls?)")
+        return resp.json()
+
+    def now(self) -> str:
+        return str(self._control("GET", "now")["now"])
+
+    def advance_clock(self, seconds: int) -> None:
+        self._control("POST", "clock", {"advanceSeconds": seconds})
+
+    def compact(self) -> None:
+        self._control("POST", "compact")
+
+
 class HTTPTarget:
     """adapters.base.Target over the Kubernetes REST API; ``HTTPTarget(kubeconfig, context=None)``."""
 
     name = "http"
-    controls = None
+    controls: HTTPControls | None = None
 
-    def __init__(self, kubeconfig: str, context: str | None = None) -> None:
+    def __init__(self, kubeconfig: str, context: str | None = None, *, test_controls: bool = False) -> None:
         cfg = k8s_client.Configuration()
         try:
             kube_config.load_kube_config(config_file=kubeconfig, context=context, client_configuration=cfg,
@@ -161,6 +186,8 @@ class HTTPTarget:
             self.session.cert = (cfg.cert_file, cfg.key_file)
         self.session.headers.update({"Accept": "application/json", "Content-Type": "application/json"})
         self._watches: list[HTTPWatch] = []
+        if test_controls:
+            self.controls = HTTPControls(self)
 
     def _auth_headers(self) -> dict[str, str]:
         # auth_settings() asks the loader's refresh hook first, so exec-plugin tokens stay current
@@ -188,9 +215,11 @@ class HTTPTarget:
                  headers: dict[str, str] | None = None) -> requests.Response:
         data = None if body is None else json.dumps(body)
         try:
+            # verify given per request: requests lets REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE in the environment
+            # replace a session's CA, and the kubeconfig's CA is the one that must be trusted
             return self.session.request(method, self.url + path, data=data, params=params,
                                         headers={**self._auth_headers(), **(headers or {})}, stream=stream,
-                                        timeout=timeout)
+                                        timeout=timeout, verify=self.session.verify)
         except requests.RequestException as e:
             raise TargetError(f"{method} {path}: {e}") from e
 
@@ -253,6 +282,12 @@ class HTTPTarget:
             self._watches = [x for x in self._watches if not x.ended]
         self._watches.append(w)
         return w
+
+    def server_version(self) -> JSON:
+        """The server's ``/version`` (gitVersion, platform, ...); an empty dict if it does not answer one."""
+        resp = self._request("GET", "/version")
+        body = _decode(resp)
+        return body if resp.status_code == 200 and isinstance(body, dict) else {}
 
     def close(self) -> None:
         for w in self._watches:

@@ -248,6 +248,10 @@ class InProcessSchedulers:
     def bind(self, i: int) -> dict[str, Any] | None:
         return _plain(self.replicas[i].bind_one()) if self._alive[i] else None
 
+    def elector_due(self, i: int) -> bool:
+        """Whether replica i's elector would attempt now (a retry period has passed on its clock)."""
+        return self._alive[i] and self.replicas[i].elector.next_attempt_in() <= 0
+
     def leading(self, i: int) -> bool:
         return self._alive[i] and self.replicas[i].leading()
 

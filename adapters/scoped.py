@@ -10,6 +10,13 @@ that the state machines still see the world they expect:
 - every object it creates or updates carries the label ``kubeprop.io/run`` with
   the run id; lists and watches ask for that label as well, so only this run's
   objects come back; the label is removed from every answer;
+- every node it writes carries the taint ``kubeprop.io/run=<run id>:NoSchedule``,
+  which real workloads do not tolerate, so a real scheduler never places a real
+  pod on a node that has no kubelet behind it; every pod it writes names the
+  scheduler ``kubeprop-unscheduled`` (``spec.schedulerName``), which no scheduler
+  serves, so a real scheduler leaves the state machine's pods alone (the
+  scheduler differential passes ``scheduler_name=None`` and adds its own
+  affinity and toleration). Both are removed from answers;
 - :meth:`close` deletes what the run created (finalizers cleared first, pods
   with grace 0) and then closes the inner target.
 
@@ -25,6 +32,13 @@ from typing import Any
 from adapters.base import JSON, Response, Target, Watch
 
 RUN_LABEL = "kubeprop.io/run"
+#: the taint every node of a run carries (key RUN_TAINT_KEY, value the run id); pods of the run that should
+#: be scheduled onto them tolerate exactly that
+RUN_TAINT_KEY = "kubeprop.io/run"
+RUN_TAINT_EFFECT = "NoSchedule"
+#: spec.schedulerName of the state machines' pods: no scheduler serves it, so none acts on them
+#: (pkg/scheduler/profile/profile.go: a scheduler handles only pods naming one of its profiles)
+UNSCHEDULED = "kubeprop-unscheduled"
 NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"
 CLUSTER_SCOPED = {"namespaces", "nodes"}
 
@@ -55,9 +69,10 @@ class ScopedWatch:
 class ScopedTarget:
     """adapters.base.Target over another target, confined to one run's names and label."""
 
-    def __init__(self, inner: Target, run_id: str | None = None) -> None:
+    def __init__(self, inner: Target, run_id: str | None = None, *, scheduler_name: str | None = UNSCHEDULED) -> None:
         self.inner = inner
         self.run_id = run_id or new_run_id()
+        self.scheduler_name = scheduler_name
         self.name = inner.name
         self.controls = inner.controls
         self._suffix = "-" + self.run_id
@@ -74,7 +89,7 @@ class ScopedTarget:
     def _name(self, resource: str, name: str) -> str:
         return self.outward_name(name) if resource in CLUSTER_SCOPED else name
 
-    def _outward_body(self, resource: str, body: Any) -> Any:
+    def _outward_body(self, resource: str, body: Any, *, patch: bool = False) -> Any:
         if not isinstance(body, dict):
             return body
         body = copy.deepcopy(body)
@@ -94,13 +109,31 @@ class ScopedTarget:
         spec = body.get("spec")
         if isinstance(spec, dict) and isinstance(spec.get("nodeName"), str):
             spec["nodeName"] = self.outward_name(spec["nodeName"])
+        # a patch that does not set the taints leaves them as they are (a merge patch would replace the list)
+        touches_taints = not patch or (isinstance(spec, dict) and "taints" in spec)
+        if resource == "nodes" and isinstance(meta, dict) and (spec is None or isinstance(spec, dict)) \
+                and touches_taints:
+            spec = body.setdefault("spec", {})
+            taints = spec.get("taints")
+            if taints is None or isinstance(taints, list):
+                # first, so a body read back and written again keeps the order the server stored
+                spec["taints"] = [self.run_taint()] + [t for t in taints or [] if not self._is_run_taint(t)]
+        if resource == "pods" and self.scheduler_name and isinstance(spec, dict) and "containers" in spec:
+            spec.setdefault("schedulerName", self.scheduler_name)
         target = body.get("target")
         if isinstance(target, dict) and isinstance(target.get("name"), str):
             target["name"] = self.outward_name(target["name"])
         return body
 
+    def run_taint(self) -> dict[str, str]:
+        return {"key": RUN_TAINT_KEY, "value": self.run_id, "effect": RUN_TAINT_EFFECT}
+
+    def _is_run_taint(self, taint: Any) -> bool:
+        return isinstance(taint, dict) and taint.get("key") == RUN_TAINT_KEY and taint.get("value") == self.run_id
+
     def inward(self, value: Any) -> Any:
-        """An answer in the machine's names: run suffixes removed from every string, the run label dropped."""
+        """An answer in the machine's names: run suffixes removed from every string, the run label, the run
+        taint and the placeholder scheduler name dropped."""
         if isinstance(value, dict):
             out = {k: self.inward(v) for k, v in value.items()}
             labels = out.get("labels")
@@ -108,6 +141,14 @@ class ScopedTarget:
                 del labels[RUN_LABEL]
                 if not labels:
                     del out["labels"]
+            taints = out.get("taints")
+            if isinstance(taints, list) and any(self._is_run_taint(t) for t in value.get("taints") or []):
+                out["taints"] = [t for t, raw in zip(taints, value["taints"], strict=True)
+                                 if not self._is_run_taint(raw)]
+                if not out["taints"]:
+                    del out["taints"]
+            if self.scheduler_name and out.get("schedulerName") == self.scheduler_name:
+                del out["schedulerName"]
             return out
         if isinstance(value, list):
             return [self.inward(v) for v in value]
@@ -140,15 +181,18 @@ class ScopedTarget:
                                             label_selector=self._selector(label_selector)))
 
     def update(self, resource: str, namespace: str | None, name: str, body: JSON) -> Response:
-        return self._answer(self.inner.update(resource, self._ns(namespace), self._name(resource, name),
-                                              self._outward_body(resource, body)))
+        ns, physical = self._ns(namespace), self._name(resource, name)
+        resp = self.inner.update(resource, ns, physical, self._outward_body(resource, body))
+        if resp.code == 201:
+            self._created.add((resource, ns, physical))  # a PUT that created (leases allow it)
+        return self._answer(resp)
 
     def patch(self, resource: str, namespace: str | None, name: str, patch: Any, *,
               patch_type: str = "merge") -> Response:
         if patch_type == "json" and isinstance(patch, list):
             out: Any = [self._outward_op(resource, op) for op in patch]
         else:
-            out = self._outward_body(resource, patch)
+            out = self._outward_body(resource, patch, patch=True)
         return self._answer(self.inner.patch(resource, self._ns(namespace), self._name(resource, name), out,
                                              patch_type=patch_type))
 
@@ -177,13 +221,36 @@ class ScopedTarget:
                                  label_selector=self._selector(label_selector))
         return ScopedWatch(inner, self)
 
+    def server_version(self) -> JSON:
+        version = getattr(self.inner, "server_version", None)
+        return version() if version is not None else {}
+
     # ----- cleanup ----------------------------------------------------------------------------
 
+    def _labelled(self) -> set[tuple[str, str | None, str]]:
+        """Objects carrying this run's label that the run did not record (an answer lost to Ctrl-C, say)."""
+        found: set[tuple[str, str | None, str]] = set()
+        for resource in ("pods", "leases", "nodes", "namespaces"):
+            try:
+                resp = self.inner.list(resource, None, label_selector=f"{RUN_LABEL}={self.run_id}")
+            except Exception:  # noqa: BLE001 - cleanup goes on with what it knows
+                continue
+            items = resp.body.get("items") if resp.ok and isinstance(resp.body, dict) else None
+            for item in items or []:
+                meta = item.get("metadata") or {}
+                # only what carries the run's own label: nothing of anyone else is touched
+                if (meta.get("labels") or {}).get(RUN_LABEL) == self.run_id and meta.get("name"):
+                    found.add((resource, meta.get("namespace") if resource in ("pods", "leases") else None,
+                               meta["name"]))
+        return found
+
     def cleanup(self) -> list[str]:
-        """Delete everything this run created; returns what could not be deleted (and why)."""
+        """Delete everything this run created, and whatever else carries its label; returns what could not be
+        deleted (and why). Only objects of this run are read, changed (finalizers cleared) or deleted."""
         left: list[str] = []
         order = {"pods": 0, "leases": 1, "nodes": 2, "namespaces": 3}
-        for resource, ns, name in sorted(self._created, key=lambda k: (order.get(k[0], 9), k[1] or "", k[2])):
+        todo = self._created | self._labelled()
+        for resource, ns, name in sorted(todo, key=lambda k: (order.get(k[0], 9), k[1] or "", k[2])):
             got = self.inner.get(resource, ns, name)
             if got.code == 404:
                 continue

@@ -20,6 +20,7 @@ from adapters.base import Response, Target
 from conformance import reporting
 from conformance import strategies as gen
 from conformance.compare import check_answer
+from conformance.deviations import admission_for
 from conformance.history import write_reproduction
 from conformance.invariants import InvariantViolation
 from conformance.watching import WatchCheck
@@ -63,7 +64,10 @@ class CheckedMachine(RuleBasedStateMachine):
         self.target = type(self).target_factory()
         controls = self.target.controls
         # with no controls (over HTTP) the model's clock follows the local wall clock, within TIME_SKEW
-        self.model = APIModel(now=controls.now()) if controls else APIModel(now=_wall_now(), time_skew=TIME_SKEW)
+        # a real kube-apiserver's default admission plugins change what it stores (conformance/deviations.py)
+        admission = admission_for(self.target)
+        self.model = (APIModel(now=controls.now(), admission=admission) if controls
+                      else APIModel(now=_wall_now(), time_skew=TIME_SKEW, admission=admission))
         self.history = reporting.new_history(self.target_spec)
         self.watches: list[WatchCheck] = []
         self._watch_seq = 0

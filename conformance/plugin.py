@@ -7,7 +7,7 @@ connects it to pytest.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import pytest
 from hypothesis import settings
@@ -22,9 +22,15 @@ profiles.register()
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("kubeprop", "kubeprop conformance harness")
-    group.addoption("--target", choices=["builtin", "http"], default="builtin",
+    group.addoption("--target", choices=["builtin", "http", "served"], default="builtin",
                     help="what the conformance suite runs against (default: builtin, the in-process control plane; "
-                         "http: a server reached through --kubeconfig)")
+                         "http: a server reached through --kubeconfig; served: the bundled server over HTTP, "
+                         "one started per xdist worker)")
+    group.addoption("--storage", choices=["memory", "etcd"], default="memory",
+                    help="storage of the served target's server (etcd: each worker starts its own etcd)")
+    group.addoption("--served-controls", action="store_true", default=False,
+                    help="serve the served target with --test-controls (a manual clock and compaction over HTTP), "
+                         "so the clock and compaction rules run too")
     group.addoption("--kubeconfig", default=None, metavar="PATH", help="kubeconfig of the http target")
     group.addoption("--context", default=None, metavar="NAME",
                     help="kubeconfig context of the http target (default: its current context)")
@@ -32,7 +38,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="let the http target write to the server: each example creates its own namespaces and "
                          "nodes (named with a run id, labelled kubeprop.io/run) and deletes them afterwards")
     group.addoption("--fault", action="append", default=[], metavar="NAME",
-                    help="switch a seeded fault on in the builtin target (repeatable; also "
+                    help="switch a seeded fault on in the builtin or served target (repeatable; also "
                          f"{FAULTS_ENV}=a,b); list them with: python -m controlplane.faults")
 
 
@@ -51,13 +57,17 @@ def pytest_configure(config: pytest.Config) -> None:
                 "<name>-<run id>, labelled kubeprop.io/run=<run id>, deleted when each example ends. Nothing else "
                 "is read-modified-written. Add --allow-writes to go ahead.")
         if faults:
-            raise pytest.UsageError("kubeprop: seeded faults (--fault, KUBEPROP_FAULTS) exist only in the builtin "
-                                    "target and cannot be used with --target http")
+            raise pytest.UsageError("kubeprop: seeded faults (--fault, KUBEPROP_FAULTS) exist only in the bundled "
+                                    "server (--target builtin or served) and cannot be used with --target http")
     elif faults:
         from conformance.replay import open_target
 
+        if config.getoption("target") == "served" and any(f.split(".")[0] in ("scheduler", "lease")
+                                                          for f in faults):
+            raise pytest.UsageError("kubeprop: scheduler and lease faults live in scheduler replicas, which the "
+                                    "served target does not run (its scheduler machine is builtin only)")
         try:
-            open_target(config.getoption("target"), faults).close()
+            open_target("builtin", faults).close()  # checks the names (the served server gets the same ones)
         except ValueError as err:
             raise pytest.UsageError(f"kubeprop: {err}") from None
 
@@ -109,6 +119,22 @@ def kubeprop_target_kind(request: pytest.FixtureRequest) -> str:
     return request.config.getoption("target")
 
 
+@pytest.fixture(scope="session")
+def kubeprop_served(request: pytest.FixtureRequest, kubeprop_target_kind: str, kubeprop_faults: tuple[str, ...],
+                    tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
+    """With --target served: this worker's own bundled server (and etcd) for the whole session; else None."""
+    if kubeprop_target_kind != "served":
+        yield None
+        return
+    from adapters.served import ServedServer
+
+    worker = getattr(request.config, "workerinput", {}).get("workerid", "main")
+    served = ServedServer(tmp_path_factory.mktemp(f"served-{worker}"), storage=request.config.getoption("storage"),
+                          faults=kubeprop_faults, test_controls=request.config.getoption("served_controls"))
+    with served:
+        yield served
+
+
 @pytest.fixture
 def kubeprop_machine(request: pytest.FixtureRequest, kubeprop_target_kind: str,
                      kubeprop_faults: tuple[str, ...]) -> Callable:
@@ -116,6 +142,12 @@ def kubeprop_machine(request: pytest.FixtureRequest, kubeprop_target_kind: str,
     from conformance.runner import machine_for
 
     def bind(base: type) -> type:
+        if kubeprop_target_kind == "served":
+            # the faults are in the served server; each example is scoped (names, label, cleanup) on it
+            served = request.getfixturevalue("kubeprop_served")
+            suffix = "_" + "_".join(f.replace(".", "_").replace("-", "_") for f in kubeprop_faults)
+            return machine_for(base, kind="http", kubeconfig=served.kubeconfig, test_controls=served.test_controls,
+                               name_suffix=suffix if kubeprop_faults else "")
         return machine_for(base, kind=kubeprop_target_kind, faults=kubeprop_faults,
                            kubeconfig=request.config.getoption("kubeconfig"),
                            context=request.config.getoption("context"))

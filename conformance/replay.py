@@ -8,7 +8,7 @@ from adapters.base import Target
 
 
 def open_target(kind: str = "builtin", faults: Iterable[str] = (), *, kubeconfig: str | None = None,
-                context: str | None = None) -> Target:
+                context: str | None = None, test_controls: bool = False) -> Target:
     if kind == "builtin":
         from adapters.inprocess import InProcessTarget
 
@@ -22,5 +22,6 @@ def open_target(kind: str = "builtin", faults: Iterable[str] = (), *, kubeconfig
         from adapters.scoped import ScopedTarget
 
         # a served or real server is shared: each example gets its own names and label, and cleans up
-        return ScopedTarget(HTTPTarget(kubeconfig, context=context))
+        # test_controls: the bundled server served with --test-controls (clock and compaction over HTTP)
+        return ScopedTarget(HTTPTarget(kubeconfig, context=context, test_controls=test_controls))
     raise ValueError(f"unknown target kind {kind!r}; known: builtin, http")

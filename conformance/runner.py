@@ -17,13 +17,15 @@ HTTP_WATCH_TIMEOUT = 5.0
 
 def machine_for(base: type[RuleBasedStateMachine], *, kind: str = "builtin", faults: Iterable[str] = (),
                 name_suffix: str = "", kubeconfig: str | None = None,
-                context: str | None = None) -> type[RuleBasedStateMachine]:
+                context: str | None = None, test_controls: bool = False) -> type[RuleBasedStateMachine]:
     """A subclass of ``base`` whose examples each run against a fresh target of ``kind``."""
     faults = tuple(sorted(faults))
     spec: dict[str, Any] = {"kind": kind, "faults": list(faults)}
     attrs: dict[str, Any] = {}
     if kind == "http":
         spec.update(kubeconfig=kubeconfig, context=context)
+        if test_controls:
+            spec["test_controls"] = True
         attrs["watch_timeout"] = HTTP_WATCH_TIMEOUT
     factory = functools.partial(open_target, **spec)
     suffix = name_suffix or ("_" + "_".join(f.replace(".", "_").replace("-", "_") for f in faults) if faults else "")

@@ -162,19 +162,25 @@ SCHED_TAINT_KEYS = ("dedicated", "gpu")
 
 
 @st.composite
-def sched_node_parts(draw: st.DrawFn) -> dict[str, Any]:
-    """Labels, spec and status of a small node: tight allocatable (so pods compete), images, maybe taints."""
+def sched_node_parts(draw: st.DrawFn, plain: bool = False) -> dict[str, Any]:
+    """Labels, spec and status of a small node: tight allocatable (so pods compete), images, maybe taints.
+
+    ``plain``: schedulable, untainted and roomy, a node most pods fit on.
+    """
     labels = {"zone": draw(st.sampled_from(ZONES)), "rank": draw(st.sampled_from(RANKS))}
     if draw(st.booleans()):
         labels["tier"] = draw(st.sampled_from(LABEL_VALUES))
     spec: dict[str, Any] = {}
-    if draw(st.integers(0, 5)) == 0:
+    if not plain and draw(st.integers(0, 5)) == 0:
         spec["unschedulable"] = True
-    taints = draw(sched_taints())
+    taints = [] if plain else draw(sched_taints())
     if taints:
         spec["taints"] = taints
-    alloc = {"cpu": draw(st.sampled_from(("1", "2", "4"))), "memory": draw(st.sampled_from(("1Gi", "4Gi"))),
-             "pods": draw(st.sampled_from(("1", "2", "110")))}
+    if plain:
+        alloc = {"cpu": "4", "memory": "4Gi", "pods": draw(st.sampled_from(("2", "110")))}
+    else:
+        alloc = {"cpu": draw(st.sampled_from(("1", "2", "4"))), "memory": draw(st.sampled_from(("1Gi", "4Gi"))),
+                 "pods": draw(st.sampled_from(("1", "2", "110")))}
     status: dict[str, Any] = {"capacity": dict(alloc), "allocatable": alloc}
     images = draw(st.lists(st.tuples(st.sampled_from(IMAGES), st.sampled_from(IMAGE_SIZES)), max_size=2,
                            unique_by=lambda t: t[0]))

@@ -45,12 +45,16 @@ class WatchCheck:
         if timeout > 0:
             # over a network, events whose resourceVersion no answer gave (a delete answered by a Status)
             # may still be on their way: wait, within the same bound, for as many as the model expects
+            # (an expired start expects one: the ERROR 410 Expired)
             deadline = time.monotonic() + timeout
-            while len(self.received) < len(self.expected) and not self.stream.ended:
+            due = 1 if self.plan.expired and not self.expected else len(self.expected)
+            while len(self.received) < due and not self.stream.ended:
                 left = deadline - time.monotonic()
                 if left <= 0:
                     break
                 self.received += self.stream.drain(timeout=left)
+            if self.stream.ended:
+                self.received += self.stream.drain()  # what arrived just before the stream ended
         got = self.received
         errors = [e for e in got if e.get("type") == "ERROR"]
         if self.plan.expired or (self.plan.may_expire and errors):

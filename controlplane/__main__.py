@@ -1,12 +1,16 @@
 """``python -m controlplane serve``: the bundled API server over HTTP, with a kubeconfig to reach it.
 
     python -m controlplane serve --storage memory|etcd [--etcd-endpoint URL] [--etcd-prefix P] [--host H] [--port N]
-        --kubeconfig PATH
+        [--fault NAME]... [--schedulers N] [--test-controls] --kubeconfig PATH
 
 writes a kubeconfig (cluster URL, a context, a user with a fresh bearer token the
 server then requires), prints the URL and serves until Ctrl-C or SIGTERM.
 ``--storage etcd`` starts a private etcd (stopped, and its data removed, after the
 server stops) unless ``--etcd-endpoint`` names one that is already running.
+``--fault`` switches a seeded fault on (scheduler and lease faults go to the
+scheduler replicas); ``--schedulers N`` runs N leader-electing scheduler replicas
+on the wall clock against the served API; ``--test-controls`` (for the
+conformance harness only) serves a manual clock and compaction under /kubeprop/v1/.
 """
 
 from __future__ import annotations
@@ -24,9 +28,12 @@ import yaml
 
 from .apiserver.server import APIServer
 from .apiserver.storage import Storage
+from .faults import BY_NAME
 from .http import HTTPAPIServer
 
 CONTEXT = "kubeprop"
+# faults that live in the scheduler replicas, not in the API server
+REPLICA_FAULT_GROUPS = ("scheduler", "lease")
 
 
 def kubeconfig(url: str, token: str, name: str = CONTEXT) -> dict:
@@ -84,7 +91,18 @@ def serve_main(args: argparse.Namespace) -> int:
             print("--etcd-endpoint needs --storage etcd", file=sys.stderr)
             return 2
         token = secrets.token_urlsafe(32)
-        server = HTTPAPIServer(APIServer(storage), host=args.host, port=args.port, token=token)
+        replica_faults = [f for f in args.fault if f.split(".")[0] in REPLICA_FAULT_GROUPS]
+        api_faults = [f for f in args.fault if f not in replica_faults]
+        controls = None
+        if args.test_controls:
+            from .harness import HarnessControls, ManualClock
+
+            clock = ManualClock()
+            api = APIServer(storage, clock=clock, faults=api_faults)
+            controls = HarnessControls(api, clock)
+        else:
+            api = APIServer(storage, faults=api_faults)
+        server = HTTPAPIServer(api, host=args.host, port=args.port, token=token, controls=controls)
         try:
             server.start()
         except OSError as e:
@@ -92,6 +110,21 @@ def serve_main(args: argparse.Namespace) -> int:
             return 1
         # the server stops before its storage closes and etcd stops (the exit stack unwinds in reverse)
         stack.callback(server.stop)
+        if args.schedulers:
+            from .schedrunner import Replicas
+
+            # the lease lives in kube-system, which a real cluster always has
+            api.create("namespaces", None, {"apiVersion": "v1", "kind": "Namespace",
+                                            "metadata": {"name": "kube-system"}})
+            # the replicas stop (and release the lease) while the server still serves
+            stack.callback(Replicas(api, args.schedulers, faults=replica_faults).start().stop)
+            print(f"scheduler replicas: {args.schedulers} (lease kube-system/kube-scheduler)", flush=True)
+        elif replica_faults:
+            print(f"note: {', '.join(replica_faults)} act only in scheduler replicas (--schedulers N)", flush=True)
+        if args.fault:
+            print(f"seeded faults on: {', '.join(args.fault)}", flush=True)
+        if controls is not None:
+            print("test controls on: manual clock and compaction under /kubeprop/v1/", flush=True)
         write_kubeconfig(args.kubeconfig, server.url, token)
         print(f"serving the bundled API server at {server.url} (storage: {args.storage})", flush=True)
         print(f"kubeconfig: {os.path.abspath(args.kubeconfig)} (context {CONTEXT!r})", flush=True)
@@ -114,7 +147,16 @@ def main(argv: list[str] | None = None) -> int:
     s.add_argument("--host", default="127.0.0.1", help="address to listen on (default: loopback only)")
     s.add_argument("--port", type=int, default=0, help="port to listen on (default: any free port)")
     s.add_argument("--kubeconfig", required=True, metavar="PATH", help="where to write a kubeconfig for clients")
+    s.add_argument("--fault", action="append", default=[], metavar="NAME", choices=sorted(BY_NAME),
+                   help="switch a seeded fault on (repeatable); list them with: python -m controlplane.faults")
+    s.add_argument("--schedulers", type=int, default=0, metavar="N",
+                   help="run N scheduler replicas (leader election on lease kube-system/kube-scheduler)")
+    s.add_argument("--test-controls", action="store_true", default=False,
+                   help="for the conformance harness only: a clock that moves only when told and compaction "
+                        "on request, under /kubeprop/v1/ (off by default)")
     args = parser.parse_args(argv)
+    if args.command == "serve" and args.schedulers < 0:
+        parser.error("--schedulers must be 0 or more")
     if args.command == "serve":
         return serve_main(args)
     return 2

@@ -41,6 +41,7 @@ from .apiserver.errors import APIError
 from .apiserver.patch import media_type
 from .apiserver.registry import validate_watch_options
 from .apiserver.resources import BY_PLURAL, Resource
+from .harness import PREFIX, HarnessControls
 
 JSON = dict[str, Any]
 StartResponse = Callable[..., Any]
@@ -347,9 +348,10 @@ def _client_gone(sock: socket.socket | None) -> bool:
 class APIApp:
     """The WSGI application: routes a request to the APIServer and writes its Reply as JSON."""
 
-    def __init__(self, api: APIServer, token: str | None = None) -> None:
+    def __init__(self, api: APIServer, token: str | None = None, controls: HarnessControls | None = None) -> None:
         self.api = api
         self.token = token
+        self.controls = controls  # test-only /kubeprop/v1/ endpoints (serve --test-controls); None: not served
         self._stopping = threading.Event()
         self._watchers: set[Watcher] = set()
         self._lock = threading.Lock()
@@ -400,6 +402,9 @@ class APIApp:
             data = b"ok"
             start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", "2")])
             return [data]
+        if self.controls is not None and path.startswith(PREFIX):
+            code, body = self.controls.handle(method, path, _decode_json(_read_body(environ), required=False))
+            return self._json(start_response, code, body)
         host = f"{environ.get('SERVER_NAME', '127.0.0.1')}:{environ.get('SERVER_PORT', '')}"
         disc = _discovery(path, host)
         if disc is not None:
@@ -572,10 +577,10 @@ class HTTPAPIServer:
     """The bundled APIServer on a cheroot HTTP server; ``start()`` / ``stop()``, or use it as a context manager."""
 
     def __init__(self, api: APIServer | None = None, *, host: str = "127.0.0.1", port: int = 0,
-                 token: str | None = None, threads: int = 32) -> None:
+                 token: str | None = None, threads: int = 32, controls: HarnessControls | None = None) -> None:
         # the wall clock and random uids: a served API is a real one (the in-process target keeps its fake clock)
         self.api = api if api is not None else APIServer()
-        self.app = APIApp(self.api, token)
+        self.app = APIApp(self.api, token, controls)
         # timeout is also how long an idle keep-alive connection lives: longer than any wait between a client's
         # calls (a watch check may wait seconds), so a pooled connection is not closed under a request in flight
         self._server = wsgi.Server((host, port), self.app, numthreads=threads, timeout=60,

@@ -10,6 +10,10 @@ at commit; everything else is computed here.
 Time is a value: ``now`` is set by the caller. Nothing here does I/O. Against a
 target whose clock the caller cannot read exactly (over HTTP), ``time_skew``
 states how many seconds a server-set timestamp may differ from the model's.
+
+``admission`` names the mutating admission plugins of a real kube-apiserver the
+model applies (see :data:`ADMISSION_PLUGINS`); the bundled server runs none, a
+kube-apiserver with its default configuration runs them all.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ import jsonpatch
 import jsonpointer
 
 from model import status as st
-from model.names import go_quote, label_errors, subdomain_errors
+from model.names import go_quote, label_errors, label_value_errors, subdomain_errors
 from model.resources import BY_PLURAL, NAMESPACES, NODES, PODS, Resource, resource
 from model.selectors import Selector
 
@@ -42,6 +46,15 @@ AT_MOST_ONCE = "binding.at-most-once"
 BINDING_PRECONDITIONS = "binding.preconditions"
 
 DEFAULT_GRACE = 30  # pkg/apis/core/v1/defaults.go: SetDefaults_PodSpec (TerminationGracePeriodSeconds)
+
+# pkg/kubeapiserver/options/plugins.go: DefaultOffAdmissionPlugins (both are on by default)
+DEFAULT_TOLERATION_SECONDS = "DefaultTolerationSeconds"
+TAINT_NODES_BY_CONDITION = "TaintNodesByCondition"
+#: the default-on admission plugins that change objects kubeprop writes
+ADMISSION_PLUGINS = frozenset({DEFAULT_TOLERATION_SECONDS, TAINT_NODES_BY_CONDITION})
+NOT_READY = "node.kubernetes.io/not-ready"
+UNREACHABLE = "node.kubernetes.io/unreachable"
+DEFAULT_NOT_READY_TOLERATION_SECONDS = 300  # defaulttolerationseconds/admission.go: defaultNotReadyTolerationSeconds
 
 
 @dataclass
@@ -111,6 +124,35 @@ def _merge_patch(target: Any, patch: Any) -> Any:
     return out
 
 
+def _default_toleration_seconds(spec: JSON) -> None:
+    """Tolerate the not-ready and unreachable NoExecute taints for 300 s unless the pod already does."""
+    # plugin/pkg/admission/defaulttolerationseconds/admission.go: Admit (a toleration with an empty key or
+    # effect covers the taint too); it runs on create and update
+    tolerations = spec.get("tolerations") or []
+    for key in (NOT_READY, UNREACHABLE):
+        if not any(t.get("key", "") in (key, "") and t.get("effect", "") in ("NoExecute", "") for t in tolerations):
+            tolerations = [*tolerations, {"key": key, "operator": "Exists", "effect": "NoExecute",
+                                          "tolerationSeconds": DEFAULT_NOT_READY_TOLERATION_SECONDS}]
+    if tolerations:
+        spec["tolerations"] = tolerations
+
+
+def _host_port_errors(spec: JSON) -> list[tuple[str, str, str]]:
+    """A protocol/hostIP/hostPort triple used twice among the containers is a Duplicate value."""
+    # pkg/apis/core/validation/validation.go: AccumulateUniqueHostPorts (after the metadata errors)
+    errs, seen = [], set()
+    for i, c in enumerate(spec.get("containers") or []):
+        for j, port in enumerate(c.get("ports") or []):
+            if not port.get("hostPort"):
+                continue
+            triple = f"{port.get('protocol') or 'TCP'}/{port.get('hostIP') or ''}/{port['hostPort']}"
+            if triple in seen:
+                errs.append(("FieldValueDuplicate", f"spec.containers[{i}].ports[{j}].hostPort",
+                             f"Duplicate value: {go_quote(triple)}"))
+            seen.add(triple)
+    return errs
+
+
 def _prune_meta(meta: JSON) -> None:
     # Go's omitempty: an empty map or list is the same as an absent one on the wire.
     for k in ("labels", "annotations", "finalizers"):
@@ -121,9 +163,11 @@ def _prune_meta(meta: JSON) -> None:
 class APIModel:
     """The model's view of one server: objects, change log, observed versions, the clock."""
 
-    def __init__(self, now: str = "2026-01-01T00:00:00Z", time_skew: int = 0) -> None:
+    def __init__(self, now: str = "2026-01-01T00:00:00Z", time_skew: int = 0,
+                 admission: frozenset[str] = frozenset()) -> None:
         self.now = now
         self.time_skew = time_skew  # 0: the target's clock is the model's, timestamps compare exactly
+        self.admission = frozenset(admission)
         self.objects: dict[Key, JSON] = {}
         self.log: list[Change] = []
         self.rv_position: dict[str, int] = {}
@@ -200,14 +244,27 @@ class APIModel:
                 # plugin/pkg/admission/namespace/lifecycle/admission.go: Admit
                 return Expect("create", 404, status=st.not_found(NAMESPACES, ns or ""))
         errs = self._validate_name(res, name)
+        if res is NAMESPACES and name:
+            # pkg/apis/core/v1/defaults.go: SetDefaults_Namespace puts the name in the kubernetes.io/metadata.name
+            # label before validation, so ValidateObjectMeta checks it as a label value too
+            errs += [("FieldValueInvalid", "metadata.labels", f"Invalid value: {go_quote(name)}: {m}")
+                     for m in label_value_errors(name)]
+        if res is PODS:
+            errs += _host_port_errors(body.get("spec") or {})
         if errs:
             return Expect("create", 422, status=st.invalid(res, name, errs))
         if meta.get("resourceVersion"):
             # apiserver/pkg/storage/etcd3/store.go: Create (ErrResourceVersionSetOnCreate)
             return Expect("create", 500, status=st.internal(
                 "resourceVersion should not be set on objects to be created"))
-        if self.lookup(plural, ns, name) is not None:
-            return Expect("create", 409, status=st.already_exists(res, name))
+        existing = self.lookup(plural, ns, name)
+        if existing is not None:
+            status = st.already_exists(res, name)
+            if existing["metadata"].get("deletionTimestamp"):
+                # apiserver/pkg/registry/generic/registry/store.go: Create prefixes the message for an object
+                # that is being deleted
+                status["message"] = f"object is being deleted: {status['message']}"
+            return Expect("create", 409, status=status)
 
         obj = copy.deepcopy(body)
         obj["apiVersion"], obj["kind"] = res.api_version, res.kind
@@ -223,6 +280,13 @@ class APIModel:
             # pkg/registry/core/pod/strategy.go: PrepareForCreate
             m["generation"] = 1
             obj["status"] = {"phase": "Pending"}
+            if DEFAULT_TOLERATION_SECONDS in self.admission:
+                _default_toleration_seconds(obj.setdefault("spec", {}))
+        elif res is NODES and TAINT_NODES_BY_CONDITION in self.admission:
+            # plugin/pkg/admission/nodetaint/admission.go: Admit (on create only)
+            spec = obj.setdefault("spec", {})
+            if not any(t.get("key") == NOT_READY and t.get("effect") == "NoSchedule" for t in spec.get("taints") or []):
+                spec["taints"] = [*(spec.get("taints") or []), {"key": NOT_READY, "effect": "NoSchedule"}]
         elif res is NAMESPACES:
             # pkg/registry/core/namespace/strategy.go: PrepareForCreate
             obj.setdefault("spec", {})["finalizers"] = ["kubernetes"]
@@ -294,15 +358,28 @@ class APIModel:
     def update(self, plural: str, namespace: str | None, name: str, body: JSON) -> Expect:
         res = resource(plural)
         stored = self.lookup(plural, namespace, name)
-        if stored is None:
-            return Expect("update", 404, status=st.not_found(res, name))
         meta = body.get("metadata") or {}
         if meta.get("name") != name:
             # apiserver/pkg/endpoints/handlers/update.go: name mismatch
             return Expect("update", 400, status=st.bad_request(
                 f"the name of the object ({meta.get('name')}) does not match the name on the URL ({name})"))
+        if stored is None:
+            if res.create_on_update and not meta.get("uid"):
+                # store.go: Update -- the missing object is created (metadata system fields wiped, so a
+                # resourceVersion in the body does not matter); admission runs as for a create
+                fresh = copy.deepcopy(body)
+                fresh["metadata"] = {k: v for k, v in meta.items() if k not in (
+                    "uid", "resourceVersion", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds")}
+                expect = self.create(plural, namespace, fresh)
+                expect.op = "update"
+                return expect
+            return Expect("update", 404, status=st.not_found(res, name))
         smeta = stored["metadata"]
         rv = meta.get("resourceVersion")
+        if not rv and not res.unconditional_update:
+            # store.go: Update -- the strategy does not allow an update without a resourceVersion
+            return Expect("update", 422, rule=OPTIMISTIC, status=st.rv_required(res, name),
+                          why="this resource needs a resourceVersion on update")
         if rv and rv != smeta.get("resourceVersion"):
             # apiserver/pkg/registry/generic/registry/store.go: Update (OptimisticLockErrorMsg)
             return Expect("update", 409, rule=OPTIMISTIC, status=st.stale_update(res, name),
@@ -327,6 +404,8 @@ class APIModel:
                 spec["nodeName"] = stored["spec"]["nodeName"]
             else:
                 spec.pop("nodeName", None)
+            if DEFAULT_TOLERATION_SECONDS in self.admission:
+                _default_toleration_seconds(spec)
             if new.get("spec") != stored.get("spec"):
                 nm["generation"] = smeta.get("generation", 0) + 1
         elif res is NODES:
@@ -522,6 +601,10 @@ class APIModel:
     def bind(self, namespace: str, name: str, body: JSON) -> Expect:
         # pkg/registry/core/pod/storage/storage.go: BindingREST.Create, setPodNodeAndMetadata, assignPod
         meta = body.get("metadata") or {}
+        if self.lookup("namespaces", None, namespace) is None:
+            # apiserver/pkg/admission/plugin/namespace/lifecycle/admission.go: Admit refuses every create
+            # (pods/binding included) in a namespace that does not exist, before the registry runs
+            return Expect("bind", 404, rule=BINDING_PRECONDITIONS, status=st.not_found(NAMESPACES, namespace))
         if meta.get("name") != name:
             return Expect("bind", 400, status=st.bad_request("name in URL does not match name in Binding object"))
         pod = self.lookup("pods", namespace, name)

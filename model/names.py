@@ -44,3 +44,22 @@ def subdomain_errors(value: str) -> list[str]:
 def go_quote(s: str) -> str:
     """Go's %q for the printable ASCII names kubeprop generates."""
     return '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+_LABEL_VALUE = "(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?"
+_LABEL_VALUE_RE = re.compile("^" + _LABEL_VALUE + "$")
+LABEL_VALUE_MSG = (
+    "a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must "
+    "start and end with an alphanumeric character (e.g. 'MyValue',  or 'my_value',  or '12345', regex used for "
+    f"validation is '{_LABEL_VALUE}')"
+)
+
+
+def label_value_errors(value: str) -> list[str]:
+    # validation.go: IsValidLabelValue
+    errs = []
+    if len(value.encode()) > 63:
+        errs.append("must be no more than 63 bytes")
+    if not _LABEL_VALUE_RE.match(value):
+        errs.append(LABEL_VALUE_MSG)
+    return errs

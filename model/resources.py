@@ -16,6 +16,10 @@ class Resource:
     # (pkg/apis/core/validation/validation.go: ValidateNamespaceName, ValidatePodName, ValidateNodeName;
     # pkg/apis/coordination/validation/validation.go: ValidateLease)
     name_rule: str
+    # store.go: Update -- a PUT of a missing object creates it (the strategy's AllowCreateOnUpdate), and a PUT
+    # without resourceVersion overwrites (AllowUnconditionalUpdate); pkg/registry/*/strategy.go of each resource
+    create_on_update: bool = False
+    unconditional_update: bool = True
 
     @property
     def api_version(self) -> str:
@@ -39,7 +43,9 @@ class Resource:
 NAMESPACES = Resource("namespaces", "Namespace", "", "v1", False, "label")
 PODS = Resource("pods", "Pod", "", "v1", True, "subdomain")
 NODES = Resource("nodes", "Node", "", "v1", False, "subdomain")
-LEASES = Resource("leases", "Lease", "coordination.k8s.io", "v1", True, "subdomain")
+# pkg/registry/coordination/lease/strategy.go: AllowCreateOnUpdate true, AllowUnconditionalUpdate false
+LEASES = Resource("leases", "Lease", "coordination.k8s.io", "v1", True, "subdomain", create_on_update=True,
+                  unconditional_update=False)
 
 BY_PLURAL: dict[str, Resource] = {r.plural: r for r in (NAMESPACES, PODS, NODES, LEASES)}
 

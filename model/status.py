@@ -72,6 +72,17 @@ def invalid(res: Resource, name: str, causes: list[tuple[str, str, str]]) -> dic
                             causes=[{"reason": r, "message": b, "field": f} for r, f, b in causes]))
 
 
+def rv_required(res: Resource, name: str) -> dict:
+    """A PUT without resourceVersion where the strategy forbids unconditional updates."""
+    # apiserver/pkg/registry/generic/registry/store.go: Update builds this Invalid with the resource in the kind's
+    # place (GroupKind{Group, Kind: Resource}), so the message and details name the plural
+    body = "Invalid value: 0: must be specified for an update"
+    qualified = f"{res.plural}.{res.group}" if res.group else res.plural
+    return failure(422, "Invalid", f'{qualified} "{name}" is invalid: metadata.resourceVersion: {body}',
+                   _details(name, res.group, res.plural, causes=[
+                       {"reason": "FieldValueInvalid", "message": body, "field": "metadata.resourceVersion"}]))
+
+
 def bad_request(message: str | re.Pattern[str]) -> dict:
     return failure(400, "BadRequest", message, None)
 

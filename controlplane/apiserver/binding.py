@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from . import resources
-from .errors import BadRequest, Conflict, InternalError, aggregate, go_quote, not_supported, required
+from .errors import BadRequest, Conflict, InternalError, NotFound, aggregate, go_quote, not_supported, required
 from .meta import JSON, encode, without_rv
 from .registry import Store
 from .storage import KeyNotFound, RevisionConflict
@@ -52,6 +52,11 @@ def bind(pods: Store, namespace: str, name: str, body: Any) -> JSON:
     if meta.get("namespace") and meta["namespace"] != namespace:
         # apiserver/pkg/registry/rest/meta.go: EnsureObjectNamespaceMatchesRequestNamespace
         raise BadRequest("the namespace of the provided object does not match the namespace sent on the request")
+    if ctx.storage.get(resources.NAMESPACES.key(None, namespace)) is None:
+        # plugin/pkg/admission/namespace/lifecycle/admission.go: a create of any kind, a Binding too, into a
+        # namespace that does not exist is refused before the registry looks at the pod
+        r = resources.NAMESPACES
+        raise NotFound(r.qualified_resource, r.group, r.plural, namespace)
     # storage.go: BindingREST.Create
     if (meta.get("name") or "") != name:
         raise BadRequest("name in URL does not match name in Binding object")

@@ -52,6 +52,7 @@ _TYPE_TEXT = {
     "FieldValueRequired": "Required value",
     "FieldValueForbidden": "Forbidden",
     "FieldValueNotSupported": "Unsupported value",
+    "FieldValueDuplicate": "Duplicate value",
     "FieldValueTooLong": "Too long",
 }
 

@@ -31,7 +31,16 @@ import grpc
 from pyetcd import etcdrpc
 from pyetcd.etcdrpc import kv_pb2
 
-from .storage import Compacted, KeyExists, KeyNotFound, RevisionConflict, Sink, StorageError, StorageEvent
+from .storage import (
+    Compacted,
+    FutureRevision,
+    KeyExists,
+    KeyNotFound,
+    RevisionConflict,
+    Sink,
+    StorageError,
+    StorageEvent,
+)
 
 log = logging.getLogger(__name__)
 
@@ -273,6 +282,23 @@ class EtcdStorage:
         # etcd returns a range in key (byte) order, which for UTF-8 is the code point order str sorts by
         resp = self._rpc(self._kv.Range, etcdrpc.RangeRequest(key=start, range_end=end))
         return [(self._unkey(kv.key), kv.value, kv.mod_revision) for kv in resp.kvs], int(resp.header.revision)
+
+    def range_at(self, prefix: str, revision: int) -> list[tuple[str, bytes, int]]:
+        """Every (key, value, mod_revision) under a prefix as it was at ``revision``: an etcd range at that revision.
+
+        Raises Compacted for a revision older than the compaction point, FutureRevision past the current one.
+        """
+        start, end = self._span(prefix)
+        # apiserver/pkg/storage/etcd3/store.go: GetList -- a paged list reads every page at the first page's revision
+        try:
+            resp = self._rpc(self._kv.Range, etcdrpc.RangeRequest(key=start, range_end=end, revision=revision))
+        except grpc.RpcError as e:
+            if _is_compacted(e):
+                raise Compacted(revision, self._compact_revision() or revision) from None
+            if _is_future(e):
+                raise FutureRevision(revision, self.current_revision()) from None
+            raise
+        return [(self._unkey(kv.key), kv.value, kv.mod_revision) for kv in resp.kvs]
 
     def _txn(self, key: bytes, expected_mod_revision: int, then: etcdrpc.RequestOp) -> etcdrpc.TxnResponse:
         # apiserver/pkg/storage/etcd3/store.go: writes are If(ModRevision(key) == rev).Then(op).Else(Get(key));

@@ -368,7 +368,8 @@ class Store:
                     "the namespace of the provided object does not match the namespace sent on the request"
                 )
         name = meta.get("name") or ""
-        if not name and meta.get("generateName"):
+        generated = not name and bool(meta.get("generateName"))
+        if generated:
             name = meta["name"] = self._generate_name(meta["generateName"])
         asked_rv = meta.get("resourceVersion")
         # apiserver/pkg/registry/rest/create.go: BeforeCreate -- the server owns these
@@ -382,7 +383,9 @@ class Store:
             errs.append(required("metadata.name", "name or generateName is required"))
         else:
             errs.extend(invalid_value("metadata.name", name, msg) for msg in res.name_rule(name))
-        errs.extend(_meta_errors(meta, self.strategy.canonical_labels))
+        # pkg/apis/core/v1/defaults.go: SetDefaults_Namespace sets the name label before validation when the name
+        # is in the body, so it is validated like any label; only a generated name gets it after (Canonicalize)
+        errs.extend(_meta_errors(meta, self.strategy.canonical_labels if generated else ()))
         errs.extend(self.strategy.validate(obj))
         if errs:
             raise Invalid(res.qualified_kind, res.group, res.kind, name, errs)
@@ -400,7 +403,12 @@ class Store:
         try:
             rev = self.ctx.storage.put(key, value, 0)
         except KeyExists:
-            raise AlreadyExists(res.qualified_resource, res.group, res.plural, name) from None
+            err = AlreadyExists(res.qualified_resource, res.group, res.plural, name)
+            got = self.ctx.storage.get(key)
+            if got is not None and decode(*got)["metadata"].get("deletionTimestamp"):
+                # apiserver/pkg/registry/generic/registry/store.go: Create -- says why the name is still taken
+                err.message = f"object is being deleted: {err.message}"
+            raise err from None
         self._note_write(key, None, obj, value, rev)
         meta["resourceVersion"] = str(rev)
         return obj
@@ -488,6 +496,26 @@ class Store:
 
     # ---- update ----
 
+    def put(self, namespace: str | None, name: str, body: Any) -> tuple[JSON, bool]:
+        """PUT ``body``: the updated object and False, or, where the strategy allows a PUT to create, the new
+        object and True when there was none."""
+        # apiserver/pkg/registry/generic/registry/store.go: Update (AllowCreateOnUpdate)
+        if not self.strategy.allow_create_on_update:
+            return self.update(namespace, name, body), False
+        base = self._checked_body(body)
+        meta = base["metadata"]
+        if (meta.get("name") or "") == name and not meta.get("uid"):
+            if self.ctx.storage.get(self.res.key(namespace, name)) is None:
+                # rest/meta.go: WipeObjectMetaSystemFields -- what the body says of them does not count
+                for f in ("uid", "resourceVersion", "creationTimestamp", "deletionTimestamp",
+                          "deletionGracePeriodSeconds"):
+                    meta.pop(f, None)
+                try:
+                    return self.create(namespace, base), True
+                except AlreadyExists:
+                    pass  # created meanwhile: update it
+        return self.update(namespace, name, body), False
+
     def update(self, namespace: str | None, name: str, body: Any,
                patched: Callable[[JSON], JSON] | None = None) -> JSON:
         """PUT ``body``; or, with ``patched``, write what it makes of the object read in each attempt (PATCH)."""
@@ -511,6 +539,10 @@ class Store:
                     "the namespace of the provided object does not match the namespace sent on the request"
                 )
             asked_rv = meta.get("resourceVersion")
+            if not asked_rv and not self.strategy.allow_unconditional_update:
+                # store.go: Update -- an Invalid whose kind is the resource (GroupKind{Group, Resource})
+                raise Invalid(res.qualified_resource, res.group, res.plural, name, [
+                    invalid_value("metadata.resourceVersion", 0, "must be specified for an update")])
             # store.go: Update -- a non-empty resourceVersion must match the stored one
             if asked_rv and asked_rv != str(cur_rev) and not self.ctx.faults.enabled("update.ignores-rv"):
                 err = Conflict(res.qualified_resource, res.group, res.plural, name, MODIFIED_CAUSE)

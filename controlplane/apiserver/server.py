@@ -96,7 +96,16 @@ class APIServer:
             resource_version_match=resource_version_match or ""))
 
     def update(self, resource: str, namespace: str | None, name: str, body: Any) -> Reply:
-        return self._call(200, lambda: self._store(resource, namespace).update(namespace, name, body))
+        created = False
+
+        def run() -> Any:
+            nonlocal created
+            obj, created = self._store(resource, namespace).put(namespace, name, body)
+            return obj
+
+        reply = self._call(200, run)
+        # apiserver/pkg/endpoints/handlers/update.go: a PUT that created the object answers 201
+        return Reply(201, reply.body) if created and reply.code == 200 else reply
 
     def patch(self, resource: str, namespace: str | None, name: str, patch_type: str, body: Any) -> Reply:
         """PATCH with ``patch_type`` "merge", "json", "strategic" (or the media type itself) and a decoded body."""

@@ -25,6 +25,10 @@ class Strategy:
     graceful = False
     # labels the strategy's Canonicalize sets, after validation (rest/create.go: BeforeCreate)
     canonical_labels: tuple[str, ...] = ()
+    # rest.RESTUpdateStrategy: AllowCreateOnUpdate (a PUT of a missing object creates it) and
+    # AllowUnconditionalUpdate (a PUT without resourceVersion overwrites)
+    allow_create_on_update = False
+    allow_unconditional_update = True
 
     def check_types(self, body: JSON) -> None:
         """Resource-specific body shapes the decoder would refuse (400)."""
@@ -85,6 +89,22 @@ class PodStrategy(Strategy):
             generation += 1
         new["metadata"]["generation"] = generation
 
+    def validate(self, obj: JSON) -> list[FieldError]:
+        # pkg/apis/core/validation/validation.go: AccumulateUniqueHostPorts -- a protocol/hostIP/hostPort
+        # triple may appear once among the pod's containers
+        errs: list[FieldError] = []
+        seen: set[str] = set()
+        for i, c in enumerate((obj.get("spec") or {}).get("containers") or []):
+            for j, port in enumerate((c or {}).get("ports") or []):
+                if not isinstance(port, dict) or not port.get("hostPort"):
+                    continue
+                triple = f"{port.get('protocol') or 'TCP'}/{port.get('hostIP') or ''}/{port['hostPort']}"
+                if triple in seen:
+                    errs.append(FieldError("FieldValueDuplicate", f"spec.containers[{i}].ports[{j}].hostPort",
+                                           "", triple, True))
+                seen.add(triple)
+        return errs
+
     def grace_period(self, obj: JSON, asked: int | None) -> int:
         # pkg/registry/core/pod/strategy.go: CheckGracefulDelete
         spec = obj.get("spec") or {}
@@ -140,6 +160,9 @@ class NodeStrategy(Strategy):
 
 class LeaseStrategy(Strategy):
     resource = resources.LEASES
+    # pkg/registry/coordination/lease/strategy.go: AllowCreateOnUpdate, AllowUnconditionalUpdate
+    allow_create_on_update = True
+    allow_unconditional_update = False
 
     def check_types(self, body: JSON) -> None:
         spec: dict[str, Any] = body.get("spec") or {}

@@ -135,3 +135,22 @@ def test_servers_with_different_prefixes_share_one_etcd(etcd: EtcdProcess) -> No
         assert [n["metadata"]["name"] for n in b.list("namespaces").body["items"]] == ["only-b"]
         assert sa.get("/registry/namespaces/only-a") is not None
         assert sb.get("/registry/namespaces/only-a") is None
+
+
+def test_paged_list_is_a_snapshot(etcd_storage: EtcdStorage) -> None:
+    api = server(etcd_storage)
+    for name in ("a", "b", "c"):
+        assert api.create("pods", "ns", pod(name)).code == 201
+    first = api.list("pods", "ns", limit=2).body
+    assert [i["metadata"]["name"] for i in first["items"]] == ["a", "b"]
+    token = first["metadata"]["continue"]
+    # changes after the first page are not in the next ones: every page reads the first page's revision
+    assert api.delete("pods", "ns", "c", {"gracePeriodSeconds": 0}).code == 200
+    assert api.create("pods", "ns", pod("d")).code == 201
+    rest = api.list("pods", "ns", limit=2, continue_=token).body
+    assert [i["metadata"]["name"] for i in rest["items"]] == ["c"]
+    assert rest["metadata"]["resourceVersion"] == first["metadata"]["resourceVersion"]
+    # once that revision is compacted, the continue token has expired
+    api.compact()
+    expired = api.list("pods", "ns", limit=2, continue_=token)
+    assert expired.code == 410 and expired.body["reason"] == "Expired"

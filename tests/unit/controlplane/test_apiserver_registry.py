@@ -177,9 +177,27 @@ def test_update_keeps_server_owned_fields(t: InProcessTarget) -> None:
 
 
 def test_unconditional_update_allowed(t: InProcessTarget) -> None:
+    t.create("nodes", None, {"metadata": {"name": "n"}})
+    r = t.update("nodes", None, "n", {"metadata": {"name": "n", "labels": {"a": "b"}}})
+    assert r.code == 200 and r.body["metadata"]["labels"] == {"a": "b"}
+
+
+def test_lease_update_needs_resource_version(t: InProcessTarget) -> None:
+    # pkg/registry/coordination/lease/strategy.go: AllowUnconditionalUpdate is false for leases
     t.create("leases", "ns", {"metadata": {"name": "l"}, "spec": {"holderIdentity": "a"}})
     r = t.update("leases", "ns", "l", {"metadata": {"name": "l"}, "spec": {"holderIdentity": "b"}})
-    assert r.code == 200 and r.body["spec"] == {"holderIdentity": "b"}
+    assert r.code == 422, r.body
+    assert r.body["message"] == ('leases.coordination.k8s.io "l" is invalid: metadata.resourceVersion: '
+                                 "Invalid value: 0: must be specified for an update")
+    assert r.body["details"]["kind"] == "leases"
+
+
+def test_lease_put_creates(t: InProcessTarget) -> None:
+    # pkg/registry/coordination/lease/strategy.go: AllowCreateOnUpdate is true for leases
+    body = {"metadata": {"name": "l", "resourceVersion": "99"}, "spec": {"holderIdentity": "a"}}
+    r = t.update("leases", "ns", "l", body)
+    assert r.code == 201 and r.body["spec"] == {"holderIdentity": "a"}, r.body
+    assert t.update("leases", "missing", "l", body).body["message"] == 'namespaces "missing" not found'
 
 
 def test_namespace_update_keeps_finalizers_status_and_label(t: InProcessTarget) -> None:

@@ -1,0 +1,74 @@
+"""The differential run proper: the API-server machine over HTTP against the real kube-apiserver and against the
+bundled server served over HTTP in the same run, the scheduler differential against real kube-scheduler replicas,
+and leader election under SIGKILL and SIGSTOP of the leading replica."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+
+import pytest
+from hypothesis import HealthCheck, Phase, settings
+
+from adapters.served import ServedServer
+from conformance.differential import lease_differential, scheduler_differential
+from conformance.machines import APIServerMachine
+from conformance.runner import machine_for, run
+
+pytestmark = pytest.mark.differential
+
+#: the bounded budget of the API-server machine on each target (KUBEPROP_DIFFERENTIAL_EXAMPLES overrides)
+EXAMPLES = int(os.environ.get("KUBEPROP_DIFFERENTIAL_EXAMPLES", "150"))
+STEPS = 25
+
+
+def _budget() -> settings:
+    return settings(max_examples=EXAMPLES, stateful_step_count=STEPS, deadline=None, database=None,
+                    phases=[Phase.explicit, Phase.generate, Phase.shrink],
+                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
+                                           HealthCheck.filter_too_much])
+
+
+def _steps_per_second(kubeconfig: str) -> tuple[int, float]:
+    machine = machine_for(APIServerMachine, kind="http", kubeconfig=kubeconfig)
+    before = APIServerMachine.steps
+    start = time.perf_counter()
+    run(machine, _budget())
+    return APIServerMachine.steps - before, time.perf_counter() - start
+
+
+def test_apiserver_machine_real_and_bundled(kubeconfig: str, tmp_path, figures: dict) -> None:
+    steps, seconds = _steps_per_second(kubeconfig)
+    figures["apiserver machine, real kube-apiserver v1.37.2 (etcd 3.7.0)"] = (
+        f"{steps} steps in {seconds:.1f}s = {steps / seconds:.0f} steps/s ({EXAMPLES} examples x {STEPS} steps)")
+    with ServedServer(tmp_path / "served", storage="memory") as served:
+        steps_b, seconds_b = _steps_per_second(served.kubeconfig)
+    figures["apiserver machine, bundled server over HTTP (memory)"] = (
+        f"{steps_b} steps in {seconds_b:.1f}s = {steps_b / seconds_b:.0f} steps/s "
+        f"({EXAMPLES} examples x {STEPS} steps)")
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_scheduler_differential(kubeconfig: str, seed: int, figures: dict) -> None:
+    report = scheduler_differential(kubeconfig, nodes=4, pods=15, seed=seed)
+    figures[f"scheduler differential, seed {seed}"] = report.summary()
+    if report.best_score_misses:
+        figures[f"scheduler best-score misses, seed {seed}"] = report.best_score_misses
+    assert report.bound > 0
+    assert report.cleanup_left == []
+
+
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGSTOP], ids=["sigkill", "sigstop"])
+def test_leader_election_failover(cluster, sig: int, figures: dict, kubeconfig: str) -> None:
+    if len(cluster.schedulers) < 2:
+        pytest.skip("failover needs at least two kube-scheduler replicas")
+    report = lease_differential(cluster, sig)
+    figures[f"failover, {report.signal}"] = report.summary()
+    # nobody renews a stopped or killed holder's Lease: the others wait for it to run out, then one takes over
+    assert report.seconds <= cluster.lease_duration + 3 * cluster.retry_period + 5
+    assert report.since_last_renew >= cluster.lease_duration - 0.05
+    assert report.new_index is not None and report.new_index != report.old_index
+    # the new leader schedules
+    after = scheduler_differential(kubeconfig, nodes=2, pods=2, seed=100 + sig)
+    assert after.bound + after.unschedulable == 2

@@ -1,0 +1,56 @@
+"""Every seeded API-server fault is still caught through HTTP.
+
+For each fault that lives in the API server (not ``scheduler.*`` / ``lease.*``,
+which live in scheduler replicas), a served server runs with that fault on and
+with ``--test-controls`` (a manual clock and compaction over HTTP, so the clock
+and compaction rules run as in process); the API-server machine runs against it
+over HTTP, scoped per example, derandomized, and must fail on the invariant the
+fault names. Without the shrink phase: shrinking replays every candidate over
+HTTP and can take minutes, and catching is what this checks (tests/quality
+checks how short the shrunk sequence is, in process). One test id per fault,
+so ``pytest -n auto`` spreads them over the cores.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+from hypothesis import Phase, settings
+
+from adapters.served import ServedServer
+from conformance import profiles
+from conformance.invariants import InvariantViolation
+from conformance.machines import APIServerMachine
+from conformance.runner import machine_for, run
+from controlplane.faults import FAULTS
+
+#: examples per fault: enough for the slowest-found faults (binding.ignores-deleting, watch.no-expiry); a caught
+#: fault stops at its first failing example
+EXAMPLES = 1500
+BUDGET = settings(profiles.PROFILES[profiles.DEFAULT], max_examples=EXAMPLES, database=None, derandomize=True,
+                  phases=[Phase.explicit, Phase.generate], print_blob=False)
+
+API_FAULTS = [f for f in FAULTS if f.name.split(".")[0] not in ("scheduler", "lease")]
+
+
+def _violations(err: BaseException) -> list[InvariantViolation]:
+    if isinstance(err, InvariantViolation):
+        return [err]
+    if isinstance(err, BaseExceptionGroup):
+        return [v for e in err.exceptions for v in _violations(e)]
+    return []
+
+
+@pytest.mark.quality
+@pytest.mark.parametrize(
+    ("fault", "invariant"),
+    [(f.name, f.invariant) for f in API_FAULTS], ids=[f.name for f in API_FAULTS])
+def test_seeded_fault_is_caught_over_http(serve: Callable[..., ServedServer], fault: str, invariant: str) -> None:
+    served = serve(faults=[fault], test_controls=True)
+    machine = machine_for(APIServerMachine, kind="http", kubeconfig=served.kubeconfig, test_controls=True)
+    with pytest.raises((InvariantViolation, BaseExceptionGroup)) as info:
+        run(machine, BUDGET)
+    found = sorted({v.invariant for v in _violations(info.value)})
+    assert invariant in found, f"{fault} should break {invariant} over HTTP, but the suite reported {found}"
+    assert served.stop() == 0, served.log()
