@@ -156,8 +156,10 @@ ZONES = ("a", "b")
 RANKS = ("1", "2", "3")
 SCHED_CPU = ("100m", "500m", "1", "2")
 SCHED_MEMORY = ("256Mi", "1Gi", "2Gi")
-#: image sizes on nodes: below, between and above ImageLocality's thresholds
-IMAGE_SIZES = (10 * 1024 * 1024, 300 * 1024 * 1024, 2000 * 1024 * 1024)
+#: each image's size, the same on every node that has it (as one registry digest would be): below, between
+#: and above ImageLocality's thresholds. (Upstream's cache keeps the size of the node it saw first, so
+#: different sizes for one name would make the score depend on the order nodes were added.)
+IMAGE_SIZES = dict(zip(IMAGES, (10 * 1024 * 1024, 300 * 1024 * 1024, 2000 * 1024 * 1024), strict=True))
 SCHED_TAINT_KEYS = ("dedicated", "gpu")
 
 
@@ -182,10 +184,9 @@ def sched_node_parts(draw: st.DrawFn, plain: bool = False) -> dict[str, Any]:
         alloc = {"cpu": draw(st.sampled_from(("1", "2", "4"))), "memory": draw(st.sampled_from(("1Gi", "4Gi"))),
                  "pods": draw(st.sampled_from(("1", "2", "110")))}
     status: dict[str, Any] = {"capacity": dict(alloc), "allocatable": alloc}
-    images = draw(st.lists(st.tuples(st.sampled_from(IMAGES), st.sampled_from(IMAGE_SIZES)), max_size=2,
-                           unique_by=lambda t: t[0]))
+    images = draw(st.lists(st.sampled_from(IMAGES), max_size=2, unique=True))
     if images:
-        status["images"] = [{"names": [name], "sizeBytes": size} for name, size in images]
+        status["images"] = [{"names": [name], "sizeBytes": IMAGE_SIZES[name]} for name in images]
     return {"labels": labels, "spec": spec, "status": status}
 
 

@@ -60,7 +60,9 @@ def test_two_replicas_on_etcd_stop_with_their_etcd(serve: Callable[..., ServedSe
     api = config.new_client_from_config(config_file=served.kubeconfig)
     v1 = client.CoreV1Api(api)
     v1.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name="apps")))
-    v1.create_node(client.V1Node(metadata=client.V1ObjectMeta(name="node-a")))
+    room = {"cpu": "2", "memory": "4Gi", "pods": "10"}
+    v1.create_node(client.V1Node(metadata=client.V1ObjectMeta(name="node-a"),
+                                 status=client.V1NodeStatus(allocatable=room, capacity=room)))
     spec = client.V1PodSpec(containers=[client.V1Container(name="c", image="busybox")])
     v1.create_namespaced_pod("apps", client.V1Pod(metadata=client.V1ObjectMeta(name="p"), spec=spec))
     deadline = time.monotonic() + 20
