@@ -20,7 +20,7 @@ conformance: venv
 
 ## kubeprop's own tests: lint, unit, quality (every seeded fault caught), a short conformance run
 test: venv lint
-	$(PYTEST) -n auto -q tests conformance
+	$(PYTEST) -n auto -q --durations=15 tests conformance
 
 unit: venv
 	$(PYTEST) -q tests/unit
@@ -35,6 +35,7 @@ lint: venv
 ## conformance steps/s over HTTP, on memory and on etcd storage (prints tables)
 bench: venv
 	$(BIN)/python -m conformance.bench
+	$(BIN)/python -m controlplane.schedbench
 	$(BIN)/python -m controlplane.etcdbench --unsafe-no-fsync
 	$(BIN)/python -m conformance.httpbench
 
