@@ -355,7 +355,10 @@ class APIServerMachine(CheckedMachine):
           annotations=st.dictionaries(st.sampled_from(("kubeprop.io/by", "kubeprop.io/why")),
                                       st.sampled_from(("test", "sched")), max_size=1))
     def bind_pod(self, ns: str, index: int, node: str, uid_mode: str, annotations: dict[str, str]) -> None:
-        name = self._pick("pods", ns, index)
+        # a pod held by a finalizer while being deleted is the one binding must refuse: try it first
+        deleting = sorted(n for (p, ons, n), o in self.model.objects.items()
+                          if p == "pods" and ons == ns and o["metadata"].get("deletionTimestamp"))
+        name = deleting[index % len(deleting)] if deleting and index < 2 else self._pick("pods", ns, index)
         pod = self.model.lookup("pods", ns, name)
         meta: dict[str, Any] = {"name": name, "namespace": ns}
         if uid_mode == "right" and pod is not None:

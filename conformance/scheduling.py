@@ -45,7 +45,7 @@ OFFSETS = (-40.0, -7.5, 0.0, 3.0, 20.0, 40.0)
 #: clock-rate skew bound: each replica's clock runs at 1 +- 5 % of true time
 RATES = (0.95, 1.0, 1.05)
 #: replica 0 most of the time, so a few steps make one replica do a whole piece of work
-REPLICA = st.sampled_from((0, 0, 1))
+REPLICA = st.sampled_from((0, 0, 0, 1))
 PICK = st.integers(0, 7)
 
 
@@ -241,7 +241,9 @@ class SchedulerMachine(CheckedMachine):
     def bind(self, i: int) -> None:
         self._step("bind", i)
 
-    @rule(i=REPLICA, what=st.sampled_from(("cycle", "cycle", "bind", "bind", "tick", "bind refused", "bind lost")))
+    # cycles outnumber binds, so chosen-but-unbound pods pile up for the races on them
+    @rule(i=REPLICA, what=st.sampled_from(("cycle", "cycle", "cycle", "cycle", "bind", "bind", "tick",
+                                           "bind refused", "bind lost")))
     def replica_step(self, i: int, what: str) -> None:
         """Replica i does one thing: a scheduling cycle, one pending bind, or one elector attempt.
 
