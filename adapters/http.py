@@ -2,7 +2,8 @@
 
 The kubeconfig is read by the official ``kubernetes`` client's loader
 (``kubernetes.config.kube_config``), so whatever it supports works here:
-bearer tokens, client certificates, a cluster CA, exec credential plugins
+bearer tokens, client certificates, a cluster CA, exec credential plugins; and
+``in-cluster`` in place of a path uses the pod's service account
 (their tokens are refreshed through the loader's hook on every request).
 Requests go through one ``requests.Session``.
 
@@ -17,6 +18,7 @@ that queue with a bound. There is no clock or compaction control over HTTP:
 from __future__ import annotations
 
 import json
+import os
 import socket
 import threading
 from typing import Any
@@ -24,7 +26,7 @@ from urllib.parse import quote
 
 import requests
 from kubernetes import client as k8s_client
-from kubernetes.config import kube_config
+from kubernetes.config import incluster_config, kube_config
 
 from adapters.base import JSON, Response, TargetError
 
@@ -36,6 +38,9 @@ NAMESPACED = {"pods", "leases"}
 PATCH_CONTENT_TYPES = {"merge": "application/merge-patch+json", "json": "application/json-patch+json",
                        "strategic": "application/strategic-merge-patch+json",
                        "apply": "application/apply-patch+yaml"}
+#: ``--kubeconfig in-cluster``: authenticate as the pod's service account, as in-cluster clients do
+IN_CLUSTER = "in-cluster"
+SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
 #: seconds to wait for a connection or for a non-watch answer
 REQUEST_TIMEOUT = 30.0
 
@@ -167,11 +172,19 @@ class HTTPTarget:
     name = "http"
     controls: HTTPControls | None = None
 
-    def __init__(self, kubeconfig: str, context: str | None = None, *, test_controls: bool = False) -> None:
+    def __init__(self, kubeconfig: str, context: str | None = None, *, test_controls: bool = False,
+                 service_account_dir: str = SERVICE_ACCOUNT_DIR) -> None:
         cfg = k8s_client.Configuration()
         try:
-            kube_config.load_kube_config(config_file=kubeconfig, context=context, client_configuration=cfg,
-                                         persist_config=False)
+            if kubeconfig == IN_CLUSTER:
+                # inside a pod: the service account's token and CA, the API server from the environment
+                incluster_config.InClusterConfigLoader(
+                    token_filename=os.path.join(service_account_dir, "token"),
+                    cert_filename=os.path.join(service_account_dir, "ca.crt"),
+                ).load_and_set(cfg)
+            else:
+                kube_config.load_kube_config(config_file=kubeconfig, context=context, client_configuration=cfg,
+                                             persist_config=False)
         except Exception as e:
             raise TargetError(f"cannot load kubeconfig {kubeconfig!r}"
                               f"{' context ' + repr(context) if context else ''}: {e}") from e
