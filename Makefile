@@ -20,7 +20,9 @@ conformance: venv
 
 ## kubeprop's own tests: lint, unit, quality (every seeded fault caught), a short conformance run
 test: venv lint
-	$(PYTEST) -n auto -q --durations=15 tests conformance
+	$(PYTEST) -n auto -q --durations=15 tests conformance --ignore=tests/quality
+	@# the fault gate in fresh worker processes, so nothing an earlier test left in a process can steer it
+	$(PYTEST) -n auto -q --durations=30 tests/quality
 
 unit: venv
 	$(PYTEST) -q tests/unit
