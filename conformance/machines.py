@@ -358,7 +358,7 @@ class APIServerMachine(CheckedMachine):
         # a pod held by a finalizer while being deleted is the one binding must refuse: try it first
         deleting = sorted(n for (p, ons, n), o in self.model.objects.items()
                           if p == "pods" and ons == ns and o["metadata"].get("deletionTimestamp"))
-        name = deleting[index % len(deleting)] if deleting and index < 4 else self._pick("pods", ns, index)
+        name = deleting[index % len(deleting)] if deleting and index < 2 else self._pick("pods", ns, index)
         pod = self.model.lookup("pods", ns, name)
         meta: dict[str, Any] = {"name": name, "namespace": ns}
         if uid_mode == "right" and pod is not None:
