@@ -60,3 +60,12 @@ def violation_class(invariant: str) -> type[InvariantViolation]:
 
 def violation(invariant: str, message: str) -> InvariantViolation:
     return violation_class(invariant)(message)
+
+
+def violations_in(err: BaseException) -> list[InvariantViolation]:
+    """Every invariant violation in an error, including those Hypothesis groups when it reports several bugs."""
+    if isinstance(err, InvariantViolation):
+        return [err]
+    if isinstance(err, BaseExceptionGroup):
+        return [v for e in err.exceptions for v in violations_in(e)]
+    return []

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 from hypothesis.control import current_build_context
 
 from conformance.history import Call, Check, Failure, History, jsonable
-from conformance.invariants import INVARIANTS, InvariantViolation
+from conformance.invariants import INVARIANTS, InvariantViolation, violations_in
 
 if TYPE_CHECKING:  # the machines import this module outside pytest too (the benchmark): pytest and allure load lazily
     import pytest
@@ -133,12 +133,6 @@ def end_test() -> None:
     _histories.clear()
 
 
-def _violations(err: BaseException) -> list[InvariantViolation]:
-    if isinstance(err, InvariantViolation):
-        return [err]
-    if isinstance(err, BaseExceptionGroup):
-        return [v for e in err.exceptions for v in _violations(e)]
-    return []
 
 
 def _reporter(config: pytest.Config) -> Any:
@@ -166,7 +160,7 @@ def _report_failure(item: pytest.Item, exc: BaseException) -> None:
     test = reporter.get_test(None) if reporter is not None else None
     if test is None:
         return
-    violations = _violations(exc)
+    violations = violations_in(exc)
     last: dict[str, History] = {}
     for h in _histories:
         if h.failure is not None:

@@ -12,7 +12,7 @@ from hypothesis import settings
 
 from adapters.inprocess import known_faults
 from conformance import profiles
-from conformance.invariants import InvariantViolation
+from conformance.invariants import InvariantViolation, violations_in
 from conformance.machines import APIServerMachine
 from conformance.runner import base_for_fault, machine_for, run
 from conformance.scheduling import SchedulerMachine
@@ -27,12 +27,6 @@ def _budget() -> settings:
     return settings(profiles.PROFILES[profiles.DEFAULT], database=None, derandomize=True)
 
 
-def _violations(err: BaseException) -> list[InvariantViolation]:
-    if isinstance(err, InvariantViolation):
-        return [err]
-    if isinstance(err, BaseExceptionGroup):
-        return [v for e in err.exceptions for v in _violations(e)]
-    return []
 
 
 @pytest.mark.quality
@@ -41,7 +35,7 @@ def _violations(err: BaseException) -> list[InvariantViolation]:
 def test_seeded_fault_is_caught(fault: str, invariant: str) -> None:
     with pytest.raises((InvariantViolation, BaseExceptionGroup)) as info:
         run(machine_for(base_for_fault(fault), faults=[fault]), _budget())
-    found = {v.invariant: v for v in _violations(info.value)}
+    found = {v.invariant: v for v in violations_in(info.value)}
     assert invariant in found, f"{fault} should break {invariant}, but the suite reported {sorted(found)}"
     assert "Reproduction" in str(found[invariant])
     assert found[invariant].steps <= MAX_SHRUNK_STEPS, str(found[invariant])

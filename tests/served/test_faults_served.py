@@ -20,7 +20,7 @@ from hypothesis import Phase, settings
 
 from adapters.served import ServedServer
 from conformance import profiles
-from conformance.invariants import InvariantViolation
+from conformance.invariants import InvariantViolation, violations_in
 from conformance.machines import APIServerMachine
 from conformance.runner import machine_for, run
 from controlplane.faults import FAULTS
@@ -34,12 +34,6 @@ BUDGET = settings(profiles.PROFILES[profiles.DEFAULT], max_examples=EXAMPLES, da
 API_FAULTS = [f for f in FAULTS if f.name.split(".")[0] not in ("scheduler", "lease")]
 
 
-def _violations(err: BaseException) -> list[InvariantViolation]:
-    if isinstance(err, InvariantViolation):
-        return [err]
-    if isinstance(err, BaseExceptionGroup):
-        return [v for e in err.exceptions for v in _violations(e)]
-    return []
 
 
 @pytest.mark.quality
@@ -51,6 +45,6 @@ def test_seeded_fault_is_caught_over_http(serve: Callable[..., ServedServer], fa
     machine = machine_for(APIServerMachine, kind="http", kubeconfig=served.kubeconfig, test_controls=True)
     with pytest.raises((InvariantViolation, BaseExceptionGroup)) as info:
         run(machine, BUDGET)
-    found = sorted({v.invariant for v in _violations(info.value)})
+    found = sorted({v.invariant for v in violations_in(info.value)})
     assert invariant in found, f"{fault} should break {invariant} over HTTP, but the suite reported {found}"
     assert served.stop() == 0, served.log()
