@@ -172,10 +172,14 @@ class APIServerMachine(CheckedMachine):
         labels=gen.labels,
         finalizers=gen.finalizer_lists,
         with_rv=st.integers(0, 15).map(lambda i: i == 0),
+        # a client may send a status; the server owns it and resets it on create
+        status=st.sampled_from((None, None, None, {"phase": "Running", "hostIP": "10.0.0.7"})),
     )
     def create_pod(self, ns: str, name: str, spec: dict[str, Any], labels: dict[str, str],
-                   finalizers: list[str], with_rv: bool) -> None:
+                   finalizers: list[str], with_rv: bool, status: dict[str, Any] | None) -> None:
         body: dict[str, Any] = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name}, "spec": spec}
+        if status is not None:
+            body["status"] = dict(status)
         if labels:
             body["metadata"]["labels"] = labels
         if finalizers:

@@ -641,7 +641,8 @@ class APIModel:
         if meta.get("annotations"):
             new["metadata"].setdefault("annotations", {}).update(meta["annotations"])
         conds = [c for c in new.setdefault("status", {}).get("conditions", []) if c.get("type") != "PodScheduled"]
-        conds.append({"type": "PodScheduled", "status": "True"})
+        # pkg/api/pod/util.go: UpdatePodCondition stamps lastTransitionTime when the status changes
+        conds.append({"type": "PodScheduled", "status": "True", "lastTransitionTime": self.now})
         new["status"]["conditions"] = conds
         pkey = self.key("pods", namespace, name)
 

@@ -75,6 +75,8 @@ class Context:
     name_counter: int = 0
     # the read cache of the get.stale-read fault: key -> (stored bytes, mod revision); used only when it is on
     stale_cache: dict[str, tuple[bytes, int]] = field(default_factory=dict)
+    # the revision each key was created at, for the list.stale-item-rv fault; kept only when it is on
+    created_at: dict[str, int] = field(default_factory=dict)
 
     def now(self) -> str:
         return format_time(self.clock())
@@ -376,7 +378,11 @@ class Store:
         for f in ("deletionTimestamp", "deletionGracePeriodSeconds", "generation", "resourceVersion"):
             meta.pop(f, None)
         self._stamp(obj, namespace)
+        sent_status = obj.get("status")
         self.strategy.prepare_for_create(obj, self.ctx.now())
+        if self.ctx.faults.enabled("create.keeps-status") and isinstance(sent_status, dict) \
+                and isinstance(obj.get("status"), dict):
+            obj["status"] = {**sent_status, **obj["status"]}
         # apimachinery/pkg/api/validation/objectmeta.go: ValidateObjectMeta
         errs: list[FieldError] = []
         if not name:
@@ -410,6 +416,8 @@ class Store:
                 err.message = f"object is being deleted: {err.message}"
             raise err from None
         self._note_write(key, None, obj, value, rev)
+        if self.ctx.faults.enabled("list.stale-item-rv"):
+            self.ctx.created_at[key] = rev
         meta["resourceVersion"] = str(rev)
         return obj
 
@@ -471,6 +479,8 @@ class Store:
                 break
             last_key = key
             obj = decode(value, mod)
+            if self.ctx.faults.enabled("list.stale-item-rv") and key in self.ctx.created_at:
+                obj["metadata"]["resourceVersion"] = str(self.ctx.created_at[key])
             if selector.empty or selector.matches(obj["metadata"].get("labels")):
                 items.append(obj)
         list_meta: JSON = {"resourceVersion": str(rev)}
@@ -562,6 +572,10 @@ class Store:
             normalize_meta(new_meta)
             stored = without_rv(old)
             self.strategy.prepare_for_update(new, stored)
+            if self.ctx.faults.enabled("update.keeps-dropped-field") and isinstance(stored.get("spec"), dict):
+                kept = new.setdefault("spec", {})
+                for field_name, value_ in stored["spec"].items():
+                    kept.setdefault(field_name, value_)
             errs = _meta_errors(new_meta, self.strategy.canonical_labels) + self.strategy.validate(new)
             if old_meta.get("deletionTimestamp"):
                 # apimachinery/pkg/api/validation/objectmeta.go: ValidateNoNewFinalizers
