@@ -10,21 +10,18 @@ from __future__ import annotations
 import copy
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NoReturn
 
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
-from adapters.base import Response, Target
-from conformance import reporting
+from adapters.base import Target
 from conformance import strategies as gen
-from conformance.compare import check_answer
-from conformance.deviations import admission_for
+from conformance.client import CheckedClient, model_for
 from conformance.history import write_reproduction
 from conformance.invariants import InvariantViolation
-from conformance.watching import WatchCheck
-from model.apiserver import APIModel, Expect
+from conformance.ops import Op
+from conformance.reporting import Reporter
 from model.resources import resource
 from model.selectors import Selector
 
@@ -33,26 +30,22 @@ MAX_WATCHES = 3
 NS = st.sampled_from((gen.NAMESPACES[0],) * 5 + gen.NAMESPACES[1:])
 #: picks an existing object most of the time (see APIServerMachine._pick)
 PICK = st.integers(0, 7)
-NAMESPACED = {"pods", "leases"}
-#: seconds a server-set timestamp may differ from the local wall clock when the target's clock is not readable
-TIME_SKEW = 5
 
 
-def _wall_now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _ns_for(resource: str, ns: str) -> str | None:
-    return ns if resource in NAMESPACED else None
+def _ns_for(plural: str, ns: str | None) -> str | None:
+    return ns if resource(plural).namespaced else None
 
 
 class CheckedMachine(RuleBasedStateMachine):
-    """The plumbing every kubeprop state machine shares: a fresh target, the model, the history, checked calls."""
+    """The plumbing every kubeprop state machine shares: a fresh target, the model, the history, and the one
+    checked client (conformance/client.py) every call goes through."""
 
     #: builds a fresh target for each example; set by :func:`conformance.runner.machine_for`
     target_factory: ClassVar[Callable[[], Target]]
     #: how to reopen the same target in a reproduction program (see conformance/replay.py)
     target_spec: ClassVar[dict[str, Any]] = {"kind": "builtin"}
+    #: where failures are reported; set by :func:`conformance.runner.machine_for`
+    reporter: ClassVar[Reporter] = Reporter()
     #: seconds a watch may take to deliver an acknowledged write (0 in process)
     watch_timeout: ClassVar[float] = 0.0
     #: steps run by every instance so far, and when the first failure of a run happened (for the benchmark)
@@ -62,27 +55,23 @@ class CheckedMachine(RuleBasedStateMachine):
     def __init__(self) -> None:
         super().__init__()
         self.target = type(self).target_factory()
-        controls = self.target.controls
-        # with no controls (over HTTP) the model's clock follows the local wall clock, within TIME_SKEW
-        # a real kube-apiserver's default admission plugins change what it stores (conformance/deviations.py)
-        admission = admission_for(self.target)
-        self.model = (APIModel(now=controls.now(), admission=admission) if controls
-                      else APIModel(now=_wall_now(), time_skew=TIME_SKEW, admission=admission))
-        self.history = reporting.new_history(self.target_spec)
-        self.watches: list[WatchCheck] = []
-        self._watch_seq = 0
+        self.model = model_for(self.target, self.target_spec)
+        self.history = self.reporter.new_history(self.target_spec)
+        self.client = CheckedClient(self.target, self.model, self.history, self.reporter, self._fail,
+                                    watch_timeout=self.watch_timeout)
         self._steps_done = -1  # the invariant also runs once right after __init__
         self._in_invariant = False
 
     # ----- plumbing ---------------------------------------------------------------------------
 
-    def _fail(self, err: InvariantViolation) -> None:
+    def _fail(self, err: InvariantViolation) -> NoReturn:
         if CheckedMachine.first_failure_at is None:
             CheckedMachine.first_failure_at = time.perf_counter()
         err.steps = self._steps_done + (0 if self._in_invariant else 1)
         program = self.history.program(err.invariant, err.detail)
         path = write_reproduction(program, err.invariant)
-        reporting.failed(self.history, err, program, path, in_invariant=self._in_invariant, watches=self.watches)
+        self.reporter.failed(self.history, err, program, path, in_invariant=self._in_invariant,
+                             watches=self.client.watches)
         err.args = (f"{err.args[0]}\n\nReproduction ({path}):\n{program}",)
         raise err
 
@@ -90,35 +79,6 @@ class CheckedMachine(RuleBasedStateMachine):
         # Hypothesis prints the steps of the example it reports, the shrunk one: they become its report's steps
         self.history.mark_step(rule.function.__name__, data)
         return super()._repr_step(rule, data, result)
-
-    def _call(self, plural: str, expect: Expect, method: str, *args: Any, **kwargs: Any) -> Response:
-        call = self.history.record(method, *args, **kwargs)
-        resp: Response = getattr(self.target, method)(*args, **kwargs)
-        call.code, call.body = resp.code, resp.body
-        self._check(plural, expect, resp)
-        return resp
-
-    def _check(self, plural: str, expect: Expect, resp: Response) -> None:
-        """Compare an answer with the model's expectation, then let the model take in what happened."""
-        check = reporting.note_check(self.history, expect, resp.code, resp.body)
-        try:
-            check_answer(self.model, plural, expect, resp)
-        except InvariantViolation as err:
-            if check is not None:
-                check.difference = err.detail
-            self._fail(err)
-        chosen = next((c for c in (expect, *expect.alternatives) if c.code == resp.code), expect)
-        if chosen.commit is not None:
-            chosen.commit(resp.body)
-
-    def _read_back(self, plural: str, ns: str | None, name: str) -> None:
-        self._call(plural, self.model.get(plural, ns, name), "get", plural, ns, name)
-
-    def _write(self, plural: str, ns: str | None, name: str, expect: Expect, method: str, *args: Any,
-               **kwargs: Any) -> None:
-        self._call(plural, expect, method, *args, **kwargs)
-        if expect.code < 500:
-            self._read_back(plural, ns, name)
 
     def _stale_rv(self, plural: str, current: str | None) -> str:
         for rv in self.model.observed_rvs[plural]:
@@ -149,8 +109,7 @@ class CheckedMachine(RuleBasedStateMachine):
     @initialize()
     def first_namespace(self) -> None:
         body = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": gen.NAMESPACES[0]}}
-        self._write("namespaces", None, gen.NAMESPACES[0], self.model.create("namespaces", None, body), "create",
-                    "namespaces", None, body)
+        self.client.write(Op.create("namespaces", None, body))
 
 
 
@@ -162,8 +121,7 @@ class APIServerMachine(CheckedMachine):
         body: dict[str, Any] = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}
         if labels:
             body["metadata"]["labels"] = labels
-        self._write("namespaces", None, name, self.model.create("namespaces", None, body), "create",
-                    "namespaces", None, body)
+        self.client.write(Op.create("namespaces", None, body))
 
     @rule(
         ns=gen.names((gen.NAMESPACES[0],) * 5 + gen.NAMESPACES[1:], (gen.MISSING_NAMESPACE,)),
@@ -186,32 +144,29 @@ class APIServerMachine(CheckedMachine):
             body["metadata"]["finalizers"] = finalizers
         if with_rv:
             body["metadata"]["resourceVersion"] = "12345"
-        self._write("pods", ns, name, self.model.create("pods", ns, body), "create", "pods", ns, body)
+        self.client.write(Op.create("pods", ns, body))
 
     @rule(name=gen.names(gen.NODE_NAMES, gen.INVALID_NAMES[:1]), parts=gen.node_parts())
     def create_node(self, name: str, parts: dict[str, Any]) -> None:
         body = gen.node_body(name, parts)
-        self._write("nodes", None, name, self.model.create("nodes", None, body), "create", "nodes", None, body)
+        self.client.write(Op.create("nodes", None, body))
 
     @rule(ns=NS, name=st.sampled_from(gen.LEASE_NAMES), spec=gen.lease_specs)
     def create_lease(self, ns: str, name: str, spec: dict[str, Any]) -> None:
         body = {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease", "metadata": {"name": name}, "spec": spec}
-        self._write("leases", ns, name, self.model.create("leases", ns, body), "create", "leases", ns, body)
+        self.client.write(Op.create("leases", ns, body))
 
     # ----- reads ------------------------------------------------------------------------------
 
     @rule(resource=st.sampled_from(("pods", "nodes", "leases", "namespaces")), ns=NS, index=PICK)
     def get_object(self, resource: str, ns: str, index: int) -> None:
-        self._read_back(resource, _ns_for(resource, ns), self._pick(resource, ns, index))
+        self.client.call(Op.get(resource, _ns_for(resource, ns), self._pick(resource, ns, index)))
 
     @rule(resource=st.sampled_from(("pods", "nodes", "leases", "namespaces")),
           ns=st.sampled_from((None,) + gen.NAMESPACES),
           selector=st.one_of(st.none(), gen.selectors()))
     def list_objects(self, resource: str, ns: str | None, selector: Selector | None) -> None:
-        ns = ns if resource in NAMESPACED else None
-        expect = self.model.list(resource, ns, selector)
-        kwargs = {"label_selector": selector.render()} if selector else {}
-        self._call(resource, expect, "list", resource, ns, **kwargs)
+        self.client.call(Op.list(resource, ns, selector))
 
     # ----- updates ----------------------------------------------------------------------------
 
@@ -225,8 +180,7 @@ class APIServerMachine(CheckedMachine):
         if resource == "namespaces":
             labels = {**labels, "kubernetes.io/metadata.name": name}
         body["metadata"]["labels"] = labels
-        self._write(resource, ns_, name, self.model.update(resource, ns_, name, body), "update",
-                    resource, ns_, name, body)
+        self.client.write(Op.update(resource, ns_, name, body))
 
     @rule(resource=st.sampled_from(("pods", "nodes", "leases")), ns=NS,
           index=PICK, finalizers=gen.finalizer_lists,
@@ -236,15 +190,14 @@ class APIServerMachine(CheckedMachine):
         ns_ = _ns_for(resource, ns)
         body = self._body_for_update(resource, ns_, name, rv_mode)
         body["metadata"]["finalizers"] = finalizers
-        self._write(resource, ns_, name, self.model.update(resource, ns_, name, body), "update",
-                    resource, ns_, name, body)
+        self.client.write(Op.update(resource, ns_, name, body))
 
     @rule(ns=NS, index=PICK, image=st.sampled_from(gen.IMAGES), rv_mode=st.sampled_from(("fresh", "stale", "none")))
     def update_pod_image(self, ns: str, index: int, image: str, rv_mode: str) -> None:
         name = self._pick("pods", ns, index)
         body = self._body_for_update("pods", ns, name, rv_mode)
         body["spec"]["containers"][0]["image"] = image
-        self._write("pods", ns, name, self.model.update("pods", ns, name, body), "update", "pods", ns, name, body)
+        self.client.write(Op.update("pods", ns, name, body))
 
     @rule(resource=st.sampled_from(("pods", "nodes", "leases", "namespaces")), ns=NS,
           index=PICK, rv_mode=st.sampled_from(("fresh", "none")))
@@ -252,16 +205,14 @@ class APIServerMachine(CheckedMachine):
         name = self._pick(resource, ns, index)
         ns_ = _ns_for(resource, ns)
         body = self._body_for_update(resource, ns_, name, rv_mode)
-        self._write(resource, ns_, name, self.model.update(resource, ns_, name, body), "update",
-                    resource, ns_, name, body)
+        self.client.write(Op.update(resource, ns_, name, body))
 
     @rule(ns=NS, index=PICK, spec=gen.lease_specs, rv_mode=st.sampled_from(("fresh", "stale", "none")))
     def update_lease(self, ns: str, index: int, spec: dict[str, Any], rv_mode: str) -> None:
         name = self._pick("leases", ns, index)
         body = self._body_for_update("leases", ns, name, rv_mode)
         body["spec"] = spec
-        self._write("leases", ns, name, self.model.update("leases", ns, name, body), "update",
-                    "leases", ns, name, body)
+        self.client.write(Op.update("leases", ns, name, body))
 
     # ----- patches (apiserver/pkg/endpoints/handlers/patch.go) -------------------------------------------
 
@@ -296,8 +247,7 @@ class APIServerMachine(CheckedMachine):
             for k in [k for k, v in changes.items() if v is None]:
                 labels.pop(k, None)
             patch.append({"op": "add", "path": "/metadata/labels", "value": labels})
-        self._write(resource, ns_, name, self.model.patch(resource, ns_, name, patch_type, patch), "patch",
-                    resource, ns_, name, patch, patch_type=patch_type)
+        self.client.write(Op.patch(resource, ns_, name, patch, patch_type))
 
     @rule(ns=NS, index=PICK, image=st.sampled_from(gen.IMAGES),
           how=st.sampled_from(("merge", "json", "json-test")))
@@ -315,8 +265,7 @@ class APIServerMachine(CheckedMachine):
             if how == "json-test":
                 patch.append({"op": "test", "path": "/spec/containers/0/image", "value": gen.IMAGES[0]})
             patch.append({"op": "replace", "path": "/spec/containers/0/image", "value": image})
-        self._write("pods", ns, name, self.model.patch("pods", ns, name, patch_type, patch), "patch",
-                    "pods", ns, name, patch, patch_type=patch_type)
+        self.client.write(Op.patch("pods", ns, name, patch, patch_type))
 
     def _pick(self, resource: str, ns: str, index: int) -> str:
         """An existing object's name for most indexes (so calls do something); the last index names any."""
@@ -349,8 +298,7 @@ class APIServerMachine(CheckedMachine):
             options["preconditions"] = {"resourceVersion": meta.get("resourceVersion", "1")}
         elif precondition == "stale-rv":
             options["preconditions"] = {"resourceVersion": self._stale_rv(resource, meta.get("resourceVersion"))}
-        self._write(resource, ns_, name, self.model.delete(resource, ns_, name, options), "delete",
-                    resource, ns_, name, options=options)
+        self.client.write(Op.delete(resource, ns_, name, options))
 
     # ----- binding ----------------------------------------------------------------------------
 
@@ -372,51 +320,38 @@ class APIServerMachine(CheckedMachine):
         if annotations:
             meta["annotations"] = annotations
         body = {"apiVersion": "v1", "kind": "Binding", "metadata": meta, "target": {"kind": "Node", "name": node}}
-        self._write("pods", ns, name, self.model.bind(ns, name, body), "bind", ns, name, body)
+        self.client.write(Op.bind(ns, name, body))
 
     # ----- watches, clock, compaction ---------------------------------------------------------
 
-    @precondition(lambda self: len(self.watches) < MAX_WATCHES)
+    @precondition(lambda self: len(self.client.watches) < MAX_WATCHES)
     @rule(resource=st.sampled_from(("pods", "nodes", "leases")), ns=st.sampled_from((None,) + gen.NAMESPACES),
           # None: from now; 0: the oldest observed version (a long replay, expired after a compaction)
           start=st.one_of(st.none(), st.just(0), st.integers(0, 50)))
     def open_watch(self, resource: str, ns: str | None, start: int | None) -> None:
-        ns = ns if resource in NAMESPACED else None
         rv: str | None = None
         if start is not None:
             observed = self.model.observed_rvs[resource]
             if not observed:
                 return
             rv = observed[start % len(observed)]
-        plan = self.model.plan_watch(resource, ns, rv)
-        self._watch_seq += 1
-        label = f"w{self._watch_seq}"
-        kwargs: dict[str, Any] = {"resource_version": rv}
-        self.history.record("watch", resource, ns, assign=label, **kwargs)
-        stream = self.target.watch(resource, ns, **kwargs)
-        self.watches.append(WatchCheck(f"{label} ({resource}{' in ' + ns if ns else ''}, from {rv!r})",
-                                       plan, stream, rv))
-        self._check_watches()
+        self.client.open_watch(resource, _ns_for(resource, ns), rv)
+        self.client.check_watches()
 
-    @precondition(lambda self: bool(self.watches))
+    @precondition(lambda self: bool(self.client.watches))
     @rule(index=st.integers(0, MAX_WATCHES - 1))
     def close_watch(self, index: int) -> None:
-        w = self.watches.pop(index % len(self.watches))
-        w.stream.close()
+        self.client.close_watch(index)
 
     @precondition(lambda self: self.target.controls is not None)
     @rule(seconds=st.sampled_from((1, 5, 29, 31)))
     def advance_clock(self, seconds: int) -> None:
-        self.history.record("advance_clock", seconds, receiver="target.controls")
-        self.target.controls.advance_clock(seconds)
-        self.model.advance(seconds)
+        self.client.advance_clock(seconds)
 
     @precondition(lambda self: self.target.controls is not None)
     @rule()
     def compact(self) -> None:
-        self.history.record("compact", receiver="target.controls")
-        self.target.controls.compact()
-        self.model.compact()
+        self.client.compact()
 
     # ----- checked after every step -----------------------------------------------------------
 
@@ -425,20 +360,8 @@ class APIServerMachine(CheckedMachine):
         self._steps_done += 1
         APIServerMachine.steps += 1
         self._in_invariant = True
-        self._check_watches()
+        self.client.check_watches()
         self._in_invariant = False
-        if self.target.controls is None:
-            # after any wait for watches: the next step's calls start now
-            self.model.now = _wall_now()
-
-    def _check_watches(self) -> None:
-        for w in self.watches:
-            try:
-                w.check(self.model, timeout=self.watch_timeout)
-            except InvariantViolation as err:
-                self._fail(err)
 
     def teardown(self) -> None:
-        for w in self.watches:
-            w.stream.close()
-        self.target.close()
+        self.client.close()

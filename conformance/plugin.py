@@ -12,7 +12,10 @@ from collections.abc import Callable, Iterator
 import pytest
 from hypothesis import settings
 
-from conformance import profiles, reporting
+from conformance import profiles
+from conformance.reporting import Reporter
+
+REPORTER = pytest.StashKey[Reporter]()
 
 FAULTS_ENV = "KUBEPROP_FAULTS"
 
@@ -46,7 +49,9 @@ def pytest_configure(config: pytest.Config) -> None:
     if not config.getoption("hypothesis_profile", default=None):
         settings.load_profile(profiles.DEFAULT)
     config.addinivalue_line("markers", "conformance: a kubeprop conformance state machine")
-    reporting.configure(config)
+    reporter = Reporter(config)
+    config.stash[REPORTER] = reporter
+    Reporter.session = reporter
     faults = selected_faults(config)
     if config.getoption("target") == "http":
         if not config.getoption("kubeconfig"):
@@ -87,26 +92,34 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_call(item: pytest.Item) -> object:
     """With --alluredir: a failed test's shrunk example becomes its Allure steps (conformance/reporting.py)."""
-    if not reporting.ACTIVE:
+    reporter = item.config.stash[REPORTER]
+    if not reporter.active:
         return (yield)
-    reporting.begin_test()
+    reporter.begin_test()
     try:
         return (yield)
     except BaseException as exc:
-        reporting.report_failure(item, exc)
+        reporter.report_failure(item, exc)
         raise
     finally:
-        reporting.end_test()
+        reporter.end_test()
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
-    if reporting.ACTIVE and report.when == "call" and report.failed:
-        reporting.name_failure(report, reporting.config())
+    reporter = Reporter.session
+    if reporter is not None and reporter.active and report.when == "call" and report.failed:
+        reporter.name_failure(report)
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
-    if reporting.ACTIVE:
-        reporting.write_metadata(session.config, selected_faults(session.config))
+    reporter = session.config.stash[REPORTER]
+    if reporter.active:
+        reporter.write_metadata(selected_faults(session.config))
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if Reporter.session is config.stash.get(REPORTER, None):
+        Reporter.session = None
 
 
 @pytest.fixture(scope="session")
@@ -141,15 +154,17 @@ def kubeprop_machine(request: pytest.FixtureRequest, kubeprop_target_kind: str,
     """``kubeprop_machine(Base)`` → a subclass of the state machine bound to the selected target and faults."""
     from conformance.runner import machine_for
 
+    reporter = request.config.stash[REPORTER]
+
     def bind(base: type) -> type:
         if kubeprop_target_kind == "served":
             # the faults are in the served server; each example is scoped (names, label, cleanup) on it
             served = request.getfixturevalue("kubeprop_served")
             suffix = "_" + "_".join(f.replace(".", "_").replace("-", "_") for f in kubeprop_faults)
             return machine_for(base, kind="http", kubeconfig=served.kubeconfig, test_controls=served.test_controls,
-                               name_suffix=suffix if kubeprop_faults else "")
+                               name_suffix=suffix if kubeprop_faults else "", reporter=reporter)
         return machine_for(base, kind=kubeprop_target_kind, faults=kubeprop_faults,
                            kubeconfig=request.config.getoption("kubeconfig"),
-                           context=request.config.getoption("context"))
+                           context=request.config.getoption("context"), reporter=reporter)
 
     return bind

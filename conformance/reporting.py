@@ -25,7 +25,7 @@ import platform
 import re
 from importlib import metadata
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from hypothesis.control import current_build_context
 
@@ -35,31 +35,9 @@ from conformance.invariants import INVARIANTS, InvariantViolation, violations_in
 if TYPE_CHECKING:  # the machines import this module outside pytest too (the benchmark): pytest and allure load lazily
     import pytest
 
-#: whether allure-pytest writes results in this process
-ACTIVE = False
-
-_histories: list[History] = []  # the detailed histories of the test running now (its final runs)
-_messages: dict[str, str] = {}  # nodeid -> the status message of its failure
-
 JSON_TYPE = "application/json"
 PYTHON_TYPE = "text/x-python"
 TEXT_TYPE = "text/plain"
-
-
-_config: pytest.Config | None = None
-
-
-def configure(config: pytest.Config) -> None:
-    global ACTIVE, _config
-    ACTIVE = bool(getattr(config.option, "allure_report_dir", None))
-    _config = config
-
-
-def config() -> pytest.Config | None:
-    return _config
-
-
-# ----- what the machines call ---------------------------------------------------------------------
 
 
 def _final_run() -> bool:
@@ -69,25 +47,86 @@ def _final_run() -> bool:
         return False
 
 
-def new_history(target_spec: dict[str, Any]) -> History:
-    """The history of a new example: detailed only when it is the one to report."""
-    history = History(dict(target_spec), detailed=ACTIVE and _final_run())
-    if history.detailed:
-        _histories.append(history)
-    return history
+class Reporter:
+    """The reporting of one pytest session (or none): made by the plugin, handed to every machine by the runner.
 
+    Inactive (``Reporter()``, the default outside a reporting session) it keeps nothing: histories are not
+    detailed and no Allure result is written.
+    """
 
-def note_check(history: History, expect: Any, code: int | None, body: Any) -> Check | None:
-    if not history.detailed:
-        return None
-    return history.note_check(expectation(expect), code, body)
+    #: the reporter of the pytest session running now, set by the plugin; machines bound outside one get
+    #: an inactive reporter
+    session: ClassVar[Reporter | None] = None
 
+    def __init__(self, config: pytest.Config | None = None) -> None:
+        self.config = config
+        self.active = bool(config is not None and getattr(config.option, "allure_report_dir", None))
+        self._histories: list[History] = []  # the detailed histories of the test running now (its final runs)
+        self._messages: dict[str, str] = {}  # nodeid -> the status message of its failure
 
-def failed(history: History, err: InvariantViolation, program: str, path: Path | str, *, in_invariant: bool,
-           watches: list[Any]) -> None:
-    if history.detailed:
-        history.failure = Failure(err.invariant, err.detail, program, str(path), err.steps, in_invariant,
-                                  [watch_stream(w) for w in watches])
+    @classmethod
+    def current(cls) -> Reporter:
+        return cls.session if cls.session is not None else cls()
+
+    # ----- what the machines call -----------------------------------------------------------------
+
+    def new_history(self, target_spec: dict[str, Any]) -> History:
+        """The history of a new example: detailed only when it is the one to report."""
+        history = History(dict(target_spec), detailed=self.active and _final_run())
+        if history.detailed:
+            self._histories.append(history)
+        return history
+
+    @staticmethod
+    def note_check(history: History, expect: Any, code: int | None, body: Any) -> Check | None:
+        if not history.detailed:
+            return None
+        return history.note_check(expectation(expect), code, body)
+
+    @staticmethod
+    def failed(history: History, err: InvariantViolation, program: str, path: Path | str, *,
+               in_invariant: bool, watches: list[Any]) -> None:
+        if history.detailed:
+            history.failure = Failure(err.invariant, err.detail, program, str(path), err.steps, in_invariant,
+                                      [watch_stream(w) for w in watches])
+
+    # ----- what the pytest plugin calls -----------------------------------------------------------
+
+    def begin_test(self) -> None:
+        self._histories.clear()
+
+    def end_test(self) -> None:
+        self._histories.clear()
+
+    def report_failure(self, item: pytest.Item, exc: BaseException) -> None:
+        """Turn the final runs of a failed test into its Allure steps and attachments."""
+        import pytest
+
+        try:
+            _report_failure(item, exc, self._histories, self._messages)
+        except Exception as err:  # the report must never hide the test's own failure
+            item.warn(pytest.PytestWarning(f"kubeprop: the Allure steps of this failure were not written: {err!r}"))
+
+    def name_failure(self, report: pytest.TestReport) -> None:
+        """Start the failure's message with its invariant id (allure-pytest starts it with the exception class)."""
+        message = self._messages.pop(report.nodeid, None)
+        reporter = _reporter(self.config) if self.config is not None and message else None
+        test = reporter.get_test(None) if reporter is not None else None
+        if test is not None and test.statusDetails is not None:
+            from allure_commons.model2 import Status
+
+            test.statusDetails.message = message
+            test.status = Status.FAILED  # broken invariants, also when Hypothesis groups several
+
+    def write_metadata(self, faults: tuple[str, ...]) -> None:
+        """categories.json and environment.properties into the results directory (once, not in xdist workers)."""
+        config = self.config
+        if config is None or hasattr(config, "workerinput"):
+            return
+        out = Path(config.option.allure_report_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "categories.json").write_text(json.dumps(categories(), indent=2) + "\n")
+        (out / "environment.properties").write_text(_properties(environment(config, faults)))
 
 
 def expectation(expect: Any) -> dict[str, Any]:
@@ -107,8 +146,6 @@ def expectation(expect: Any) -> dict[str, Any]:
         out["resourceVersion"] = "(one never seen before)"
     if expect.new_uid:
         out["uid"] = "(one never given before)"
-    if expect.alternatives:
-        out["or"] = [expectation(a) for a in expect.alternatives]
     return out
 
 
@@ -122,35 +159,13 @@ def watch_stream(w: Any) -> dict[str, Any]:
     }
 
 
-# ----- what the pytest plugin calls ---------------------------------------------------------------
-
-
-def begin_test() -> None:
-    _histories.clear()
-
-
-def end_test() -> None:
-    _histories.clear()
-
-
-
-
 def _reporter(config: pytest.Config) -> Any:
     listener = config.pluginmanager.get_plugin("allure_listener")
     return getattr(listener, "allure_logger", None)
 
 
-def report_failure(item: pytest.Item, exc: BaseException) -> None:
-    """Turn the final runs of a failed test into its Allure steps and attachments."""
-    import pytest
-
-    try:
-        _report_failure(item, exc)
-    except Exception as err:  # the report must never hide the test's own failure
-        item.warn(pytest.PytestWarning(f"kubeprop: the Allure steps of this failure were not written: {err!r}"))
-
-
-def _report_failure(item: pytest.Item, exc: BaseException) -> None:
+def _report_failure(item: pytest.Item, exc: BaseException, histories: list[History],
+                    messages: dict[str, str]) -> None:
     import pytest
     from allure_commons.model2 import Label
 
@@ -162,7 +177,7 @@ def _report_failure(item: pytest.Item, exc: BaseException) -> None:
         return
     violations = violations_in(exc)
     last: dict[str, History] = {}
-    for h in _histories:
+    for h in histories:
         if h.failure is not None:
             last[h.failure.invariant] = h
     chosen: list[History] = []
@@ -170,13 +185,13 @@ def _report_failure(item: pytest.Item, exc: BaseException) -> None:
         h = last.get(v.invariant)
         if h is not None and h not in chosen:
             chosen.append(h)
-    if not chosen and _histories:
-        chosen = [_histories[-1]]  # the final run failed in some other way: still show what it did
+    if not chosen and histories:
+        chosen = [histories[-1]]  # the final run failed in some other way: still show what it did
     ids = list(dict.fromkeys(v.invariant for v in violations))
     if ids:
         test.name = f"{item.name}: {', '.join(ids)}"
         test.labels += [Label(name="invariant", value=i) for i in ids] + [Label(name="tag", value=i) for i in ids]
-        _messages[item.nodeid] = "\n\n".join(_message(v, last.get(v.invariant)) for v in violations)
+        messages[item.nodeid] = "\n\n".join(_message(v, last.get(v.invariant)) for v in violations)
     for h in chosen:
         if len(chosen) > 1:
             outer = _start(reporter, f"{h.failure.invariant}: shrunk sequence" if h.failure else "sequence", {})
@@ -191,18 +206,6 @@ def _message(v: InvariantViolation, h: History | None) -> str:
     if h is not None and h.failure is not None:
         text += f"\n\nShrunk to {len(h.steps) or h.failure.steps} steps; reproduction: {h.failure.path}"
     return text
-
-
-def name_failure(report: pytest.TestReport, config: pytest.Config | None) -> None:
-    """Start the failure's message with its invariant id (allure-pytest starts it with the exception class)."""
-    message = _messages.pop(report.nodeid, None)
-    reporter = _reporter(config) if config is not None and message else None
-    test = reporter.get_test(None) if reporter is not None else None
-    if test is not None and test.statusDetails is not None:
-        from allure_commons.model2 import Status
-
-        test.statusDetails.message = message
-        test.status = Status.FAILED  # broken invariants, also when Hypothesis groups several
 
 
 # ----- steps and attachments ----------------------------------------------------------------------
@@ -390,13 +393,3 @@ def _properties(values: dict[str, str]) -> str:
         return re.sub(r"([=: ])", r"\\\1", text) if key else text
 
     return "".join(f"{esc(k, key=True)}={esc(v)}\n" for k, v in values.items())
-
-
-def write_metadata(config: pytest.Config, faults: tuple[str, ...]) -> None:
-    """categories.json and environment.properties into the results directory (once, not in xdist workers)."""
-    if hasattr(config, "workerinput"):
-        return
-    out = Path(config.option.allure_report_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "categories.json").write_text(json.dumps(categories(), indent=2) + "\n")
-    (out / "environment.properties").write_text(_properties(environment(config, faults)))

@@ -10,6 +10,7 @@ from hypothesis import settings as Settings
 from hypothesis.stateful import RuleBasedStateMachine, run_state_machine_as_test
 
 from conformance.replay import open_target
+from conformance.reporting import Reporter
 
 #: seconds a watch over HTTP may take to deliver an acknowledged write before it counts as lost
 HTTP_WATCH_TIMEOUT = 5.0
@@ -17,8 +18,10 @@ HTTP_WATCH_TIMEOUT = 5.0
 
 def machine_for(base: type[RuleBasedStateMachine], *, kind: str = "builtin", faults: Iterable[str] = (),
                 name_suffix: str = "", kubeconfig: str | None = None,
-                context: str | None = None, test_controls: bool = False) -> type[RuleBasedStateMachine]:
-    """A subclass of ``base`` whose examples each run against a fresh target of ``kind``."""
+                context: str | None = None, test_controls: bool = False,
+                reporter: Reporter | None = None) -> type[RuleBasedStateMachine]:
+    """A subclass of ``base`` whose examples each run against a fresh target of ``kind``, reporting to
+    ``reporter`` (default: the pytest session's, or none outside one)."""
     faults = tuple(sorted(faults))
     spec: dict[str, Any] = {"kind": kind, "faults": list(faults)}
     attrs: dict[str, Any] = {}
@@ -30,7 +33,8 @@ def machine_for(base: type[RuleBasedStateMachine], *, kind: str = "builtin", fau
     factory = functools.partial(open_target, **spec)
     suffix = name_suffix or ("_" + "_".join(f.replace(".", "_").replace("-", "_") for f in faults) if faults else "")
     return type(base.__name__ + suffix, (base,), {
-        "target_factory": staticmethod(factory), "target_spec": spec, "__module__": base.__module__, **attrs})
+        "target_factory": staticmethod(factory), "target_spec": spec, "__module__": base.__module__,
+        "reporter": reporter if reporter is not None else Reporter.current(), **attrs})
 
 
 def run(machine: type[RuleBasedStateMachine], settings: Settings | None = None) -> None:

@@ -22,6 +22,7 @@ the promises of scheduling and leader election:
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -33,6 +34,7 @@ from conformance import strategies as gen
 from conformance.compare import short
 from conformance.invariants import InvariantViolation, violation
 from conformance.machines import CheckedMachine
+from conformance.ops import Op
 from model import scheduler as sched
 from model.leaderelection import Candidate, Config, Record, check_write
 
@@ -59,7 +61,11 @@ class Choice:
 
 
 class ReplicaClient:
-    """The API client of one replica: the target's own, with every call checked by the machine."""
+    """The API client of one replica: every call it makes goes through the machine's checked client.
+
+    Watches are the replica's informers' own: what they deliver is checked by what the replica does with it
+    (its cycles, binds and lease writes), not event by event.
+    """
 
     def __init__(self, machine: SchedulerMachine, index: int, target: Target) -> None:
         self._m = machine
@@ -67,9 +73,7 @@ class ReplicaClient:
         self._t = target
 
     def get(self, resource: str, namespace: str | None, name: str) -> Response:
-        resp = self._t.get(resource, namespace, name)
-        self._m.replica_read(self._i, resource, namespace, name, resp)
-        return resp
+        return self._m.replica_call(self._i, Op.get(resource, namespace, name), self._t)
 
     def list(self, resource: str, namespace: str | None = None, *, label_selector: str | None = None) -> Response:
         return self._t.list(resource, namespace, label_selector=label_selector)
@@ -79,13 +83,13 @@ class ReplicaClient:
         return self._t.watch(resource, namespace, resource_version=resource_version, label_selector=label_selector)
 
     def create(self, resource: str, namespace: str | None, body: JSON) -> Response:
-        return self._m.replica_write(self._i, "create", resource, namespace, None, body)
+        return self._m.replica_call(self._i, Op.create(resource, namespace, body), self._t)
 
     def update(self, resource: str, namespace: str | None, name: str, body: JSON) -> Response:
-        return self._m.replica_write(self._i, "update", resource, namespace, name, body)
+        return self._m.replica_call(self._i, Op.update(resource, namespace, name, body), self._t)
 
     def bind(self, namespace: str, name: str, body: JSON) -> Response:
-        return self._m.replica_write(self._i, "bind", "pods", namespace, name, body)
+        return self._m.replica_call(self._i, Op.bind(namespace, name, body), self._t)
 
 
 class SchedulerMachine(CheckedMachine):
@@ -109,8 +113,7 @@ class SchedulerMachine(CheckedMachine):
     def start_replicas(self, offsets: list[float], node: dict[str, Any]) -> None:
         """A cluster coming up: kube-system, one roomy untainted node, the replicas, replica 0's first election."""
         body = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": LEASE_NS}}
-        self._write("namespaces", None, LEASE_NS, self.model.create("namespaces", None, body), "create",
-                    "namespaces", None, body)
+        self.client.write(Op.create("namespaces", None, body))
         start = getattr(self.target, "start_schedulers", None)
         if start is None:
             raise NotImplementedError(f"the {self.target.name} target has no scheduler replicas to drive")
@@ -125,7 +128,7 @@ class SchedulerMachine(CheckedMachine):
     @rule(name=st.sampled_from(gen.SCHED_NODE_NAMES), parts=gen.sched_node_parts())
     def create_node(self, name: str, parts: dict[str, Any]) -> None:
         body = gen.node_body(name, parts)
-        self._write("nodes", None, name, self.model.create("nodes", None, body), "create", "nodes", None, body)
+        self.client.write(Op.create("nodes", None, body))
 
     def _node(self, index: int) -> tuple[str, JSON] | None:
         names = sorted(n for (p, _, n) in self.model.objects if p == "nodes")
@@ -137,8 +140,7 @@ class SchedulerMachine(CheckedMachine):
         return name, copy.deepcopy(stored)
 
     def _update_node(self, name: str, body: JSON) -> None:
-        self._write("nodes", None, name, self.model.update("nodes", None, name, body), "update",
-                    "nodes", None, name, body)
+        self.client.write(Op.update("nodes", None, name, body))
 
     @rule(index=PICK, change=st.one_of(
         st.tuples(st.just("delete"), st.none()),
@@ -153,7 +155,7 @@ class SchedulerMachine(CheckedMachine):
         name, body = found
         what, value = change
         if what == "delete":
-            self._write("nodes", None, name, self.model.delete("nodes", None, name), "delete", "nodes", None, name)
+            self.client.write(Op.delete("nodes", None, name))
             return
         spec = body.setdefault("spec", {})
         if what == "cordon":
@@ -171,7 +173,7 @@ class SchedulerMachine(CheckedMachine):
 
     def create_pod(self, name: str, spec: dict[str, Any]) -> None:
         body = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name}, "spec": spec}
-        self._write("pods", NS, name, self.model.create("pods", NS, body), "create", "pods", NS, body)
+        self.client.write(Op.create("pods", NS, body))
 
     @rule(pods=st.lists(st.tuples(st.sampled_from(gen.SCHED_POD_NAMES), gen.sched_pod_specs()), min_size=1,
                         max_size=3, unique_by=lambda t: t[0]))
@@ -194,8 +196,7 @@ class SchedulerMachine(CheckedMachine):
         pool = in_flight if in_flight and index < 6 else names
         name = pool[index % len(pool)]
         options = {"kind": "DeleteOptions", "apiVersion": "v1", "gracePeriodSeconds": 0}
-        self._write("pods", NS, name, self.model.delete("pods", NS, name, options), "delete", "pods", NS, name,
-                    options=options)
+        self.client.write(Op.delete("pods", NS, name, options))
         self.create_pod(name, spec)
 
     @rule(index=PICK, grace=st.sampled_from((None, 0)))
@@ -207,8 +208,7 @@ class SchedulerMachine(CheckedMachine):
         options: dict[str, Any] = {"kind": "DeleteOptions", "apiVersion": "v1"}
         if grace is not None:
             options["gracePeriodSeconds"] = grace
-        self._write("pods", NS, name, self.model.delete("pods", NS, name, options), "delete", "pods", NS, name,
-                    options=options)
+        self.client.write(Op.delete("pods", NS, name, options))
 
     # ----- replica rules ----------------------------------------------------------------------
 
@@ -317,37 +317,26 @@ class SchedulerMachine(CheckedMachine):
         stored = self.model.lookup("leases", LEASE_NS, LEASE_NAME)
         return Record.from_lease(stored) if stored is not None else None
 
-    def replica_read(self, i: int, resource: str, namespace: str | None, name: str, resp: Response) -> None:
-        self._guard(lambda: self._check(resource, self.model.get(resource, namespace, name), resp))
-        if resource == "leases" and (namespace, name) == (LEASE_NS, LEASE_NAME) and resp.code == 200:
-            self.candidates[i] = self.candidates[i].observe(Record.from_lease(resp.body), self._now(i))
-
-    def _guard(self, fn: Any) -> None:
+    def _guard(self, fn: Callable[[], Response]) -> Response:
         try:
-            fn()
+            return fn()
         except InvariantViolation as err:
             if self.deferred is None:
                 self.deferred = err
             raise
 
-    def replica_write(self, i: int, method: str, resource: str, namespace: str | None, name: str | None,
-                      body: JSON) -> Response:
-        if method == "create":
-            expect = self.model.create(resource, namespace, body)
-            args: tuple[Any, ...] = (resource, namespace, body)
-        elif method == "update":
-            expect = self.model.update(resource, namespace, name or "", body)
-            args = (resource, namespace, name, body)
-        else:
-            expect = self.model.bind(namespace or "", name or "", body)
-            args = (namespace, name, body)
+    def replica_call(self, i: int, op: Op, via: Target) -> Response:
+        """Replica i's API call, through the checked client; then what it means for the lease and the binding."""
         lease_before = self._lease()
-        resp: Response = getattr(self.target, method)(*args)
-        self._guard(lambda: self._check(resource, expect, resp))
-        if resp.ok and resource == "leases" and (namespace, resp.body["metadata"]["name"]) == (LEASE_NS, LEASE_NAME):
+        resp = self._guard(lambda: self.client.call(op, via=via))
+        is_lease = op.resource == "leases" and op.namespace == LEASE_NS and resp.ok \
+            and resp.body["metadata"]["name"] == LEASE_NAME
+        if is_lease and op.verb == "get":
+            self.candidates[i] = self.candidates[i].observe(Record.from_lease(resp.body), self._now(i))
+        elif is_lease:
             self._lease_written(i, lease_before, Record.from_lease(resp.body))
-        elif resp.ok and method == "bind":
-            self._bound(i, namespace or "", name or "", body)
+        elif resp.ok and op.verb == "bind":
+            self._bound(i, op.namespace or "", op.name or "", op.body)
         return resp
 
     def _lease_written(self, i: int, before: Record | None, written: Record) -> None:

@@ -35,9 +35,11 @@ class WatchCheck:
         obj = event.get("object")
         return (obj.get("metadata") or {}).get("resourceVersion") if isinstance(obj, dict) else None
 
-    def check(self, model: APIModel, timeout: float = 0.0) -> None:
+    def check(self, model: APIModel, timeout: float = 0.0) -> list[tuple[Change, str]]:
+        """Drain the stream and judge it; return the resourceVersions it taught (a change whose version no
+        answer showed, paired with the version its event carried) for the caller to hand to the model."""
         if self.expired_seen:
-            return
+            return []
         self.expected = list(self.plan.initial) + model.changes_after(self.plan)
         last_rv = self.expected[-1].obj["metadata"].get("resourceVersion") if self.expected else None
         # with no version to wait for, waiting is the loop's job below (it stops when nothing more is due)
@@ -66,7 +68,7 @@ class WatchCheck:
                 raise violation("watch.expired-410", f"{self.label}: expected exactly one ERROR 410 Expired, got "
                                 f"{short(got)}" + ("; " + "; ".join(diffs) if diffs else ""))
             self.expired_seen = True
-            return
+            return []
         if errors:
             raise violation("watch.expired-410", f"{self.label}: unexpected ERROR event {short(errors[0])} "
                             f"(start {self.start_rv!r} was not compacted)")
@@ -102,29 +104,32 @@ class WatchCheck:
             extra = got[len(self.expected)]
             raise violation("watch.reliable", f"{self.label}: unexpected event {extra.get('type')} at "
                             f"{self._rv(extra)}: {short(extra.get('object'))}")
+        learned: list[tuple[Change, str]] = []
         for i, (change, event) in enumerate(zip(self.expected, got, strict=True)):
-            self._check_event(model, i, change, event)
+            rv = self._check_event(model, i, change, event, {r for _, r in learned})
+            if rv is not None:
+                learned.append((change, rv))
+        return learned
 
     def _expected_rvs(self) -> list[str | None]:
         return [c.obj["metadata"].get("resourceVersion") for c in self.expected]
 
-    def _check_event(self, model: APIModel, i: int, change: Change, event: dict[str, Any]) -> None:
+    def _check_event(self, model: APIModel, i: int, change: Change, event: dict[str, Any],
+                     taught: set[str]) -> str | None:
         obj = event.get("object")
         if event.get("type") != change.type:
             raise violation("watch.reliable", f"{self.label}: event {i} should be {change.type} of "
                             f"{change.obj['metadata']['name']}, got {event.get('type')} {short(obj)}")
         rv = self._rv(event)
         want_rv = change.obj["metadata"].get("resourceVersion")
+        learned = None
         if want_rv is None:
             # a list answered after the write may already have shown this revision as its own
-            if not (model.is_fresh_rv(change.plural, rv) or model.rv_position.get(rv) == change.position):
+            fresh = model.is_fresh_rv(change.plural, rv) and rv not in taught
+            if not (fresh or model.rv_position.get(rv) == change.position):
                 raise violation("watch.reliable", f"{self.label}: event {i} ({change.type}) should carry a new "
                                 f"resourceVersion, got {rv!r}")
-            key = (change.plural, change.obj["metadata"].get("namespace", ""), change.obj["metadata"]["name"])
-            change.obj["metadata"]["resourceVersion"] = rv
-            model.learn_rv(change.plural, rv, change.position or None)
-            if change.type != "DELETED":
-                model.bind_rv(key, rv)
+            learned = rv
         elif rv != want_rv:
             raise violation("watch.reliable", f"{self.label}: event {i} ({change.type} of "
                             f"{change.obj['metadata']['name']}) should carry resourceVersion {want_rv}, got {rv}")
@@ -132,3 +137,4 @@ class WatchCheck:
         if diffs:
             raise violation("watch.reliable", f"{self.label}: event {i} ({change.type} of "
                             f"{change.obj['metadata']['name']}) differs: " + "; ".join(diffs))
+        return learned

@@ -21,7 +21,7 @@ from __future__ import annotations
 import copy
 import datetime as dt
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import jsonpatch
@@ -78,7 +78,6 @@ class Expect:
     new_uid: bool = False
     why: str = ""
     commit: Callable[[Any], None] | None = None
-    alternatives: list[Expect] = field(default_factory=list)
 
 
 @dataclass
@@ -336,6 +335,14 @@ class APIModel:
                     m["resourceVersion"] = rv
                     self.learn_rv(change.plural, rv, change.position)
                 break
+
+    def learn_event_rv(self, change: Change, rv: str) -> None:
+        """A watch event showed the resourceVersion of a change no answer had shown (a marking write, a bind)."""
+        meta = change.obj["metadata"]
+        meta["resourceVersion"] = rv
+        self.learn_rv(change.plural, rv, change.position or None)
+        if change.type != "DELETED":
+            self.bind_rv((change.plural, meta.get("namespace", ""), meta["name"]), rv)
 
     def list(self, plural: str, namespace: str | None, selector: Selector | None = None) -> Expect:
         res = resource(plural)

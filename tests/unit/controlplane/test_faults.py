@@ -44,7 +44,7 @@ def types(events: list[JSON]) -> list[str]:
 
 
 def test_registry_and_faultset() -> None:
-    assert len(FAULTS) == len(BY_NAME) == 27
+    assert len(FAULTS) == len(BY_NAME) == 30
     fs = FaultSet(["watch.reorders"])
     assert fs.enabled("watch.reorders") and not fs.enabled("binding.overwrites")
     assert "watch.reorders" in fs and isinstance(fs, frozenset)
@@ -111,6 +111,37 @@ def test_update_noop_bumps_rv(make_target: Make) -> None:
         r = t.update("pods", "ns", "p", p)
         assert (r.body["metadata"]["resourceVersion"] != p["metadata"]["resourceVersion"]) is bumped
         assert types(w.drain()) == (["MODIFIED"] if bumped else [])
+
+
+def test_update_keeps_dropped_field(make_target: Make) -> None:
+    for fault, kept in (((), False), (("update.keeps-dropped-field",), True)):
+        t = make_target(*fault)
+        spec = {"holderIdentity": "a", "leaseDurationSeconds": 15, "renewTime": "2026-01-01T00:00:00.000000Z"}
+        lease = t.create("leases", "ns", {"metadata": {"name": "l"}, "spec": spec}).body
+        lease["spec"] = {"holderIdentity": "a", "leaseDurationSeconds": 15}
+        r = t.update("leases", "ns", "l", lease)
+        assert r.code == 200
+        assert ("renewTime" in r.body["spec"]) is kept
+        assert ("renewTime" in t.get("leases", "ns", "l").body["spec"]) is kept
+
+
+def test_list_stale_item_rv(make_target: Make) -> None:
+    for fault, stale in (((), False), (("list.stale-item-rv",), True)):
+        t = make_target(*fault)
+        p = t.create("pods", "ns", pod("p")).body
+        now = t.update("pods", "ns", "p", relabel(p, a="1")).body["metadata"]["resourceVersion"]
+        item = t.list("pods", "ns").body["items"][0]
+        assert (item["metadata"]["resourceVersion"] != now) is stale
+        assert item["metadata"]["resourceVersion"] == (p["metadata"]["resourceVersion"] if stale else now)
+        assert t.get("pods", "ns", "p").body["metadata"]["resourceVersion"] == now
+
+
+def test_create_keeps_status(make_target: Make) -> None:
+    for fault, status in (((), {"phase": "Pending"}),
+                          (("create.keeps-status",), {"phase": "Pending", "hostIP": "10.0.0.7"})):
+        t = make_target(*fault)
+        body = {**pod("p"), "status": {"phase": "Running", "hostIP": "10.0.0.7"}}
+        assert t.create("pods", "ns", body).body["status"] == status
 
 
 def test_delete_ignores_finalizers(make_target: Make) -> None:

@@ -1,0 +1,155 @@
+"""The one checked path: every call of an example is recorded, sent, compared with the model and committed here.
+
+A :class:`CheckedClient` wraps one target and one model. For each operation
+(:class:`conformance.ops.Op`) it asks the model what the answer must be,
+records the call in the example's history, sends it, compares the answer
+(``conformance/compare.py``) and then lets the model take in what happened
+(the expectation's commit). Rules of the state machines, the scheduler
+replicas' API clients and the clock and compaction controls all come through
+here, so nothing else writes the model's state; watches are checked here too,
+and what they teach the model (resourceVersions no answer showed) is handed to
+the model by this client alone.
+
+A broken invariant is passed to ``fail``, which reports it and raises.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any, NoReturn
+
+from adapters.base import Response, Target
+from conformance.compare import check_answer
+from conformance.deviations import admission_for
+from conformance.history import History
+from conformance.invariants import InvariantViolation
+from conformance.ops import Op
+from conformance.reporting import Reporter
+from conformance.watching import WatchCheck
+from model.apiserver import APIModel, Expect
+
+#: seconds a server-set timestamp may differ from the local wall clock when the target's clock is not readable
+TIME_SKEW = 5
+
+#: admission plugins per target, found once per process (a server's /version does not change in a session)
+_ADMISSION: dict[str, frozenset[str]] = {}
+
+
+def wall_now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def model_for(target: Target, target_spec: dict[str, Any]) -> APIModel:
+    """A fresh model of ``target``: its clock when it has one (else the wall clock within TIME_SKEW), and the
+    admission plugins a real kube-apiserver applies (conformance/deviations.py)."""
+    key = json.dumps(target_spec, sort_keys=True, default=str)
+    admission = _ADMISSION.get(key)
+    if admission is None:
+        admission = _ADMISSION[key] = admission_for(target)
+    if target.controls is not None:
+        return APIModel(now=target.controls.now(), admission=admission)
+    return APIModel(now=wall_now(), time_skew=TIME_SKEW, admission=admission)
+
+
+class CheckedClient:
+    """Record, send, compare, commit: the only way an example talks to its target."""
+
+    def __init__(self, target: Target, model: APIModel, history: History, reporter: Reporter,
+                 fail: Callable[[InvariantViolation], NoReturn], watch_timeout: float = 0.0) -> None:
+        self.target = target
+        self.model = model
+        self.history = history
+        self.reporter = reporter
+        self.fail = fail
+        self.watch_timeout = watch_timeout
+        self.watches: list[WatchCheck] = []
+        self._watch_seq = 0
+
+    # ----- API calls ------------------------------------------------------------------------------
+
+    def call(self, op: Op, *, via: Target | None = None) -> Response:
+        """Send ``op`` and hold its answer to the model; the model then takes in what happened.
+
+        ``via`` is a scheduler replica's own connection to the target: its calls happen inside a replica step
+        the history already holds (replaying the step makes them again), so they are checked, and their checks
+        kept on that step, but not recorded as calls of their own.
+        """
+        if self.target.controls is None:
+            self.model.now = wall_now()  # the server stamps this call with its time now
+        expect = op.expect(self.model)
+        if via is None:
+            args, kwargs = op.call_args()
+            record = self.history.record(op.verb, *args, **kwargs)
+            resp = op.send(self.target)
+            record.code, record.body = resp.code, resp.body
+        else:
+            resp = op.send(via)
+        self.judge(op, expect, resp)
+        return resp
+
+    def write(self, op: Op) -> Response:
+        """A write, then the read that shows what it left behind (read-your-writes)."""
+        resp = self.call(op)
+        if resp.code < 500 and op.name:
+            self.call(op.read_back())
+        return resp
+
+    def judge(self, op: Op, expect: Expect, resp: Response) -> None:
+        """Compare an answer with the model's expectation; on agreement, commit it to the model."""
+        check = self.reporter.note_check(self.history, expect, resp.code, resp.body)
+        try:
+            check_answer(self.model, op.resource, expect, resp)
+        except InvariantViolation as err:
+            if check is not None:
+                check.difference = err.detail
+            self.fail(err)
+        if expect.commit is not None:
+            expect.commit(resp.body)
+
+    # ----- watches --------------------------------------------------------------------------------
+
+    def open_watch(self, resource: str, namespace: str | None, resource_version: str | None) -> WatchCheck:
+        plan = self.model.plan_watch(resource, namespace, resource_version)
+        self._watch_seq += 1
+        label = f"w{self._watch_seq}"
+        self.history.record("watch", resource, namespace, assign=label, resource_version=resource_version)
+        stream = self.target.watch(resource, namespace, resource_version=resource_version)
+        w = WatchCheck(f"{label} ({resource}{' in ' + namespace if namespace else ''}, from {resource_version!r})",
+                       plan, stream, resource_version)
+        self.watches.append(w)
+        return w
+
+    def close_watch(self, index: int) -> None:
+        self.watches.pop(index % len(self.watches)).stream.close()
+
+    def check_watches(self) -> None:
+        """Drain and judge every open watch; teach the model the resourceVersions their events showed."""
+        for w in self.watches:
+            try:
+                learned = w.check(self.model, timeout=self.watch_timeout)
+            except InvariantViolation as err:
+                self.fail(err)
+            for change, rv in learned:
+                self.model.learn_event_rv(change, rv)
+
+    # ----- what only a simulated target allows ----------------------------------------------------
+
+    def advance_clock(self, seconds: int) -> None:
+        assert self.target.controls is not None
+        self.history.record("advance_clock", seconds, receiver="target.controls")
+        self.target.controls.advance_clock(seconds)
+        self.model.advance(seconds)
+
+    def compact(self) -> None:
+        assert self.target.controls is not None
+        self.history.record("compact", receiver="target.controls")
+        self.target.controls.compact()
+        self.model.compact()
+
+    def close(self) -> None:
+        for w in self.watches:
+            w.stream.close()
+        self.watches.clear()
+        self.target.close()

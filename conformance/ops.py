@@ -1,0 +1,127 @@
+"""One API call as a value: the verb, the resource, where, the body and the options, built once.
+
+An :class:`Op` knows how to send itself to a target (:meth:`Op.send`), what the
+model requires of its answer (:meth:`Op.expect`) and how it reads in a
+reproduction program (:meth:`Op.call_args`). Every rule, every scheduler
+replica's client and every differential builds an ``Op`` and hands it to the
+one checked client (``conformance/client.py``); nothing else names a target
+method by string.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from adapters.base import Response, Target
+from model.apiserver import APIModel, Expect
+from model.resources import resource as resource_of
+from model.selectors import Selector
+
+JSON = dict[str, Any]
+
+VERBS = ("create", "get", "list", "update", "patch", "delete", "bind")
+#: the verbs that change what the server stores: their object is read back after them
+WRITES = frozenset({"create", "update", "patch", "delete", "bind"})
+
+
+@dataclass(frozen=True)
+class Op:
+    """One API call. ``namespace`` is normalised: ``None`` for cluster-scoped resources."""
+
+    verb: str
+    resource: str
+    namespace: str | None = None
+    name: str | None = None
+    body: Any = None
+    #: list: the label selector; patch: "merge" or "json"; delete: the DeleteOptions body
+    selector: Selector | None = None
+    patch_type: str = "merge"
+    options: JSON | None = field(default=None, compare=False)
+
+    def __post_init__(self) -> None:
+        if self.verb not in VERBS:
+            raise ValueError(f"unknown verb {self.verb!r}; known: {', '.join(VERBS)}")
+        res = resource_of(self.resource)  # refuses an unknown resource
+        if not res.namespaced and self.namespace is not None:
+            object.__setattr__(self, "namespace", None)
+
+    # ----- constructors, one per verb -------------------------------------------------------------
+
+    @classmethod
+    def create(cls, resource: str, namespace: str | None, body: JSON) -> Op:
+        return cls("create", resource, namespace, (body.get("metadata") or {}).get("name"), body)
+
+    @classmethod
+    def get(cls, resource: str, namespace: str | None, name: str) -> Op:
+        return cls("get", resource, namespace, name)
+
+    @classmethod
+    def list(cls, resource: str, namespace: str | None, selector: Selector | None = None) -> Op:
+        return cls("list", resource, namespace, selector=selector)
+
+    @classmethod
+    def update(cls, resource: str, namespace: str | None, name: str, body: JSON) -> Op:
+        return cls("update", resource, namespace, name, body)
+
+    @classmethod
+    def patch(cls, resource: str, namespace: str | None, name: str, patch: Any, patch_type: str) -> Op:
+        return cls("patch", resource, namespace, name, patch, patch_type=patch_type)
+
+    @classmethod
+    def delete(cls, resource: str, namespace: str | None, name: str, options: JSON | None = None) -> Op:
+        return cls("delete", resource, namespace, name, options=options)
+
+    @classmethod
+    def bind(cls, namespace: str, name: str, body: JSON) -> Op:
+        return cls("bind", "pods", namespace, name, body)
+
+    # ----- what an Op does ------------------------------------------------------------------------
+
+    @property
+    def is_write(self) -> bool:
+        return self.verb in WRITES
+
+    def read_back(self) -> Op:
+        """The read that shows what a write left behind."""
+        if self.name is None:
+            raise ValueError(f"{self.verb} of {self.resource} names no object to read back")
+        return Op.get(self.resource, self.namespace, self.name)
+
+    def call_args(self) -> tuple[tuple[Any, ...], JSON]:
+        """The target method's positional and keyword arguments (the Target protocol, adapters/base.py)."""
+        if self.verb == "create":
+            return (self.resource, self.namespace, self.body), {}
+        if self.verb == "list":
+            return (self.resource, self.namespace), (
+                {"label_selector": self.selector.render()} if self.selector is not None else {})
+        if self.verb == "bind":
+            return (self.namespace, self.name, self.body), {}
+        if self.verb in ("update", "patch"):
+            kwargs = {"patch_type": self.patch_type} if self.verb == "patch" else {}
+            return (self.resource, self.namespace, self.name, self.body), kwargs
+        if self.verb == "delete":
+            return (self.resource, self.namespace, self.name), {"options": self.options}
+        return (self.resource, self.namespace, self.name), {}
+
+    def send(self, target: Target) -> Response:
+        args, kwargs = self.call_args()
+        method = getattr(target, self.verb)
+        return method(*args, **kwargs)
+
+    def expect(self, model: APIModel) -> Expect:
+        """What the model requires of this call's answer, on the model's state now."""
+        ns, name = self.namespace, self.name or ""
+        if self.verb == "create":
+            return model.create(self.resource, ns, self.body)
+        if self.verb == "get":
+            return model.get(self.resource, ns, name)
+        if self.verb == "list":
+            return model.list(self.resource, ns, self.selector)
+        if self.verb == "update":
+            return model.update(self.resource, ns, name, self.body)
+        if self.verb == "patch":
+            return model.patch(self.resource, ns, name, self.patch_type, self.body)
+        if self.verb == "delete":
+            return model.delete(self.resource, ns, name, self.options)
+        return model.bind(ns or "", name, self.body)
