@@ -40,10 +40,17 @@ def short(value: Any, limit: int = 400) -> str:
     return text if len(text) <= limit else text[:limit] + "…"
 
 
+def _zero(value: Any) -> bool:
+    return value is None or value in ("", 0, False) and not isinstance(value, float) or (
+        isinstance(value, dict | list) and all(_zero(v) for v in (value.values() if isinstance(value, dict)
+                                                                  else value)))
+
+
 def _empty(value: Any) -> bool:
-    # Go's encoders omit some empty fields and not others (omitempty is per field, an empty struct is {}):
-    # an empty map, an empty list and null say the same as an absent field
-    return value is None or value == {} or value == []
+    # Go's encoders omit some empty fields and not others (omitempty is per field, and a struct that is not a
+    # pointer is written out even when all its fields are zero: a Node's status.nodeInfo of empty strings):
+    # null, an empty map or list, and a map or list made only of zero values say the same as an absent field
+    return value is None or isinstance(value, dict | list) and _zero(value)
 
 
 def _close_in_time(ev: Any, av: Any, skew: int) -> bool:

@@ -51,6 +51,29 @@ DEVIATIONS: tuple[Deviation, ...] = (
         test="tests/differential/test_deviations.py::test_taint_nodes_by_condition",
     ),
     Deviation(
+        id="admission.priority",
+        what="every pod created without a priorityClassName gets spec.priority 0 and spec.preemptionPolicy "
+             "PreemptLowerPriority (no PriorityClass is the global default); an update that leaves them out keeps "
+             "them",
+        upstream="plugin/pkg/admission/priority/admission.go: admitPod",
+        handling="the model sets both on create and carries them over on update (APIModel(admission=...)); on "
+                 "for every server that is not the bundled one",
+        test="tests/differential/test_defaults.py::test_priority_admission",
+    ),
+    Deviation(
+        id="defaults.v1-pod",
+        what="a pod's body is defaulted when decoded, on create and on update: dnsPolicy ClusterFirst, "
+             "restartPolicy Always, securityContext {}, terminationGracePeriodSeconds 30, enableServiceLinks true, "
+             "each container's imagePullPolicy (Always for a :latest or untagged image, else IfNotPresent), "
+             "terminationMessagePath and terminationMessagePolicy, port protocol TCP, requests from limits; and "
+             "the pod strategy stores status.qosClass at create",
+        upstream="pkg/apis/core/v1/defaults.go: SetDefaults_PodSpec, SetDefaults_Pod, SetDefaults_Container; "
+                 "pkg/registry/core/pod/strategy.go: PrepareForCreate; pkg/apis/core/helper/qos/qos.go",
+        handling="the model applies the same defaults and computes the QoS class (APIModel(admission=...) with "
+                 "V1_DEFAULTS); on for every server that is not the bundled one, which stores bodies as sent",
+        test="tests/differential/test_defaults.py::test_v1_pod_defaults",
+    ),
+    Deviation(
         id="harness.run-taint",
         what="(the harness) every node a run writes carries kubeprop.io/run=<run id>:NoSchedule, so no real pod "
              "is scheduled onto a node without a kubelet",
