@@ -11,19 +11,25 @@ found unschedulable, so the state the scheduler decided on is known exactly:
 the nodes and the pods bound before it. For each pod:
 
 - bound: ``binding.at-most-once`` (one node, never changed later),
-  ``scheduler.fits`` (the model's filters pass on that node in that state),
-  ``scheduler.no-overcommit`` (the node's requests stay within allocatable),
-  ``scheduler.best-score`` (the node is in the model's top-score set; a miss is
-  reported with the scores, not failed, when the model's omissions can explain
-  it: see :data:`BEST_SCORE_EXCUSES`);
-- unschedulable: the model must find no feasible node, and the scheduler's
-  message must start with the model's FitError text.
+  ``scheduler.fits`` (one of the run's nodes, and the model's filters pass on
+  it in that state), ``scheduler.no-overcommit`` (the node's requests stay
+  within allocatable), ``scheduler.best-score`` (the node is in the model's
+  top-score set; a miss fails the run. The score plugins of the default profile
+  the model leaves out score nothing for these pods, and that is checked on the
+  cluster's state before each pod: no Service of the namespace selects it, no
+  pod on any node carries pod affinity: :func:`model.scheduler.omitted_scores`);
+- unschedulable: ``scheduler.fit-error``: the model must find no feasible node,
+  and the scheduler's message must start with the model's FitError text (a
+  real scheduler appends what preemption said).
+
+Each of these is the same pure check the state machines use
+(``conformance/checks``), failing under the same invariant id.
 
 Leader-election differential (:func:`lease_differential`): the Lease
 kube-system/kube-scheduler is read every ``poll`` seconds while the leading
 replica is SIGKILLed and, separately, SIGSTOPped (then SIGCONTed); every
-record read is checked against the lease.* invariants (see
-:func:`check_lease_records`) and the failover time is measured.
+record read is checked against ``lease.single-holder-per-term``
+(:func:`conformance.checks.lease.records`) and the failover time is measured.
 """
 
 from __future__ import annotations
@@ -32,23 +38,18 @@ import random
 import threading
 import time
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 from adapters.http import HTTPTarget
 from adapters.scoped import RUN_LABEL, RUN_TAINT_EFFECT, RUN_TAINT_KEY, new_run_id
+from conformance.checks import lease as lease_checks
+from conformance.checks import scheduling as sched_checks
 from model.leaderelection import Record
-from model.scheduler import fits, node_info, overcommitted, schedule
+from model.scheduler import node_info, omitted_scores, schedule
 
 JSON = dict[str, Any]
 
 NOT_READY = "node.kubernetes.io/not-ready"
-#: why the real scheduler may choose outside the model's top-score set without a bug on either side:
-#: plugins of the v1.37 default profile the model leaves out (model/scheduler/__init__.py)
-BEST_SCORE_EXCUSES = (
-    "OpportunisticBatching: a pod identical to the previous one within 500 ms may reuse that cycle's ranking",
-    "PodTopologySpread / InterPodAffinity (weight 2 each) score nodes the model treats as equal",
-)
 
 
 class DifferentialFailure(AssertionError):
@@ -59,8 +60,11 @@ class DifferentialFailure(AssertionError):
         self.invariant = invariant
 
 
-def _parse_time(text: str) -> float:
-    return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+def require(chk: Any, *args: Any, context: str = "", **kwargs: Any) -> None:
+    """Run a pure check (conformance/checks); its problems fail the run under the check's invariant id."""
+    problems = chk(*args, **kwargs)
+    if problems:
+        raise DifferentialFailure(chk.invariant, context + "; ".join(problems))
 
 
 class Client:
@@ -97,15 +101,15 @@ class SchedulerReport:
     pods: int = 0
     bound: int = 0
     unschedulable: int = 0
-    best_score_misses: list[str] = field(default_factory=list)  # reported, explained by BEST_SCORE_EXCUSES
+    scored: int = 0  # bound pods the model found more than one feasible node for: the ranking decided
     bind_seconds: list[float] = field(default_factory=list)
     cleanup_left: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
         med = sorted(self.bind_seconds)[len(self.bind_seconds) // 2] if self.bind_seconds else 0.0
         return (f"scheduler differential (run {self.run_id}): {self.pods} pods on {self.nodes} fake nodes: "
-                f"{self.bound} bound, {self.unschedulable} unschedulable, {len(self.best_score_misses)} best-score "
-                f"miss(es) reported; median create-to-bind {med:.2f}s")
+                f"{self.bound} bound ({self.scored} of them among several feasible nodes, each in the model's "
+                f"top-score set), {self.unschedulable} unschedulable; median create-to-bind {med:.2f}s")
 
 
 def _fake_node(rng: random.Random, name: str, run_id: str) -> JSON:
@@ -192,72 +196,55 @@ def scheduler_differential(kubeconfig: str, *, nodes: int = 4, pods: int = 12, s
                                                                      node["metadata"]["resourceVersion"]},
                                                         "spec": {"taints": taints}},
                       "application/merge-patch+json")
-        previous: tuple[str, float] | None = None
         bound_to: dict[str, str] = {}
         for i in range(pods):
+            # the state the scheduler decides the next pod in: the run's nodes and pods, and what its omitted
+            # score plugins would look at (the namespace's Services, pods with pod affinity anywhere)
             node_objs = [client.ok("GET", f"/api/v1/nodes/{n}") for n in node_names]
             pod_list = client.ok("GET", f"/api/v1/namespaces/{ns}/pods")["items"]
             placed = [p for p in pod_list if p["spec"].get("nodeName")]
             infos = [node_info(n, [p for p in placed if p["spec"]["nodeName"] == n["metadata"]["name"]])
                      for n in node_objs]
+            services = client.ok("GET", f"/api/v1/namespaces/{ns}/services")["items"]
+            everywhere = [p for p in client.ok("GET", "/api/v1/pods")["items"] if p["spec"].get("nodeName")]
             body = _fake_pod(rng, f"p{i}", run_id)
             started = time.monotonic()
             created = client.ok("POST", f"/api/v1/namespaces/{ns}/pods", body)
             report.pods += 1
             pod = created
+            name = created["metadata"]["name"]
             while True:
-                pod = client.ok("GET", f"/api/v1/namespaces/{ns}/pods/{body['metadata']['name']}")
+                pod = client.ok("GET", f"/api/v1/namespaces/{ns}/pods/{name}")
                 cond = _scheduled_condition(pod)
                 if pod["spec"].get("nodeName") or (cond and cond.get("status") == "False"):
                     break
                 if time.monotonic() - started > bind_timeout:
-                    raise DifferentialFailure("binding.exactly-once", f"pod {pod['metadata']['name']} neither "
-                                              f"bound nor found unschedulable within {bind_timeout:.0f}s")
+                    require(sched_checks.exactly_once_after_settle, [], infos,
+                            f"pod {name} neither bound nor found unschedulable within {bind_timeout:.0f}s")
                 time.sleep(0.05)
             # the stored pod (admission and defaults applied) is what the scheduler saw
             decision = schedule(created, infos)
-            name = pod["metadata"]["name"]
             node = pod["spec"].get("nodeName")
-            signature = repr(body["spec"])
             if node:
                 report.bound += 1
                 report.bind_seconds.append(time.monotonic() - started)
                 bound_to[name] = node
-                if node not in node_names:
-                    raise DifferentialFailure("binding.at-most-once", f"{name} bound to {node!r}, not a node of "
-                                              "this run: the required affinity was ignored")
+                require(sched_checks.fits, created, node, infos)
                 if cond is None or cond.get("status") != "True":
                     raise DifferentialFailure("binding.preconditions", f"{name} bound without PodScheduled=True")
                 info = next(x for x in infos if x.name == node)
-                why = fits(created, info)
-                if why:
-                    raise DifferentialFailure("scheduler.fits", f"{name} bound to {node}, where the model's "
-                                              f"filters say {why}")
-                after = node_info(client.ok("GET", f"/api/v1/nodes/{node}"),
-                                  [p for p in [*placed, pod] if p["spec"].get("nodeName") == node])
-                over = overcommitted(after)
-                if over:
-                    raise DifferentialFailure("scheduler.no-overcommit", f"{node} after binding {name}: {over}")
-                if node not in decision.top:
-                    batched = previous is not None and previous[0] == signature and started - previous[1] < 0.5
-                    report.best_score_misses.append(
-                        f"{name} -> {node}, model top {sorted(decision.top)}, scores {decision.scores}"
-                        + (" (identical to the previous pod within 500 ms)" if batched else ""))
-                    log(f"scheduler.best-score (reported): {report.best_score_misses[-1]}")
+                require(sched_checks.no_overcommit, created, info.node, info.pods)
+                require(sched_checks.best_score, created, node, decision,
+                        omitted_scores(created, everywhere, services))
+                if len(decision.feasible) > 1:
+                    report.scored += 1
             else:
                 report.unschedulable += 1
-                if decision.feasible:
-                    raise DifferentialFailure("binding.exactly-once", f"{name} left unschedulable "
-                                              f"({cond.get('message')!r}) but the model finds "
-                                              f"{sorted(decision.feasible)} feasible")
-                expected = decision.fit_error or ""
-                if not str(cond.get("message", "")).startswith(expected):
-                    raise DifferentialFailure("scheduler.fits", f"{name}: scheduler says {cond.get('message')!r}, "
-                                              f"model says {expected!r}")
+                require(sched_checks.fit_error, created, decision, cond.get("message") if cond else None,
+                        prefix=True)
                 # out of the way, so a later event does not requeue it onto a node freed meanwhile
                 client.call("DELETE", f"/api/v1/namespaces/{ns}/pods/{name}",
                             {"kind": "DeleteOptions", "apiVersion": "v1", "gracePeriodSeconds": 0})
-            previous = (signature, time.monotonic())
         # binding.at-most-once: no pod moved afterwards
         for p in client.ok("GET", f"/api/v1/namespaces/{ns}/pods")["items"]:
             name = p["metadata"]["name"]
@@ -335,48 +322,10 @@ class LeaseWatcher:
 
 
 def check_lease_records(observations: list[Observation], tolerance: float = 0.0) -> list[str]:
-    """lease.* invariants over the records read, in order. Empty when they all hold.
-
-    - ``lease.single-holder-per-term``: one holder per leaseTransitions value; a change of holder bumps
-      leaseTransitions (by one when the change was seen directly; by more only if reads missed a term);
-    - renewTime never goes back within a term, acquireTime stays the same within it;
-    - a takeover's acquireTime is at least leaseDurationSeconds after the previous holder's last renewTime
-      read (the same host clock writes both; ``tolerance`` seconds allowed).
-    """
-    problems: list[str] = []
-    holders: dict[int, str] = {}
-    for o in observations:
-        r = o.record
-        if not r.holder:
-            continue
-        seen = holders.setdefault(r.transitions, r.holder)
-        if seen != r.holder:
-            problems.append(f"lease.single-holder-per-term: leaseTransitions {r.transitions} held by {seen!r} "
-                            f"and by {r.holder!r}")
-    for prev, cur in zip(observations, observations[1:], strict=False):
-        a, b = prev.record, cur.record
-        if not a.holder or not b.holder:
-            continue
-        if a.holder == b.holder:
-            if b.transitions != a.transitions:
-                problems.append(f"lease.single-holder-per-term: {a.holder!r} renewed but leaseTransitions went "
-                                f"{a.transitions} -> {b.transitions}")
-            if a.renew_time and b.renew_time and _parse_time(b.renew_time) < _parse_time(a.renew_time):
-                problems.append(f"lease renewTime of {a.holder!r} went back: {a.renew_time} -> {b.renew_time}")
-            if a.acquire_time != b.acquire_time:
-                problems.append(f"lease acquireTime of {a.holder!r} changed within its term: {a.acquire_time} -> "
-                                f"{b.acquire_time}")
-        else:
-            if b.transitions <= a.transitions:
-                problems.append(f"lease.single-holder-per-term: holder {a.holder!r} -> {b.holder!r} with "
-                                f"leaseTransitions {a.transitions} -> {b.transitions} (no bump)")
-            if a.renew_time and b.acquire_time:
-                gap = _parse_time(b.acquire_time) - _parse_time(a.renew_time)
-                if gap < a.duration - tolerance:
-                    problems.append(f"lease.single-holder-per-term: {b.holder!r} acquired at {b.acquire_time}, "
-                                    f"{gap:.3f}s after {a.holder!r} last renewed ({a.renew_time}), before its "
-                                    f"{a.duration}s lease ran out")
-    return problems
+    """``lease.single-holder-per-term`` over the records read, in order (:func:`conformance.checks.lease.records`;
+    one host clock writes every time, so a takeover is also checked against the old holder's last renewal,
+    ``tolerance`` seconds allowed). Empty when it holds."""
+    return lease_checks.records([o.record for o in observations], tolerance)
 
 
 @dataclass
@@ -417,12 +366,10 @@ def lease_differential(cluster: Any, sig: int, *, poll: float = 0.1, tolerance: 
             time.sleep(cluster.retry_period * 2)  # it notices it lost the Lease, and exits (upstream)
         time.sleep(cluster.retry_period * 1.5)  # a renewal by the new holder
     records = watcher.observations
-    problems = check_lease_records(records, tolerance)
-    if problems:
-        raise DifferentialFailure("lease.single-holder-per-term", "; ".join(problems))
+    require(lease_checks.records, [o.record for o in records], tolerance)
     old_recs = [o.record for o in records if o.record.holder == old_holder and o.at < start]
     new_rec = next((o.record for o in records if o.record.holder == new_holder), None)
-    since = (_parse_time(new_rec.acquire_time) - _parse_time(old_recs[-1].renew_time)
+    since = (lease_checks.parse_time(new_rec.acquire_time) - lease_checks.parse_time(old_recs[-1].renew_time)
              if old_recs and new_rec and new_rec.acquire_time and old_recs[-1].renew_time else float("nan"))
     new_index = cluster.leader(timeout=10)
     if cluster.schedulers[old_index].alive() and sig == signals.SIGSTOP:

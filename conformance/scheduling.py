@@ -31,12 +31,14 @@ from hypothesis.stateful import initialize, invariant, precondition, rule
 
 from adapters.base import JSON, Response, Target
 from conformance import strategies as gen
+from conformance.checks import lease as lease_checks
+from conformance.checks import scheduling as sched_checks
 from conformance.compare import short
 from conformance.invariants import InvariantViolation, violation
 from conformance.machines import CheckedMachine
 from conformance.ops import Op
 from model import scheduler as sched
-from model.leaderelection import Candidate, Config, Record, check_write
+from model.leaderelection import Candidate, Config, Record
 
 REPLICAS = 2
 LEASE_NS = "kube-system"
@@ -339,50 +341,36 @@ class SchedulerMachine(CheckedMachine):
             self._bound(i, op.namespace or "", op.name or "", op.body)
         return resp
 
+    def _require(self, chk: Any, *args: Any, context: str = "", **kwargs: Any) -> None:
+        """Run a pure check (conformance/checks); its problems fail the example under the check's invariant id."""
+        problems = chk(*args, **kwargs)
+        if problems:
+            self._raise(chk.invariant, context + "; ".join(problems))
+
     def _lease_written(self, i: int, before: Record | None, written: Record) -> None:
         now = self._now(i)
         cand = self.candidates[i]
-        problems = check_write(cand, before, written, now)
-        if problems:
-            self._raise("lease.single-holder-per-term", "; ".join(problems))
+        self._require(lease_checks.write, cand, before, written, now)
         self.candidates[i] = cand.wrote(written, now)
+        self._require(lease_checks.one_holder_per_term, self.terms, written)
         if written.holder:
-            holder = self.terms.setdefault(written.transitions, written.holder)
-            if holder != written.holder:
-                self._raise("lease.single-holder-per-term",
-                            f"term leaseTransitions={written.transitions} has two holders: {holder} and "
-                            f"{written.holder}")
+            self.terms.setdefault(written.transitions, written.holder)
 
     def _bound(self, i: int, ns: str, name: str, body: JSON) -> None:
-        me = self.candidates[i].identity
-        lease = self._lease()
-        now = self._now(i)
-        if lease is None or lease.holder != me:
-            self._raise("lease.only-leader-acts",
-                        f"{me} bound {ns}/{name} while the lease was held by "
-                        f"{lease.holder if lease else 'nobody'!r}")
-        if not self.candidates[i].may_lead(now, self.config):
-            self._raise("lease.only-leader-acts",
-                        f"{me} bound {ns}/{name} at {now:.3f} on its clock, but its last renewal was at "
-                        f"{self.candidates[i].last_renew}: more than renewDeadline "
-                        f"({self.config.renew_deadline:g}s) ago")
+        cand = self.candidates[i]
+        self._require(lease_checks.only_leader_acts, cand, self._lease(), self._now(i), self.config,
+                      f"bound {ns}/{name}")
         pod = self.model.lookup("pods", ns, name)
         uid = pod["metadata"].get("uid") if pod else None
         node = (body.get("target") or {}).get("name")
         choice = self.choices.pop((ns, name), None)
-        if choice is None or choice.uid != uid or choice.node != node or choice.replica != i:
-            self._raise("scheduler.fits",
-                        f"{me} bound {ns}/{name} (uid {uid}) to {node!r}, but no scheduling cycle of {me} chose "
-                        f"that node for that pod (last choice: {choice})")
-        # the bind added this pod to the node: that must not push the node past its allocatable. (A node that
-        # shrank or was replaced under pods already bound is overcommitted by its owner, not by a scheduler.)
+        chosen = (choice.replica, choice.uid, choice.node) if choice is not None else None
+        self._require(sched_checks.bound_as_chosen, (i, uid, node), chosen, context=f"{cand.identity}: ")
+        # the bind added this pod to the node: that must not push the node past its allocatable
         info = {ni.name: ni for ni in self._infos([])}.get(node or "")
-        if info is not None:
-            others = [p for p in info.pods if p["metadata"].get("uid") != uid]
-            if sched.overcommitted(info) and not sched.overcommitted(sched.node_info(info.node, others)):
-                self._raise("scheduler.no-overcommit",
-                            f"{me} bound {ns}/{name} to {node}, which it overcommits: "
-                            f"{', '.join(sched.overcommitted(info))}")
+        if pod is not None and info is not None:
+            self._require(sched_checks.no_overcommit, pod, info.node, info.pods,
+                          context=f"{cand.identity} bound {ns}/{name}: ")
 
     # ----- checks of scheduling decisions ----------------------------------------------------
 
@@ -416,71 +404,38 @@ class SchedulerMachine(CheckedMachine):
     def _check_cycle(self, i: int, c: JSON) -> None:
         ns, name, uid, node = c["namespace"], c["name"], c["uid"], c.get("node")
         pod = self.model.lookup("pods", ns, name)
-        if pod is None or pod["metadata"].get("uid") != uid or (pod.get("spec") or {}).get("nodeName") \
-                or pod["metadata"].get("deletionTimestamp"):
-            if node:
-                self.choices[(ns, name)] = Choice(i, uid, node)
-            return  # not pending any more: the bind must fail, which the bind check sees
-        me = self.candidates[i].identity
         if node:
             self.choices[(ns, name)] = Choice(i, uid, node)
-            infos = {ni.name: ni for ni in self._infos([])}
-            if node not in infos:
-                self._raise("scheduler.fits", f"{me} chose node {node!r} for {ns}/{name}, which does not exist")
-            reasons = sched.fits(pod, infos[node])
-            if reasons:
-                self._raise("scheduler.fits", f"{me} chose {node} for {ns}/{name}, which does not fit there: "
-                                              f"{', '.join(reasons)}")
-        view = sched.schedule(pod, self._infos(self._assumed(i, uid)))
+        if pod is None or pod["metadata"].get("uid") != uid or (pod.get("spec") or {}).get("nodeName") \
+                or pod["metadata"].get("deletionTimestamp"):
+            return  # not pending any more: the bind must fail, which the bind check sees
+        me = f"{self.candidates[i].identity}: "
+        assumed = self._assumed(i, uid)
+        infos = self._infos(assumed)
+        view = sched.schedule(pod, infos)
         if node is None:
-            if view.feasible:
-                self._raise("scheduler.fit-error",
-                            f"{me} found no node for {ns}/{name} ({c.get('message')!r}), but it fits on "
-                            f"{sorted(view.feasible)}")
-            if c.get("message") != view.fit_error:
-                self._raise("scheduler.fit-error",
-                            f"{me} reported {c.get('message')!r} for {ns}/{name}; expected {view.fit_error!r}")
+            self._require(sched_checks.fit_error, pod, view, c.get("message"), context=me)
             return
-        if node not in view.feasible:
-            self._raise("scheduler.no-overcommit",
-                        f"{me} chose {node} for {ns}/{name}, but with the pods it already assumed there "
-                        f"({[p['metadata']['name'] for p in self._assumed(i, uid)]}) it does not fit: "
-                        f"{', '.join(view.reasons.get(node, ()))}")
-        if node not in view.top:
-            self._raise("scheduler.best-score",
-                        f"{me} chose {node} for {ns}/{name} with score {view.scores.get(node)}; the top-score "
-                        f"nodes are {sorted(view.top)} (scores {short(view.scores)})")
+        self._require(sched_checks.fits, pod, node, self._infos([]), context=me)
+        # with the pods it already assumed there (not bound yet) the node must still have room
+        on_node = next(ni for ni in infos if ni.name == node)
+        self._require(sched_checks.no_overcommit, pod, on_node.node, on_node.pods, context=me)
+        self._require(sched_checks.best_score, pod, node, view, context=me)
 
     def _check_settled(self, outcome: JSON) -> None:
-        if not outcome.get("settled"):
-            self._raise("binding.exactly-once", f"the replicas did not settle: {short(outcome)}")
-        infos = self._infos([])
-        for (p, ns, name), pod in sorted(self.model.objects.items()):
-            if p != "pods" or (pod.get("spec") or {}).get("nodeName") or pod["metadata"].get("deletionTimestamp"):
-                continue
-            decision = sched.schedule(pod, infos)
-            if decision.feasible:
-                self._raise("binding.exactly-once",
-                            f"after settling, {ns}/{name} is still pending though it fits on "
-                            f"{sorted(decision.feasible)}")
+        pending = [pod for (p, _, _), pod in sorted(self.model.objects.items())
+                   if p == "pods" and not (pod.get("spec") or {}).get("nodeName")
+                   and not pod["metadata"].get("deletionTimestamp")]
+        unsettled = None if outcome.get("settled") else f"the replicas did not settle: {short(outcome)}"
+        self._require(sched_checks.exactly_once_after_settle, pending, self._infos([]), unsettled)
 
     # ----- checked after every step -----------------------------------------------------------
 
     def _check_leaders(self) -> None:
         if self.schedulers is None:
             return
-        leaders = [i for i in range(REPLICAS) if self.schedulers.leading(i)]
-        for i in leaders:
-            if not self.candidates[i].may_lead(self._now(i), self.config):
-                c = self.candidates[i]
-                self._raise("lease.single-holder-per-term",
-                            f"{c.identity} acts as leader at {self._now(i):.3f} on its clock, but its last "
-                            f"successful renewal was at {c.last_renew} (renewDeadline "
-                            f"{self.config.renew_deadline:g}s), holder seen: "
-                            f"{c.observed.holder if c.observed else None!r}")
-        if len(leaders) > 1:
-            self._raise("lease.single-holder-per-term",
-                        f"{', '.join(self.candidates[i].identity for i in leaders)} all act as leader at once")
+        leading = [(self.candidates[i], self._now(i)) for i in range(REPLICAS) if self.schedulers.leading(i)]
+        self._require(lease_checks.acting_leaders, leading, self.config)
 
     @invariant()
     def leases(self) -> None:

@@ -13,17 +13,18 @@ Deliberately not modelled, although the v1.37 default profile enables them:
 PodTopologySpread (weight 2) and InterPodAffinity (weight 2), the volume
 plugins, DynamicResources, NodeDeclaredFeatures, SchedulingGates, preemption,
 extended resources and hugepages, requests taken from a resize in progress
-(status resources), nominated pods of other pods counted as running, and the
-OpportunisticBatching hint (a pod identical to the previous one within 500 ms
-may be given the previous cycle's runner-up without a fresh ranking). See
+(status resources), and nominated pods of other pods counted as running. See
 :func:`model.scheduler.schedule.schedule` for when the ignored plugins cannot
-change the answer.
+change the answer, and :func:`omitted_scores` for the score plugins among them
+that may score a given pod (the OpportunisticBatching hint never applies under
+the default profile: see model/scheduler/omitted.py).
 """
 
 from __future__ import annotations
 
 from model.scheduler.filters import FILTERS, all_reasons, fits
 from model.scheduler.nodeinfo import NodeInfo, allocatable, host_ports, node_info, overcommitted
+from model.scheduler.omitted import omitted_scores
 from model.scheduler.requests import Resources, non_zero_requests, requests, scoring_requests
 from model.scheduler.schedule import Decision, num_feasible_nodes_to_find, schedule
 from model.scheduler.scores import WEIGHTS, default_normalize, plugin_scores
@@ -42,6 +43,7 @@ __all__ = [
     "node_info",
     "non_zero_requests",
     "num_feasible_nodes_to_find",
+    "omitted_scores",
     "overcommitted",
     "plugin_scores",
     "requests",

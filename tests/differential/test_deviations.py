@@ -1,10 +1,10 @@
-"""Every entry of conformance/deviations.py pinned: on the model and the bundled server always, on the real
-kube-apiserver when the differential run is asked for."""
+"""Every entry of conformance/deviations.py pinned: on the model and the bundled server always (``[model]``), on
+the real kube-apiserver (``[real]``, marked ``differential``) when the differential run is asked for and the
+binaries are there; otherwise ``[real]`` shows as skipped, with the reason."""
 
 from __future__ import annotations
 
 import ast
-import os
 import time
 from pathlib import Path
 
@@ -25,6 +25,8 @@ DEFAULT_TOLERATIONS = [
     {"key": NOT_READY, "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 300},
     {"key": UNREACHABLE, "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 300},
 ]
+#: each pin runs on the model and the bundled server, and separately on the real server
+WHERE = pytest.mark.parametrize("where", ["model", pytest.param("real", marks=pytest.mark.differential)])
 
 
 def test_every_deviation_has_a_test() -> None:
@@ -50,7 +52,16 @@ def _model(admission: frozenset[str]) -> APIModel:
     return model
 
 
-def test_default_toleration_seconds(request: pytest.FixtureRequest) -> None:
+@WHERE
+def test_default_toleration_seconds(request: pytest.FixtureRequest, where: str) -> None:
+    if where == "real":
+        # the real kube-apiserver does, as the model says
+        real = _real(request)
+        got = real.create("pods", "ns-a", POD)
+        assert got.code == 201, got.body
+        assert got.body["spec"]["tolerations"] == DEFAULT_TOLERATIONS
+        real.close()
+        return
     # the model, with and without the plugin
     assert _model(ADMISSION_PLUGINS).create("pods", "ns-a", POD).obj["spec"]["tolerations"] == DEFAULT_TOLERATIONS
     assert "tolerations" not in _model(frozenset()).create("pods", "ns-a", POD).obj["spec"]
@@ -62,31 +73,39 @@ def test_default_toleration_seconds(request: pytest.FixtureRequest) -> None:
     t.create("namespaces", None, NS)
     assert "tolerations" not in t.create("pods", "ns-a", POD).body["spec"]
     t.close()
-    # the real kube-apiserver does, as the model says
-    real = _real(request)
-    if real is not None:
-        got = real.create("pods", "ns-a", POD)
-        assert got.code == 201, got.body
-        assert got.body["spec"]["tolerations"] == DEFAULT_TOLERATIONS
-        real.close()
 
 
-def test_taint_nodes_by_condition(request: pytest.FixtureRequest) -> None:
+@WHERE
+def test_taint_nodes_by_condition(request: pytest.FixtureRequest, where: str) -> None:
     not_ready = {"key": NOT_READY, "effect": "NoSchedule"}
+    if where == "real":
+        real = _real(request)
+        got = real.create("nodes", None, NODE)
+        assert got.code == 201, got.body
+        assert got.body["spec"]["taints"] == [not_ready]  # the run taint is hidden by the scoped target
+        real.close()
+        return
     assert _model(ADMISSION_PLUGINS).create("nodes", None, NODE).obj["spec"]["taints"] == [not_ready]
     assert "taints" not in _model(frozenset()).create("nodes", None, NODE).obj["spec"]
     t = InProcessTarget()
     assert "taints" not in (t.create("nodes", None, NODE).body.get("spec") or {})
     t.close()
-    real = _real(request)
-    if real is not None:
-        got = real.create("nodes", None, NODE)
-        assert got.code == 201, got.body
-        assert got.body["spec"]["taints"] == [not_ready]  # the run taint is hidden by the scoped target
-        real.close()
 
 
-def test_run_taint_and_scheduler_name(request: pytest.FixtureRequest) -> None:
+@WHERE
+def test_run_taint_and_scheduler_name(request: pytest.FixtureRequest, where: str) -> None:
+    if where == "real":
+        # with an untainted Ready node present, a real scheduler still leaves the pod alone
+        cluster = request.getfixturevalue("cluster")
+        scoped = _real(request)
+        scoped.create("nodes", None, {**NODE, "status": {"allocatable": {"cpu": "4", "memory": "4Gi", "pods": "10"},
+                                                         "capacity": {"cpu": "4", "memory": "4Gi", "pods": "10"}}})
+        assert scoped.create("pods", "ns-a", POD).code == 201
+        time.sleep(3 * cluster.retry_period)
+        got = scoped.get("pods", "ns-a", "p0").body
+        assert not got["spec"].get("nodeName") and not (got.get("status") or {}).get("conditions"), got
+        scoped.close()
+        return
     inner = InProcessTarget()
     t = ScopedTarget(inner, run_id="kpin001")
     t.create("namespaces", None, NS)
@@ -101,29 +120,10 @@ def test_run_taint_and_scheduler_name(request: pytest.FixtureRequest) -> None:
     again = t.update("nodes", None, "n0", node.body)
     assert again.body["metadata"]["resourceVersion"] == node.body["metadata"]["resourceVersion"]
     t.close()
-    real = _real(request)
-    if real is not None:
-        # with an untainted Ready node present, a real scheduler still leaves the pod alone
-        cluster = request.getfixturevalue("cluster")
-        scoped = _real(request)
-        assert scoped is not None
-        scoped.create("nodes", None, {**NODE, "status": {"allocatable": {"cpu": "4", "memory": "4Gi", "pods": "10"},
-                                                         "capacity": {"cpu": "4", "memory": "4Gi", "pods": "10"}}})
-        assert scoped.create("pods", "ns-a", POD).code == 201
-        time.sleep(3 * cluster.retry_period)
-        got = scoped.get("pods", "ns-a", "p0").body
-        assert not got["spec"].get("nodeName") and not (got.get("status") or {}).get("conditions"), got
-        scoped.close()
-        real.close()
 
 
-def _real(request: pytest.FixtureRequest) -> ScopedTarget | None:
-    """A scoped target on the real cluster (with its namespace ns-a) when the differential run is on."""
-    markexpr = request.config.getoption("markexpr", "") or ""
-    asked = os.environ.get("KUBEPROP_DIFFERENTIAL") == "1" or ("differential" in markexpr
-                                                               and "not differential" not in markexpr)
-    if not asked:
-        return None
+def _real(request: pytest.FixtureRequest) -> ScopedTarget:
+    """A scoped target on the real cluster, with its namespace ns-a (only from a test marked differential)."""
     kubeconfig = request.getfixturevalue("kubeconfig")  # skips when the binaries are missing
     t = ScopedTarget(HTTPTarget(kubeconfig))
     assert t.create("namespaces", None, NS).code == 201

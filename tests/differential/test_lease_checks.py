@@ -1,4 +1,4 @@
-"""The lease.* checks the leader-election differential applies to the records it reads."""
+"""The lease.single-holder-per-term checks the leader-election differential applies to the records it reads."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ def test_a_clean_failover_passes() -> None:
 
 def test_two_holders_in_one_term() -> None:
     problems = check_lease_records([_obs(0, "a", 0, 0, 0), _obs(20, "b", 0, 18, 18)])
-    assert any("leaseTransitions 0 held by 'a' and by 'b'" in p for p in problems)
+    assert any("leaseTransitions=0 has two holders: 'a' and 'b'" in p for p in problems)
     assert any("no bump" in p for p in problems)
 
 

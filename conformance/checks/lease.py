@@ -1,0 +1,118 @@
+"""Checks of Lease leader election against the leader-election model (model/leaderelection), one invariant id each.
+
+``lease.single-holder-per-term`` is decided on what can be seen of the Lease:
+each write a candidate makes (:func:`write`, on that candidate's own clock),
+the sequence of records read or written (:func:`one_holder_per_term`,
+:func:`successive`, :func:`records`) and which replicas act as leader at a
+moment (:func:`acting_leaders`). ``lease.only-leader-acts`` is decided per
+action (:func:`only_leader_acts`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+
+from conformance.checks import check
+from model.leaderelection import Candidate, Config, Record, check_write
+
+
+def parse_time(text: str) -> float:
+    """An RFC 3339 time of a Lease (acquireTime, renewTime) as epoch seconds."""
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+
+
+@check("lease.single-holder-per-term")
+def write(candidate: Candidate, current: Record | None, written: Record, now: float) -> list[str]:
+    """A successful write of ``written`` by ``candidate`` at ``now`` (its clock) over ``current`` follows the
+    client-go protocol (:func:`model.leaderelection.check_write`): no takeover before the holder's lease ran
+    out by the candidate's own observation, leaseTransitions bumped on every change of holder."""
+    return check_write(candidate, current, written, now)
+
+
+@check("lease.single-holder-per-term")
+def one_holder_per_term(terms: Mapping[int, str], record: Record) -> list[str]:
+    """``record`` names the same holder for its leaseTransitions as every earlier record (``terms``) did."""
+    if not record.holder:
+        return []
+    holder = terms.get(record.transitions, record.holder)
+    if holder != record.holder:
+        return [f"term leaseTransitions={record.transitions} has two holders: {holder!r} and {record.holder!r}"]
+    return []
+
+
+@check("lease.single-holder-per-term")
+def successive(before: Record, after: Record, tolerance: float | None = None) -> list[str]:
+    """Two records seen one after the other keep the term rules.
+
+    The same holder keeps leaseTransitions and acquireTime, and its renewTime does not go back; a change of holder
+    bumps leaseTransitions (by one when seen directly; by more only if reads missed a term). With ``tolerance``
+    (seconds; only when one clock wrote both records' times, as on one host) a takeover's acquireTime is also at
+    least leaseDurationSeconds after the previous holder's last renewTime.
+    """
+    a, b = before, after
+    if not a.holder or not b.holder:
+        return []
+    out: list[str] = []
+    if a.holder == b.holder:
+        if b.transitions != a.transitions:
+            out.append(f"{a.holder!r} renewed but leaseTransitions went {a.transitions} -> {b.transitions}")
+        if a.renew_time and b.renew_time and parse_time(b.renew_time) < parse_time(a.renew_time):
+            out.append(f"renewTime of {a.holder!r} went back: {a.renew_time} -> {b.renew_time}")
+        if a.acquire_time != b.acquire_time:
+            out.append(f"acquireTime of {a.holder!r} changed within its term: {a.acquire_time} -> {b.acquire_time}")
+        return out
+    if b.transitions <= a.transitions:
+        out.append(f"holder {a.holder!r} -> {b.holder!r} with leaseTransitions {a.transitions} -> {b.transitions} "
+                   "(no bump)")
+    if tolerance is not None and a.renew_time and b.acquire_time:
+        gap = parse_time(b.acquire_time) - parse_time(a.renew_time)
+        if gap < a.duration - tolerance:
+            out.append(f"{b.holder!r} acquired at {b.acquire_time}, {gap:.3f}s after {a.holder!r} last renewed "
+                       f"({a.renew_time}), before its {a.duration}s lease ran out")
+    return out
+
+
+@check("lease.single-holder-per-term")
+def records(seen: Sequence[Record], tolerance: float | None = None) -> list[str]:
+    """Every record of ``seen`` (in the order seen) against :func:`one_holder_per_term` and :func:`successive`."""
+    out: list[str] = []
+    terms: dict[int, str] = {}
+    for r in seen:
+        out += one_holder_per_term(terms, r)
+        if r.holder:
+            terms.setdefault(r.transitions, r.holder)
+    for a, b in zip(seen, seen[1:], strict=False):
+        out += successive(a, b, tolerance)
+    return out
+
+
+@check("lease.single-holder-per-term")
+def acting_leaders(leading: Sequence[tuple[Candidate, float]], config: Config) -> list[str]:
+    """At one moment, at most one replica acts as leader, each only within RenewDeadline of its last renewal.
+
+    ``leading`` holds each replica acting as leader with the time on its own clock.
+    """
+    out = []
+    for cand, now in leading:
+        if not cand.may_lead(now, config):
+            out.append(f"{cand.identity} acts as leader at {now:.3f} on its clock, but its last successful renewal "
+                       f"was at {cand.last_renew} (renewDeadline {config.renew_deadline:g}s), holder seen: "
+                       f"{cand.observed.holder if cand.observed else None!r}")
+    if len(leading) > 1:
+        out.append(f"{', '.join(c.identity for c, _ in leading)} all act as leader at once")
+    return out
+
+
+@check("lease.only-leader-acts")
+def only_leader_acts(candidate: Candidate, lease: Record | None, now: float, config: Config, what: str) -> list[str]:
+    """``candidate`` did ``what`` (a binding, say) at ``now`` on its clock: the Lease names it, and it renewed
+    within RenewDeadline."""
+    me = candidate.identity
+    out = []
+    if lease is None or lease.holder != me:
+        out.append(f"{me} {what} while the lease was held by {lease.holder if lease else 'nobody'!r}")
+    if not candidate.may_lead(now, config):
+        out.append(f"{me} {what} at {now:.3f} on its clock, but its last renewal was at {candidate.last_renew}: "
+                   f"more than renewDeadline ({config.renew_deadline:g}s) ago")
+    return out

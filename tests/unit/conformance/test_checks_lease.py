@@ -1,0 +1,72 @@
+"""The pure leader-election checks (conformance/checks/lease.py): a passing and a failing case each."""
+
+from __future__ import annotations
+
+from conformance.checks import lease as checks
+from model.leaderelection import Candidate, Config, Record
+
+T = "2026-01-01T00:00:{:02d}.000000Z"
+
+
+def rec(holder: str, transitions: int, acquire: int = 0, renew: int = 0) -> Record:
+    return Record(holder, 15, transitions, T.format(acquire), T.format(renew))
+
+
+def test_every_check_names_its_invariant() -> None:
+    for chk in (checks.write, checks.one_holder_per_term, checks.successive, checks.records, checks.acting_leaders):
+        assert chk.invariant == "lease.single-holder-per-term"
+    assert checks.only_leader_acts.invariant == "lease.only-leader-acts"
+
+
+def test_write() -> None:
+    a = Candidate("a")
+    assert checks.write(a, None, rec("a", 0), 0.0) == []
+    b = Candidate("b").observe(rec("a", 0), 0.0)
+    assert checks.write(b, rec("a", 0), rec("b", 1), 16.0) == []
+    [problem] = checks.write(b, rec("a", 0), rec("b", 1), 5.0)  # the holder's lease is still running
+    assert "while, by its own clock" in problem
+
+
+def test_one_holder_per_term() -> None:
+    assert checks.one_holder_per_term({0: "a"}, rec("a", 0)) == []
+    assert checks.one_holder_per_term({0: "a"}, rec("b", 1)) == []
+    assert checks.one_holder_per_term({0: "a"}, rec("", 0)) == []  # a release names nobody
+    assert checks.one_holder_per_term({0: "a"}, rec("b", 0)) == [
+        "term leaseTransitions=0 has two holders: 'a' and 'b'"]
+
+
+def test_successive() -> None:
+    assert checks.successive(rec("a", 0, 0, 0), rec("a", 0, 0, 2)) == []
+    assert "went 0 -> 1" in checks.successive(rec("a", 0), rec("a", 1))[0]
+    assert "no bump" in checks.successive(rec("a", 3), rec("b", 3))[0]
+    # a takeover 10 s after the last renewal of a 15 s lease: only judged when one clock wrote both
+    assert checks.successive(rec("a", 0, 0, 10), rec("b", 1, 26, 26), tolerance=0.0) == []
+    assert checks.successive(rec("a", 0, 0, 10), rec("b", 1, 20, 20)) == []
+    assert "before its 15s lease ran out" in checks.successive(rec("a", 0, 0, 10), rec("b", 1, 20, 20), 0.0)[0]
+
+
+def test_records() -> None:
+    assert checks.records([rec("a", 0, 0, 0), rec("a", 0, 0, 2), rec("b", 1, 18, 18)], 0.0) == []
+    problems = checks.records([rec("a", 0, 0, 0), rec("b", 0, 18, 18)], 0.0)
+    assert any("two holders" in p for p in problems) and any("no bump" in p for p in problems)
+
+
+def test_acting_leaders() -> None:
+    config = Config()
+    leader = Candidate("a").wrote(rec("a", 0), 100.0)
+    assert checks.acting_leaders([(leader, 105.0)], config) == []
+    assert checks.acting_leaders([], config) == []
+    [late] = checks.acting_leaders([(leader, 111.0)], config)  # past the 10 s renew deadline
+    assert "a acts as leader at 111.000" in late
+    other = Candidate("b").wrote(rec("b", 1), 100.0)
+    assert "all act as leader at once" in checks.acting_leaders([(leader, 105.0), (other, 101.0)], config)[-1]
+
+
+def test_only_leader_acts() -> None:
+    config = Config()
+    leader = Candidate("a").wrote(rec("a", 0), 100.0)
+    assert checks.only_leader_acts(leader, rec("a", 0), 105.0, config, "bound ns/p") == []
+    [problem] = checks.only_leader_acts(leader, rec("b", 1), 105.0, config, "bound ns/p")
+    assert problem == "a bound ns/p while the lease was held by 'b'"
+    [problem] = checks.only_leader_acts(leader, rec("a", 0), 111.0, config, "bound ns/p")
+    assert "more than renewDeadline (10s) ago" in problem
