@@ -29,11 +29,8 @@ from kubernetes import client as k8s_client
 from kubernetes.config import incluster_config, kube_config
 
 from adapters.base import JSON, Response, TargetError
+from adapters.resources import BY_PLURAL
 
-# the API group path of each resource kubeprop drives (upstream URL layout)
-PREFIX = {"pods": "/api/v1", "nodes": "/api/v1", "namespaces": "/api/v1",
-          "leases": "/apis/coordination.k8s.io/v1"}
-NAMESPACED = {"pods", "leases"}
 #: the Content-Type of each patch type (apimachinery/pkg/types/patch.go)
 PATCH_CONTENT_TYPES = {"merge": "application/merge-patch+json", "json": "application/json-patch+json",
                        "strategic": "application/strategic-merge-patch+json",
@@ -211,12 +208,11 @@ class HTTPTarget:
         return headers
 
     def _path(self, resource: str, namespace: str | None, name: str | None = None) -> str:
-        try:
-            prefix = PREFIX[resource]
-        except KeyError:
-            raise TargetError(f"unknown resource {resource!r}") from None
-        path = prefix
-        if resource in NAMESPACED and namespace is not None:
+        res = BY_PLURAL.get(resource)
+        if res is None:
+            raise TargetError(f"unknown resource {resource!r}")
+        path = res.prefix
+        if res.namespaced and namespace is not None:
             path += f"/namespaces/{_seg(namespace)}"
         path += f"/{resource}"
         if name is not None:

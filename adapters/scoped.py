@@ -30,6 +30,7 @@ import secrets
 from typing import Any
 
 from adapters.base import JSON, Response, Target, Watch
+from adapters.resources import RESOURCES, cluster_scoped
 
 RUN_LABEL = "kubeprop.io/run"
 #: the taint every node of a run carries (key RUN_TAINT_KEY, value the run id); pods of the run that should
@@ -40,7 +41,6 @@ RUN_TAINT_EFFECT = "NoSchedule"
 #: (pkg/scheduler/profile/profile.go: a scheduler handles only pods naming one of its profiles)
 UNSCHEDULED = "kubeprop-unscheduled"
 NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"
-CLUSTER_SCOPED = {"namespaces", "nodes"}
 
 
 def new_run_id() -> str:
@@ -87,7 +87,7 @@ class ScopedTarget:
         return None if namespace is None else self.outward_name(namespace)
 
     def _name(self, resource: str, name: str) -> str:
-        return self.outward_name(name) if resource in CLUSTER_SCOPED else name
+        return self.outward_name(name) if cluster_scoped(resource) else name
 
     def _outward_body(self, resource: str, body: Any, *, patch: bool = False) -> Any:
         if not isinstance(body, dict):
@@ -95,7 +95,7 @@ class ScopedTarget:
         body = copy.deepcopy(body)
         meta = body.get("metadata")
         if isinstance(meta, dict):
-            if isinstance(meta.get("name"), str) and resource in CLUSTER_SCOPED:
+            if isinstance(meta.get("name"), str) and cluster_scoped(resource):
                 meta["name"] = self.outward_name(meta["name"])
             if isinstance(meta.get("namespace"), str):
                 meta["namespace"] = self.outward_name(meta["namespace"])
@@ -230,7 +230,7 @@ class ScopedTarget:
     def _labelled(self) -> set[tuple[str, str | None, str]]:
         """Objects carrying this run's label that the run did not record (an answer lost to Ctrl-C, say)."""
         found: set[tuple[str, str | None, str]] = set()
-        for resource in ("pods", "leases", "nodes", "namespaces"):
+        for resource in (r.plural for r in RESOURCES):
             try:
                 resp = self.inner.list(resource, None, label_selector=f"{RUN_LABEL}={self.run_id}")
             except Exception:  # noqa: BLE001 - cleanup goes on with what it knows
@@ -240,7 +240,7 @@ class ScopedTarget:
                 meta = item.get("metadata") or {}
                 # only what carries the run's own label: nothing of anyone else is touched
                 if (meta.get("labels") or {}).get(RUN_LABEL) == self.run_id and meta.get("name"):
-                    found.add((resource, meta.get("namespace") if resource in ("pods", "leases") else None,
+                    found.add((resource, None if cluster_scoped(resource) else meta.get("namespace"),
                                meta["name"]))
         return found
 
@@ -248,7 +248,7 @@ class ScopedTarget:
         """Delete everything this run created, and whatever else carries its label; returns what could not be
         deleted (and why). Only objects of this run are read, changed (finalizers cleared) or deleted."""
         left: list[str] = []
-        order = {"pods": 0, "leases": 1, "nodes": 2, "namespaces": 3}
+        order = {r.plural: i for i, r in enumerate(RESOURCES)}
         todo = self._created | self._labelled()
         for resource, ns, name in sorted(todo, key=lambda k: (order.get(k[0], 9), k[1] or "", k[2])):
             got = self.inner.get(resource, ns, name)

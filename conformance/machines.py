@@ -16,13 +16,13 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
 from adapters.base import Target
+from adapters.resources import BY_PLURAL, namespaced
 from conformance import strategies as gen
 from conformance.client import CheckedClient, model_for
 from conformance.history import write_reproduction
 from conformance.invariants import InvariantViolation
 from conformance.ops import Op
 from conformance.reporting import Reporter
-from model.resources import resource
 from model.selectors import Selector
 
 MAX_WATCHES = 3
@@ -33,7 +33,7 @@ PICK = st.integers(0, 7)
 
 
 def _ns_for(plural: str, ns: str | None) -> str | None:
-    return ns if resource(plural).namespaced else None
+    return ns if namespaced(plural) else None
 
 
 class CheckedMachine(RuleBasedStateMachine):
@@ -89,7 +89,7 @@ class CheckedMachine(RuleBasedStateMachine):
     def _body_for_update(self, plural: str, ns: str | None, name: str, rv_mode: str) -> dict[str, Any]:
         stored = self.model.lookup(plural, ns, name)
         if stored is None:
-            res = resource(plural)
+            res = BY_PLURAL[plural]
             body: dict[str, Any] = {"apiVersion": res.api_version, "kind": res.kind, "metadata": {"name": name}}
             if ns:
                 body["metadata"]["namespace"] = ns

@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from adapters.base import Response, Target
+from adapters.resources import BY_PLURAL
 from model.apiserver import APIModel, Expect
-from model.resources import resource as resource_of
 from model.selectors import Selector
 
 JSON = dict[str, Any]
@@ -42,7 +42,9 @@ class Op:
     def __post_init__(self) -> None:
         if self.verb not in VERBS:
             raise ValueError(f"unknown verb {self.verb!r}; known: {', '.join(VERBS)}")
-        res = resource_of(self.resource)  # refuses an unknown resource
+        res = BY_PLURAL.get(self.resource)
+        if res is None:
+            raise ValueError(f"unknown resource {self.resource!r}; known: {', '.join(sorted(BY_PLURAL))}")
         if not res.namespaced and self.namespace is not None:
             object.__setattr__(self, "namespace", None)
 
