@@ -13,7 +13,16 @@ from collections.abc import Callable
 from typing import Any, ClassVar, NoReturn
 
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
+from hypothesis.stateful import (
+    Bundle,
+    RuleBasedStateMachine,
+    consumes,
+    initialize,
+    invariant,
+    multiple,
+    precondition,
+    rule,
+)
 
 from adapters.base import Target
 from adapters.resources import BY_PLURAL, namespaced
@@ -30,6 +39,8 @@ MAX_WATCHES = 3
 NS = st.sampled_from((gen.NAMESPACES[0],) * 5 + gen.NAMESPACES[1:])
 #: picks an existing object most of the time (see APIServerMachine._pick)
 PICK = st.integers(0, 7)
+#: (namespace, name) of pods a finalizer holds after a delete: still stored, with a deletionTimestamp
+HELD_PODS = Bundle("held_pods")
 
 
 def _ns_for(plural: str, ns: str | None) -> str | None:
@@ -279,10 +290,10 @@ class APIServerMachine(CheckedMachine):
 
     # ----- deletes ----------------------------------------------------------------------------
 
-    @rule(resource=st.sampled_from(("pods", "pods", "nodes", "leases")), ns=NS,
+    @rule(target=HELD_PODS, resource=st.sampled_from(("pods", "pods", "nodes", "leases")), ns=NS,
           index=PICK, grace=st.sampled_from((None, 0, 1, 5, 30)),
           precondition=st.sampled_from(("none", "none", "uid", "wrong-uid", "rv", "stale-rv")))
-    def delete_object(self, resource: str, ns: str, index: int, grace: int | None, precondition: str) -> None:
+    def delete_object(self, resource: str, ns: str, index: int, grace: int | None, precondition: str) -> Any:
         name = self._pick(resource, ns, index)
         ns_ = _ns_for(resource, ns)
         stored = self.model.lookup(resource, ns_, name)
@@ -299,6 +310,10 @@ class APIServerMachine(CheckedMachine):
         elif precondition == "stale-rv":
             options["preconditions"] = {"resourceVersion": self._stale_rv(resource, meta.get("resourceVersion"))}
         self.client.write(Op.delete(resource, ns_, name, options))
+        held = self.model.lookup(resource, ns_, name)
+        if resource == "pods" and held is not None and held["metadata"].get("deletionTimestamp"):
+            return multiple((ns, name))  # for the rules that act on a pod being deleted
+        return multiple()
 
     # ----- binding ----------------------------------------------------------------------------
 
@@ -307,10 +322,14 @@ class APIServerMachine(CheckedMachine):
           annotations=st.dictionaries(st.sampled_from(("kubeprop.io/by", "kubeprop.io/why")),
                                       st.sampled_from(("test", "sched")), max_size=1))
     def bind_pod(self, ns: str, index: int, node: str, uid_mode: str, annotations: dict[str, str]) -> None:
-        # a pod held by a finalizer while being deleted is the one binding must refuse: try it first
-        deleting = sorted(n for (p, ons, n), o in self.model.objects.items()
-                          if p == "pods" and ons == ns and o["metadata"].get("deletionTimestamp"))
-        name = deleting[index % len(deleting)] if deleting and index < 2 else self._pick("pods", ns, index)
+        self._bind(ns, self._pick("pods", ns, index), node, uid_mode, annotations)
+
+    @rule(pod=consumes(HELD_PODS), node=st.sampled_from(gen.NODE_NAMES), uid_mode=st.sampled_from(("right", "none")))
+    def bind_held_pod(self, pod: tuple[str, str], node: str, uid_mode: str) -> None:
+        """Bind a pod a finalizer holds after its delete: binding must refuse a pod that is being deleted."""
+        self._bind(*pod, node, uid_mode, {})
+
+    def _bind(self, ns: str, name: str, node: str, uid_mode: str, annotations: dict[str, str]) -> None:
         pod = self.model.lookup("pods", ns, name)
         meta: dict[str, Any] = {"name": name, "namespace": ns}
         if uid_mode == "right" and pod is not None:
