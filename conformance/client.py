@@ -28,7 +28,7 @@ from conformance.invariants import InvariantViolation
 from conformance.ops import Op
 from conformance.reporting import Reporter
 from conformance.watching import WatchCheck
-from model.apiserver import APIModel, Expect
+from model.apiserver import APIModel
 
 #: seconds a server-set timestamp may differ from the local wall clock when the target's clock is not readable
 TIME_SKEW = 5
@@ -86,18 +86,6 @@ class CheckedClient:
             record.code, record.body = resp.code, resp.body
         else:
             resp = op.send(via)
-        self.judge(op, expect, resp)
-        return resp
-
-    def write(self, op: Op) -> Response:
-        """A write, then the read that shows what it left behind (read-your-writes)."""
-        resp = self.call(op)
-        if resp.code < 500 and op.name:
-            self.call(op.read_back())
-        return resp
-
-    def judge(self, op: Op, expect: Expect, resp: Response) -> None:
-        """Compare an answer with the model's expectation; on agreement, commit it to the model."""
         check = self.reporter.note_check(self.history, expect, resp.code, resp.body)
         try:
             check_answer(self.model, op.resource, expect, resp)
@@ -106,7 +94,15 @@ class CheckedClient:
                 check.difference = err.detail
             self.fail(err)
         if expect.commit is not None:
-            expect.commit(resp.body)
+            expect.commit(resp.body)  # the model's next state, given the answer it agreed with
+        return resp
+
+    def write(self, op: Op) -> Response:
+        """A write, then the read that shows what it left behind (read-your-writes)."""
+        resp = self.call(op)
+        if resp.code < 500 and op.name:
+            self.call(op.read_back())
+        return resp
 
     # ----- watches --------------------------------------------------------------------------------
 
@@ -147,6 +143,11 @@ class CheckedClient:
         self.history.record("compact", receiver="target.controls")
         self.target.controls.compact()
         self.model.compact()
+
+    def time_passed(self, seconds: int) -> None:
+        """True time moved by ``seconds`` through a control the history already holds (the scheduler replicas'
+        clocks, which the in-process API server shares)."""
+        self.model.advance(seconds)
 
     def close(self) -> None:
         for w in self.watches:

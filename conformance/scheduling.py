@@ -276,7 +276,7 @@ class SchedulerMachine(CheckedMachine):
     def advance(self, seconds: int, rates: list[float]) -> None:
         self.history.record("advance", seconds, rates, receiver="schedulers")
         self.schedulers.advance(seconds, rates)
-        self.model.advance(seconds)
+        self.client.time_passed(seconds)
 
     def _pending_pods(self) -> bool:
         return any(p == "pods" and not (o.get("spec") or {}).get("nodeName")
@@ -293,7 +293,7 @@ class SchedulerMachine(CheckedMachine):
             if kind == "cycle":
                 self._check_cycle(i, result)
             elif kind == "advance":
-                self.model.advance(result)
+                self.client.time_passed(result)
             elif kind == "restart":
                 self.candidates[i] = Candidate(self.candidates[i].identity)
             self._check_leaders()
