@@ -24,7 +24,7 @@ from hypothesis.stateful import (
     rule,
 )
 
-from adapters.base import Target
+from adapters.base import Response, Target
 from adapters.resources import BY_PLURAL, namespaced
 from conformance import strategies as gen
 from conformance.client import CheckedClient, model_for
@@ -41,6 +41,8 @@ NS = st.sampled_from((gen.NAMESPACES[0],) * 5 + gen.NAMESPACES[1:])
 PICK = st.integers(0, 7)
 #: (namespace, name) of pods a finalizer holds after a delete: still stored, with a deletionTimestamp
 HELD_PODS = Bundle("held_pods")
+#: (namespace, name) of pods a binding placed on a node
+BOUND_PODS = Bundle("bound_pods")
 
 
 def _ns_for(plural: str, ns: str | None) -> str | None:
@@ -317,19 +319,27 @@ class APIServerMachine(CheckedMachine):
 
     # ----- binding ----------------------------------------------------------------------------
 
-    @rule(ns=NS, index=PICK, node=st.sampled_from(gen.NODE_NAMES + (gen.MISSING_NODE,)),
+    @rule(target=BOUND_PODS, ns=NS, index=PICK, node=st.sampled_from(gen.NODE_NAMES + (gen.MISSING_NODE,)),
           uid_mode=st.sampled_from(("right", "right", "none", "wrong")),
           annotations=st.dictionaries(st.sampled_from(("kubeprop.io/by", "kubeprop.io/why")),
                                       st.sampled_from(("test", "sched")), max_size=1))
-    def bind_pod(self, ns: str, index: int, node: str, uid_mode: str, annotations: dict[str, str]) -> None:
-        self._bind(ns, self._pick("pods", ns, index), node, uid_mode, annotations)
+    def bind_pod(self, ns: str, index: int, node: str, uid_mode: str, annotations: dict[str, str]) -> Any:
+        name = self._pick("pods", ns, index)
+        if self._bind(ns, name, node, uid_mode, annotations).code == 201:
+            return multiple((ns, name))  # for the rules that act on a bound pod
+        return multiple()
+
+    @rule(pod=consumes(BOUND_PODS), node=st.sampled_from(gen.NODE_NAMES), uid_mode=st.sampled_from(("right", "none")))
+    def rebind_pod(self, pod: tuple[str, str], node: str, uid_mode: str) -> None:
+        """Bind a pod a binding already placed: a second binding must be refused, whatever node it names."""
+        self._bind(*pod, node, uid_mode, {})
 
     @rule(pod=consumes(HELD_PODS), node=st.sampled_from(gen.NODE_NAMES), uid_mode=st.sampled_from(("right", "none")))
     def bind_held_pod(self, pod: tuple[str, str], node: str, uid_mode: str) -> None:
         """Bind a pod a finalizer holds after its delete: binding must refuse a pod that is being deleted."""
         self._bind(*pod, node, uid_mode, {})
 
-    def _bind(self, ns: str, name: str, node: str, uid_mode: str, annotations: dict[str, str]) -> None:
+    def _bind(self, ns: str, name: str, node: str, uid_mode: str, annotations: dict[str, str]) -> Response:
         pod = self.model.lookup("pods", ns, name)
         meta: dict[str, Any] = {"name": name, "namespace": ns}
         if uid_mode == "right" and pod is not None:
@@ -339,7 +349,7 @@ class APIServerMachine(CheckedMachine):
         if annotations:
             meta["annotations"] = annotations
         body = {"apiVersion": "v1", "kind": "Binding", "metadata": meta, "target": {"kind": "Node", "name": node}}
-        self.client.write(Op.bind(ns, name, body))
+        return self.client.write(Op.bind(ns, name, body))
 
     # ----- watches, clock, compaction ---------------------------------------------------------
 
