@@ -16,15 +16,16 @@ A broken invariant is passed to ``fail``, which reports it and raises.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any, NoReturn
 
-from adapters.base import Response, Target
+from adapters.base import Response, Target, TargetError
 from conformance.compare import check_answer
 from conformance.deviations import admission_for
 from conformance.history import History
-from conformance.invariants import InvariantViolation
+from conformance.invariants import InvariantViolation, TransportFailure
 from conformance.ops import Op
 from conformance.reporting import Reporter
 from conformance.watching import WatchCheck
@@ -35,6 +36,15 @@ TIME_SKEW = 5
 
 #: admission plugins per target, found once per process (a server's /version does not change in a session)
 _ADMISSION: dict[str, frozenset[str]] = {}
+
+
+@contextmanager
+def transport(what: str) -> Iterator[None]:
+    """Turn a target that cannot be reached into a :class:`TransportFailure` naming the request."""
+    try:
+        yield
+    except TargetError as err:
+        raise TransportFailure(f"transport failure, not a finding: {what}: {err}") from err
 
 
 def wall_now() -> str:
@@ -82,10 +92,12 @@ class CheckedClient:
         if via is None:
             args, kwargs = op.call_args()
             record = self.history.record(op.verb, *args, **kwargs)
-            resp = op.send(self.target)
+            with transport(record.render()):
+                resp = op.send(self.target)
             record.code, record.body = resp.code, resp.body
         else:
-            resp = op.send(via)
+            with transport(f"a scheduler replica's {op.verb} of {op.resource} {op.namespace}/{op.name}"):
+                resp = op.send(via)
         check = self.reporter.note_check(self.history, expect, resp.code, resp.body)
         try:
             check_answer(self.model, op.resource, expect, resp)
@@ -110,8 +122,9 @@ class CheckedClient:
         plan = self.model.plan_watch(resource, namespace, resource_version)
         self._watch_seq += 1
         label = f"w{self._watch_seq}"
-        self.history.record("watch", resource, namespace, assign=label, resource_version=resource_version)
-        stream = self.target.watch(resource, namespace, resource_version=resource_version)
+        record = self.history.record("watch", resource, namespace, assign=label, resource_version=resource_version)
+        with transport(record.render()):
+            stream = self.target.watch(resource, namespace, resource_version=resource_version)
         w = WatchCheck(f"{label} ({resource}{' in ' + namespace if namespace else ''}, from {resource_version!r})",
                        plan, stream, resource_version)
         self.watches.append(w)
@@ -124,7 +137,8 @@ class CheckedClient:
         """Drain and judge every open watch; teach the model the resourceVersions their events showed."""
         for w in self.watches:
             try:
-                learned = w.check(self.model, timeout=self.watch_timeout)
+                with transport(f"reading watch {w.label}"):
+                    learned = w.check(self.model, timeout=self.watch_timeout)
             except InvariantViolation as err:
                 self.fail(err)
             for change, rv in learned:

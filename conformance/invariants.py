@@ -69,3 +69,12 @@ def violations_in(err: BaseException) -> list[InvariantViolation]:
     if isinstance(err, BaseExceptionGroup):
         return [v for e in err.exceptions for v in violations_in(e)]
     return []
+
+
+class TransportFailure(BaseException):
+    """The target could not be reached, or answered outside HTTP (a refused connection, a timeout).
+
+    Not a verdict on the target, so not an invariant: the run stops and says which request failed. It derives
+    from BaseException so that Hypothesis neither shrinks nor replays it (replaying against a server that has
+    gone would only look flaky) and it leaves the test as it came.
+    """

@@ -27,7 +27,7 @@ from hypothesis.stateful import (
 from adapters.base import Response, Target
 from adapters.resources import BY_PLURAL, namespaced
 from conformance import strategies as gen
-from conformance.client import CheckedClient, model_for
+from conformance.client import CheckedClient, model_for, transport
 from conformance.history import write_reproduction
 from conformance.invariants import InvariantViolation
 from conformance.ops import Op
@@ -67,8 +67,9 @@ class CheckedMachine(RuleBasedStateMachine):
 
     def __init__(self) -> None:
         super().__init__()
-        self.target = type(self).target_factory()
-        self.model = model_for(self.target, self.target_spec)
+        with transport(f"opening the {self.target_spec.get('kind')} target"):
+            self.target = type(self).target_factory()
+            self.model = model_for(self.target, self.target_spec)
         self.history = self.reporter.new_history(self.target_spec)
         self.client = CheckedClient(self.target, self.model, self.history, self.reporter, self._fail,
                                     watch_timeout=self.watch_timeout)

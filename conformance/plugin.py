@@ -13,6 +13,7 @@ import pytest
 from hypothesis import settings
 
 from conformance import profiles
+from conformance.invariants import TransportFailure
 from conformance.reporting import Reporter
 
 REPORTER = pytest.StashKey[Reporter]()
@@ -103,6 +104,15 @@ def pytest_runtest_call(item: pytest.Item) -> object:
         raise
     finally:
         reporter.end_test()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> object:
+    report = yield
+    if call.excinfo is not None and call.excinfo.errisinstance(TransportFailure):
+        # the target is unreachable: every later test would fail the same way, so the session stops here
+        item.session.shouldstop = f"kubeprop: {call.excinfo.value}"
+    return report
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
