@@ -25,11 +25,11 @@ from adapters.base import Response, Target, TargetError
 from conformance.compare import check_answer
 from conformance.deviations import admission_for
 from conformance.history import History
-from conformance.invariants import InvariantViolation, TransportFailure
+from conformance.invariants import InvariantViolation, TransportFailure, violation
 from conformance.ops import Op
 from conformance.reporting import Reporter
 from conformance.watching import WatchCheck
-from model.apiserver import APIModel
+from model.apiserver import APIModel, Expect
 
 #: seconds a server-set timestamp may differ from the local wall clock when the target's clock is not readable
 TIME_SKEW = 5
@@ -108,6 +108,23 @@ class CheckedClient:
         if expect.commit is not None:
             expect.commit(resp.body)  # the model's next state, given the answer it agreed with
         return resp
+
+    def observed(self, what: str, expect: Expect) -> None:
+        """A write another client made (a real scheduler's binding or status write), seen on a read.
+
+        ``expect`` is the model's verdict on that write in the state the model holds; the write must be one
+        the model allows (else it fails on the verdict's rule), and the model then takes it in. The object's
+        new resourceVersion is learned on the next checked read, which also compares everything the write
+        left behind.
+        """
+        if self.target.controls is None:
+            self.model.now = wall_now()
+        self.history.record("observed", what, receiver="another client")
+        if expect.code >= 300:
+            self.fail(violation(expect.rule, f"{what} happened, but the model refuses it with {expect.code}"
+                                             f"{': ' + expect.why if expect.why else ''}"))
+        if expect.commit is not None:
+            expect.commit(None)
 
     def write(self, op: Op) -> Response:
         """A write, then the read that shows what it left behind (read-your-writes)."""

@@ -23,7 +23,16 @@ the nodes and the pods bound before it. For each pod:
   real scheduler appends what preemption said).
 
 Each of these is the same pure check the state machines use
-(``conformance/checks``), failing under the same invariant id.
+(``conformance/checks``), failing under the same invariant id. Every call of
+the run goes through the one checked client (``conformance/client.py``), so
+each answer (namespace, nodes, pods, lists) is compared exactly with the
+model; the scheduler's own writes (the binding, the unschedulable status) are
+taken into the model as another client's writes once a read shows them, the
+binding only if the model allows it (else ``binding.preconditions`` or
+``binding.at-most-once``), and the checked read after each decision compares
+the whole pod as that write left it. Polling for the decision, the namespace's
+Services and the pods of other namespaces are read without the model: other
+clients write them.
 
 Leader-election differential (:func:`lease_differential`): the Lease
 kube-system/kube-scheduler is read every ``poll`` seconds while the leading
@@ -38,12 +47,18 @@ import random
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NoReturn
 
+from adapters.base import Response, Target, TargetError
 from adapters.http import HTTPTarget
 from adapters.scoped import RUN_LABEL, RUN_TAINT_EFFECT, RUN_TAINT_KEY, new_run_id
 from conformance.checks import lease as lease_checks
 from conformance.checks import scheduling as sched_checks
+from conformance.client import CheckedClient, model_for, transport
+from conformance.history import History
+from conformance.invariants import InvariantViolation, violation
+from conformance.ops import Op
+from conformance.reporting import Reporter
 from model.leaderelection import Record
 from model.scheduler import node_info, omitted_scores, schedule
 
@@ -52,43 +67,28 @@ JSON = dict[str, Any]
 NOT_READY = "node.kubernetes.io/not-ready"
 
 
-class DifferentialFailure(AssertionError):
-    """An invariant the real control plane broke (its id first, as conformance failures are)."""
-
-    def __init__(self, invariant: str, detail: str) -> None:
-        super().__init__(f"[{invariant}] {detail}")
-        self.invariant = invariant
-
-
 def require(chk: Any, *args: Any, context: str = "", **kwargs: Any) -> None:
     """Run a pure check (conformance/checks); its problems fail the run under the check's invariant id."""
     problems = chk(*args, **kwargs)
     if problems:
-        raise DifferentialFailure(chk.invariant, context + "; ".join(problems))
+        raise violation(chk.invariant, context + "; ".join(problems))
 
 
-class Client:
-    """The few raw calls the differential needs beyond the Target protocol (status subresource, namespaces)."""
+def _raise(err: InvariantViolation) -> NoReturn:
+    raise err
 
-    def __init__(self, kubeconfig: str, context: str | None = None) -> None:
-        self.http = HTTPTarget(kubeconfig, context=context)
 
-    def call(self, method: str, path: str, body: Any = None, content_type: str | None = None) -> tuple[int, Any]:
-        headers = {"Content-Type": content_type} if content_type else None
-        resp = self.http._request(method, path, body=body, headers=headers)
-        try:
-            return resp.status_code, resp.json()
-        except ValueError:
-            return resp.status_code, resp.text
+def checked_client(kubeconfig: str, context: str | None = None) -> CheckedClient:
+    """The one checked client (conformance/client.py) over HTTP, with a fresh model of the server behind it."""
+    target = HTTPTarget(kubeconfig, context=context)
+    spec = {"kind": "http", "kubeconfig": kubeconfig, "context": context}
+    return CheckedClient(target, model_for(target, spec), History(spec), Reporter(), _raise)
 
-    def ok(self, method: str, path: str, body: Any = None, content_type: str | None = None) -> Any:
-        code, out = self.call(method, path, body, content_type)
-        if code >= 300:
-            raise RuntimeError(f"{method} {path}: {code} {out}")
-        return out
 
-    def close(self) -> None:
-        self.http.close()
+def observe(client: CheckedClient, what: str, op: Op) -> Response:
+    """Read without the model: what other clients (the real scheduler) are doing to an object right now."""
+    with transport(what):
+        return op.send(client.target)
 
 
 # --------------------------------------------------------------------------- scheduler
@@ -170,58 +170,50 @@ def _scheduled_condition(pod: JSON) -> JSON | None:
 
 
 def scheduler_differential(kubeconfig: str, *, nodes: int = 4, pods: int = 12, seed: int = 0,
-                           bind_timeout: float = 30.0, context: str | None = None,
-                           log: Any = print) -> SchedulerReport:
-    """Create fake nodes and pods one by one; check every decision the real scheduler makes (see module doc)."""
+                           bind_timeout: float = 30.0, context: str | None = None) -> SchedulerReport:
+    """Create fake nodes and pods one by one; check every decision the real scheduler makes (see module doc).
+
+    Every call the run makes goes through the one checked client, so each answer is compared exactly with the
+    model; the scheduler's own writes (its binding, its unschedulable status) are taken into the model as
+    writes another client made (:meth:`CheckedClient.observed`) once a read shows them, and the checked read
+    that follows compares the whole pod.
+    """
     rng = random.Random(seed)
     run_id = new_run_id()
-    client = Client(kubeconfig, context)
+    client = checked_client(kubeconfig, context)
     report = SchedulerReport(run_id, nodes)
     ns = f"kubeprop-sched-{run_id}"
     node_names = [f"kubeprop-n{i}-{run_id}" for i in range(nodes)]
     created_nodes: list[str] = []
     try:
-        client.ok("POST", "/api/v1/namespaces", {"apiVersion": "v1", "kind": "Namespace",
-                                                  "metadata": {"name": ns, "labels": {RUN_LABEL: run_id}}})
+        client.write(Op.create("namespaces", None, {"apiVersion": "v1", "kind": "Namespace",
+                                                    "metadata": {"name": ns, "labels": {RUN_LABEL: run_id}}}))
         for name in node_names:
-            body = _fake_node(rng, name, run_id)
-            client.ok("POST", "/api/v1/nodes", body)
+            client.write(Op.create("nodes", None, _fake_node(rng, name, run_id)))
             created_nodes.append(name)
-            client.ok("PATCH", f"/api/v1/nodes/{name}/status", {"status": body["status"]},
-                      "application/merge-patch+json")
             # TaintNodesByCondition tainted it not-ready at create; no node-lifecycle controller runs to lift it
-            node = client.ok("GET", f"/api/v1/nodes/{name}")
+            node = _ok(client.call(Op.get("nodes", None, name)))
             taints = [t for t in node["spec"].get("taints") or [] if t.get("key") != NOT_READY]
-            client.ok("PATCH", f"/api/v1/nodes/{name}", {"metadata": {"resourceVersion":
-                                                                     node["metadata"]["resourceVersion"]},
-                                                        "spec": {"taints": taints}},
-                      "application/merge-patch+json")
+            client.write(Op.patch("nodes", None, name, {
+                "metadata": {"resourceVersion": node["metadata"]["resourceVersion"]},
+                "spec": {"taints": taints}}, "merge"))
         bound_to: dict[str, str] = {}
         for i in range(pods):
             # the state the scheduler decides the next pod in: the run's nodes and pods, and what its omitted
-            # score plugins would look at (the namespace's Services, pods with pod affinity anywhere)
-            node_objs = [client.ok("GET", f"/api/v1/nodes/{n}") for n in node_names]
-            pod_list = client.ok("GET", f"/api/v1/namespaces/{ns}/pods")["items"]
-            placed = [p for p in pod_list if p["spec"].get("nodeName")]
+            # score plugins would look at (the namespace's Services, pods with pod affinity anywhere: outside
+            # what the model holds, so read as observations)
+            node_objs = [_ok(client.call(Op.get("nodes", None, n))) for n in node_names]
+            placed = [p for p in _ok(client.call(Op.list("pods", ns)))["items"] if p["spec"].get("nodeName")]
             infos = [node_info(n, [p for p in placed if p["spec"]["nodeName"] == n["metadata"]["name"]])
                      for n in node_objs]
-            services = client.ok("GET", f"/api/v1/namespaces/{ns}/services")["items"]
-            everywhere = [p for p in client.ok("GET", "/api/v1/pods")["items"] if p["spec"].get("nodeName")]
-            body = _fake_pod(rng, f"p{i}", run_id)
+            services = _services(client, ns)
+            everywhere = [p for p in _ok(observe(client, "list of every pod", Op.list("pods", None)))["items"]
+                          if p["spec"].get("nodeName")]
             started = time.monotonic()
-            created = client.ok("POST", f"/api/v1/namespaces/{ns}/pods", body)
+            created = _ok(client.write(Op.create("pods", ns, _fake_pod(rng, f"p{i}", run_id))))
             report.pods += 1
-            pod = created
             name = created["metadata"]["name"]
-            while True:
-                pod = client.ok("GET", f"/api/v1/namespaces/{ns}/pods/{name}")
-                cond = _scheduled_condition(pod)
-                if pod["spec"].get("nodeName") or (cond and cond.get("status") == "False"):
-                    break
-                if time.monotonic() - started > bind_timeout:
-                    require(sched_checks.exactly_once_after_settle, [], infos,
-                            f"pod {name} neither bound nor found unschedulable within {bind_timeout:.0f}s")
-                time.sleep(0.05)
+            pod, cond = _await_decision(client, ns, name, infos, started, bind_timeout)
             # the stored pod (admission and defaults applied) is what the scheduler saw
             decision = schedule(created, infos)
             node = pod["spec"].get("nodeName")
@@ -230,8 +222,12 @@ def scheduler_differential(kubeconfig: str, *, nodes: int = 4, pods: int = 12, s
                 report.bind_seconds.append(time.monotonic() - started)
                 bound_to[name] = node
                 require(sched_checks.fits, created, node, infos)
-                if cond is None or cond.get("status") != "True":
-                    raise DifferentialFailure("binding.preconditions", f"{name} bound without PodScheduled=True")
+                # kube-scheduler's DefaultBinder posts the pod's name and uid, target the node
+                # (pkg/scheduler/framework/plugins/defaultbinder/default_binder.go: Bind)
+                binding = {"apiVersion": "v1", "kind": "Binding",
+                           "metadata": {"name": name, "namespace": ns, "uid": created["metadata"]["uid"]},
+                           "target": {"apiVersion": "v1", "kind": "Node", "name": node}}
+                client.observed(f"the scheduler bound {ns}/{name} to {node}", client.model.bind(ns, name, binding))
                 info = next(x for x in infos if x.name == node)
                 require(sched_checks.no_overcommit, created, info.node, info.pods)
                 require(sched_checks.best_score, created, node, decision,
@@ -242,34 +238,75 @@ def scheduler_differential(kubeconfig: str, *, nodes: int = 4, pods: int = 12, s
                 report.unschedulable += 1
                 require(sched_checks.fit_error, created, decision, cond.get("message") if cond else None,
                         prefix=True)
+                # pkg/scheduler/schedule_one.go: handleSchedulingFailure reports it through the status subresource
+                client.observed(f"the scheduler reported {ns}/{name} unschedulable",
+                                client.model.status_written("pods", ns, name, pod["status"]))
+            # the whole pod, as the scheduler's write left it, against the model
+            client.call(Op.get("pods", ns, name))
+            if not node:
                 # out of the way, so a later event does not requeue it onto a node freed meanwhile
-                client.call("DELETE", f"/api/v1/namespaces/{ns}/pods/{name}",
-                            {"kind": "DeleteOptions", "apiVersion": "v1", "gracePeriodSeconds": 0})
+                client.write(Op.delete("pods", ns, name, {"kind": "DeleteOptions", "apiVersion": "v1",
+                                                          "gracePeriodSeconds": 0}))
         # binding.at-most-once: no pod moved afterwards
-        for p in client.ok("GET", f"/api/v1/namespaces/{ns}/pods")["items"]:
+        for p in _ok(observe(client, f"list of the pods in {ns}", Op.list("pods", ns)))["items"]:
             name = p["metadata"]["name"]
             if name in bound_to and p["spec"].get("nodeName") != bound_to[name]:
-                raise DifferentialFailure("binding.at-most-once", f"{name} moved from {bound_to[name]} to "
-                                          f"{p['spec'].get('nodeName')}")
+                raise violation("binding.at-most-once", f"{name} moved from {bound_to[name]} to "
+                                f"{p['spec'].get('nodeName')}")
+        client.call(Op.list("pods", ns))  # and nothing else changed behind the model's back
         return report
     finally:
-        report.cleanup_left = _cleanup(client, ns, created_nodes)
+        report.cleanup_left = _cleanup(client.target, ns, created_nodes)
         client.close()
 
 
-def _cleanup(client: Client, ns: str, nodes: list[str]) -> list[str]:
+def _ok(resp: Response) -> JSON:
+    """The body of an answer the run needs to go on (the checked client already held it to the model)."""
+    if resp.code >= 300 or not isinstance(resp.body, dict):
+        raise RuntimeError(f"the run cannot go on without this object: {resp.code} {resp.body}")
+    return resp.body
+
+
+def _services(client: CheckedClient, ns: str) -> list[JSON]:
+    """The namespace's Services (none on a server that serves no Services, such as the bundled one)."""
+    http = client.target
+    assert isinstance(http, HTTPTarget)
+    with transport(f"GET the Services of {ns}"):
+        resp = http._request("GET", f"/api/v1/namespaces/{ns}/services")
+    return resp.json().get("items") or [] if resp.status_code == 200 else []
+
+
+def _await_decision(client: CheckedClient, ns: str, name: str, infos: list[Any], started: float,
+                    bind_timeout: float) -> tuple[JSON, JSON | None]:
+    """Poll the pod (observations: the scheduler writes it) until it is bound or reported unschedulable."""
+    while True:
+        pod = _ok(observe(client, f"GET pod {ns}/{name}", Op.get("pods", ns, name)))
+        cond = _scheduled_condition(pod)
+        if pod["spec"].get("nodeName") or (cond and cond.get("status") == "False"):
+            return pod, cond
+        if time.monotonic() - started > bind_timeout:
+            require(sched_checks.exactly_once_after_settle, [pod], infos,
+                    f"pod {name} neither bound nor found unschedulable within {bind_timeout:.0f}s")
+        time.sleep(0.05)
+
+
+def _cleanup(target: Target, ns: str, nodes: list[str]) -> list[str]:
+    """Best effort, outside the model: remove what the run made; say what could not be removed."""
     left = []
     grace0 = {"kind": "DeleteOptions", "apiVersion": "v1", "gracePeriodSeconds": 0}
-    code, listing = client.call("GET", f"/api/v1/namespaces/{ns}/pods")
-    for p in (listing.get("items") or []) if code == 200 and isinstance(listing, dict) else []:
-        client.call("DELETE", f"/api/v1/namespaces/{ns}/pods/{p['metadata']['name']}", grace0)
-    for n in nodes:
-        code, _ = client.call("DELETE", f"/api/v1/nodes/{n}", grace0)
-        if code not in (200, 404):
-            left.append(f"node {n}: {code}")
-    code, _ = client.call("DELETE", f"/api/v1/namespaces/{ns}", grace0)
-    if code not in (200, 202, 404):
-        left.append(f"namespace {ns}: {code}")
+    try:
+        listing = target.list("pods", ns)
+        for p in (listing.body.get("items") or []) if listing.code == 200 else []:
+            target.delete("pods", ns, p["metadata"]["name"], options=grace0)
+        for n in nodes:
+            code = target.delete("nodes", None, n, options=grace0).code
+            if code not in (200, 404):
+                left.append(f"node {n}: {code}")
+        code = target.delete("namespaces", None, ns, options=grace0).code
+        if code not in (200, 202, 404):
+            left.append(f"namespace {ns}: {code}")
+    except TargetError as err:
+        left.append(f"cleanup stopped: {err}")
     return left
 
 
@@ -350,7 +387,7 @@ def lease_differential(cluster: Any, sig: int, *, poll: float = 0.1, tolerance: 
 
     old_index = cluster.leader()
     if old_index is None:
-        raise DifferentialFailure("lease.single-holder-per-term", "no replica holds the Lease")
+        raise violation("lease.single-holder-per-term", "no replica holds the Lease")
     with LeaseWatcher(cluster.lease, poll=poll) as watcher:
         time.sleep(max(cluster.retry_period, 1.0) * 1.5)  # see at least one renewal before the signal
         old_holder = cluster.lease_holder() or ""

@@ -744,6 +744,30 @@ class APIModel:
         # the Success status carries no object: the pod's new resourceVersion is learned on the next read
         return Expect("bind", 201, rule=MATCHES, status=st.success_created(), commit=commit)
 
+    # ----- status written by another client ---------------------------------------------------
+
+    def status_written(self, plural: str, namespace: str | None, name: str, status: JSON) -> Expect:
+        """Another client (a scheduler reporting a pod unschedulable) wrote ``status`` through the status
+        subresource. Only the status changes: the pod and node status strategies keep the stored spec and
+        reset the metadata a status write may not touch (pkg/registry/core/pod/strategy.go and
+        pkg/registry/core/node/strategy.go: the status strategies' PrepareForUpdate;
+        apimachinery/pkg/apis/meta/v1/helpers.go: ResetObjectMetaForStatus)."""
+        res = resource(plural)
+        stored = self.lookup(plural, namespace, name)
+        if stored is None:
+            return Expect("update", 404, rule=READ_YOUR_WRITES, status=st.not_found(res, name),
+                          why="a status write reached an object the model does not hold")
+        new = copy.deepcopy(stored)
+        new["status"] = copy.deepcopy(status)
+        key = self.key(plural, namespace, name)
+
+        def commit(resp_body: Any) -> None:
+            new["metadata"].pop("resourceVersion", None)  # learned on the next read
+            self.objects[key] = new
+            self._record(plural, "MODIFIED", new)
+
+        return Expect("update", 200, rule=MATCHES, obj=new, fresh_rv=True, commit=commit)
+
     # ----- watch ------------------------------------------------------------------------------
 
     def plan_watch(self, plural: str, namespace: str | None, resource_version: str | None) -> WatchPlan:

@@ -5,9 +5,9 @@ and returns a list of problem strings, empty when the guarantee holds. It does
 no I/O and keeps no state: what a caller has seen so far (the holders of past
 terms, say) is passed in. Each check carries the id of the invariant it
 decides (``check.invariant``), so a failure is named the same whoever found it:
-the state machines raise it through their reporter, the differentials as a
-``DifferentialFailure``. Checks may use ``model/`` (pure), never adapters or
-Hypothesis.
+the state machines raise it through their reporter, the differentials
+directly, as the same :class:`conformance.invariants.InvariantViolation`.
+Checks may use ``model/`` (pure), never adapters or Hypothesis.
 """
 
 from __future__ import annotations

@@ -1,0 +1,91 @@
+"""The one checked client on the builtin target: answers held to the model, and writes another client made."""
+
+from __future__ import annotations
+
+from typing import NoReturn
+
+import pytest
+
+from adapters.inprocess import InProcessTarget
+from conformance.client import CheckedClient, model_for
+from conformance.history import History
+from conformance.invariants import InvariantViolation
+from conformance.ops import Op
+from conformance.reporting import Reporter
+
+SPEC = {"kind": "builtin"}
+
+
+def _raise(err: InvariantViolation) -> NoReturn:
+    raise err
+
+
+@pytest.fixture
+def client() -> CheckedClient:
+    target = InProcessTarget()
+    c = CheckedClient(target, model_for(target, SPEC), History(SPEC), Reporter(), _raise)
+    c.write(Op.create("namespaces", None, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "a"}}))
+    c.write(Op.create("pods", "a", {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"},
+                                    "spec": {"containers": [{"name": "c", "image": "busybox"}]}}))
+    return c
+
+
+def _binding(c: CheckedClient, node: str) -> dict:
+    uid = c.model.lookup("pods", "a", "p")["metadata"]["uid"]
+    return {"apiVersion": "v1", "kind": "Binding", "metadata": {"name": "p", "namespace": "a", "uid": uid},
+            "target": {"kind": "Node", "name": node}}
+
+
+def test_calls_are_recorded_and_the_model_follows(client: CheckedClient) -> None:
+    assert [c.method for c in client.history.calls] == ["create", "get", "create", "get"]
+    assert client.model.lookup("pods", "a", "p")["status"] == {"phase": "Pending"}
+
+
+def test_an_answer_the_model_does_not_predict_fails(client: CheckedClient) -> None:
+    # a write behind the model's back: the next checked read sees a label the model does not hold
+    pod = client.target.get("pods", "a", "p").body
+    pod["metadata"]["labels"] = {"x": "y"}
+    assert client.target.update("pods", "a", "p", pod).code == 200
+    with pytest.raises(InvariantViolation) as err:
+        client.call(Op.get("pods", "a", "p"))
+    assert err.value.invariant == "api.read-your-writes"
+
+
+def test_a_binding_another_client_made_is_taken_in(client: CheckedClient) -> None:
+    body = _binding(client, "n1")
+    assert client.target.bind("a", "p", body).code == 201  # the other client
+    client.observed("the scheduler bound a/p to n1", client.model.bind("a", "p", body))
+    pod = client.call(Op.get("pods", "a", "p")).body  # compared whole, nodeName and PodScheduled included
+    assert pod["spec"]["nodeName"] == "n1"
+    assert client.history.calls[-2].method == "observed"
+
+
+def test_a_second_binding_seen_is_at_most_once(client: CheckedClient) -> None:
+    body = _binding(client, "n1")
+    client.target.bind("a", "p", body)
+    client.observed("bound to n1", client.model.bind("a", "p", body))
+    with pytest.raises(InvariantViolation) as err:
+        client.observed("bound again, to n2", client.model.bind("a", "p", _binding(client, "n2")))
+    assert err.value.invariant == "binding.at-most-once"
+
+
+def test_a_status_write_may_change_only_the_status(client: CheckedClient) -> None:
+    # what a status write leaves is the stored object with the new status; a spec change alongside is caught
+    pod = client.target.get("pods", "a", "p").body
+    status = {"phase": "Pending", "conditions": [{"type": "PodScheduled", "status": "False",
+                                                  "reason": "Unschedulable", "message": "0/0 nodes are available"}]}
+    expect = client.model.status_written("pods", "a", "p", status)
+    assert expect.code == 200 and expect.obj["spec"] == client.model.lookup("pods", "a", "p")["spec"]
+    pod["status"] = status
+    pod["spec"]["activeDeadlineSeconds"] = 30  # not a status field
+    assert client.target.update("pods", "a", "p", pod).code == 200
+    client.observed("the scheduler reported a/p unschedulable", expect)
+    with pytest.raises(InvariantViolation) as err:
+        client.call(Op.get("pods", "a", "p"))
+    assert "activeDeadlineSeconds" in err.value.detail
+
+
+def test_a_status_write_to_an_object_the_model_lacks_fails(client: CheckedClient) -> None:
+    with pytest.raises(InvariantViolation) as err:
+        client.observed("a status write to a/q", client.model.status_written("pods", "a", "q", {}))
+    assert err.value.invariant == "api.read-your-writes"
