@@ -1,0 +1,365 @@
+// Command linearize checks a recorded history of Kubernetes API calls on one resource type
+// for linearizability against the model in model.go, with Porcupine
+// (github.com/anishathalye/porcupine). The history comes as JSON on stdin, the verdict
+// goes as JSON to stdout; see README.md for both formats.
+//
+// Exit codes: 0 linearizable, 1 not linearizable, 2 unknown (the timeout ran out),
+// 3 bad input (the reason on stderr).
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"reflect"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/anishathalye/porcupine"
+)
+
+const (
+	exitOK      = 0
+	exitIllegal = 1
+	exitUnknown = 2
+	exitBad     = 3
+)
+
+const defaultTimeout = 10.0
+
+type rawHistory struct {
+	TimeoutSeconds *float64          `json:"timeout_seconds"`
+	Visualize      *string           `json:"visualize"`
+	Operations     []json.RawMessage `json:"operations"`
+}
+
+type rawOperation struct {
+	Client *int       `json:"client"`
+	Call   *int64     `json:"call"`
+	Return *int64     `json:"return"`
+	Input  *rawInput  `json:"input"`
+	Output *rawOutput `json:"output"`
+}
+
+type rawInput struct {
+	Op    *string `json:"op"`
+	Key   *string `json:"key"`
+	Value *string `json:"value"`
+	RV    *string `json:"rv"`
+}
+
+type rawItem struct {
+	Key   *string `json:"key"`
+	RV    *string `json:"rv"`
+	Value *string `json:"value"`
+}
+
+type rawOutput struct {
+	Code  *int       `json:"code"`
+	RV    *string    `json:"rv"`
+	Value *string    `json:"value"`
+	Items *[]rawItem `json:"items"`
+}
+
+type verdict struct {
+	Result        string  `json:"result"`
+	Seconds       float64 `json:"seconds"`
+	Operations    int     `json:"operations"`
+	Visualization *string `json:"visualization"`
+	Partitions    int     `json:"partitions"`
+}
+
+// the answer codes each operation may have; 0 (unknown outcome) is allowed for all
+var allowedCodes = map[opKind][]int{
+	opCreate: {201, 409, 0},
+	opUpdate: {200, 409, 404, 0},
+	opDelete: {200, 404, 409, 0},
+	opGet:    {200, 404, 0},
+	opList:   {200, 0},
+}
+
+func decodeStrict(data []byte, v interface{}) error {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		var typeErr *json.UnmarshalTypeError
+		if errors.As(err, &typeErr) {
+			return fmt.Errorf("%s: expected %s, got %s", typeErr.Field, kindName(typeErr.Type), typeErr.Value)
+		}
+		return errors.New(strings.TrimPrefix(err.Error(), "json: "))
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return errors.New("unexpected data after the JSON value")
+	}
+	return nil
+}
+
+func kindName(t reflect.Type) string {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch t.Kind() {
+	case reflect.Int, reflect.Int64:
+		return "an integer"
+	case reflect.Float64:
+		return "a number"
+	case reflect.String:
+		return "a string"
+	case reflect.Slice:
+		return "an array"
+	default:
+		return "an object"
+	}
+}
+
+// parseRV reads a resourceVersion: the decimal string of a positive etcd revision.
+func parseRV(s string) (int64, error) {
+	for _, c := range s {
+		if c < '0' || c > '9' {
+			return 0, fmt.Errorf("%q is not a decimal resourceVersion", s)
+		}
+	}
+	rv, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || rv <= 0 {
+		return 0, fmt.Errorf("%q is not a positive decimal resourceVersion", s)
+	}
+	return rv, nil
+}
+
+func parseOperation(data []byte) (porcupine.Operation, error) {
+	var raw rawOperation
+	if err := decodeStrict(data, &raw); err != nil {
+		return porcupine.Operation{}, err
+	}
+	switch {
+	case raw.Client == nil:
+		return porcupine.Operation{}, errors.New("client is missing")
+	case *raw.Client < 0:
+		return porcupine.Operation{}, fmt.Errorf("client is %d; clients are numbered from 0", *raw.Client)
+	case raw.Call == nil:
+		return porcupine.Operation{}, errors.New("call is missing")
+	case raw.Input == nil:
+		return porcupine.Operation{}, errors.New("input is missing")
+	case raw.Output == nil:
+		return porcupine.Operation{}, errors.New("output is missing")
+	case raw.Input.Op == nil:
+		return porcupine.Operation{}, errors.New("input.op is missing")
+	case raw.Output.Code == nil:
+		return porcupine.Operation{}, errors.New("output.code is missing")
+	}
+	req, err := parseRequest(raw.Input)
+	if err != nil {
+		return porcupine.Operation{}, err
+	}
+	resp, err := parseResponse(req.kind, raw.Output)
+	if err != nil {
+		return porcupine.Operation{}, err
+	}
+	ret := int64(math.MaxInt64)
+	switch {
+	case raw.Return != nil:
+		if *raw.Return < *raw.Call {
+			return porcupine.Operation{}, fmt.Errorf("return (%d) is before call (%d)", *raw.Return, *raw.Call)
+		}
+		if resp.code != 0 || !req.kind.isWrite() {
+			ret = *raw.Return
+		}
+	case resp.code != 0:
+		return porcupine.Operation{}, errors.New("return is missing")
+	case !req.kind.isWrite():
+		return porcupine.Operation{}, errors.New("return is missing (it may be left out only for a write of unknown outcome)")
+	}
+	// A write of unknown outcome may take effect at any time after its call, even after
+	// the client gave up: it stays open for ever.
+	return porcupine.Operation{ClientId: *raw.Client, Call: *raw.Call, Return: ret, Input: req, Output: resp}, nil
+}
+
+func parseRequest(in *rawInput) (request, error) {
+	var req request
+	kind := -1
+	for k, name := range opNames {
+		if name == *in.Op {
+			kind = k
+		}
+	}
+	if kind < 0 {
+		return req, fmt.Errorf("input.op is %q; expected create, update, delete, get or list", *in.Op)
+	}
+	req.kind = opKind(kind)
+	if req.kind == opList {
+		return req, nil
+	}
+	if in.Key == nil {
+		return req, fmt.Errorf("input.key is missing (a %s names its object)", req.kind)
+	}
+	req.key = *in.Key
+	if req.kind == opCreate || req.kind == opUpdate {
+		if in.Value == nil {
+			return req, fmt.Errorf("input.value is missing (a %s writes one)", req.kind)
+		}
+		req.value = *in.Value
+	}
+	if req.kind == opUpdate || req.kind == opDelete {
+		if in.RV == nil {
+			return req, fmt.Errorf("input.rv is missing (the %s's precondition; \"\" for none)", req.kind)
+		}
+		if *in.RV != "" {
+			rv, err := parseRV(*in.RV)
+			if err != nil {
+				return req, fmt.Errorf("input.rv: %v", err)
+			}
+			req.precondition = rv
+		}
+	}
+	return req, nil
+}
+
+func parseResponse(kind opKind, out *rawOutput) (response, error) {
+	resp := response{code: *out.Code}
+	allowed := false
+	for _, c := range allowedCodes[kind] {
+		allowed = allowed || c == resp.code
+	}
+	if !allowed {
+		return resp, fmt.Errorf("output.code %d is not an answer to a %s (expected one of %v)", resp.code, kind, allowedCodes[kind])
+	}
+	needRV := resp.code == 201 || (resp.code == 200 && kind != opDelete)
+	if needRV {
+		if out.RV == nil {
+			return resp, fmt.Errorf("output.rv is missing (a %s answered %d carries one)", kind, resp.code)
+		}
+		rv, err := parseRV(*out.RV)
+		if err != nil {
+			return resp, fmt.Errorf("output.rv: %v", err)
+		}
+		resp.rv = rv
+	}
+	if kind == opGet && resp.code == 200 {
+		if out.Value == nil {
+			return resp, errors.New("output.value is missing (a get answered 200 carries one)")
+		}
+		resp.value = *out.Value
+	}
+	if kind == opList && resp.code == 200 {
+		if out.Items == nil {
+			return resp, errors.New("output.items is missing (a list answered 200 carries them)")
+		}
+		seen := map[string]bool{}
+		for i, it := range *out.Items {
+			if it.Key == nil || it.RV == nil || it.Value == nil {
+				return resp, fmt.Errorf("output.items[%d] needs key, rv and value", i)
+			}
+			if seen[*it.Key] {
+				return resp, fmt.Errorf("output.items[%d]: key %q appears twice", i, *it.Key)
+			}
+			seen[*it.Key] = true
+			rv, err := parseRV(*it.RV)
+			if err != nil {
+				return resp, fmt.Errorf("output.items[%d].rv: %v", i, err)
+			}
+			resp.items = append(resp.items, listItem{key: *it.Key, rv: rv, value: *it.Value})
+		}
+		sort.Slice(resp.items, func(i, j int) bool { return resp.items[i].key < resp.items[j].key })
+	}
+	return resp, nil
+}
+
+type badInput struct{ error }
+
+func readHistory(r io.Reader) (history []porcupine.Operation, timeout time.Duration, visualize *string, err error) {
+	data, err := io.ReadAll(r)
+	if err != nil {
+		return nil, 0, nil, badInput{fmt.Errorf("reading stdin: %v", err)}
+	}
+	var raw rawHistory
+	if err := decodeStrict(data, &raw); err != nil {
+		return nil, 0, nil, badInput{fmt.Errorf("history: %v", err)}
+	}
+	if raw.Operations == nil {
+		return nil, 0, nil, badInput{errors.New("history: operations is missing")}
+	}
+	seconds := defaultTimeout
+	if raw.TimeoutSeconds != nil {
+		seconds = *raw.TimeoutSeconds
+	}
+	if seconds < 0 || math.IsNaN(seconds) || seconds > 1e9 {
+		return nil, 0, nil, badInput{fmt.Errorf("history: timeout_seconds is %v; expected 0 (no limit) or more", seconds)}
+	}
+	if raw.Visualize != nil && *raw.Visualize == "" {
+		return nil, 0, nil, badInput{errors.New("history: visualize is an empty path; use null for none")}
+	}
+	history = make([]porcupine.Operation, 0, len(raw.Operations))
+	for i, data := range raw.Operations {
+		op, err := parseOperation(data)
+		if err != nil {
+			return nil, 0, nil, badInput{fmt.Errorf("operation %d: %v", i, err)}
+		}
+		history = append(history, op)
+	}
+	return history, time.Duration(seconds * float64(time.Second)), raw.Visualize, nil
+}
+
+func run(stdin io.Reader, stdout, stderr io.Writer) int {
+	history, timeout, visualize, err := readHistory(stdin)
+	if err != nil {
+		fmt.Fprintf(stderr, "linearize: bad input: %v\n", err)
+		return exitBad
+	}
+	// With no list, each key is checked alone (much faster); a list reads every key at
+	// once, so then the whole history is one partition.
+	partition := true
+	for _, op := range history {
+		if op.Input.(request).kind == opList {
+			partition = false
+		}
+	}
+	model := newModel(partition)
+	partitions := 0
+	if partition {
+		partitions = len(partitionByKey(history))
+	} else if len(history) > 0 {
+		partitions = 1
+	}
+
+	start := time.Now()
+	var result porcupine.CheckResult
+	var info porcupine.LinearizationInfo
+	if visualize != nil {
+		result, info = porcupine.CheckOperationsVerbose(model, history, timeout)
+	} else {
+		// the verbose check keeps partial linearizations and, on an illegal partition,
+		// still checks the others to the end: only worth it for a visualization
+		result = porcupine.CheckOperationsTimeout(model, history, timeout)
+	}
+	seconds := time.Since(start).Seconds()
+
+	if visualize != nil {
+		if err := porcupine.VisualizePath(model, info, *visualize); err != nil {
+			fmt.Fprintf(stderr, "linearize: bad input: visualize: %v\n", err)
+			return exitBad
+		}
+	}
+	v := verdict{Seconds: seconds, Operations: len(history), Visualization: visualize, Partitions: partitions}
+	code := exitOK
+	switch result {
+	case porcupine.Ok:
+		v.Result = "ok"
+	case porcupine.Illegal:
+		v.Result, code = "illegal", exitIllegal
+	default:
+		v.Result, code = "unknown", exitUnknown
+	}
+	out, _ := json.Marshal(v)
+	fmt.Fprintln(stdout, string(out))
+	return code
+}
+
+func main() {
+	os.Exit(run(os.Stdin, os.Stdout, os.Stderr))
+}

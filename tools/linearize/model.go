@@ -1,0 +1,433 @@
+package main
+
+// The sequential specification of one Kubernetes resource type as clients see it through
+// the API server: create, update and delete (each with an optional resourceVersion
+// precondition), get and consistent list. resourceVersions are etcd revisions: one
+// counter for the whole store, increasing in commit order, so a write linearized after
+// another carries a larger revision (apiserver/pkg/storage/etcd3/store.go: GuaranteedUpdate,
+// Create).
+//
+// The model is nondeterministic only where a call's outcome is unknown (code 0: the client
+// gave up); the checker turns it into a deterministic one over sets of states
+// (porcupine.NondeterministicModel.ToModel).
+
+import (
+	"fmt"
+	"hash/fnv"
+	"math"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/anishathalye/porcupine"
+)
+
+type opKind int
+
+const (
+	opCreate opKind = iota
+	opUpdate
+	opDelete
+	opGet
+	opList
+)
+
+var opNames = [...]string{opCreate: "create", opUpdate: "update", opDelete: "delete", opGet: "get", opList: "list"}
+
+func (k opKind) String() string { return opNames[k] }
+
+func (k opKind) isWrite() bool { return k == opCreate || k == opUpdate || k == opDelete }
+
+// request is an operation's input once checked.
+type request struct {
+	kind         opKind
+	key          string
+	value        string
+	precondition int64 // 0: unconditional
+}
+
+type listItem struct {
+	key   string
+	rv    int64
+	value string
+}
+
+// response is an operation's output once checked; code 0 means the outcome is unknown.
+type response struct {
+	code  int
+	rv    int64
+	value string
+	items []listItem // sorted by key
+}
+
+const unbounded = math.MaxInt64
+
+// object is one stored object. A write whose outcome is unknown may have taken effect at
+// a revision nobody saw: rv is then 0 and the revision is only known to lie strictly
+// between lo and hi. lo is the highest revision committed before the write; hi shrinks to
+// each revision committed after it. The first read that shows the object fixes rv.
+type object struct {
+	value  string
+	rv     int64
+	lo, hi int64
+}
+
+func (o object) known() bool { return o.rv != 0 }
+
+// state is immutable once built: a step copies what it changes.
+type state struct {
+	objects map[string]object
+	maxRV   int64 // the highest revision known to be committed
+}
+
+func (s *state) clone() *state {
+	objects := make(map[string]object, len(s.objects)+1)
+	for k, v := range s.objects {
+		objects[k] = v
+	}
+	return &state{objects: objects, maxRV: s.maxRV}
+}
+
+// commit checks that a write with revision rv may be linearized now and returns the
+// state with the revision recorded: above every committed revision, and above the hidden
+// revision of every write of unknown outcome already in the state.
+func (s *state) commit(rv int64) (*state, bool) {
+	if rv <= s.maxRV {
+		return nil, false
+	}
+	next := s.clone()
+	next.maxRV = rv
+	for k, o := range next.objects {
+		if !o.known() && o.hi > rv {
+			o.hi = rv
+			if o.hi-o.lo < 2 { // no integer revision left strictly between lo and hi
+				return nil, false
+			}
+			next.objects[k] = o
+		}
+	}
+	return next, true
+}
+
+// learn fixes the hidden revision of key's object to rv, if rv is possible for it.
+func (s *state) learn(key string, rv int64) (*state, bool) {
+	o := s.objects[key]
+	if o.known() {
+		return s, o.rv == rv
+	}
+	if rv <= o.lo || rv >= o.hi {
+		return nil, false
+	}
+	next := s.clone()
+	o.rv, o.lo, o.hi = rv, 0, 0
+	next.objects[key] = o
+	if rv > next.maxRV {
+		next.maxRV = rv
+	}
+	return next, true
+}
+
+// matches: whether a precondition can hold for key's object, and the state in which it
+// does (a hidden revision that a matching precondition names becomes known).
+func (s *state) matches(key string, precondition int64) (*state, bool) {
+	if precondition == 0 {
+		return s, true
+	}
+	return s.learn(key, precondition)
+}
+
+// mayMismatch: whether a precondition can fail for key's object. A hidden revision may
+// differ from any precondition; that the two differ is not recorded.
+func (s *state) mayMismatch(key string, precondition int64) bool {
+	if precondition == 0 {
+		return false
+	}
+	o := s.objects[key]
+	return !o.known() || o.rv != precondition
+}
+
+func (s *state) put(key string, o object) *state {
+	next := s.clone()
+	next.objects[key] = o
+	return next
+}
+
+func (s *state) remove(key string) *state {
+	next := s.clone()
+	delete(next.objects, key)
+	return next
+}
+
+// hidden is the object a write of unknown outcome leaves behind if it took effect.
+func (s *state) hidden(value string, after int64) object {
+	lo := s.maxRV
+	if after > lo {
+		lo = after
+	}
+	return object{value: value, lo: lo, hi: unbounded}
+}
+
+func one(s *state, ok bool) []interface{} {
+	if !ok {
+		return nil
+	}
+	return []interface{}{s}
+}
+
+func step(s *state, req request, resp response) []interface{} {
+	o, present := s.objects[req.key]
+	switch req.kind {
+	case opCreate:
+		switch resp.code {
+		case 201:
+			if present {
+				return nil
+			}
+			next, ok := s.commit(resp.rv)
+			if !ok {
+				return nil
+			}
+			return one(next.put(req.key, object{value: req.value, rv: resp.rv}), true)
+		case 409:
+			return one(s, present)
+		case 0:
+			if present {
+				return one(s, true)
+			}
+			return []interface{}{s, s.put(req.key, s.hidden(req.value, 0))}
+		}
+	case opUpdate:
+		switch resp.code {
+		case 404:
+			return one(s, !present)
+		case 409:
+			return one(s, present && s.mayMismatch(req.key, req.precondition))
+		case 200:
+			if !present {
+				return nil
+			}
+			base, ok := s.matches(req.key, req.precondition)
+			if !ok {
+				return nil
+			}
+			var outcomes []interface{}
+			// a no-op update (same content) keeps the revision and writes nothing
+			if req.value == o.value {
+				if noop, ok := base.learn(req.key, resp.rv); ok {
+					outcomes = append(outcomes, noop)
+				}
+			}
+			if next, ok := base.commit(resp.rv); ok {
+				outcomes = append(outcomes, next.put(req.key, object{value: req.value, rv: resp.rv}))
+			}
+			return outcomes
+		case 0:
+			outcomes := []interface{}{s}
+			if present {
+				if base, ok := s.matches(req.key, req.precondition); ok {
+					outcomes = append(outcomes, base.put(req.key, base.hidden(req.value, o.lo+1)))
+				}
+			}
+			return outcomes
+		}
+	case opDelete:
+		switch resp.code {
+		case 404:
+			return one(s, !present)
+		case 409:
+			return one(s, present && s.mayMismatch(req.key, req.precondition))
+		case 200:
+			if !present {
+				return nil
+			}
+			// a delete commits a revision too, but the answer does not say which: it
+			// does not raise maxRV
+			base, ok := s.matches(req.key, req.precondition)
+			return one(base.remove(req.key), ok)
+		case 0:
+			outcomes := []interface{}{s}
+			if present {
+				if base, ok := s.matches(req.key, req.precondition); ok {
+					outcomes = append(outcomes, base.remove(req.key))
+				}
+			}
+			return outcomes
+		}
+	case opGet:
+		switch resp.code {
+		case 404:
+			return one(s, !present)
+		case 200:
+			if !present || o.value != resp.value {
+				return nil
+			}
+			return one(s.learn(req.key, resp.rv))
+		case 0:
+			return one(s, true)
+		}
+	case opList:
+		switch resp.code {
+		case 200:
+			if len(resp.items) != len(s.objects) {
+				return nil
+			}
+			next := s
+			for _, it := range resp.items {
+				o, present := next.objects[it.key]
+				if !present || o.value != it.value || it.rv > resp.rv {
+					return nil
+				}
+				var ok bool
+				if next, ok = next.learn(it.key, it.rv); !ok {
+					return nil
+				}
+			}
+			// a consistent list reads at a revision no older than any committed write;
+			// other resources' writes may make it newer
+			if resp.rv < next.maxRV {
+				return nil
+			}
+			if resp.rv > next.maxRV {
+				next = next.clone()
+				next.maxRV = resp.rv
+			}
+			return one(next, true)
+		case 0:
+			return one(s, true)
+		}
+	}
+	return nil
+}
+
+func equalStates(a, b interface{}) bool {
+	x, y := a.(*state), b.(*state)
+	if x.maxRV != y.maxRV || len(x.objects) != len(y.objects) {
+		return false
+	}
+	for k, o := range x.objects {
+		if p, ok := y.objects[k]; !ok || p != o {
+			return false
+		}
+	}
+	return true
+}
+
+func hashState(a interface{}) uint64 {
+	s := a.(*state)
+	h := uint64(s.maxRV) * 0x9e3779b97f4a7c15
+	var buf []byte
+	for k, o := range s.objects {
+		buf = append(buf[:0], k...)
+		buf = append(append(buf, 0), o.value...)
+		buf = strconv.AppendInt(append(buf, 0), o.rv, 10)
+		buf = strconv.AppendInt(append(buf, 0), o.lo, 10)
+		buf = strconv.AppendInt(append(buf, 0), o.hi, 10)
+		f := fnv.New64a()
+		f.Write(buf)
+		h ^= f.Sum64() // order-independent: the objects are a set
+	}
+	return h
+}
+
+func short(v string) string {
+	if len(v) > 12 {
+		return v[:12] + "…"
+	}
+	return v
+}
+
+func rvText(rv int64) string {
+	if rv == unbounded {
+		return "∞"
+	}
+	return fmt.Sprint(rv)
+}
+
+func describeState(a interface{}) string {
+	s := a.(*state)
+	keys := make([]string, 0, len(s.objects))
+	for k := range s.objects {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	parts := make([]string, 0, len(keys))
+	for i, k := range keys {
+		if i == 20 {
+			parts = append(parts, fmt.Sprintf("… %d more", len(keys)-i))
+			break
+		}
+		o := s.objects[k]
+		rv := fmt.Sprint(o.rv)
+		if !o.known() {
+			rv = fmt.Sprintf("?(%d,%s)", o.lo, rvText(o.hi))
+		}
+		parts = append(parts, fmt.Sprintf("%s=%s@%s", k, short(o.value), rv))
+	}
+	return fmt.Sprintf("{%s} maxRV %d", strings.Join(parts, ", "), s.maxRV)
+}
+
+func describeOperation(in, out interface{}) string {
+	req, resp := in.(request), out.(response)
+	var b strings.Builder
+	b.WriteString(req.kind.String())
+	if req.kind != opList {
+		b.WriteString(" " + req.key)
+	}
+	if req.kind == opCreate || req.kind == opUpdate {
+		b.WriteString(" = " + short(req.value))
+	}
+	if req.precondition != 0 {
+		fmt.Fprintf(&b, " (rv %d)", req.precondition)
+	}
+	switch {
+	case resp.code == 0:
+		b.WriteString(" -> unknown outcome")
+	case req.kind == opList:
+		fmt.Fprintf(&b, " -> %d rv %d, %d item", resp.code, resp.rv, len(resp.items))
+		if len(resp.items) != 1 {
+			b.WriteString("s")
+		}
+	case req.kind == opGet && resp.code == 200:
+		fmt.Fprintf(&b, " -> 200 rv %d = %s", resp.rv, short(resp.value))
+	case resp.code == 201 || (resp.code == 200 && req.kind == opUpdate):
+		fmt.Fprintf(&b, " -> %d rv %d", resp.code, resp.rv)
+	default:
+		fmt.Fprintf(&b, " -> %d", resp.code)
+	}
+	return b.String()
+}
+
+// partitionByKey splits a history with no list into one history per key. Each key is
+// then checked alone, so the order of revisions across keys is not checked.
+func partitionByKey(history []porcupine.Operation) [][]porcupine.Operation {
+	index := map[string]int{}
+	var out [][]porcupine.Operation
+	for _, op := range history {
+		key := op.Input.(request).key
+		i, ok := index[key]
+		if !ok {
+			i = len(out)
+			index[key] = i
+			out = append(out, nil)
+		}
+		out[i] = append(out[i], op)
+	}
+	return out
+}
+
+func newModel(partition bool) porcupine.Model {
+	nm := porcupine.NondeterministicModel{
+		Init: func() []interface{} { return []interface{}{&state{objects: map[string]object{}}} },
+		Step: func(s, in, out interface{}) []interface{} {
+			return step(s.(*state), in.(request), out.(response))
+		},
+		Equal:             equalStates,
+		Hash:              hashState,
+		DescribeOperation: describeOperation,
+		DescribeState:     describeState,
+	}
+	if partition {
+		nm.Partition = partitionByKey
+	}
+	return nm.ToModel()
+}
