@@ -30,6 +30,8 @@ INVARIANTS: dict[str, str] = {
     "scheduler.fit-error": "a pod that fits nowhere is reported unschedulable, with upstream's reasons",
     "lease.single-holder-per-term": "one holder per (lease, leaseTransitions); no two replicas lead at once",
     "lease.only-leader-acts": "bindings come only from the replica holding the lease",
+    "api.linearizable": "the calls of concurrent clients are linearizable: some order of them, each between its "
+                        "call and its return, is one the storage allows (no lost update, no stale or torn read)",
 }
 
 

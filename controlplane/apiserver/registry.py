@@ -77,6 +77,17 @@ class Context:
     stale_cache: dict[str, tuple[bytes, int]] = field(default_factory=dict)
     # the revision each key was created at, for the list.stale-item-rv fault; kept only when it is on
     created_at: dict[str, int] = field(default_factory=dict)
+    # lets other requests run for a moment, the server lock released (set by APIServer); only the window of a
+    # seeded concurrency fault calls it
+    interleave: Callable[[str], None] = field(default=lambda point: None)
+
+    def racy(self, fault: str, point: str) -> bool:
+        """With ``fault`` on: open a window at ``point`` in which other requests run, and say so (the caller then
+        acts on what it read before the window, without the compare-and-swap that would have caught a change)."""
+        if not self.faults.enabled(fault):
+            return False
+        self.interleave(point)
+        return True
 
     def now(self) -> str:
         return format_time(self.clock())
@@ -407,7 +418,14 @@ class Store:
         key = res.key(namespace, name)
         value = encode(obj)
         try:
-            rev = self.ctx.storage.put(key, value, 0)
+            expected = 0
+            if self.ctx.faults.enabled("create.racy-exists"):
+                if self.ctx.storage.get(key) is not None:
+                    raise KeyExists(key)
+                if self.ctx.racy("create.racy-exists", f"create {key}: the name was free"):
+                    now = self.ctx.storage.get(key)
+                    expected = now[1] if now is not None else 0  # writes over a create that came in meanwhile
+            rev = self.ctx.storage.put(key, value, expected)
         except KeyExists:
             err = AlreadyExists(res.qualified_resource, res.group, res.plural, name)
             got = self.ctx.storage.get(key)
@@ -459,6 +477,8 @@ class Store:
                     raise _list_expired(prefix, start, bool(continue_)) from None
                 except FutureRevision as e:
                     raise _too_large(with_rev, e.current) from None
+        elif self.ctx.faults.enabled("list.torn-read"):
+            rows, rev = self._torn_range(prefix)
         else:
             rows, rev = storage.range(prefix)
             if resource_version and resource_version != "0" and int(resource_version) > rev:
@@ -495,6 +515,18 @@ class Store:
             "metadata": list_meta,
             "items": items,
         }
+
+    def _torn_range(self, prefix: str) -> tuple[list[tuple[str, bytes, int]], int]:
+        """The list.torn-read fault: the keys first, then each object on its own read with other requests let in
+        between, so the answer can show a state the store never held."""
+        keys = [k for k, _, _ in self.ctx.storage.range(prefix)[0]]
+        rows = []
+        for key in keys:
+            self.ctx.racy("list.torn-read", f"list {prefix}: before reading {key}")
+            got = self.ctx.storage.get(key)
+            if got is not None:
+                rows.append((key, *got))
+        return rows, self.ctx.storage.current_revision()
 
     @staticmethod
     def _selector(text: str | None) -> Selector:
@@ -604,6 +636,9 @@ class Store:
                 # apiserver/pkg/storage/etcd3/store.go: GuaranteedUpdate -- identical bytes are not written
                 return old
             new_value = encode(new)
+            if self.ctx.racy("update.racy-precondition", f"update {key}: checked against revision {cur_rev}"):
+                now = self.ctx.storage.get(key)
+                cur_rev = now[1] if now is not None else cur_rev  # writes over a change that came in meanwhile
             try:
                 rev = self.ctx.storage.put(key, new_value, cur_rev)
             except (RevisionConflict, KeyNotFound):
@@ -703,6 +738,10 @@ class Store:
                 raise Conflict(res.qualified_kind, res.group, res.kind, name,
                                f"the ResourceVersion in the precondition ({pre_rv}) does not match the "
                                f"ResourceVersion in record ({cur_rev}). The object might have been modified")
+            if self.ctx.racy("delete.racy-precondition", f"delete {key}: checked against revision {cur_rev}"):
+                now = self.ctx.storage.get(key)
+                if now is not None:  # deletes whatever came in meanwhile
+                    value, cur_rev, old = now[0], now[1], decode(*now)
             plan = self._deletion_plan(old, grace_asked)
             if plan is None:
                 return old  # nothing to change: rest/delete.go BeforeDelete reports the deletion as pending

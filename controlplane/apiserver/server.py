@@ -8,6 +8,7 @@ failure into a Status body. Nothing raises out of it.
 from __future__ import annotations
 
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -59,6 +60,19 @@ class APIServer:
         self._ctx = Context(self.storage, clock, uid_factory, self.faults)
         self._stores = {plural: Store(self._ctx, s) for plural, s in STRATEGIES.items()}
         self._lock = threading.RLock()
+        #: what a seeded concurrency fault's window does while the lock is released: a moment's sleep, so that
+        #: requests on other threads get in; a deterministic harness sets its own (it picks who runs next)
+        self.pause: Callable[[str], None] = lambda point: time.sleep(0.002)
+        self._ctx.interleave = self._window
+
+    def _window(self, point: str) -> None:
+        """Let other requests run at ``point`` (a seeded concurrency fault): the lock, which ``_call`` holds once,
+        is released around :attr:`pause`."""
+        self._lock.release()
+        try:
+            self.pause(point)
+        finally:
+            self._lock.acquire()
 
     def _store(self, resource: str, namespace: str | None, *, listing: bool = False) -> Store:
         store = self._stores.get(resource)

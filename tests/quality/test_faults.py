@@ -12,6 +12,7 @@ from hypothesis import settings
 
 from adapters.inprocess import known_faults
 from conformance import profiles
+from conformance.concurrency import ConcurrentMachine
 from conformance.invariants import InvariantViolation, violations_in
 from conformance.machines import APIServerMachine
 from conformance.runner import base_for_fault, machine_for, run
@@ -42,6 +43,6 @@ def test_seeded_fault_is_caught(fault: str, invariant: str) -> None:
 
 
 @pytest.mark.quality
-@pytest.mark.parametrize("machine", [APIServerMachine, SchedulerMachine], ids=lambda m: m.__name__)
+@pytest.mark.parametrize("machine", [APIServerMachine, SchedulerMachine, ConcurrentMachine], ids=lambda m: m.__name__)
 def test_clean_builtin_passes(machine: type) -> None:
     run(machine_for(machine), _budget())

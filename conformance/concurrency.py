@@ -1,0 +1,388 @@
+"""Many clients at once: concurrent programs against one target, and the linearizability of what they saw.
+
+Each step of :class:`ConcurrentMachine` is a *round*: Hypothesis writes one
+program per client (2 to :data:`MAX_CLIENTS`), a few calls each on a handful of
+pods of one namespace: creates, updates with the client's freshest
+resourceVersion, a stale one or none, deletes with and without a
+resourceVersion precondition, gets and lists. The clients run at the same time
+and every call is recorded with when it was sent and answered; the round's
+history is then checked for linearizability (``conformance/linearizability.py``,
+Porcupine) and a history no sequential order explains fails ``api.linearizable``.
+
+- builtin target: the clients are threads that run one at a time, and at every
+  point where one could be overtaken (before a call, after it, and inside the
+  server where a seeded concurrency fault lets other requests in) Hypothesis
+  picks which goes on (:class:`Baton`). Times are the baton's logical clock, so
+  a failure replays exactly and shrinks, to fewer clients, shorter programs and
+  the simplest interleaving.
+- http target (served or real kube-apiserver): the clients are real threads with
+  their own connections, started together; times are ``time.monotonic_ns()``.
+
+A round starts from what the store holds: a list read before the clients start
+is replayed into the history as creates in resourceVersion order, so the
+checker begins from that state.
+
+Anchors: etcd's robustness tests check concurrent traffic the same way, one
+step above etcd (etcd-io/etcd: tests/robustness/validate/validate.go), and
+Kubernetes checks its storage layer with a Porcupine model; this machine asks the
+question of the REST API clients see.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+import greenlet
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, precondition, rule
+
+from adapters.base import Response, Target, TargetError
+from conformance.history import write_reproduction
+from conformance.invariants import TransportFailure, violation
+from conformance.linearizability import Operation, check
+from conformance.reporting import Reporter
+
+#: the most clients one round runs
+MAX_CLIENTS = 16
+#: rounds per example: state carries over between them, and each costs threads and a check
+MAX_ROUNDS = 3
+#: the pods the clients contend for
+KEYS = ("p0", "p1", "p2")
+NAMESPACE = "conc"
+#: seconds the checker may search one round's history
+CHECK_TIMEOUT = 20.0
+#: seconds the clients of a round over HTTP may take to start together
+STUCK = 30.0
+#: the client the replayed initial state is attributed to (the clients of a round are 0..n-1)
+INITIAL_CLIENT = MAX_CLIENTS
+POD_SPEC = {"containers": [{"name": "c", "image": "registry.k8s.io/pause:3.10"}],
+            "schedulerName": "kubeprop-unscheduled"}
+
+
+@dataclass(frozen=True)
+class Call:
+    """One call of a client's program. ``rv``: which resourceVersion an update or delete sends."""
+
+    verb: str  # create, update, delete, get, list
+    key: str = ""
+    rv: str = "absent"  # fresh (the newest this client saw), stale (an older one), absent
+
+    def __repr__(self) -> str:  # short, and runnable in a reproduction
+        if self.verb == "list":
+            return "Call('list')"
+        return f"Call({self.verb!r}, {self.key!r}{f', {self.rv!r}' if self.verb in ('update', 'delete') else ''})"
+
+
+_KEY = st.sampled_from(KEYS)
+CALLS = st.one_of(
+    st.builds(Call, st.just("create"), _KEY),
+    st.builds(Call, st.just("update"), _KEY, st.sampled_from(("fresh", "absent", "stale"))),
+    st.builds(Call, st.just("delete"), _KEY, st.sampled_from(("absent", "fresh", "stale"))),
+    st.builds(Call, st.just("get"), _KEY),
+    st.just(Call("list")),
+)
+PROGRAMS = st.lists(st.lists(CALLS, min_size=1, max_size=5), min_size=2, max_size=MAX_CLIENTS)
+
+
+class Baton:
+    """Clients that run one at a time; at each :meth:`pass_` the harness picks who goes on.
+
+    Each client is a greenlet (one thread, explicit switches: a hand-over costs microseconds, not a thread
+    wake-up). ``choose(n)`` returns an index below ``n``: Hypothesis draws it, so an interleaving is part of the
+    example (it replays and shrinks). Code outside a client passes freely.
+    """
+
+    def __init__(self, choose: Callable[[int], int]) -> None:
+        self._choose = choose
+        self._clients: set[greenlet.greenlet] = set()
+        self._main: greenlet.greenlet | None = None
+        self.clock = 0
+
+    def tick(self) -> int:
+        self.clock += 1
+        return self.clock
+
+    def pass_(self, point: str = "") -> None:
+        if self._main is not None and greenlet.getcurrent() in self._clients:
+            self._main.switch()
+
+    def run(self, bodies: list[Callable[[], None]]) -> None:
+        self._main = greenlet.getcurrent()
+        clients = [greenlet.greenlet(body) for body in bodies]
+        self._clients = set(clients)
+        try:
+            while True:
+                runnable = [g for g in clients if not g.dead]
+                if not runnable:
+                    return
+                pick = runnable[self._choose(len(runnable)) if len(runnable) > 1 else 0]
+                pick.switch()  # returns when it passes or ends; raises what it raised
+        finally:
+            self._main = None
+            self._clients = set()
+
+
+@dataclass
+class Client:
+    """One client's connection, what it has seen, and its recorded calls."""
+
+    index: int
+    target: Target
+    namespace: str
+    clock: Callable[[], int]
+    pass_: Callable[[str], None]
+    #: key -> the resourceVersions any client has seen, oldest first (shared: what the clients' reads tell each
+    #: other, as an informer's cache would; it makes clients contend on the same precondition)
+    seen: dict[str, list[str]] = field(default_factory=dict)
+    ops: list[Operation] = field(default_factory=list)
+    writes: int = 0
+
+    def _rv(self, key: str, mode: str) -> str:
+        seen = self.seen.get(key) or []
+        if mode == "fresh":
+            return seen[-1] if seen else ""
+        if mode == "stale":
+            return seen[-2] if len(seen) > 1 else "1"
+        return ""
+
+    def _saw(self, key: str, body: Any) -> str:
+        rv = ((body or {}).get("metadata") or {}).get("resourceVersion") or ""
+        if rv and rv not in self.seen.setdefault(key, []):
+            self.seen[key].append(rv)
+        return rv
+
+    def _pod(self, key: str, value: str, rv: str) -> dict[str, Any]:
+        meta: dict[str, Any] = {"name": key, "labels": {"v": value}}
+        if rv:
+            meta["resourceVersion"] = rv
+        return {"apiVersion": "v1", "kind": "Pod", "metadata": meta, "spec": dict(POD_SPEC)}
+
+    def run(self, program: list[Call]) -> None:
+        for call in program:
+            self.pass_("before a call")
+            inp, send = self._request(call)
+            start = self.clock()
+            try:
+                resp = send()
+            except TargetError as err:
+                raise TransportFailure(f"transport failure, not a finding: client {self.index} {call!r}: {err}"
+                                       ) from err
+            self.pass_("after a call")
+            end = self.clock()
+            self.ops.append(Operation(self.index, start, end, inp, self._output(call, inp, resp)))
+
+    def _request(self, call: Call) -> tuple[dict[str, Any], Callable[[], Response]]:
+        t, ns, key = self.target, self.namespace, call.key
+        if call.verb == "create":
+            self.writes += 1
+            value = f"c{self.index}.{self.writes}"
+            return {"op": "create", "key": key, "value": value}, lambda: t.create("pods", ns, self._pod(key, value, ""))
+        if call.verb == "update":
+            self.writes += 1
+            value, rv = f"c{self.index}.{self.writes}", self._rv(key, call.rv)
+            return ({"op": "update", "key": key, "value": value, "rv": rv},
+                    lambda: t.update("pods", ns, key, self._pod(key, value, rv)))
+        if call.verb == "delete":
+            rv = self._rv(key, call.rv)
+            options = {"preconditions": {"resourceVersion": rv}} if rv else None
+            return {"op": "delete", "key": key, "rv": rv}, lambda: t.delete("pods", ns, key, options=options)
+        if call.verb == "get":
+            return {"op": "get", "key": key}, lambda: t.get("pods", ns, key)
+        return {"op": "list"}, lambda: t.list("pods", ns)
+
+    def _output(self, call: Call, inp: dict[str, Any], resp: Response) -> dict[str, Any]:
+        code, body = resp.code, resp.body
+        allowed = {"create": (201, 409), "update": (200, 404, 409), "delete": (200, 404, 409),
+                   "get": (200, 404), "list": (200,)}[call.verb]
+        if code not in allowed:
+            raise violation("api.matches-model", f"client {self.index}: {inp} was answered {code}, where only "
+                                                 f"{allowed} can be right: {body}")
+        out: dict[str, Any] = {"code": code}
+        if call.verb == "list":
+            out["rv"] = body["metadata"]["resourceVersion"]
+            out["items"] = [{"key": o["metadata"]["name"], "rv": self._saw(o["metadata"]["name"], o),
+                             "value": _value(o)} for o in body["items"]]
+        elif code in (200, 201) and call.verb != "delete":
+            out["rv"] = self._saw(call.key, body)
+            if call.verb == "get":
+                out["value"] = _value(body)
+        return out
+
+
+def _value(obj: dict[str, Any]) -> str:
+    return ((obj.get("metadata") or {}).get("labels") or {}).get("v", "")
+
+
+def _initial(target: Target, namespace: str) -> list[Operation]:
+    """The store's state before a round, as creates in resourceVersion order (times before any client's)."""
+    resp = target.list("pods", namespace)
+    if resp.code != 200:
+        raise violation("api.matches-model", f"the list before a round was answered {resp.code}: {resp.body}")
+    items = sorted(resp.body["items"], key=lambda o: int(o["metadata"]["resourceVersion"]))
+    return [Operation(INITIAL_CLIENT, -2 * len(items) + 2 * i, -2 * len(items) + 2 * i + 1,
+                      {"op": "create", "key": o["metadata"]["name"], "value": _value(o)},
+                      {"code": 201, "rv": o["metadata"]["resourceVersion"]}) for i, o in enumerate(items)]
+
+
+class ConcurrentMachine(RuleBasedStateMachine):
+    """Rounds of concurrent client programs against one target; each round's history must be linearizable."""
+
+    target_factory: ClassVar[Callable[[], Target]]
+    target_spec: ClassVar[dict[str, Any]] = {"kind": "builtin"}
+    reporter: ClassVar[Reporter] = Reporter()
+    #: rounds run and operations checked by every instance so far (for the benchmark)
+    steps: ClassVar[int] = 0
+    operations: ClassVar[int] = 0
+    first_failure_at: ClassVar[float | None] = None
+
+    def __init__(self) -> None:
+        super().__init__()
+        from conformance.client import transport
+
+        with transport(f"opening the {self.target_spec.get('kind')} target"):
+            self.target = type(self).target_factory()
+            resp = self.target.create("namespaces", None, {"apiVersion": "v1", "kind": "Namespace",
+                                                           "metadata": {"name": NAMESPACE}})
+        if resp.code != 201:
+            raise violation("api.matches-model", f"creating namespace {NAMESPACE} was answered {resp.code}")
+        self.builtin = self.target_spec.get("kind") == "builtin"
+        self.rounds = 0
+        self.seen: dict[str, list[str]] = {}
+        #: the rounds run so far: each one's programs and the interleaving choices made (a reproduction replays them)
+        self.played: list[tuple[list[list[Call]], list[int]]] = []
+
+    def teardown(self) -> None:
+        self.target.close()
+
+    def _clients(self, n: int, baton: Baton | None) -> list[Client]:
+        if baton is not None:
+            server = self.target.server  # type: ignore[attr-defined]
+            server.pause = baton.pass_
+            return [Client(i, self.target, NAMESPACE, baton.tick, baton.pass_, self.seen) for i in range(n)]
+        from adapters.http import HTTPTarget
+        from adapters.scoped import ScopedTarget
+
+        spec, main = self.target_spec, self.target
+        assert isinstance(main, ScopedTarget)
+        return [Client(i, ScopedTarget(HTTPTarget(spec["kubeconfig"], context=spec.get("context")),
+                                       run_id=main.run_id), NAMESPACE, time.monotonic_ns, lambda p: None,
+                       self.seen)
+                for i in range(n)]
+
+    @rule()
+    def settle(self) -> None:
+        """Nothing: what an example does once it has run its rounds (each round costs threads and a check)."""
+
+    @precondition(lambda self: self.rounds < MAX_ROUNDS)
+    @rule(programs=PROGRAMS, data=st.data())
+    def round(self, programs: list[list[Call]], data: st.DataObject) -> None:
+        choices: list[int] = []
+
+        def choose(n: int) -> int:
+            choices.append(data.draw(st.integers(0, n - 1), label="next"))
+            return choices[-1]
+
+        self.played.append((programs, choices))
+        self.run_round(programs, Baton(choose) if self.builtin else None)
+
+    def run_round(self, programs: list[list[Call]], baton: Baton | None) -> None:
+        self.rounds += 1
+        initial = _initial(self.target, NAMESPACE)
+        clients = self._clients(len(programs), baton)
+        try:
+            if baton is not None:
+                baton.run([lambda c=c, p=p: c.run(p) for c, p in zip(clients, programs, strict=True)])
+            else:
+                _run_threads(clients, programs)
+        finally:
+            if baton is None:
+                for c in clients:
+                    c.target.inner.close()  # type: ignore[attr-defined]
+        ops = initial + [op for c in clients for op in c.ops]
+        ConcurrentMachine.steps += 1
+        ConcurrentMachine.operations += len(ops)
+        result = check(ops, timeout=CHECK_TIMEOUT)
+        if result.result == "unknown":
+            raise RuntimeError(f"the linearizability check of round {self.rounds} ({len(ops)} calls) did not finish "
+                               f"within {CHECK_TIMEOUT:.0f}s")
+        if result.result == "illegal":
+            if ConcurrentMachine.first_failure_at is None:
+                ConcurrentMachine.first_failure_at = time.perf_counter()
+            with tempfile.TemporaryDirectory() as tmp:
+                check(ops, timeout=CHECK_TIMEOUT, visualize=Path(tmp) / "history.html")
+                saved = _keep(Path(tmp) / "history.html")
+            err = violation("api.linearizable", f"round {self.rounds}: no order of these calls is one the storage "
+                                                f"allows\n{_render(ops)}\nPorcupine's view of it: {saved}")
+            if self.builtin:
+                program = reproduction(self.target_spec.get("faults") or [], self.played)
+                path = write_reproduction(program, err.invariant)
+                err.args = (f"{err.args[0]}\n\nReproduction ({path}):\n{program}",)
+            else:
+                err.args = (f"{err.args[0]}\n\nThe clients' programs, round by round (over HTTP the interleaving "
+                            f"was the server's and may not recur):\n{self.played!r}",)
+            raise err
+
+
+def reproduction(faults: list[str], played: list[tuple[list[list[Call]], list[int]]]) -> str:
+    """A program that replays an example's rounds on the builtin target, with the same interleavings."""
+    return (f"# kubeprop reproduction: concurrent clients on the builtin target, faults {faults!r}\n"
+            f"from conformance.concurrency import Call, replay\n\n"
+            f"replay({faults!r}, {played!r})\n")
+
+
+def replay(faults: list[str], played: list[tuple[list[list[Call]], list[int]]]) -> None:
+    """Run recorded rounds again: each round's programs, its clients interleaved by the recorded choices."""
+    from conformance.runner import machine_for
+
+    machine = machine_for(ConcurrentMachine, faults=faults)()
+    try:
+        for programs, choices in played:
+            picks = iter(choices)
+            machine.played.append((programs, choices))
+            machine.run_round(programs, Baton(lambda n, picks=picks: next(picks)))
+    finally:
+        machine.teardown()
+
+
+def _run_threads(clients: list[Client], programs: list[list[Call]]) -> None:
+    start = threading.Barrier(len(clients))
+    errors: list[BaseException] = []
+
+    def body(c: Client, p: list[Call]) -> None:
+        try:
+            start.wait(timeout=STUCK)
+            c.run(p)
+        except BaseException as err:
+            errors.append(err)
+
+    threads = [threading.Thread(target=body, args=(c, p), daemon=True) for c, p in zip(clients, programs, strict=True)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    if errors:
+        raise next((e for e in errors if isinstance(e, TransportFailure)), errors[0])
+
+
+def _keep(html: Path) -> str:
+    out = Path("reports") / "linearizability"
+    out.mkdir(parents=True, exist_ok=True)
+    dest = out / f"history-{time.strftime('%Y%m%d-%H%M%S')}-{id(html) % 10000}.html"
+    if html.exists():
+        dest.write_bytes(html.read_bytes())
+        return str(dest)
+    return "(not written)"
+
+
+def _render(ops: list[Operation]) -> str:
+    rows = []
+    for op in sorted(ops, key=lambda o: o.call_ns):
+        who = "initial state" if op.client == INITIAL_CLIENT else f"client {op.client}"
+        rows.append(f"  [{op.call_ns}..{op.return_ns}] {who}: {dict(op.input)} -> {dict(op.output)}")
+    return "\n".join(rows)
