@@ -44,7 +44,7 @@ def types(events: list[JSON]) -> list[str]:
 
 
 def test_registry_and_faultset() -> None:
-    assert len(FAULTS) == len(BY_NAME) == 30
+    assert len(FAULTS) == len(BY_NAME) == 34
     fs = FaultSet(["watch.reorders"])
     assert fs.enabled("watch.reorders") and not fs.enabled("binding.overwrites")
     assert "watch.reorders" in fs and isinstance(fs, frozenset)
@@ -277,3 +277,70 @@ def test_watch_no_expiry(make_target: Make) -> None:
             assert not w.ended
         else:
             assert types(events) == ["ERROR"] and events[0]["object"]["code"] == 410 and w.ended
+
+
+# ---- faults only concurrency reveals: a window in which another request runs ----
+
+
+def _in_window(t: InProcessTarget, request: Callable[[], Any]) -> list[Any]:
+    """Make ``request`` the request that gets in when a fault opens its window (once); return what it answered."""
+    answers: list[Any] = []
+
+    def pause(point: str) -> None:
+        t.server.pause = lambda p: None
+        answers.append(request())
+
+    t.server.pause = pause
+    return answers
+
+
+@pytest.mark.parametrize("racy", [False, True])
+def test_update_racy_precondition_loses_an_update(make_target: Make, racy: bool) -> None:
+    t = make_target(*(["update.racy-precondition"] if racy else []))
+    rv = t.create("pods", "ns", pod("p")).body["metadata"]["resourceVersion"]
+    other = _in_window(t, lambda: t.update("pods", "ns", "p", relabel(pod("p"), v="b") | {
+        "metadata": {"name": "p", "labels": {"v": "b"}, "resourceVersion": rv}}))
+    mine = t.update("pods", "ns", "p", {**pod("p"), "metadata": {"name": "p", "labels": {"v": "a"},
+                                                                 "resourceVersion": rv}})
+    if racy:  # both were checked against rv and both were written: b's update is lost
+        assert [o.code for o in other] == [200] and mine.code == 200
+        assert t.get("pods", "ns", "p").body["metadata"]["labels"] == {"v": "a"}
+    else:  # no window: nothing else ran inside the update
+        assert other == [] and mine.code == 200
+
+
+@pytest.mark.parametrize("racy", [False, True])
+def test_create_racy_exists_overwrites(make_target: Make, racy: bool) -> None:
+    t = make_target(*(["create.racy-exists"] if racy else []))
+    other = _in_window(t, lambda: t.create("pods", "ns", relabel(pod("p"), v="b")))
+    mine = t.create("pods", "ns", relabel(pod("p"), v="a"))
+    assert mine.code == 201
+    assert [o.code for o in other] == ([201] if racy else [])
+
+
+@pytest.mark.parametrize("racy", [False, True])
+def test_delete_racy_precondition_deletes_a_newer_object(make_target: Make, racy: bool) -> None:
+    t = make_target(*(["delete.racy-precondition"] if racy else []))
+    rv = t.create("pods", "ns", pod("p")).body["metadata"]["resourceVersion"]
+    other = _in_window(t, lambda: t.update("pods", "ns", "p", relabel(pod("p"), v="b")))
+    mine = t.delete("pods", "ns", "p", options={"preconditions": {"resourceVersion": rv}})
+    assert mine.code == 200
+    assert [o.code for o in other] == ([200] if racy else [])
+    assert t.get("pods", "ns", "p").code == 404
+
+
+@pytest.mark.parametrize("racy", [False, True])
+def test_list_torn_read_shows_a_state_never_held(make_target: Make, racy: bool) -> None:
+    t = make_target(*(["list.torn-read"] if racy else []))
+    for name in ("a", "b"):
+        t.create("pods", "ns", pod(name))
+    # inside the window before the first item is read, a is deleted and c created
+    other = _in_window(t, lambda: (t.delete("pods", "ns", "a"), t.create("pods", "ns", pod("c"))))
+    names = [o["metadata"]["name"] for o in t.list("pods", "ns").body["items"]]
+    if racy:
+        # c is missing, though the list's resourceVersion is that of c's create: at that revision the store held b, c
+        assert len(other) == 1 and names == ["b"]
+        assert t.list("pods", "ns").body["metadata"]["resourceVersion"] == other[0][1].body["metadata"][
+            "resourceVersion"]
+    else:
+        assert other == [] and names == ["a", "b"]
