@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.kubeprop-installed
 PYTEST := $(BIN)/pytest
 
-.PHONY: venv conformance test unit quality lint bench faults thorough serve clean kube-binaries realcluster-test kubectl-tools differential
+.PHONY: venv conformance test unit quality lint bench faults thorough serve clean kube-binaries realcluster-test kubectl-tools differential concurrency
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -49,6 +49,13 @@ KUBECONFIG_OUT ?= reports/kubeconfig
 PORT ?= 0
 serve: venv
 	$(BIN)/python -m controlplane serve --storage memory --port $(PORT) --kubeconfig $(KUBECONFIG_OUT)
+
+## concurrent clients: the concurrent machine under the thorough profile on the builtin target, then over HTTP
+## against the bundled server served on memory and on etcd storage
+concurrency: venv
+	$(PYTEST) -q conformance/test_concurrency.py --hypothesis-profile=thorough
+	$(PYTEST) -q conformance/test_concurrency.py --target served --storage memory
+	$(PYTEST) -q conformance/test_concurrency.py --target served --storage etcd
 
 ## long run: the thorough Hypothesis profile
 thorough: venv

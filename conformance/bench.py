@@ -32,6 +32,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
 
 from conformance import profiles
+from conformance.concurrency import ConcurrentMachine
 from conformance.invariants import InvariantViolation
 from conformance.machines import APIServerMachine, CheckedMachine
 from conformance.runner import base_for_fault, machine_for
@@ -76,21 +77,23 @@ def steps_per_second(machine: type[RuleBasedStateMachine], counter: type, exampl
     return counter.steps / elapsed, counter.steps, elapsed
 
 
-def hunt(fault: str, invariant: str, seed_value: int, examples: int, steps: int) -> dict[str, Any]:
+def hunt(fault: str, invariant: str, seed_value: int, examples: int, steps: int,
+         shrink: bool = True) -> dict[str, Any]:
     cls = machine_for(base_for_fault(fault), faults=[fault])
     cls = seed(seed_value)(cls)
-    CheckedMachine.first_failure_at = None
+    CheckedMachine.first_failure_at = ConcurrentMachine.first_failure_at = None
+    phases = profiles.NO_EXPLAIN if shrink else [p for p in profiles.NO_EXPLAIN if p is not Phase.shrink]
     t0 = time.perf_counter()
     found: InvariantViolation | None = None
     try:
-        run_state_machine_as_test(cls, settings=_settings(examples, steps, phases=profiles.NO_EXPLAIN))
+        run_state_machine_as_test(cls, settings=_settings(examples, steps, phases=phases))
     except InvariantViolation as err:
         found = err
     except BaseExceptionGroup as group:  # several distinct failures: keep the one the fault names
         matches = [e for e in group.exceptions if isinstance(e, InvariantViolation)]
         found = next((e for e in matches if e.invariant == invariant), matches[0] if matches else None)
     total = time.perf_counter() - t0
-    first = CheckedMachine.first_failure_at
+    first = CheckedMachine.first_failure_at or ConcurrentMachine.first_failure_at
     return {
         "caught": found is not None and found.invariant == invariant,
         "reported": found.invariant if found else "-",
@@ -104,7 +107,7 @@ def hunt(fault: str, invariant: str, seed_value: int, examples: int, steps: int)
 REQUIRED_SHARE = 0.9
 
 
-def _hunt_job(job: tuple[str, str, int, int, int]) -> dict[str, Any]:
+def _hunt_job(job: tuple[str, str, int, int, int, bool]) -> dict[str, Any]:
     return hunt(*job)
 
 
@@ -121,6 +124,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fault", action="append", help="only these faults")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="hunts run at once (default: cores)")
     parser.add_argument("--skip-overhead", action="store_true", help="only the fault table")
+    parser.add_argument("--no-shrink", action="store_true",
+                        help="stop each hunt at its first failure: the share caught and the time to it, no shrunk "
+                             "length (shrinking a scheduler example takes minutes)")
     args = parser.parse_args(argv)
 
     from adapters.inprocess import known_faults
@@ -146,7 +152,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'fault':<34}{'invariant':<30}{'caught':>8}{'first s':>9}{'total s':>9}{'shrunk':>8}  missed by")
     short = 0
     with ProcessPoolExecutor(max_workers=args.jobs, max_tasks_per_child=1) as pool:
-        pending = {fault: pool.map(_hunt_job, [(fault, inv, s, args.examples, args.steps) for s in seeds])
+        pending = {fault: pool.map(_hunt_job, [(fault, inv, s, args.examples, args.steps,
+                                                       not args.no_shrink) for s in seeds])
                    for fault, inv in faults}
         for fault, inv in faults:
             runs = list(pending[fault])
@@ -157,7 +164,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{fault:<34}{inv:<30}{len(caught):>5}/{len(runs):<2}"
                   f"{statistics.median(r['first'] for r in found):>9.2f}"
                   f"{statistics.median(r['total'] for r in found):>9.2f}"
-                  f"{statistics.median(r['length'] for r in found):>8.0f}  {', '.join(missed) or '-'}", flush=True)
+                  f"{'-' if args.no_shrink else format(statistics.median(r['length'] for r in found), '.0f'):>8}"
+                  f"  {', '.join(missed) or '-'}", flush=True)
     if short:
         print(f"{short} fault(s) caught by fewer than {REQUIRED_SHARE:.0%} of the seeds")
     return 1 if short else 0

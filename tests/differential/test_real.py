@@ -12,6 +12,7 @@ import pytest
 from hypothesis import HealthCheck, Phase, settings
 
 from adapters.served import ServedServer
+from conformance.concurrency import ConcurrentMachine
 from conformance.differential import lease_differential, scheduler_differential
 from conformance.machines import APIServerMachine
 from conformance.runner import machine_for, run
@@ -47,6 +48,25 @@ def test_apiserver_machine_real_and_bundled(kubeconfig: str, tmp_path, figures: 
     figures["apiserver machine, bundled server over HTTP (memory)"] = (
         f"{steps_b} steps in {seconds_b:.1f}s = {steps_b / seconds_b:.0f} steps/s "
         f"({EXAMPLES} examples x {STEPS} steps)")
+
+
+#: rounds of concurrent clients against the real kube-apiserver (KUBEPROP_DIFFERENTIAL_CONCURRENT_EXAMPLES changes it)
+CONCURRENT_EXAMPLES = int(os.environ.get("KUBEPROP_DIFFERENTIAL_CONCURRENT_EXAMPLES", "40"))
+
+
+def test_concurrent_clients_real(kubeconfig: str, figures: dict) -> None:
+    """Real threads with their own connections against kube-apiserver (watch cache on, as shipped): every
+    round's history must be linearizable."""
+    machine = machine_for(ConcurrentMachine, kind="http", kubeconfig=kubeconfig)
+    rounds, ops = ConcurrentMachine.steps, ConcurrentMachine.operations
+    start = time.perf_counter()
+    run(machine, settings(max_examples=CONCURRENT_EXAMPLES, stateful_step_count=3, deadline=None, database=None,
+                          phases=[Phase.explicit, Phase.generate, Phase.shrink],
+                          suppress_health_check=list(HealthCheck)))
+    seconds = time.perf_counter() - start
+    figures["concurrent clients, real kube-apiserver v1.37.2"] = (
+        f"{ConcurrentMachine.steps - rounds} rounds, {ConcurrentMachine.operations - ops} calls, all linearizable, "
+        f"in {seconds:.1f}s")
 
 
 @pytest.mark.parametrize("seed", range(3))
