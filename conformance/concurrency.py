@@ -252,6 +252,7 @@ class ConcurrentMachine(RuleBasedStateMachine):
         if resp.code != 201:
             raise violation("api.matches-model", f"creating namespace {NAMESPACE} was answered {resp.code}")
         self.builtin = self.target_spec.get("kind") == "builtin"
+        self.history = self.reporter.new_history(self.target_spec)
         self.rounds = 0
         self.seen: dict[str, list[str]] = {}
         #: the rounds run so far: each one's programs and the interleaving choices made (a reproduction replays them)
@@ -319,13 +320,18 @@ class ConcurrentMachine(RuleBasedStateMachine):
                 saved = _keep(Path(tmp) / "history.html")
             err = violation("api.linearizable", f"round {self.rounds}: no order of these calls is one the storage "
                                                 f"allows\n{_render(ops)}\nPorcupine's view of it: {saved}")
+            err.steps = self.rounds
             if self.builtin:
                 program = reproduction(self.target_spec.get("faults") or [], self.played)
                 path = write_reproduction(program, err.invariant)
                 err.args = (f"{err.args[0]}\n\nReproduction ({path}):\n{program}",)
             else:
-                err.args = (f"{err.args[0]}\n\nThe clients' programs, round by round (over HTTP the interleaving "
-                            f"was the server's and may not recur):\n{self.played!r}",)
+                program = (f"# the clients' programs, round by round (over HTTP the interleaving was the server's "
+                           f"and may not recur)\nplayed = {self.played!r}\n")
+                path = write_reproduction(program, err.invariant)
+                err.args = (f"{err.args[0]}\n\nPrograms ({path}):\n{program}",)
+            self.reporter.failed(self.history, err, program, path, in_invariant=False, watches=[],
+                                 files={"linearizability (Porcupine)": (saved, "text/html")})
             raise err
 
 

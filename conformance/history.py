@@ -78,6 +78,8 @@ class Failure:
     steps: int
     in_invariant: bool
     watches: list[dict[str, Any]] = field(default_factory=list)
+    #: more files to attach to the report: name -> (path, MIME type); e.g. Porcupine's view of a history
+    files: dict[str, tuple[str, str]] = field(default_factory=dict)
 
 
 def _py(value: Any) -> str:

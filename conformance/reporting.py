@@ -85,10 +85,10 @@ class Reporter:
 
     @staticmethod
     def failed(history: History, err: InvariantViolation, program: str, path: Path | str, *,
-               in_invariant: bool, watches: list[Any]) -> None:
+               in_invariant: bool, watches: list[Any], files: dict[str, tuple[str, str]] | None = None) -> None:
         if history.detailed:
             history.failure = Failure(err.invariant, err.detail, program, str(path), err.steps, in_invariant,
-                                      [watch_stream(w) for w in watches])
+                                      [watch_stream(w) for w in watches], dict(files or {}))
 
     # ----- what the pytest plugin calls -----------------------------------------------------------
 
@@ -317,6 +317,9 @@ def _attach_all(reporter: Any, h: History, suffix: str = "") -> None:
     _attach(reporter, f"operation history{suffix}", h.to_json())
     if f is not None and f.watches:
         _attach(reporter, f"watch streams{suffix}", f.watches)
+    for name, (file, mime) in (f.files if f is not None else {}).items():
+        if Path(file).is_file():
+            _attach(reporter, f"{name}{suffix}", Path(file).read_text(), mime, Path(file).suffix.lstrip(".") or "txt")
     spec = h.target_spec
     if spec.get("kind") == "http":
         context = spec.get("context") or current_context(spec.get("kubeconfig"))

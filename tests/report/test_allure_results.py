@@ -56,6 +56,12 @@ def test_stale_update_accepted():
 
 def test_watch_duplicates_event():
     run(machine_for(WatchMachine, faults=["watch.duplicates-event"]), settings(BUDGET, max_examples=300))
+
+
+def test_concurrent_create_race():
+    from conformance.concurrency import ConcurrentMachine
+
+    run(machine_for(ConcurrentMachine, faults=["create.racy-exists"]), settings(BUDGET, max_examples=300))
 '''
 
 
@@ -208,3 +214,13 @@ def test_call_titles() -> None:
     assert reporting.call_title(watch) == "w1 = target.watch('pods', None, resource_version='5')"
     history = History({"kind": "builtin"}, calls=[call], detailed=True)
     assert isinstance(history.note_check({"code": 200}, 409, {"kind": "Status"}), Check)
+
+
+def test_concurrent_failure_attaches_porcupines_view_and_a_replay(run: Run) -> None:
+    r = run.result("test_concurrent_create_race")
+    assert r["status"] == "failed"
+    assert r["name"].startswith("test_concurrent_create_race: api.linearizable")
+    _, html = run.attachment(r, "linearizability (Porcupine)")
+    assert "<html" in html.lower() and "p0" in html  # the history drawn, with the contended pod
+    _, program = run.attachment(r, "reproduction")
+    assert "replay(['create.racy-exists']" in program
