@@ -4,7 +4,7 @@ Prints two tables, measured on the builtin target with the clean server:
 
 1. histories per second by client count: rounds of ``--calls`` random calls per
    client (the machine's mix of creates, updates, deletes, gets and lists on
-   three pods), the clients interleaved at random by the same baton the
+   three nodes), the clients interleaved at random by the same baton the
    concurrent machine uses, each round's history checked;
 2. check time against history length and concurrency: one long history per
    (clients, calls per client), made the same way on a fresh server (with lists,
@@ -43,7 +43,6 @@ def history(clients: int, calls: int, seed: int) -> list[Operation]:
     """One round of ``clients`` random programs of ``calls`` calls on a fresh clean server, interleaved at random."""
     rng = random.Random(seed)
     target = InProcessTarget()
-    target.create("namespaces", None, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NAMESPACE}})
     baton = Baton(lambda n: rng.randrange(n))
     target.server.pause = baton.pass_
     seen: dict[str, list[str]] = {}

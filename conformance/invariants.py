@@ -68,6 +68,8 @@ def violations_in(err: BaseException) -> list[InvariantViolation]:
     """Every invariant violation in an error, including those Hypothesis groups when it reports several bugs."""
     if isinstance(err, InvariantViolation):
         return [err]
+    if isinstance(err, ObservedViolation):
+        return [err.violation]
     if isinstance(err, BaseExceptionGroup):
         return [v for e in err.exceptions for v in violations_in(e)]
     return []
@@ -80,3 +82,17 @@ class TransportFailure(BaseException):
     from BaseException so that Hypothesis neither shrinks nor replays it (replaying against a server that has
     gone would only look flaky) and it leaves the test as it came.
     """
+
+
+class ObservedViolation(BaseException):
+    """A broken invariant seen against a server that chose the interleaving itself (concurrent clients over HTTP).
+
+    It is reported as found, with how often the same programs broke it again, and it is a BaseException so that
+    Hypothesis neither shrinks nor replays it: a replay would interleave differently, and a pass would only make
+    the finding look like a flaky test. ``violation`` is the invariant violation itself.
+    """
+
+    def __init__(self, violation: InvariantViolation) -> None:
+        super().__init__(str(violation))
+        self.violation = violation
+        self.invariant = violation.invariant
