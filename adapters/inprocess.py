@@ -335,3 +335,8 @@ class InProcessSchedulers:
 def known_faults() -> list[tuple[str, str, str]]:
     """The builtin target's seeded faults: (name, invariant id it breaks, description)."""
     return [(f.name, f.invariant, f.description) for f in FAULTS]
+
+
+def consequences(fault: str) -> tuple[str, ...]:
+    """The other invariants a seeded fault breaks as a consequence (controlplane/faults.py: Fault.also)."""
+    return next((f.also for f in FAULTS if f.name == fault), ())

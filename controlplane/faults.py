@@ -19,6 +19,9 @@ class Fault:
     name: str
     invariant: str
     description: str
+    #: other invariants the same bug breaks as a consequence, each for a stated reason (a harness that stops at
+    #: the first broken promise may name one of these instead)
+    also: tuple[str, ...] = ()
 
 
 FAULTS: tuple[Fault, ...] = (
@@ -69,11 +72,17 @@ FAULTS: tuple[Fault, ...] = (
           "a watch from a compacted resourceVersion starts from the oldest kept revision instead of 410"),
     # the scheduler (controlplane/scheduler)
     Fault("scheduler.ignores-taints", "scheduler.fits",
-          "TaintToleration filters nothing: NoSchedule and NoExecute taints are ignored"),
+          "TaintToleration filters nothing: NoSchedule and NoExecute taints are ignored",
+          # the FitError of a pod that fits nowhere then lacks the taint reasons
+          also=("scheduler.fit-error",)),
     Fault("scheduler.resources-off-by-one", "scheduler.fits",
-          "NodeResourcesFit lets a pod through when its request exceeds the free amount by one unit"),
+          "NodeResourcesFit lets a pod through when its request exceeds the free amount by one unit",
+          # the node it binds to is then over its allocatable, and a FitError miscounts the nodes short of room
+          also=("scheduler.no-overcommit", "scheduler.fit-error")),
     Fault("scheduler.no-assume", "scheduler.no-overcommit",
-          "a scheduled pod is not assumed in the cache, so the next cycle does not count it before its bind lands"),
+          "a scheduled pod is not assumed in the cache, so the next cycle does not count it before its bind lands",
+          # the next cycle also scores nodes as if the pod were not there
+          also=("scheduler.best-score",)),
     Fault("scheduler.no-forget", "binding.exactly-once",
           "after a failed bind the assumed pod stays in the cache and the pod is never requeued"),
     Fault("scheduler.binds-without-uid", "scheduler.fits",
