@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from hypothesis import strategies as st
-from hypothesis.stateful import initialize, invariant, precondition, rule
+from hypothesis.stateful import Bundle, consumes, initialize, invariant, multiple, precondition, rule
 
 from adapters.base import JSON, Response, Target
 from conformance import strategies as gen
@@ -51,6 +51,8 @@ RATES = (0.95, 1.0, 1.05)
 #: replica 0 most of the time, so a few steps make one replica do a whole piece of work
 REPLICA = st.sampled_from((0, 0, 0, 1))
 PICK = st.integers(0, 7)
+#: (name, uid) of pods a scheduling cycle chose a node for: a bind is on its way
+CHOSEN = Bundle("chosen")
 
 
 @dataclass(frozen=True)
@@ -201,6 +203,18 @@ class SchedulerMachine(CheckedMachine):
         self.client.write(Op.delete("pods", NS, name, options))
         self.create_pod(name, spec)
 
+    @rule(chosen=consumes(CHOSEN), spec=gen.sched_pod_specs())
+    def replace_chosen_pod(self, chosen: tuple[str, str], spec: dict[str, Any]) -> None:
+        """Replace a pod a cycle chose a node for, if it is still that pod and still unbound: the bind on its way
+        now meets a new pod of the same name (kubernetes#102761)."""
+        name, uid = chosen
+        pod = self.model.lookup("pods", NS, name)
+        if pod is None or pod["metadata"].get("uid") != uid or (pod.get("spec") or {}).get("nodeName"):
+            return
+        options = {"kind": "DeleteOptions", "apiVersion": "v1", "gracePeriodSeconds": 0}
+        self.client.write(Op.delete("pods", NS, name, options))
+        self.create_pod(name, spec)
+
     @rule(index=PICK, grace=st.sampled_from((None, 0)))
     def delete_pod(self, index: int, grace: int | None) -> None:
         names = sorted(n for (p, ns, n) in self.model.objects if p == "pods" and ns == NS)
@@ -235,18 +249,19 @@ class SchedulerMachine(CheckedMachine):
     def tick(self, i: int) -> None:
         self._step("tick", i)
 
-    def cycle(self, i: int) -> None:
+    def cycle(self, i: int) -> JSON | None:
         result = self._step("cycle", i)
         if result is not None:
             self._check_cycle(i, result)
+        return result
 
     def bind(self, i: int) -> None:
         self._step("bind", i)
 
     # cycles outnumber binds, so chosen-but-unbound pods pile up for the races on them
-    @rule(i=REPLICA, what=st.sampled_from(("cycle", "cycle", "cycle", "cycle", "bind", "bind", "tick",
-                                           "bind refused", "bind lost")))
-    def replica_step(self, i: int, what: str) -> None:
+    @rule(target=CHOSEN, i=REPLICA, what=st.sampled_from(("cycle", "cycle", "cycle", "cycle", "bind", "bind", "tick",
+                                                          "bind refused", "bind lost")))
+    def replica_step(self, i: int, what: str) -> Any:
         """Replica i does one thing: a scheduling cycle, one pending bind, or one elector attempt.
 
         ``bind refused`` and ``bind lost`` break the link first: the request never reaches the server, or
@@ -260,7 +275,10 @@ class SchedulerMachine(CheckedMachine):
             self.history.record("break_next_bind", i, how, receiver="schedulers")
             self.schedulers.break_next_bind(i, how)
             what = "bind"
-        getattr(self, what)(i)
+        result = getattr(self, what)(i)
+        if what == "cycle" and result is not None and result.get("node") and result["namespace"] == NS:
+            return multiple((result["name"], result["uid"]))
+        return multiple()
 
     @rule(i=REPLICA, how=st.sampled_from(("crash", "crash", "stop", "restart")))
     def disrupt(self, i: int, how: str) -> None:
