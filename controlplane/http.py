@@ -15,6 +15,11 @@ Routes follow kube-apiserver (staging/src/k8s.io/apiserver/pkg/endpoints/install
 - ``/apis/coordination.k8s.io/v1/namespaces/{ns}/leases[/{name}]``, ``/apis/coordination.k8s.io/v1/leases``
 - discovery: ``/version``, ``/api``, ``/api/v1``, ``/apis``, ``/apis/coordination.k8s.io[/v1]``
 
+Watches do not hold the request pool: once its headers are out, a watch is written by one loop thread that
+serves every watch stream (:class:`WatchLoop`) and notices its client leaving, so a thousand open watches
+leave the pool's threads to plain requests, and a client that vanishes frees what it held at once. The count
+of open watches is at ``/debug/kubeprop/watches``.
+
 Every failure is a Kubernetes ``Status``; bad input never produces a 500 and
 never stops the server. Nothing here imports ``model``, ``adapters`` or
 ``conformance``.
@@ -23,18 +28,22 @@ never stops the server. Nothing here imports ``model``, ``adapters`` or
 from __future__ import annotations
 
 import contextlib
+import heapq
 import hmac
+import itertools
 import json
+import logging
+import os
 import re
 import select
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from typing import Any
 from urllib.parse import parse_qs
 
-from cheroot import wsgi
+from cheroot import makefile, wsgi
 
 from .apiserver import APIServer, Reply, Watcher
 from .apiserver.errors import APIError
@@ -43,13 +52,19 @@ from .apiserver.registry import validate_watch_options
 from .apiserver.resources import BY_PLURAL, Resource
 from .harness import PREFIX, HarnessControls
 
+log = logging.getLogger(__name__)
+
 JSON = dict[str, Any]
 StartResponse = Callable[..., Any]
 
 # staging/src/k8s.io/apiserver/pkg/server/config.go: MaxRequestBodyBytes defaults to 3 MiB
 MAX_BODY = 3 * 1024 * 1024
-# how often a watch with nothing to send checks whether its client went away or the server is stopping
+# how often a watch served by a request thread (without epoll) checks whether its client went away
 WATCH_POLL = 0.5
+# what a watch client may leave unread (beyond the kernel's buffers) before its watch is closed
+WATCH_SEND_LIMIT = 8 * 1024 * 1024
+# apiserver/pkg/server/secure_serving.go: defaultKeepAlivePeriod (3 minutes), TCP keep-alive on served connections
+TCP_KEEPALIVE_PERIOD = 180
 # staging/src/k8s.io/apiserver/pkg/server/config.go: MinRequestTimeout 1800 s caps a watch without timeoutSeconds
 DEFAULT_WATCH_TIMEOUT = 1800.0
 # apiserver/pkg/storage/cacher/cacher.go: defaultBookmarkFrequency; cache_watcher.go: nextBookmarkTime also sends
@@ -58,6 +73,10 @@ BOOKMARK_FREQUENCY = 60.0
 BOOKMARK_BEFORE_DEADLINE = 2.0
 VERSION = {"major": "1", "minor": "33", "gitVersion": "v1.33.0-kubeprop", "gitCommit": "", "gitTreeState": "",
            "buildDate": "", "goVersion": "", "compiler": "", "platform": "python"}
+
+# how many watches are open, and the process's threads (kubeprop's own; kube-apiserver serves nothing under
+# /debug/kubeprop, its debug handlers are /debug/pprof, /debug/flags and /debug/api_priority_and_fairness)
+DEBUG_WATCHES = "/debug/kubeprop/watches"
 
 _GROUP_PREFIX = {"": "/api/v1", "coordination.k8s.io": "/apis/coordination.k8s.io/v1"}
 _VERBS = ["create", "delete", "get", "list", "patch", "update", "watch"]
@@ -320,28 +339,487 @@ def _event_rv(event: JSON) -> int:
     return int(rv) if isinstance(rv, str) and rv.isdigit() else 0
 
 
+# ----- watch streams ------------------------------------------------------------------------------------
+
+
+def _client_gone(sock: socket.socket | None) -> bool:
+    """Whether the peer closed its end: readable with nothing to read (a watch client sends nothing).
+
+    poll, not select: select cannot take a descriptor numbered 1024 or more, and a server holding a thousand
+    watches has those (select raised, which read as "gone" and ended every such watch at once)."""
+    if sock is None:
+        return False
+    try:
+        fd = sock.fileno()
+        if fd < 0:
+            return True
+        poller = select.poll()
+        poller.register(fd, select.POLLIN)
+        if not poller.poll(0):
+            return False
+        return sock.recv(1, socket.MSG_PEEK) == b""
+    except (OSError, ValueError):
+        return True
+
+
+def _next_bookmark(now: float, deadline: float) -> float | None:
+    # apiserver/pkg/storage/cacher/cache_watcher.go: nextBookmarkTime -- every minute, and 2 s before the end
+    at = min(now + BOOKMARK_FREQUENCY, deadline - BOOKMARK_BEFORE_DEADLINE)
+    return None if at < now else at
+
+
+class WatchStream:
+    """One open watch: its Watcher's events as chunks of JSON lines, until the deadline, the watch's end, the
+    client leaving or the server stopping.
+
+    Iterating it serves the stream from the iterating thread (so any WSGI server can serve it); the cheroot
+    gateway below instead hands a live stream to the :class:`WatchLoop`.
+    """
+
+    def __init__(self, app: APIApp, watcher: Watcher, first: list[JSON], sock: socket.socket | None,
+                 timeout: float, bookmark: Callable[[], JSON] | None = None) -> None:
+        self.app = app
+        self.watcher = watcher
+        self.first = first
+        self.sock = sock
+        self.timeout = timeout
+        self.bookmark = bookmark
+        self.client_gone = False  # the client hung up: nothing more is written to it
+        self._iter: Iterator[bytes] | None = None
+
+    @property
+    def live(self) -> bool:
+        """Whether the stream waits for events (not one that only carries an ERROR already known, then ends)."""
+        return self.timeout > 0
+
+    def chunks(self) -> Iterator[bytes]:
+        """The stream's chunks, for a thread that serves it alone (with nothing to send it looks at the client
+        every WATCH_POLL seconds); the watch loop does the same for every stream at once."""
+        watcher, bookmark = self.watcher, self.bookmark
+        start = time.monotonic()
+        deadline = start + self.timeout
+        next_mark = _next_bookmark(start, deadline) if bookmark is not None else None
+        last_rv = 0
+        try:
+            for e in self.first:
+                yield _encode(e) + b"\n"
+            while not self.app.stopping and not self.client_gone:
+                now = time.monotonic()
+                left = deadline - now
+                if left <= 0:
+                    break
+                wait = min(WATCH_POLL, left) if next_mark is None else max(0.0, min(WATCH_POLL, left,
+                                                                                     next_mark - now))
+                watcher.wait(wait)
+                if self.client_gone:
+                    break
+                events = watcher.drain()
+                if bookmark is not None and next_mark is not None and time.monotonic() >= next_mark \
+                        and not watcher.ended:
+                    mark = bookmark()
+                    events += watcher.drain()  # every change up to the bookmark's revision goes out before it
+                    for e in events:
+                        last_rv = max(last_rv, _event_rv(e))
+                    # a bookmark never promises less than an event already sent
+                    mark["object"]["metadata"]["resourceVersion"] = str(max(last_rv, _event_rv(mark)))
+                    events.append(mark)
+                    next_mark = _next_bookmark(time.monotonic(), deadline) if now < deadline - \
+                        BOOKMARK_BEFORE_DEADLINE else None
+                for e in events:
+                    last_rv = max(last_rv, _event_rv(e))
+                if events:
+                    yield b"".join(_encode(e) + b"\n" for e in events)
+                if watcher.ended:
+                    break
+                if not events and _client_gone(self.sock):
+                    self.client_gone = True
+                    break
+        finally:
+            self.finish()
+
+    def finish(self) -> None:
+        """Cancel the storage watch and stop counting this stream (idempotent)."""
+        self.watcher.close()
+        self.app.forget(self)
+
+    # ---- as a WSGI response, served by the thread that iterates it ----
+
+    def __iter__(self) -> Iterator[bytes]:
+        if self._iter is None:
+            self._iter = self.chunks()
+        return self._iter
+
+    def close(self) -> None:
+        if isinstance(self._iter, Generator):
+            self._iter.close()
+        self.finish()
+
+
+def _tcp_keep_alive(sock: socket.socket) -> None:
+    # apiserver/pkg/server/secure_serving.go: tcpKeepAliveListener -- keep-alive probes every defaultKeepAlivePeriod,
+    # so a watch client whose host vanished without closing is also noticed (the probes fail, the socket errors)
+    with contextlib.suppress(OSError):
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+        for name in ("TCP_KEEPIDLE", "TCP_KEEPINTVL"):
+            if hasattr(socket, name):
+                sock.setsockopt(socket.IPPROTO_TCP, getattr(socket, name), TCP_KEEPALIVE_PERIOD)
+
+
+def _chunk(data: bytes, chunked: bool) -> bytes:
+    return b"%x\r\n%b\r\n" % (len(data), data) if chunked else data
+
+
+class _Served:
+    """A watch stream in the loop: its socket, what is not sent yet, and when the loop must next look at it."""
+
+    __slots__ = ("stream", "conn", "sock", "fd", "chunked", "keep_alive", "out", "deadline", "next_mark", "last_rv",
+                 "ending", "want_write", "done")
+
+    def __init__(self, stream: WatchStream, conn: Any, chunked: bool, keep_alive: bool) -> None:
+        self.stream = stream
+        self.conn = conn
+        self.sock: socket.socket = conn.socket
+        self.fd = -1
+        self.chunked = chunked
+        self.keep_alive = keep_alive
+        self.out = bytearray()
+        now = time.monotonic()
+        self.deadline = now + stream.timeout
+        self.next_mark = _next_bookmark(now, self.deadline) if stream.bookmark is not None else None
+        self.last_rv = 0
+        self.ending = False  # the last chunk is queued (or the client is gone): no more events
+        self.want_write = False  # the socket took less than was queued: wait until it can take more
+        self.done = False
+
+    @property
+    def wake_at(self) -> float:
+        return self.deadline if self.next_mark is None else min(self.deadline, self.next_mark)
+
+
+class WatchLoop:
+    """One thread that writes every live watch stream, off cheroot's request pool, and notices clients leaving.
+
+    A watch lasts up to 30 minutes. Served as cheroot serves any streamed WSGI response it would hold one of the
+    pool's threads all along: as many open watches as threads, and every further request waited (cheroot 11's
+    ThreadPool never grows by itself: ``grow()`` is there, but nothing in cheroot calls it). kube-apiserver gives
+    each watch a goroutine and keeps long-running requests out of its in-flight limits
+    (apiserver/pkg/server/filters/maxinflight.go: WithMaxInFlightLimit skips them). A thread per watch would free
+    the pool, but a change then wakes a thousand threads that contend for the interpreter lock: a write with a
+    thousand watchers took a quarter of a second. So once a watch's headers are sent, the request thread hands
+    its socket to this loop and returns to the pool. Each Watcher tells the loop when it has something
+    (``Watcher.listen``); the loop encodes and sends it without blocking, keeps what a slow client has not taken
+    yet, and sends bookmarks and ends streams on timers.
+
+    The loop waits on every watch socket at once (epoll, EPOLLRDHUP), so a client that closes or dies ends its
+    watch at once, which cancels the storage watch; Go's net/http does the same with its background read
+    (net/http/server.go: connReader.backgroundRead cancels the request's context at EOF). A watch that ends
+    cleanly (its timeout, or an ERROR event) gives its connection back to cheroot for the client's next request.
+    """
+
+    def __init__(self, server: wsgi.Server) -> None:
+        self.server = server
+        self._epoll = select.epoll()
+        self._wake_r, self._wake_w = os.pipe()
+        os.set_blocking(self._wake_r, False)
+        os.set_blocking(self._wake_w, False)
+        self._epoll.register(self._wake_r, select.EPOLLIN)
+        self._lock = threading.Lock()
+        self._new: list[_Served] = []
+        self._ready: dict[_Served, None] = {}  # streams whose watcher has something, in the order they said so
+        self._woken = False
+        self._stopping = threading.Event()  # no connection goes back to cheroot any more
+        self._stopped = False  # the loop ends every stream still open and returns
+        # the loop thread's own
+        self._by_fd: dict[int, _Served] = {}
+        self._timers: list[tuple[float, int, _Served]] = []
+        self._seq = itertools.count()
+        self._thread: threading.Thread | None = None
+
+    @staticmethod
+    def available() -> bool:
+        return hasattr(select, "epoll") and hasattr(select, "EPOLLRDHUP")
+
+    def start(self) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="kubeprop-watch-loop", daemon=True)
+            self._thread.start()
+
+    def serve(self, stream: WatchStream, conn: Any, chunked: bool, keep_alive: bool) -> None:
+        """Take over a watch whose headers are sent (called by a request thread, which then lets the socket go);
+        RuntimeError if the loop has stopped."""
+        served = _Served(stream, conn, chunked, keep_alive)
+        with self._lock:
+            if self._stopped or self._thread is None:
+                raise RuntimeError("the watch loop is not running")
+            self._new.append(served)
+        self._wake()
+        # from now on every event or end marks it ready (at once if the watcher already has something)
+        stream.watcher.listen(lambda: self._mark_ready(served))
+
+    def _mark_ready(self, served: _Served) -> None:
+        with self._lock:
+            self._ready[served] = None
+            if self._woken:
+                return
+            self._woken = True
+        self._write_wake()
+
+    def _wake(self) -> None:
+        with self._lock:
+            if self._woken:
+                return
+            self._woken = True
+        self._write_wake()
+
+    def _write_wake(self) -> None:
+        with contextlib.suppress(BlockingIOError, OSError):
+            os.write(self._wake_w, b"\0")
+
+    # ---- the loop ----
+
+    def _run(self) -> None:
+        try:
+            while True:
+                timeout = 1.0
+                if self._timers:
+                    timeout = min(timeout, max(0.0, self._timers[0][0] - time.monotonic()))
+                for fd, mask in self._epoll.poll(timeout):
+                    if fd == self._wake_r:
+                        with contextlib.suppress(BlockingIOError):
+                            while os.read(self._wake_r, 4096):
+                                pass
+                        continue
+                    served = self._by_fd.get(fd)
+                    if served is None:
+                        continue
+                    if mask & (select.EPOLLRDHUP | select.EPOLLHUP | select.EPOLLERR):
+                        served.stream.client_gone = True
+                        self._finish(served)
+                    elif mask & select.EPOLLOUT:
+                        self._flush(served)
+                with self._lock:
+                    new, self._new = self._new, []
+                    ready, self._ready = self._ready, {}
+                    self._woken = False
+                    stopped = self._stopped
+                for served in new:
+                    self._guarded(self._register, served)
+                now = time.monotonic()
+                for served in ready:
+                    if not served.done:
+                        self._guarded(self._pump, served, now)
+                while self._timers and self._timers[0][0] <= now:
+                    at, _, served = heapq.heappop(self._timers)
+                    if not served.done and not served.ending and at == served.wake_at:
+                        self._guarded(self._pump, served, now)
+                if stopped:
+                    for served in list(self._by_fd.values()):
+                        served.stream.client_gone = True  # nothing more is written: the server is going
+                        self._finish(served)
+                    return
+        finally:
+            with self._lock:
+                self._stopped = True
+                new, self._new = self._new, []
+            for served in new:
+                served.stream.client_gone = True
+                self._finish(served)
+            self._epoll.close()
+            os.close(self._wake_r)
+            os.close(self._wake_w)
+
+    def _guarded(self, step: Callable[..., None], served: _Served, *args: Any) -> None:
+        try:
+            step(served, *args)
+        except Exception:  # a bug in kubeprop ends this stream, never the loop that serves every other one
+            log.exception("watch stream failed; closing it")
+            served.stream.client_gone = True
+            self._finish(served)
+
+    def _register(self, served: _Served) -> None:
+        sock = served.sock
+        try:
+            sock.setblocking(False)
+            _tcp_keep_alive(sock)
+            served.fd = sock.fileno()
+            # EPOLLRDHUP: the peer closed (or shut down writing); EPOLLHUP and EPOLLERR (a reset, failed keep-alive
+            # probes) come anyway. Data a client sends is not asked for, so it cannot spin this loop.
+            self._epoll.register(served.fd, select.EPOLLRDHUP)
+        except (OSError, ValueError):
+            served.stream.client_gone = True
+            self._finish(served)
+            return
+        self._by_fd[served.fd] = served
+        for e in served.stream.first:
+            served.out += _chunk(_encode(e) + b"\n", served.chunked)
+        heapq.heappush(self._timers, (served.wake_at, next(self._seq), served))
+        self._pump(served, time.monotonic())
+
+    def _pump(self, served: _Served, now: float) -> None:
+        """Send what the watcher has (and a bookmark when one is due); end the stream at its end or deadline."""
+        if served.ending:
+            return
+        stream, watcher = served.stream, served.stream.watcher
+        events = watcher.drain()
+        if stream.bookmark is not None and served.next_mark is not None and now >= served.next_mark \
+                and not watcher.ended:
+            mark = stream.bookmark()
+            events += watcher.drain()  # every change up to the bookmark's revision goes out before it
+            for e in events:
+                served.last_rv = max(served.last_rv, _event_rv(e))
+            # a bookmark never promises less than an event already sent
+            mark["object"]["metadata"]["resourceVersion"] = str(max(served.last_rv, _event_rv(mark)))
+            events.append(mark)
+            served.next_mark = _next_bookmark(now, served.deadline) \
+                if now < served.deadline - BOOKMARK_BEFORE_DEADLINE else None
+            heapq.heappush(self._timers, (served.wake_at, next(self._seq), served))
+        for e in events:
+            served.last_rv = max(served.last_rv, _event_rv(e))
+        if events:
+            served.out += _chunk(b"".join(_encode(e) + b"\n" for e in events), served.chunked)
+        if watcher.ended or now >= served.deadline:
+            served.ending = True
+            if served.chunked:
+                served.out += b"0\r\n\r\n"
+        self._flush(served)
+
+    def _flush(self, served: _Served) -> None:
+        while served.out:
+            try:
+                sent = served.sock.send(served.out)
+            except BlockingIOError:
+                break
+            except OSError:
+                served.stream.client_gone = True
+                self._finish(served)
+                return
+            del served.out[:sent]
+        if served.out:
+            if len(served.out) > WATCH_SEND_LIMIT:
+                # apiserver/pkg/storage/cacher/cache_watcher.go: add -- a watcher that does not keep up is closed
+                served.stream.client_gone = True
+                self._finish(served)
+                return
+            if not served.want_write:
+                served.want_write = True
+                self._epoll.modify(served.fd, select.EPOLLRDHUP | select.EPOLLOUT)
+        else:
+            if served.want_write:
+                served.want_write = False
+                self._epoll.modify(served.fd, select.EPOLLRDHUP)
+            if served.ending:
+                self._finish(served)
+
+    def _finish(self, served: _Served) -> None:
+        """The stream is over: cancel its storage watch, stop counting it, and give its connection back or close."""
+        if served.done:
+            return
+        served.done = True
+        if self._by_fd.pop(served.fd, None) is not None:
+            # before the socket is closed or handed back: a closed descriptor's number is soon another socket's
+            with contextlib.suppress(OSError, ValueError):
+                self._epoll.unregister(served.fd)
+        served.stream.watcher.listen(None)
+        served.stream.finish()
+        clean = served.ending and not served.stream.client_gone
+        if clean and served.chunked and served.keep_alive and not self._stopping.is_set():
+            self._hand_back(served.conn)
+        else:
+            self._close(served.conn)
+
+    def _hand_back(self, conn: Any) -> None:
+        """After a watch that ended cleanly the connection serves the client's next request, as after any other.
+
+        A fresh connection object, made as cheroot/connections.py: ConnectionManager._from_server_socket makes
+        one, goes back to cheroot's keep-alive selector (cheroot/server.py: HTTPServer.put_conn). Bytes the client
+        pipelined behind its watch request are lost with the old one's read buffer."""
+        server = self.server
+        if server.ssl_adapter is not None or not server.ready:
+            self._close(conn)
+            return
+        try:
+            conn.socket.settimeout(server.timeout)
+            fresh = server.ConnectionClass(server, conn.socket, makefile.MakeFile)
+            fresh.remote_addr, fresh.remote_port = conn.remote_addr, conn.remote_port
+            fresh.ssl_env = getattr(conn, "ssl_env", {})
+            server.put_conn(fresh)
+        except (OSError, ValueError, KeyError):
+            self._close(conn)
+
+    @staticmethod
+    def _close(conn: Any) -> None:
+        sock = conn.socket
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)
+        with contextlib.suppress(Exception):
+            conn.wfile.close()
+        with contextlib.suppress(OSError):
+            sock.close()
+
+    # ---- stopping ----
+
+    def stopping(self) -> None:
+        """From now on a watch that ends closes its connection (the server is stopping)."""
+        self._stopping.set()
+
+    def stop(self, timeout: float) -> None:
+        """End every stream still open (its client gets no last chunk) and wait for the loop to return."""
+        self._stopping.set()
+        with self._lock:
+            self._stopped = True
+        self._wake()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+
 # ----- the WSGI application -----------------------------------------------------------------------
 
 
-class _SocketGateway(wsgi.Gateway_10):
-    """cheroot's WSGI 1.0 gateway, also handing the app the client socket (to notice a watcher leaving)."""
+class _Server(wsgi.Server):
+    """cheroot's WSGI server, with the loop that serves its watches (for the gateway to find)."""
+
+    watch_loop: WatchLoop | None = None
+
+
+class _Gateway(wsgi.Gateway_10):
+    """cheroot's WSGI 1.0 gateway; it hands the app the client socket, and a live watch to the watch loop."""
 
     def get_environ(self) -> JSON:
         env = super().get_environ()
         env["kubeprop.socket"] = getattr(self.req.conn, "socket", None)
         return env
 
+    def respond(self) -> None:
+        # cheroot/wsgi.py: Gateway.respond, except that a live watch leaves the request thread once its headers
+        # are sent
+        response = self.req.server.wsgi_app(self.env, self.start_response)
+        if isinstance(response, WatchStream) and response.live and self._detach(response):
+            return
+        try:
+            for chunk in filter(None, response):
+                if not isinstance(chunk, bytes):
+                    raise ValueError("WSGI Applications must yield bytes")
+                self.write(chunk)
+        finally:
+            self.req.ensure_headers_sent()
+            if hasattr(response, "close"):
+                response.close()
 
-def _client_gone(sock: socket.socket | None) -> bool:
-    """Whether the peer closed its end: readable with nothing to read (a watch client sends nothing)."""
-    if sock is None:
-        return False
-    try:
-        readable, _, _ = select.select([sock], [], [], 0)
-        if not readable:
+    def _detach(self, stream: WatchStream) -> bool:
+        req = self.req
+        loop = getattr(req.server, "watch_loop", None)
+        if loop is None or req.server.ssl_adapter is not None or not req.sent_headers \
+                or not isinstance(req.conn.socket, socket.socket):
             return False
-        return sock.recv(1, socket.MSG_PEEK) == b""
-    except (OSError, ValueError):
+        chunked, keep_alive = bool(req.chunked_write), not req.close_connection
+        # from here cheroot neither writes to the socket (no last chunk) nor shuts or closes it when this request
+        # ends (cheroot/server.py: HTTPConnection.close does neither with linger): the watch loop owns it
+        req.chunked_write, req.close_connection, req.conn.linger = False, True, True
+        try:
+            loop.serve(stream, req.conn, chunked, keep_alive)
+        except RuntimeError:  # the loop is not running: serve the watch from this thread
+            req.chunked_write, req.close_connection, req.conn.linger = chunked, not keep_alive, False
+            return False
         return True
 
 
@@ -353,16 +831,30 @@ class APIApp:
         self.token = token
         self.controls = controls  # test-only /kubeprop/v1/ endpoints (serve --test-controls); None: not served
         self._stopping = threading.Event()
-        self._watchers: set[Watcher] = set()
+        self._watches: set[WatchStream] = set()
         self._lock = threading.Lock()
 
+    @property
+    def stopping(self) -> bool:
+        return self._stopping.is_set()
+
+    @property
+    def open_watches(self) -> int:
+        """How many watch streams are open (each holds a storage watch until it ends)."""
+        with self._lock:
+            return len(self._watches)
+
+    def forget(self, stream: WatchStream) -> None:
+        with self._lock:
+            self._watches.discard(stream)
+
     def stop_watches(self) -> None:
-        """End every open watch stream so its worker thread returns (the server is stopping)."""
+        """End every open watch stream so its thread returns (the server is stopping)."""
         self._stopping.set()
         with self._lock:
-            watchers = list(self._watchers)
-        for w in watchers:
-            w.close()
+            streams = list(self._watches)
+        for s in streams:
+            s.watcher.close()
 
     def __call__(self, environ: JSON, start_response: StartResponse) -> Iterable[bytes]:
         try:
@@ -402,6 +894,11 @@ class APIApp:
             data = b"ok"
             start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", "2")])
             return [data]
+        if path == DEBUG_WATCHES:
+            if method != "GET":
+                raise _method_not_allowed(method)
+            return self._json(start_response, 200, {"open": self.open_watches,
+                                                    "threads": threading.active_count()})
         if self.controls is not None and path.startswith(PREFIX):
             code, body = self.controls.handle(method, path, _decode_json(_read_body(environ), required=False))
             return self._json(start_response, code, body)
@@ -512,69 +1009,32 @@ class APIApp:
         return self._stream(start_response, watcher, [], environ, timeout, mark)
 
     def _stream(self, start_response: StartResponse, watcher: Watcher, first: list[JSON], environ: JSON,
-                timeout: float, bookmark: Callable[[], JSON] | None = None) -> Iterator[bytes]:
+                timeout: float, bookmark: Callable[[], JSON] | None = None) -> WatchStream:
         # apiserver/pkg/endpoints/handlers/watch.go: 200, chunked, one JSON-encoded watch event per line
-        write = start_response("200 OK", [("Content-Type", "application/json")])
-        # cheroot sends headers with the first non-empty chunk; an empty write sends them now, so a client
-        # sees its watch open before any event (a blank line instead would be read as a bogus event)
-        write(b"")
+        stream = WatchStream(self, watcher, first, environ.get("kubeprop.socket"), timeout, bookmark)
         with self._lock:
-            self._watchers.add(watcher)
-        return self._events(watcher, first, environ.get("kubeprop.socket"), timeout, bookmark)
-
-    @staticmethod
-    def _next_bookmark(now: float, deadline: float) -> float | None:
-        # apiserver/pkg/storage/cacher/cache_watcher.go: nextBookmarkTime -- every minute, and 2 s before the end
-        at = min(now + BOOKMARK_FREQUENCY, deadline - BOOKMARK_BEFORE_DEADLINE)
-        return None if at < now else at
-
-    def _events(self, watcher: Watcher, first: list[JSON], sock: socket.socket | None,
-                timeout: float, bookmark: Callable[[], JSON] | None = None) -> Iterator[bytes]:
-        start = time.monotonic()
-        deadline = start + timeout
-        next_mark = self._next_bookmark(start, deadline) if bookmark is not None else None
-        last_rv = 0
+            self._watches.add(stream)
+        if self._stopping.is_set():
+            watcher.close()  # the server began stopping while this watch opened
         try:
-            for e in first:
-                yield _encode(e) + b"\n"
-            while not self._stopping.is_set():
-                now = time.monotonic()
-                left = deadline - now
-                if left <= 0:
-                    break
-                wait = min(WATCH_POLL, left) if next_mark is None else max(0.0, min(WATCH_POLL, left, next_mark - now))
-                watcher.wait(wait)
-                events = watcher.drain()
-                if bookmark is not None and next_mark is not None and time.monotonic() >= next_mark \
-                        and not watcher.ended:
-                    mark = bookmark()
-                    events += watcher.drain()  # every change up to the bookmark's revision goes out before it
-                    for e in events:
-                        last_rv = max(last_rv, _event_rv(e))
-                    # a bookmark never promises less than an event already sent
-                    mark["object"]["metadata"]["resourceVersion"] = str(max(last_rv, _event_rv(mark)))
-                    events.append(mark)
-                    next_mark = self._next_bookmark(time.monotonic(), deadline) if now < deadline - \
-                        BOOKMARK_BEFORE_DEADLINE else None
-                for e in events:
-                    last_rv = max(last_rv, _event_rv(e))
-                if events:
-                    yield b"".join(_encode(e) + b"\n" for e in events)
-                if watcher.ended:
-                    break
-                if not events and _client_gone(sock):
-                    break
-        finally:
-            watcher.close()
-            with self._lock:
-                self._watchers.discard(watcher)
+            write = start_response("200 OK", [("Content-Type", "application/json")])
+            # cheroot sends headers with the first non-empty chunk; an empty write sends them now, so a client
+            # sees its watch open before any event (a blank line instead would be read as a bogus event)
+            write(b"")
+        except BaseException:
+            stream.finish()  # the client left before its headers went out: the storage watch goes too
+            raise
+        return stream
 
 
 # ----- the server ---------------------------------------------------------------------------------
 
 
 class HTTPAPIServer:
-    """The bundled APIServer on a cheroot HTTP server; ``start()`` / ``stop()``, or use it as a context manager."""
+    """The bundled APIServer on a cheroot HTTP server; ``start()`` / ``stop()``, or use it as a context manager.
+
+    ``threads`` is the pool that serves plain requests; live watches are written by one WatchLoop thread.
+    """
 
     def __init__(self, api: APIServer | None = None, *, host: str = "127.0.0.1", port: int = 0,
                  token: str | None = None, threads: int = 32, controls: HarnessControls | None = None) -> None:
@@ -583,9 +1043,15 @@ class HTTPAPIServer:
         self.app = APIApp(self.api, token, controls)
         # timeout is also how long an idle keep-alive connection lives: longer than any wait between a client's
         # calls (a watch check may wait seconds), so a pooled connection is not closed under a request in flight
-        self._server = wsgi.Server((host, port), self.app, numthreads=threads, timeout=60,
-                                   shutdown_timeout=5)
-        self._server.gateway = _SocketGateway
+        self._server = _Server((host, port), self.app, numthreads=threads, timeout=60, shutdown_timeout=5,
+                               request_queue_size=_listen_backlog())
+        self._server.gateway = _Gateway
+        # net/http keeps any number of idle keep-alive connections; cheroot keeps 10 and answers the others with
+        # "Connection: close", so a few busy clients would reconnect for every request
+        self._server.keep_alive_conn_limit = None
+        # without epoll (not Linux) watches are served by request threads, as any streamed response
+        self.watch_loop = WatchLoop(self._server) if WatchLoop.available() else None
+        self._server.watch_loop = self.watch_loop
         self._thread: threading.Thread | None = None
         self.host = host
 
@@ -599,8 +1065,11 @@ class HTTPAPIServer:
         return f"http://{host}:{self.port}"
 
     def start(self) -> HTTPAPIServer:
+        _raise_open_file_limit()
         # bind in the caller's thread, so a busy port fails here and port=0 is resolved before start returns
         self._server.prepare()
+        if self.watch_loop is not None:
+            self.watch_loop.start()
         self._thread = threading.Thread(target=self._server.serve, name=f"kubeprop-http-{self.port}", daemon=True)
         self._thread.start()
         return self
@@ -608,7 +1077,11 @@ class HTTPAPIServer:
     def stop(self) -> None:
         if self._thread is None:
             return
+        if self.watch_loop is not None:
+            self.watch_loop.stopping()
         self.app.stop_watches()
+        if self.watch_loop is not None:
+            self.watch_loop.stop(timeout=5)
         self._server.stop()
         self._thread.join(timeout=10)
         self._thread = None
@@ -618,6 +1091,30 @@ class HTTPAPIServer:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def _listen_backlog() -> int:
+    # Go's net.Listen uses the kernel's limit (net/sock_linux.go: maxListenerBacklog reads
+    # /proc/sys/net/core/somaxconn); cheroot's default of 5 drops the SYNs of a burst of new watches, which the
+    # clients then resend only after a second or more
+    try:
+        with open("/proc/sys/net/core/somaxconn") as f:
+            return max(128, int(f.read().strip()))
+    except (OSError, ValueError):
+        return socket.SOMAXCONN
+
+
+def _raise_open_file_limit() -> None:
+    """Raise this process's soft limit on open files to its hard limit, as Go does for kube-apiserver at start
+    (os/rlimit.go): every open watch holds a socket, and 1024 (a common soft limit) is too few."""
+    try:
+        import resource
+    except ImportError:  # not a Unix
+        return
+    with contextlib.suppress(ValueError, OSError):
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        if soft != resource.RLIM_INFINITY and (hard == resource.RLIM_INFINITY or soft < hard):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
 @contextlib.contextmanager

@@ -10,6 +10,7 @@ from threads).
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from typing import Any
 
 from ..faults import FaultSet
@@ -36,6 +37,17 @@ class Watcher:
         self._backlog: list[JSON] | None = None
         # the newest revision this watch has seen from the store (a bookmark may not promise less)
         self.progress = after_revision
+        self._listener: Callable[[], None] | None = None
+
+    def listen(self, callback: Callable[[], None] | None) -> None:
+        """Call ``callback`` whenever an event is queued or the stream ends, from the thread that does it, after
+        this watcher's lock is released: for a reader that serves many watchers from one thread instead of
+        blocking in :meth:`wait` on each. Called at once if something is already there."""
+        with self._cond:
+            self._listener = callback
+            ready = bool(self._queue) or self._ended
+        if callback is not None and ready:
+            callback()
 
     # ---- fed by the server ----
 
@@ -45,9 +57,12 @@ class Watcher:
                 return
             if self._backlog is not None:
                 self._backlog.append({"type": event_type, "object": obj})
-            else:
-                self._queue.append({"type": event_type, "object": obj})
+                return
+            self._queue.append({"type": event_type, "object": obj})
             self._cond.notify_all()
+            listener = self._listener
+        if listener is not None:
+            listener()
 
     def on_storage_event(self, event: StorageEvent) -> None:
         """The storage sink: called once per committed change under the watched prefix."""
@@ -82,6 +97,9 @@ class Watcher:
                 backlog.reverse()
             self._queue.extend(backlog)
             self._cond.notify_all()
+            listener = self._listener
+        if listener is not None:
+            listener()
 
     def attach(self, handle: StorageWatch) -> None:
         with self._cond:
@@ -99,8 +117,11 @@ class Watcher:
             self._ended = True
             handle, self._handle = self._handle, None
             self._cond.notify_all()
+            listener = self._listener
         if handle is not None:
             handle.cancel()
+        if listener is not None:
+            listener()
 
     # ---- read by the client ----
 
@@ -123,8 +144,11 @@ class Watcher:
 
     def close(self) -> None:
         with self._cond:
-            self._ended = True
+            ended, self._ended = self._ended, True
             handle, self._handle = self._handle, None
             self._cond.notify_all()
+            listener = None if ended else self._listener
         if handle is not None:
             handle.cancel()
+        if listener is not None:
+            listener()
