@@ -20,6 +20,7 @@ the response headers that carry the revisions this protocol needs.
 
 from __future__ import annotations
 
+import collections
 import logging
 import queue
 import threading
@@ -84,8 +85,9 @@ def _is_future(e: grpc.RpcError) -> bool:
 
 
 class _EtcdWatch:
-    """One etcd watch: a gRPC stream read by its own thread, which resumes after a dropped stream."""
+    """One etcd watch, carried with every other watch of its store on one gRPC stream (:class:`_WatchStream`)."""
 
+    # consecutive broken streams the shared stream resumes after before its watches fail
     RESUME_ATTEMPTS = 5
 
     def __init__(self, store: EtcdStorage, key: bytes, range_end: bytes, start: int, sink: Sink,
@@ -103,56 +105,17 @@ class _EtcdWatch:
         self.compact_revision = 0
         self.failure: StorageError | None = None
         self._armed = False  # watch() has returned it: later failures go to on_error
-        self._next = start  # the first revision not yet delivered: where a dropped stream resumes
-        self._call: grpc.Call | None = None
-        self._requests: queue.SimpleQueue[etcdrpc.WatchRequest | None] | None = None
-        self._thread = threading.Thread(target=self._run, name=f"etcd-watch-{key[-40:]!r}", daemon=True)
+        self._next = start  # the first revision not yet delivered: where a resumed stream starts it again
+        self.watch_id: int | None = None  # etcd's id for it on the current stream, once created there
 
     def start(self) -> None:
-        self._thread.start()
+        self._store._stream.add(self)
 
-    # ---- the reader thread ----
+    def create_request(self) -> etcdrpc.WatchRequest:
+        return etcdrpc.WatchRequest(create_request=etcdrpc.WatchCreateRequest(
+            key=self._key, range_end=self._range_end, start_revision=self._next, prev_kv=True))
 
-    def _request_stream(self, requests: queue.SimpleQueue[etcdrpc.WatchRequest | None]) -> Iterator:
-        while True:
-            item = requests.get()
-            if item is None:
-                return
-            yield item
-
-    def _run(self) -> None:
-        attempts = 0
-        while not self._cancelled.is_set():
-            requests: queue.SimpleQueue[etcdrpc.WatchRequest | None] = queue.SimpleQueue()
-            requests.put(etcdrpc.WatchRequest(create_request=etcdrpc.WatchCreateRequest(
-                key=self._key, range_end=self._range_end, start_revision=self._next, prev_kv=True)))
-            call = self._store._watch_stub.Watch(self._request_stream(requests))
-            with self._lock:
-                self._call, self._requests = call, requests
-            if self._cancelled.is_set():
-                call.cancel()
-            reason = "the watch stream ended"
-            try:
-                for resp in call:
-                    attempts = 0
-                    if not self._handle(resp):
-                        return
-            except grpc.RpcError as e:
-                if self._cancelled.is_set():
-                    return
-                reason = f"{e.code().name}: {e.details()}"
-            finally:
-                requests.put(None)
-                if self._cancelled.is_set():
-                    call.cancel()
-            if self._cancelled.is_set():
-                return
-            attempts += 1
-            if attempts > self.RESUME_ATTEMPTS or not self.created.is_set():
-                self._fail(EtcdUnavailable(f"etcd watch on {self._key!r} lost: {reason}"))
-                return
-            # client/v3/watch.go resumes a broken stream from the next revision it has not delivered
-            time.sleep(min(2.0, 0.1 * 2**attempts))
+    # ---- fed by the stream's reader thread ----
 
     def _handle(self, resp: etcdrpc.WatchResponse) -> bool:
         """Deliver one response; False once the watch is over."""
@@ -211,15 +174,136 @@ class _EtcdWatch:
             return self.failure
 
     def cancel(self) -> None:
-        """Stop the stream; the sink gets nothing more (apart from an event already being handed over)."""
+        """Stop the watch; the sink gets nothing more (apart from an event already being handed over)."""
         self._cancelled.set()
+        self._store._forget(self)
+
+
+class _WatchStream:
+    """Every watch of one store on one gRPC Watch stream, read by one thread.
+
+    etcd's own client does the same (client/v3/watch.go: watchGrpcStream carries every watcher of a context on
+    one stream): a stream and a reader thread per watch cost a thousand threads for a thousand watches, each
+    woken ten times a second by grpc's blocking iterator (grpc/_common.py: wait polls every
+    MAXIMUM_WAIT_TIMEOUT, 0.1 s), which left the process no time for anything else. etcd answers the create
+    requests of one stream in the order they were sent (server/etcdserver/api/v3rpc/watch.go: recvLoop), and sends
+    a watch's events only after its created response, so created responses are matched to requests in order.
+    A broken stream is opened again and every watch created on it anew from the first revision it has not
+    delivered (client/v3/watch.go: resumes from the next revision); a watch etcd never acknowledged fails at once,
+    and all of them fail after RESUME_ATTEMPTS broken streams in a row.
+    """
+
+    def __init__(self, store: EtcdStorage) -> None:
+        self._store = store
+        self._lock = threading.Lock()
+        self._watches: dict[_EtcdWatch, None] = {}  # every live watch, in the order they came
+        self._awaiting: collections.deque[_EtcdWatch] = collections.deque()  # sent a create, no answer yet
+        self._by_id: dict[int, _EtcdWatch] = {}
+        self._requests: queue.SimpleQueue[etcdrpc.WatchRequest | None] | None = None
+        self._call: grpc.Call | None = None
+        self._thread: threading.Thread | None = None
+        self._closed = False
+
+    def add(self, w: _EtcdWatch) -> None:
         with self._lock:
+            if self._closed:
+                raise StorageError("the etcd store is closed")
+            self._watches[w] = None
+            if self._requests is not None:
+                self._awaiting.append(w)
+                self._requests.put(w.create_request())
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="etcd-watch-stream", daemon=True)
+                self._thread.start()
+
+    def discard(self, w: _EtcdWatch) -> None:
+        """Forget a watch; cancel it in etcd if etcd has created it (else when its created response comes)."""
+        with self._lock:
+            self._watches.pop(w, None)
+            wid = w.watch_id
+            if wid is not None and self._by_id.get(wid) is w:
+                del self._by_id[wid]
+                if self._requests is not None:
+                    self._requests.put(etcdrpc.WatchRequest(cancel_request=etcdrpc.WatchCancelRequest(watch_id=wid)))
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
             call, requests = self._call, self._requests
         if requests is not None:
             requests.put(None)
         if call is not None:
             call.cancel()
-        self._store._forget(self)
+
+    @staticmethod
+    def _request_stream(requests: queue.SimpleQueue[etcdrpc.WatchRequest | None]) -> Iterator:
+        while True:
+            item = requests.get()
+            if item is None:
+                return
+            yield item
+
+    def _run(self) -> None:
+        attempts = 0
+        while True:
+            with self._lock:
+                if self._closed or not self._watches:
+                    # nothing to carry: the next watch starts a stream again
+                    self._thread = self._requests = self._call = None
+                    return
+                requests: queue.SimpleQueue[etcdrpc.WatchRequest | None] = queue.SimpleQueue()
+                self._requests = requests
+                self._awaiting.clear()
+                self._by_id.clear()
+                for w in self._watches:
+                    w.watch_id = None
+                    self._awaiting.append(w)
+                    requests.put(w.create_request())
+                call = self._store._watch_stub.Watch(self._request_stream(requests))
+                self._call = call
+            reason = "the watch stream ended"
+            try:
+                for resp in call:
+                    attempts = 0
+                    self._dispatch(resp)
+            except grpc.RpcError as e:
+                reason = f"{e.code().name}: {e.details()}"
+            finally:
+                requests.put(None)
+                call.cancel()
+            with self._lock:
+                if self._closed:
+                    self._thread = self._requests = self._call = None
+                    return
+                self._requests = None  # watches that come now are created when the stream is opened again
+                attempts += 1
+                doomed = [w for w in self._watches if attempts > _EtcdWatch.RESUME_ATTEMPTS or not w.created.is_set()]
+            for w in doomed:
+                w._fail(EtcdUnavailable(f"etcd watch on {w._key!r} lost: {reason}"))
+            time.sleep(min(2.0, 0.1 * 2**attempts))
+
+    def _dispatch(self, resp: etcdrpc.WatchResponse) -> None:
+        with self._lock:
+            if resp.created:
+                w = self._awaiting.popleft() if self._awaiting else None
+                if w is None:
+                    return
+                if w not in self._watches:  # cancelled before etcd created it: cancel it there now
+                    if not resp.canceled and self._requests is not None:
+                        self._requests.put(etcdrpc.WatchRequest(
+                            cancel_request=etcdrpc.WatchCancelRequest(watch_id=resp.watch_id)))
+                    return
+                w.watch_id = resp.watch_id
+                if not resp.canceled:
+                    self._by_id[resp.watch_id] = w
+            else:
+                w = self._by_id.get(resp.watch_id)
+                if w is None:
+                    return  # a cancelled watch's last responses
+        # the sink runs on this thread, outside this lock, one response after another: each watch's events stay
+        # in revision order, and a sink may take any lock a caller of the store holds
+        if not w._handle(resp):
+            self.discard(w)
 
 
 class EtcdStorage:
@@ -241,6 +325,7 @@ class EtcdStorage:
         self._watch_stub = etcdrpc.WatchStub(self._channel)
         self._lock = threading.Lock()
         self._watches: set[_EtcdWatch] = set()
+        self._stream = _WatchStream(self)
 
     # ---- keys ----
 
@@ -381,6 +466,7 @@ class EtcdStorage:
     def _forget(self, w: _EtcdWatch) -> None:
         with self._lock:
             self._watches.discard(w)
+        self._stream.discard(w)
 
     # ---- compaction ----
 
@@ -413,6 +499,7 @@ class EtcdStorage:
             watches = list(self._watches)
         for w in watches:
             w.cancel()
+        self._stream.close()
         self._channel.close()
 
     def __enter__(self) -> EtcdStorage:
