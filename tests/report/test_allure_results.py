@@ -221,6 +221,6 @@ def test_concurrent_failure_attaches_porcupines_view_and_a_replay(run: Run) -> N
     assert r["status"] == "failed"
     assert r["name"].startswith("test_concurrent_create_race: api.linearizable")
     _, html = run.attachment(r, "linearizability (Porcupine)")
-    assert "<html" in html.lower() and "p0" in html  # the history drawn, with the contended pod
+    assert "<html" in html.lower() and "n0" in html  # the history drawn, with the contended node
     _, program = run.attachment(r, "reproduction")
     assert "replay(['create.racy-exists']" in program
