@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import http.client
-import importlib.util
 import json
 import os
 import secrets
@@ -49,9 +48,8 @@ from kubernetes import client as k8s_client
 from kubernetes.config import kube_config
 
 from adapters.served import ServedServer
+from conformance.kubecluster import cluster_module
 
-ROOT = Path(__file__).resolve().parents[1]
-CLUSTER_PY = ROOT / "tools" / "kube" / "cluster.py"
 JSON = dict[str, Any]
 REQUEST_TIMEOUT = 30.0
 DEBUG_WATCHES = "/debug/kubeprop/watches"
@@ -466,22 +464,12 @@ def measure(name: str, endpoint: Endpoint, *, watches: int, clients: int, second
 # ----- targets ---------------------------------------------------------------------------------------------
 
 
-def _cluster_module() -> Any:
-    name = "kubeprop_kube_cluster"
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, CLUSTER_PY)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module  # dataclasses look their module up while the file runs
-    spec.loader.exec_module(module)
-    return module
 
 
 @contextlib.contextmanager
 def kube_apiserver() -> Iterator[tuple[str, int | None]]:
     """A throwaway etcd + kube-apiserver (no scheduler): (kubeconfig, apiserver pid); LookupError if not built."""
-    kc = _cluster_module()
+    kc = cluster_module()
     apiserver = kc.kube_bin_dir() / "kube-apiserver"
     etcd = kc.find_etcd()
     if not (apiserver.is_file() and os.access(apiserver, os.X_OK)) or not etcd:

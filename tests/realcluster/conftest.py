@@ -7,33 +7,21 @@ with the reason, so the default suite stays fast.
 
 from __future__ import annotations
 
-import importlib.util
 import os
-import sys
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-CLUSTER_PY = ROOT / "tools" / "kube" / "cluster.py"
+from conformance.kubecluster import cluster_module
+
 SCHEDULERS = int(os.environ.get("KUBEPROP_REALCLUSTER_SCHEDULERS", "2"))
 
 MEASUREMENTS = pytest.StashKey[list]()
 
 
-def _load_cluster_module():
-    name = "kubeprop_kube_cluster"
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, CLUSTER_PY)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module  # dataclasses look their module up while the file runs
-    spec.loader.exec_module(module)
-    return module
 
 
-kubecluster = _load_cluster_module()
+kubecluster = cluster_module()
 
 
 def pytest_configure(config: pytest.Config) -> None:
