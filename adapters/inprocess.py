@@ -298,8 +298,9 @@ class InProcessSchedulers:
         """Run every replica fairly until nothing changes for ``quiet_seconds`` of true time.
 
         Down replicas are restarted first. Each round every replica's elector
-        ticks, then it runs scheduling cycles and completes binds until it has
-        none left; then true time moves one second (every clock at rate 1).
+        ticks, then it completes the binds it has pending, runs scheduling
+        cycles and completes their binds; then true time moves one second
+        (every clock at rate 1).
         Progress is a cycle that chose a node or a bind attempt; a pod found
         unschedulable again is not.
         ``on_step(kind, i, result)`` sees every step, so a caller can check it.
@@ -315,7 +316,9 @@ class InProcessSchedulers:
             progress = False
             for i in range(self.count):
                 report("tick", i, self.tick(i))
-                for kind, step in (("cycle", self.cycle), ("bind", self.bind)):
+                # binds already on their way go out before the next cycles (the binding cycle runs beside the
+                # scheduling loop, schedule_one.go: go bindingCycle), then the round's own choices are bound
+                for kind, step in (("bind", self.bind), ("cycle", self.cycle), ("bind", self.bind)):
                     for _ in range(MAX_STEPS_PER_ROUND):
                         result = step(i)
                         if result is None:
@@ -335,6 +338,11 @@ class InProcessSchedulers:
 def known_faults() -> list[tuple[str, str, str]]:
     """The builtin target's seeded faults: (name, invariant id it breaks, description)."""
     return [(f.name, f.invariant, f.description) for f in FAULTS]
+
+
+def concurrent_fault(fault: str) -> bool:
+    """Whether only concurrent clients reveal a seeded fault (controlplane/faults.py: Fault.concurrent)."""
+    return any(f.concurrent for f in FAULTS if f.name == fault)
 
 
 def consequences(fault: str) -> tuple[str, ...]:

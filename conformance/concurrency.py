@@ -43,6 +43,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, precondition, rule
 
 from adapters.base import Response, Target, TargetError
+from conformance.checks import watch as watch_checks
 from conformance.history import write_reproduction
 from conformance.invariants import ObservedViolation, TransportFailure, violation
 from conformance.linearizability import Operation, check
@@ -145,6 +146,8 @@ class Client:
     seen: dict[str, list[str]] = field(default_factory=dict)
     ops: list[Operation] = field(default_factory=list)
     writes: int = 0
+    #: the round the client writes in: every value written in an example is new, so no update is a no-op
+    round: int = 0
 
     def _rv(self, key: str, mode: str) -> str:
         seen = self.seen.get(key) or []
@@ -184,12 +187,12 @@ class Client:
         t, ns, key = self.target, self.namespace, call.key
         if call.verb == "create":
             self.writes += 1
-            value = f"c{self.index}.{self.writes}"
+            value = f"r{self.round}.c{self.index}.{self.writes}"
             return ({"op": "create", "key": key, "value": value},
                     lambda: t.create(RESOURCE, ns, self._object(key, value, "")))
         if call.verb == "update":
             self.writes += 1
-            value, rv = f"c{self.index}.{self.writes}", self._rv(key, call.rv)
+            value, rv = f"r{self.round}.c{self.index}.{self.writes}", self._rv(key, call.rv)
             return ({"op": "update", "key": key, "value": value, "rv": rv},
                     lambda: t.update(RESOURCE, ns, key, self._object(key, value, rv)))
         if call.verb == "delete":
@@ -223,15 +226,42 @@ def _value(obj: dict[str, Any]) -> str:
     return ((obj.get("metadata") or {}).get("labels") or {}).get("v", "")
 
 
-def _initial(target: Target, namespace: str | None) -> list[Operation]:
-    """The store's state before a round, as creates in resourceVersion order (times before any client's)."""
+def _listed(target: Target, namespace: str | None, when: str) -> dict[str, Any]:
     resp = target.list(RESOURCE, namespace)
     if resp.code != 200:
-        raise violation("api.matches-model", f"the list before a round was answered {resp.code}: {resp.body}")
-    items = sorted(resp.body["items"], key=lambda o: int(o["metadata"]["resourceVersion"]))
+        raise violation("api.matches-model", f"the list {when} a round was answered {resp.code}: {resp.body}")
+    return resp.body
+
+
+def _initial(listed: dict[str, Any]) -> list[Operation]:
+    """The store's state before a round, as creates in resourceVersion order (times before any client's)."""
+    items = sorted(listed["items"], key=lambda o: int(o["metadata"]["resourceVersion"]))
     return [Operation(INITIAL_CLIENT, -2 * len(items) + 2 * i, -2 * len(items) + 2 * i + 1,
                       {"op": "create", "key": o["metadata"]["name"], "value": _value(o)},
                       {"code": 201, "rv": o["metadata"]["resourceVersion"]}) for i, o in enumerate(items)]
+
+
+def _state(listed: dict[str, Any]) -> dict[str, tuple[str, str]]:
+    """A list's items as name -> (resourceVersion, value)."""
+    return {o["metadata"]["name"]: (o["metadata"].get("resourceVersion") or "", _value(o)) for o in listed["items"]}
+
+
+def _written(ops: list[Operation]) -> list[watch_checks.Written]:
+    """The acknowledged writes of a round that changed something (the replayed initial state is no write, and an
+    update answered with a resourceVersion already known wrote nothing: apiserver/pkg/registry/generic/registry/
+    store.go, GuaranteedUpdate leaves an unchanged object as it was, with no event)."""
+    known = {op.output.get("rv") for op in ops if op.client == INITIAL_CLIENT}
+    out = []
+    for op in sorted(ops, key=lambda o: o.return_ns):
+        verb, rv = op.input["op"], op.output.get("rv")
+        if op.client == INITIAL_CLIENT or verb not in watch_checks.EVENT_OF or op.output.get("code") not in (200, 201):
+            continue
+        if verb == "update" and rv in known:
+            continue
+        known.add(rv)
+        out.append(watch_checks.Written(op.input["key"], verb, op.input.get("value"),
+                                        rv if verb != "delete" else None, op.client))
+    return out
 
 
 class ConcurrentMachine(RuleBasedStateMachine):
@@ -265,7 +295,8 @@ class ConcurrentMachine(RuleBasedStateMachine):
         if baton is not None:
             server = self.target.server  # type: ignore[attr-defined]
             server.pause = baton.pass_
-            return [Client(i, self.target, NAMESPACE, baton.tick, baton.pass_, self.seen) for i in range(n)]
+            return [Client(i, self.target, NAMESPACE, baton.tick, baton.pass_, self.seen, round=self.rounds)
+                    for i in range(n)]
         from adapters.http import HTTPTarget
         from adapters.scoped import ScopedTarget
 
@@ -273,7 +304,7 @@ class ConcurrentMachine(RuleBasedStateMachine):
         assert isinstance(main, ScopedTarget)
         return [Client(i, ScopedTarget(HTTPTarget(spec["kubeconfig"], context=spec.get("context")),
                                        run_id=main.run_id), NAMESPACE, time.monotonic_ns, lambda p: None,
-                       self.seen)
+                       self.seen, round=self.rounds)
                 for i in range(n)]
 
     @rule()
@@ -292,40 +323,80 @@ class ConcurrentMachine(RuleBasedStateMachine):
         self.played.append((programs, choices))
         self.run_round(programs, Baton(choose) if self.builtin else None)
 
-    def _play(self, programs: list[list[Call]], baton: Baton | None) -> tuple[list[Operation], str]:
-        """Run one round; its history and the checker's verdict on it."""
-        initial = _initial(self.target, NAMESPACE)
+    def _play(self, programs: list[list[Call]], baton: Baton | None) -> tuple[list[Operation], str, Any]:
+        """Run one round; its history, the checker's verdict on it, and the first broken watch guarantee
+        (a check and its problems) or None."""
+        before = _listed(self.target, NAMESPACE, "before")
+        watch = self.target.watch(RESOURCE, NAMESPACE, resource_version=before["metadata"]["resourceVersion"])
         clients = self._clients(len(programs), baton)
         try:
             if baton is not None:
                 baton.run([lambda c=c, p=p: c.run(p) for c, p in zip(clients, programs, strict=True)])
             else:
                 _run_threads(clients, programs)
+            ops = _initial(before) + [op for c in clients for op in c.ops]
+            after = _listed(self.target, NAMESPACE, "after")
+            broken = self._check_watch(watch, _state(before), _written(ops), _state(after), baton is None)
         finally:
+            watch.close()
             if baton is None:
                 for c in clients:
                     c.target.inner.close()  # type: ignore[attr-defined]
-        ops = initial + [op for c in clients for op in c.ops]
         ConcurrentMachine.steps += 1
         ConcurrentMachine.operations += len(ops)
         result = check(ops, timeout=CHECK_TIMEOUT).result
         if result == "unknown":
             raise RuntimeError(f"the linearizability check of round {self.rounds} ({len(ops)} calls) did not finish "
                                f"within {CHECK_TIMEOUT:.0f}s")
-        return ops, result
+        return ops, result, broken
+
+    def _check_watch(self, watch: Any, before: dict[str, tuple[str, str]], writes: list[watch_checks.Written],
+                     after: dict[str, tuple[str, str]], remote: bool) -> tuple[Any, list[str]] | None:
+        """The watch opened at the round's first list, judged against what the writers were answered and the list
+        read after; then a second watch, resumed from the middle of what the first delivered."""
+        events = _drain(watch, lambda got: (not watch_checks.delivers_writes(got, writes)
+                                            and watch_checks.replay(before, got) == after), remote)
+        for chk, args in ((watch_checks.unique, (events,)), (watch_checks.ordered, (events,)),
+                          (watch_checks.delivers_writes, (events, writes)),
+                          (watch_checks.list_then_watch, (before, events, after))):
+            problems = chk(*args)
+            if problems:
+                return chk, problems
+        if len(events) < 2:
+            return None
+        middle = len(events) // 2
+        rv = events[middle]["object"]["metadata"]["resourceVersion"]
+        resumed_watch = self.target.watch(RESOURCE, NAMESPACE, resource_version=rv)
+        try:
+            resumed = _drain(resumed_watch, lambda got: len(got) >= len(events) - middle - 1, remote)
+        finally:
+            resumed_watch.close()
+        for chk, args in ((watch_checks.unique, (resumed,)), (watch_checks.ordered, (resumed,)),
+                          (watch_checks.resumes, (events, middle, resumed))):
+            problems = chk(*args)
+            if problems:
+                return chk, [f"the watch resumed from resourceVersion {rv}: {p}" for p in problems]
+        return None
 
     def run_round(self, programs: list[list[Call]], baton: Baton | None) -> None:
         self.rounds += 1
-        ops, result = self._play(programs, baton)
-        if result != "illegal":
+        ops, result, broken = self._play(programs, baton)
+        if result != "illegal" and broken is None:
             return
         if ConcurrentMachine.first_failure_at is None:
             ConcurrentMachine.first_failure_at = time.perf_counter()
-        with tempfile.TemporaryDirectory() as tmp:
-            check(ops, timeout=CHECK_TIMEOUT, visualize=Path(tmp) / "history.html")
-            saved = _keep(Path(tmp) / "history.html")
-        err = violation("api.linearizable", f"round {self.rounds}: no order of these calls is one the storage "
-                                            f"allows\n{_render(ops)}\nPorcupine's view of it: {saved}")
+        files: dict[str, tuple[str, str]] = {}
+        if result == "illegal":
+            with tempfile.TemporaryDirectory() as tmp:
+                check(ops, timeout=CHECK_TIMEOUT, visualize=Path(tmp) / "history.html")
+                saved = _keep(Path(tmp) / "history.html")
+            files["linearizability (Porcupine)"] = (saved, "text/html")
+            err = violation("api.linearizable", f"round {self.rounds}: no order of these calls is one the storage "
+                                                f"allows\n{_render(ops)}\nPorcupine's view of it: {saved}")
+        else:
+            chk, problems = broken
+            err = violation(chk.invariant, f"round {self.rounds}: watching from the round's first list: "
+                                           + "; ".join(problems) + f"\nThe round's calls:\n{_render(ops)}")
         err.steps = self.rounds
         if self.builtin:
             program = reproduction(self.target_spec.get("faults") or [], self.played)
@@ -333,18 +404,42 @@ class ConcurrentMachine(RuleBasedStateMachine):
             err.args = (f"{err.args[0]}\n\nReproduction ({path}):\n{program}",)
         else:
             # the server chose the interleaving: the same programs, run again, say how often it recurs
-            again = sum(self._play(programs, None)[1] == "illegal" for _ in range(REPEATS))
+            again = sum(_broke(self._play(programs, None), err.invariant) for _ in range(REPEATS))
             program = (f"# the clients' programs, round by round (over HTTP the interleaving was the server's)\n"
                        f"played = {self.played!r}\n")
             path = write_reproduction(program, err.invariant)
             err.args = (f"{err.args[0]}\n\nThe last round's programs, run {REPEATS} times more, broke it again "
                         f"{again} time(s). Programs ({path}):\n{program}",)
-        self.reporter.failed(self.history, err, program, path, in_invariant=False, watches=[],
-                             files={"linearizability (Porcupine)": (saved, "text/html")})
+        self.reporter.failed(self.history, err, program, path, in_invariant=False, watches=[], files=files)
         if self.builtin:
             raise err
         # not Hypothesis' to shrink or replay: the interleaving would differ and the replay look flaky
         raise ObservedViolation(err)
+
+
+def _broke(played: tuple[list[Operation], str, Any], invariant: str) -> bool:
+    """Whether a round broke ``invariant`` (linearizability, or the watch guarantee its check decides)."""
+    _, result, broken = played
+    if invariant == "api.linearizable":
+        return result == "illegal"
+    return broken is not None and broken[0].invariant == invariant
+
+
+#: seconds a watch over HTTP may take to deliver a round's writes; then a moment more for anything extra
+WATCH_WAIT = 10.0
+WATCH_EXTRA = 0.2
+
+
+def _drain(watch: Any, complete: Callable[[list[dict[str, Any]]], bool], remote: bool) -> list[dict[str, Any]]:
+    """What ``watch`` delivers; over HTTP, waited for until ``complete`` says all is there (or WATCH_WAIT), then
+    for WATCH_EXTRA more, so that a duplicate or a stray event has its chance to show."""
+    events = list(watch.drain())
+    if not remote:
+        return events  # the builtin server delivers at commit: everything is queued already
+    deadline = time.monotonic() + WATCH_WAIT
+    while not complete(events) and not watch.ended and time.monotonic() < deadline:
+        events += watch.drain(timeout=min(0.5, max(0.0, deadline - time.monotonic())))
+    return events + list(watch.drain(timeout=WATCH_EXTRA))
 
 
 def reproduction(faults: list[str], played: list[tuple[list[list[Call]], list[int]]]) -> str:

@@ -43,12 +43,12 @@ def run(machine: type[RuleBasedStateMachine], settings: Settings | None = None) 
 
 def base_for_fault(fault: str) -> type[RuleBasedStateMachine]:
     """The state machine that exercises a seeded fault: scheduler and lease faults live in the replicas, and a
-    fault only concurrent clients can reveal (it breaks ``api.linearizable``) needs the concurrent machine."""
-    from adapters.inprocess import known_faults
+    fault only concurrent clients can reveal (``Fault.concurrent``) needs the concurrent machine."""
+    from adapters.inprocess import concurrent_fault
     from conformance.concurrency import ConcurrentMachine
     from conformance.machines import APIServerMachine
     from conformance.scheduling import SchedulerMachine
 
-    if dict((f, inv) for f, inv, _ in known_faults()).get(fault) == "api.linearizable":
+    if concurrent_fault(fault):
         return ConcurrentMachine
     return SchedulerMachine if fault.split(".")[0] in ("scheduler", "lease") else APIServerMachine

@@ -113,9 +113,14 @@ class SchedulerMachine(CheckedMachine):
     # ----- set-up -----------------------------------------------------------------------------
 
     @initialize(offsets=st.lists(st.sampled_from(OFFSETS), min_size=REPLICAS, max_size=REPLICAS),
-                node=gen.sched_node_parts(plain=True))
-    def start_replicas(self, offsets: list[float], node: dict[str, Any]) -> None:
-        """A cluster coming up: kube-system, one roomy untainted node, the replicas, replica 0's first election."""
+                node=gen.sched_node_parts(plain=True), others=st.lists(gen.sched_node_parts(), max_size=2))
+    def start_replicas(self, offsets: list[float], node: dict[str, Any], others: list[dict[str, Any]]) -> None:
+        """A cluster coming up: kube-system, one roomy untainted node and up to two of any shape, the replicas,
+        replica 0's first election.
+
+        With one node every choice is the same choice; a second node from the start makes most examples
+        spend their steps on decisions that can go wrong (which node, which pod incarnation).
+        """
         body = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": LEASE_NS}}
         self.client.write(Op.create("namespaces", None, body))
         start = getattr(self.target, "start_schedulers", None)
@@ -125,6 +130,8 @@ class SchedulerMachine(CheckedMachine):
         self.schedulers = self._replica_op(lambda: start(REPLICAS, offsets=offsets,
                                                          client=lambda i, t: ReplicaClient(self, i, t)))
         self.create_node(gen.SCHED_NODE_NAMES[0], node)
+        for name, parts in zip(gen.SCHED_NODE_NAMES[1:], others, strict=False):
+            self.create_node(name, parts)
         self.tick(0)
 
     # ----- API rules that change what the scheduler sees --------------------------------------
@@ -258,27 +265,41 @@ class SchedulerMachine(CheckedMachine):
     def bind(self, i: int) -> None:
         self._step("bind", i)
 
-    # cycles outnumber binds, so chosen-but-unbound pods pile up for the races on them
-    @rule(target=CHOSEN, i=REPLICA, what=st.sampled_from(("cycle", "cycle", "cycle", "cycle", "bind", "bind", "tick",
-                                                          "bind refused", "bind lost")))
-    def replica_step(self, i: int, what: str) -> Any:
-        """Replica i does one thing: a scheduling cycle, one pending bind, or one elector attempt.
-
-        ``bind refused`` and ``bind lost`` break the link first: the request never reaches the server, or
-        the server binds but the answer never comes back.
-        """
-        # the elector runs beside the scheduling loop: when its retry period is up, it attempts first
-        if what != "tick" and self.schedulers.elector_due(i):
+    # Three rules, not one: a scheduler's own steps are what every scheduling check judges, so they get three
+    # shares of the rule draw against the API rules' one each.
+    def _elector_first(self, i: int) -> None:
+        """The elector runs beside the scheduling loop: when its retry period is up, it attempts first."""
+        if self.schedulers.elector_due(i):
             self.tick(i)
-        if what.startswith("bind "):
-            how = what.split()[1]
+
+    # cycles outnumber binds, so chosen-but-unbound pods pile up for the races on them
+    @rule(target=CHOSEN, i=REPLICA, cycles=st.sampled_from((1, 1, 2, 3)))
+    def schedule(self, i: int, cycles: int) -> Any:
+        """Replica i runs up to ``cycles`` scheduling cycles; the pods it chose a node for go to ``chosen``."""
+        self._elector_first(i)
+        chosen = []
+        for _ in range(cycles):
+            result = self.cycle(i)
+            if result is None:
+                break
+            if result.get("node") and result["namespace"] == NS:
+                chosen.append((result["name"], result["uid"]))
+        return multiple(*chosen)
+
+    @rule(i=REPLICA, how=st.sampled_from(("sent", "sent", "sent", "refused", "lost")))
+    def bind_pending(self, i: int, how: str) -> None:
+        """Replica i posts its oldest pending Binding. ``refused`` and ``lost`` break the link first: the
+        request never reaches the server, or the server binds but the answer never comes back."""
+        self._elector_first(i)
+        if how != "sent":
             self.history.record("break_next_bind", i, how, receiver="schedulers")
             self.schedulers.break_next_bind(i, how)
-            what = "bind"
-        result = getattr(self, what)(i)
-        if what == "cycle" and result is not None and result.get("node") and result["namespace"] == NS:
-            return multiple((result["name"], result["uid"]))
-        return multiple()
+        self.bind(i)
+
+    @rule(i=REPLICA)
+    def elect(self, i: int) -> None:
+        """Replica i's elector attempts to acquire or renew the lease."""
+        self.tick(i)
 
     @rule(i=REPLICA, how=st.sampled_from(("crash", "crash", "stop", "restart")))
     def disrupt(self, i: int, how: str) -> None:

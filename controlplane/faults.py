@@ -22,6 +22,8 @@ class Fault:
     #: other invariants the same bug breaks as a consequence, each for a stated reason (a harness that stops at
     #: the first broken promise may name one of these instead)
     also: tuple[str, ...] = ()
+    #: only concurrent clients reveal it (the concurrent machine hunts it)
+    concurrent: bool = False
 
 
 FAULTS: tuple[Fault, ...] = (
@@ -53,13 +55,22 @@ FAULTS: tuple[Fault, ...] = (
           "a pod create keeps the status fields the client sent (only phase is reset to Pending)"),
     # faults only concurrent clients reveal: a check and the write it guards, with other requests let in between
     Fault("update.racy-precondition", "api.linearizable",
-          "an update checks the resourceVersion precondition, lets other requests in, then overwrites what is stored"),
+          "an update checks the resourceVersion precondition, lets other requests in, then overwrites what is stored",
+          concurrent=True),
     Fault("create.racy-exists", "api.linearizable",
-          "a create checks that the name is free, lets other requests in, then overwrites a create that came between"),
+          "a create checks that the name is free, lets other requests in, then overwrites a create that came between",
+          concurrent=True),
     Fault("delete.racy-precondition", "api.linearizable",
-          "a delete checks its preconditions, lets other requests in, then deletes whatever is stored then"),
+          "a delete checks its preconditions, lets other requests in, then deletes whatever is stored then",
+          concurrent=True),
     Fault("list.torn-read", "api.linearizable",
-          "a list reads its objects one at a time with other requests let in between: a state the store never held"),
+          "a list reads its objects one at a time with other requests let in between: a state the store never held",
+          concurrent=True),
+    Fault("watch.racy-fanout", "watch.ordered",
+          "a write's event reaches watchers after other requests were let in, not at commit: overlapping writes "
+          "may be delivered out of commit order",
+          # the last of two overlapping writes to one object then ends a list-plus-watch replay
+          also=("watch.list-then-watch",), concurrent=True),
     Fault("watch.drops-event", "watch.reliable",
           "watchers never receive DELETED events"),
     Fault("watch.reorders", "watch.ordered",

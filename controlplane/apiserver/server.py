@@ -23,7 +23,7 @@ from .registry import Context, Store
 from .selectors import Selector
 from .storage import Compacted, MemoryStorage, Storage
 from .strategies import STRATEGIES
-from .watch import Watcher
+from .watch import Watcher, held_fanout
 
 JSON = dict[str, Any]
 
@@ -87,6 +87,12 @@ class APIServer:
 
     def _call(self, code: int, fn: Callable[[], Any]) -> Reply:
         with self._lock:
+            if self.faults.enabled("watch.racy-fanout"):
+                inner = fn
+
+                def fn() -> Any:
+                    with held_fanout(self._window):
+                        return inner()
             try:
                 return Reply(code, fn())
             except APIError as e:

@@ -9,8 +9,10 @@ from threads).
 
 from __future__ import annotations
 
+import contextvars
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from ..faults import FaultSet
@@ -19,6 +21,28 @@ from .selectors import Selector
 from .storage import StorageEvent, StorageWatch
 
 JSON = dict[str, Any]
+
+
+#: the watch.racy-fanout fault: events the current request's commits produced, held back until it lets other
+#: requests in (a context variable: one per thread, and one per greenlet for the deterministic harness)
+_held: contextvars.ContextVar[list[tuple[Watcher, str, JSON]] | None] = contextvars.ContextVar("held", default=None)
+
+
+@contextmanager
+def held_fanout(window: Callable[[str], None]) -> Iterator[None]:
+    """The watch.racy-fanout fault around one request: its events reach watchers only after ``window`` has let
+    other requests run. Without the fault, delivery is part of the commit (etcd3/watcher.go: one ordered stream
+    per watch), so overlapping writes can never be delivered out of commit order."""
+    token = _held.set([])
+    try:
+        yield
+    finally:
+        held = _held.get() or []
+        _held.reset(token)
+    if held:
+        window("fan-out: committed, not yet delivered to watchers")
+        for watcher, event_type, obj in held:
+            watcher.push(event_type, obj)
 
 
 class Watcher:
@@ -80,6 +104,10 @@ class Watcher:
             event_type = "ADDED" if event.prev_value is None else "MODIFIED"
             obj = decode(event.value, event.revision)
         if not self._selector.empty and not self._selector.matches(obj["metadata"].get("labels")):
+            return
+        held = _held.get() if self._faults.enabled("watch.racy-fanout") else None
+        if held is not None:
+            held.append((self, event_type, obj))
             return
         if event_type == "MODIFIED" and self._faults.enabled("watch.duplicates-event"):
             self.push(event_type, decode(event.value or b"", event.revision))

@@ -34,7 +34,7 @@ BUDGET = settings(profiles.PROFILES[profiles.DEFAULT], max_examples=EXAMPLES, da
 # the faults only concurrent clients reveal are left out: over HTTP the server's threads choose the interleaving,
 # so whether a run meets the fault's window is chance; the builtin gate (tests/quality) chooses it and catches each
 API_FAULTS = [f for f in FAULTS if f.name.split(".")[0] not in ("scheduler", "lease")
-              and f.invariant != "api.linearizable"]
+              and not f.concurrent]
 
 
 

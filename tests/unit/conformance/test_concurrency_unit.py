@@ -39,7 +39,7 @@ def test_a_failure_against_a_server_is_observed_not_shrunk(monkeypatch: pytest.M
 
     def play(self, programs, baton):  # noqa: ANN001, ANN202
         plays.append(len(programs))
-        return [], "illegal"
+        return [], "illegal", None
 
     class Observed(ConcurrentMachine):
         def __init__(self) -> None:
