@@ -73,13 +73,13 @@ INITIAL_CLIENT = MAX_CLIENTS
 class Call:
     """One call of a client's program. ``rv``: which resourceVersion an update or delete sends."""
 
-    verb: str  # create, update, delete, get, list
+    verb: str  # create, update, delete, get, list, watch (a list, then a watch from its resourceVersion)
     key: str = ""
     rv: str = "absent"  # fresh (the newest this client saw), stale (an older one), absent
 
     def __repr__(self) -> str:  # short, and runnable in a reproduction
-        if self.verb == "list":
-            return "Call('list')"
+        if self.verb in ("list", "watch"):
+            return f"Call({self.verb!r})"
         return f"Call({self.verb!r}, {self.key!r}{f', {self.rv!r}' if self.verb in ('update', 'delete') else ''})"
 
 
@@ -90,6 +90,7 @@ CALLS = st.one_of(
     st.builds(Call, st.just("delete"), _KEY, st.sampled_from(("absent", "fresh", "stale"))),
     st.builds(Call, st.just("get"), _KEY),
     st.just(Call("list")),
+    st.just(Call("watch")),
 )
 PROGRAMS = st.lists(st.lists(CALLS, min_size=1, max_size=5), min_size=2, max_size=MAX_CLIENTS)
 
@@ -148,6 +149,8 @@ class Client:
     writes: int = 0
     #: the round the client writes in: every value written in an example is new, so no update is a no-op
     round: int = 0
+    #: the watches this client opened from one of its lists: (the list's items, the watch)
+    watches: list[tuple[dict[str, tuple[str, str]], Any]] = field(default_factory=list)
 
     def _rv(self, key: str, mode: str) -> str:
         seen = self.seen.get(key) or []
@@ -182,6 +185,20 @@ class Client:
             self.pass_("after a call")
             end = self.clock()
             self.ops.append(Operation(self.index, start, end, inp, self._output(call, inp, resp)))
+            if call.verb == "watch":
+                # an informer's start: others may write between its list and its watch
+                self.pass_("between a list and its watch")
+                try:
+                    watch = self.target.watch(RESOURCE, self.namespace,
+                                              resource_version=resp.body["metadata"]["resourceVersion"])
+                except TargetError as err:
+                    raise TransportFailure(f"transport failure, not a finding: client {self.index} opening a watch "
+                                           f"after {call!r}: {err}") from err
+                self.watches.append((_state(resp.body), watch))
+
+    def close(self) -> None:
+        for _, watch in self.watches:
+            watch.close()
 
     def _request(self, call: Call) -> tuple[dict[str, Any], Callable[[], Response]]:
         t, ns, key = self.target, self.namespace, call.key
@@ -201,17 +218,17 @@ class Client:
             return {"op": "delete", "key": key, "rv": rv}, lambda: t.delete(RESOURCE, ns, key, options=options)
         if call.verb == "get":
             return {"op": "get", "key": key}, lambda: t.get(RESOURCE, ns, key)
-        return {"op": "list"}, lambda: t.list(RESOURCE, ns)
+        return {"op": "list"}, lambda: t.list(RESOURCE, ns)  # a watch call's list is checked as a list
 
     def _output(self, call: Call, inp: dict[str, Any], resp: Response) -> dict[str, Any]:
         code, body = resp.code, resp.body
         allowed = {"create": (201, 409), "update": (200, 404, 409), "delete": (200, 404, 409),
-                   "get": (200, 404), "list": (200,)}[call.verb]
+                   "get": (200, 404), "list": (200,), "watch": (200,)}[call.verb]
         if code not in allowed:
             raise violation("api.matches-model", f"client {self.index}: {inp} was answered {code}, where only "
                                                  f"{allowed} can be right: {body}")
         out: dict[str, Any] = {"code": code}
-        if call.verb == "list":
+        if call.verb in ("list", "watch"):
             out["rv"] = body["metadata"]["resourceVersion"]
             out["items"] = [{"key": o["metadata"]["name"], "rv": self._saw(o["metadata"]["name"], o),
                              "value": _value(o)} for o in body["items"]]
@@ -336,9 +353,12 @@ class ConcurrentMachine(RuleBasedStateMachine):
                 _run_threads(clients, programs)
             ops = _initial(before) + [op for c in clients for op in c.ops]
             after = _listed(self.target, NAMESPACE, "after")
-            broken = self._check_watch(watch, _state(before), _written(ops), _state(after), baton is None)
+            broken = (self._check_watch(watch, _state(before), _written(ops), _state(after), baton is None)
+                      or _check_client_watches(clients, _state(after), baton is None))
         finally:
             watch.close()
+            for c in clients:
+                c.close()
             if baton is None:
                 for c in clients:
                     c.target.inner.close()  # type: ignore[attr-defined]
@@ -361,7 +381,7 @@ class ConcurrentMachine(RuleBasedStateMachine):
                           (watch_checks.list_then_watch, (before, events, after))):
             problems = chk(*args)
             if problems:
-                return chk, problems
+                return chk, [f"the watch opened at the round's first list: {p}" for p in problems]
         if len(events) < 2:
             return None
         middle = len(events) // 2
@@ -395,8 +415,8 @@ class ConcurrentMachine(RuleBasedStateMachine):
                                                 f"allows\n{_render(ops)}\nPorcupine's view of it: {saved}")
         else:
             chk, problems = broken
-            err = violation(chk.invariant, f"round {self.rounds}: watching from the round's first list: "
-                                           + "; ".join(problems) + f"\nThe round's calls:\n{_render(ops)}")
+            err = violation(chk.invariant, f"round {self.rounds}: " + "; ".join(problems)
+                            + f"\nThe round's calls:\n{_render(ops)}")
         err.steps = self.rounds
         if self.builtin:
             program = reproduction(self.target_spec.get("faults") or [], self.played)
@@ -415,6 +435,21 @@ class ConcurrentMachine(RuleBasedStateMachine):
             raise err
         # not Hypothesis' to shrink or replay: the interleaving would differ and the replay look flaky
         raise ObservedViolation(err)
+
+
+def _check_client_watches(clients: list[Client], after: dict[str, tuple[str, str]], remote: bool
+                          ) -> tuple[Any, list[str]] | None:
+    """Each watch a client opened from its own list, mid-round: in order, once each, and with its list it gives
+    the state listed after the round."""
+    for c in clients:
+        for before, watch in c.watches:
+            events = _drain(watch, lambda got, before=before: watch_checks.replay(before, got) == after, remote)
+            for chk, args in ((watch_checks.unique, (events,)), (watch_checks.ordered, (events,)),
+                              (watch_checks.list_then_watch, (before, events, after))):
+                problems = chk(*args)
+                if problems:
+                    return chk, [f"client {c.index}'s watch from its list: {p}" for p in problems]
+    return None
 
 
 def _broke(played: tuple[list[Operation], str, Any], invariant: str) -> bool:

@@ -71,6 +71,10 @@ FAULTS: tuple[Fault, ...] = (
           "may be delivered out of commit order",
           # the last of two overlapping writes to one object then ends a list-plus-watch replay
           also=("watch.list-then-watch",), concurrent=True),
+    Fault("watch.racy-start", "watch.list-then-watch",
+          "a watch from a resourceVersion replays the changes since, lets other requests in, then follows the store "
+          "from that moment: a change committed in between is in neither the list nor the watch",
+          concurrent=True),
     Fault("watch.drops-event", "watch.reliable",
           "watchers never receive DELETED events"),
     Fault("watch.reorders", "watch.ordered",

@@ -53,7 +53,7 @@ from .meta import (
 from .resources import Resource
 from .selectors import Selector, SelectorError
 from .selectors import parse as parse_selector
-from .storage import Compacted, FutureRevision, KeyExists, KeyNotFound, RevisionConflict, Storage
+from .storage import Compacted, FutureRevision, KeyExists, KeyNotFound, RevisionConflict, Storage, StorageWatch
 from .strategies import Strategy
 from .watch import Watcher
 
@@ -767,6 +767,15 @@ class Store:
 
     # ---- watch ----
 
+    def _racy_start(self, prefix: str, after: int, w: Watcher) -> StorageWatch:
+        """The watch.racy-start fault: the changes since ``after`` are replayed, other requests are let in, and
+        the live stream then starts at the revision current at that moment: what committed in between is lost.
+        (Without the fault the replay and the live stream are one storage watch, so nothing falls between.)"""
+        storage = self.ctx.storage
+        storage.watch(prefix, after, w.on_storage_event).cancel()
+        self.ctx.racy("watch.racy-start", f"watch {prefix}: replayed up to {storage.current_revision()}")
+        return storage.watch(prefix, storage.current_revision() + 1, w.on_storage_event)
+
     def watch(self, namespace: str | None, resource_version: str | None, label_selector: str | None) -> Watcher:
         faults = self.ctx.faults
         try:
@@ -799,7 +808,10 @@ class Store:
         w.begin_replay()
         try:
             # the store replays from `after` inclusive; the watcher drops the change at `after` itself
-            handle = storage.watch(prefix, after, w.on_storage_event)
+            if faults.enabled("watch.racy-start"):
+                handle = self._racy_start(prefix, after, w)
+            else:
+                handle = storage.watch(prefix, after, w.on_storage_event)
         except Compacted as e:
             if not faults.enabled("watch.no-expiry"):
                 w.end_replay()
