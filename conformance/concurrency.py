@@ -150,7 +150,7 @@ class Client:
     #: the round the client writes in: every value written in an example is new, so no update is a no-op
     round: int = 0
     #: the watches this client opened from one of its lists: (the list's items, the watch)
-    watches: list[tuple[dict[str, tuple[str, str]], Any]] = field(default_factory=list)
+    watches: list[tuple[str, dict[str, tuple[str, str]], Any]] = field(default_factory=list)
 
     def _rv(self, key: str, mode: str) -> str:
         seen = self.seen.get(key) or []
@@ -194,10 +194,10 @@ class Client:
                 except TargetError as err:
                     raise TransportFailure(f"transport failure, not a finding: client {self.index} opening a watch "
                                            f"after {call!r}: {err}") from err
-                self.watches.append((_state(resp.body), watch))
+                self.watches.append((resp.body["metadata"]["resourceVersion"], _state(resp.body), watch))
 
     def close(self) -> None:
-        for _, watch in self.watches:
+        for _, _, watch in self.watches:
             watch.close()
 
     def _request(self, call: Call) -> tuple[dict[str, Any], Callable[[], Response]]:
@@ -353,7 +353,8 @@ class ConcurrentMachine(RuleBasedStateMachine):
                 _run_threads(clients, programs)
             ops = _initial(before) + [op for c in clients for op in c.ops]
             after = _listed(self.target, NAMESPACE, "after")
-            broken = (self._check_watch(watch, _state(before), _written(ops), _state(after), baton is None)
+            broken = (self._check_watch(watch, before["metadata"]["resourceVersion"], _state(before), _written(ops),
+                                        _state(after), baton is None)
                       or _check_client_watches(clients, _state(after), baton is None))
         finally:
             watch.close()
@@ -370,14 +371,15 @@ class ConcurrentMachine(RuleBasedStateMachine):
                                f"within {CHECK_TIMEOUT:.0f}s")
         return ops, result, broken
 
-    def _check_watch(self, watch: Any, before: dict[str, tuple[str, str]], writes: list[watch_checks.Written],
-                     after: dict[str, tuple[str, str]], remote: bool) -> tuple[Any, list[str]] | None:
+    def _check_watch(self, watch: Any, start: str, before: dict[str, tuple[str, str]],
+                     writes: list[watch_checks.Written], after: dict[str, tuple[str, str]], remote: bool
+                     ) -> tuple[Any, list[str]] | None:
         """The watch opened at the round's first list, judged against what the writers were answered and the list
         read after; then a second watch, resumed from the middle of what the first delivered."""
         events = _drain(watch, lambda got: (not watch_checks.delivers_writes(got, writes)
                                             and watch_checks.replay(before, got) == after), remote)
-        for chk, args in ((watch_checks.unique, (events,)), (watch_checks.ordered, (events,)),
-                          (watch_checks.delivers_writes, (events, writes)),
+        for chk, args in ((watch_checks.unique, (events,)), (watch_checks.starts_after, (events, start)),
+                          (watch_checks.ordered, (events,)), (watch_checks.delivers_writes, (events, writes)),
                           (watch_checks.list_then_watch, (before, events, after))):
             problems = chk(*args)
             if problems:
@@ -442,9 +444,10 @@ def _check_client_watches(clients: list[Client], after: dict[str, tuple[str, str
     """Each watch a client opened from its own list, mid-round: in order, once each, and with its list it gives
     the state listed after the round."""
     for c in clients:
-        for before, watch in c.watches:
+        for start, before, watch in c.watches:
             events = _drain(watch, lambda got, before=before: watch_checks.replay(before, got) == after, remote)
-            for chk, args in ((watch_checks.unique, (events,)), (watch_checks.ordered, (events,)),
+            for chk, args in ((watch_checks.unique, (events,)), (watch_checks.starts_after, (events, start)),
+                              (watch_checks.ordered, (events,)),
                               (watch_checks.list_then_watch, (before, events, after))):
                 problems = chk(*args)
                 if problems:

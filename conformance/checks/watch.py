@@ -138,6 +138,19 @@ def delivers_writes(events: Sequence[JSON], writes: Sequence[Written], *, open_o
 
 
 @check("watch.resumable")
+def starts_after(events: Sequence[JSON], start_rv: str) -> list[str]:
+    """A watch from ``start_rv`` delivers no change at or before it (the start is exclusive: apiserver/pkg/storage/
+    etcd3/watcher.go starts at the revision after it)."""
+    start = _revision(start_rv)
+    for i, e in enumerate(events):
+        rv = _rv(e)
+        if rv == start_rv or (start is not None and (_revision(rv) or start + 1) <= start):
+            return [f"a watch from resourceVersion {start_rv} delivered event {i} ({_label(e)}), which is not after "
+                    f"it; delivered {labels(events)}"]
+    return []
+
+
+@check("watch.resumable")
 def resumes(first: Sequence[JSON], start: int, resumed: Sequence[JSON]) -> list[str]:
     """A watch from the resourceVersion of ``first[start]`` delivers what ``first`` delivered after it."""
     want = [(e.get("type"), _rv(e)) for e in first[start + 1:]]

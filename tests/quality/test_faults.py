@@ -8,7 +8,7 @@ builtin target with one fault switched on.
 from __future__ import annotations
 
 import pytest
-from hypothesis import settings
+from hypothesis import Phase, settings
 
 from adapters.inprocess import known_faults
 from conformance import profiles
@@ -40,6 +40,23 @@ def test_seeded_fault_is_caught(fault: str, invariant: str) -> None:
     assert invariant in found, f"{fault} should break {invariant}, but the suite reported {sorted(found)}"
     assert "Reproduction" in str(found[invariant])
     assert found[invariant].steps <= MAX_SHRUNK_STEPS, str(found[invariant])
+
+
+# the sequential watch faults, hunted by the concurrent machine: its watch checks across writers (conformance/checks/
+# watch.py) name the same invariants the sequential machine's change-log check does
+CONCURRENT_WATCH = [("watch.drops-event", "watch.reliable"), ("watch.reorders", "watch.ordered"),
+                    ("watch.resume-duplicates", "watch.resumable"), ("watch.duplicates-event", "watch.unique")]
+
+
+@pytest.mark.quality
+@pytest.mark.parametrize(("fault", "invariant"), CONCURRENT_WATCH, ids=[f for f, _ in CONCURRENT_WATCH])
+def test_concurrent_watch_checks_catch(fault: str, invariant: str) -> None:
+    # found, not shrunk: shrinking these is the gate's job above, on the machine that hunts them
+    budget = settings(_budget(), phases=[Phase.explicit, Phase.generate])
+    with pytest.raises((InvariantViolation, BaseExceptionGroup)) as info:
+        run(machine_for(ConcurrentMachine, faults=[fault]), budget)
+    found = {v.invariant for v in violations_in(info.value)}
+    assert invariant in found, f"{fault} should break {invariant} under concurrency, but it reported {sorted(found)}"
 
 
 @pytest.mark.quality

@@ -53,3 +53,9 @@ def test_list_then_watch() -> None:
     swapped = [STREAM[0], ev("MODIFIED", "a", "8", "z"), STREAM[1]]
     problems = w.list_then_watch({}, swapped, {"a": ("8", "z")})
     assert problems and "('a', ('6', 'y'))" in problems[0]
+
+
+def test_starts_after() -> None:
+    assert w.starts_after(STREAM, "4") == []
+    assert "not after it" in w.starts_after(STREAM, "5")[0]  # the start revision itself
+    assert w.starts_after(STREAM, "6") != []
