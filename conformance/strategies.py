@@ -80,20 +80,25 @@ tolerations = st.lists(
 )
 
 
-@st.composite
-def pod_specs(draw: st.DrawFn) -> dict[str, Any]:
-    """A valid pod spec: containers with requests, and optionally selectors, tolerations, host ports."""
+def _containers(draw: st.DrawFn, requests: st.SearchStrategy[dict[str, Any]], port_odds: int,
+                host_ports: tuple[int, ...]) -> list[dict[str, Any]]:
+    """One or two containers with ``requests``; one in ``port_odds + 1`` asks for a host port."""
     containers = []
     for i in range(draw(st.integers(1, 2))):
         c: dict[str, Any] = {"name": f"c{i}", "image": draw(st.sampled_from(IMAGES))}
-        res = draw(resource_requests())
+        res = draw(requests)
         if res:
             c["resources"] = res
-        if draw(st.integers(0, 4)) == 0:
-            c["ports"] = [{"containerPort": 8080, "hostPort": draw(st.sampled_from((8080, 9090))),
-                           "protocol": "TCP"}]
+        if draw(st.integers(0, port_odds)) == 0:
+            c["ports"] = [{"containerPort": 8080, "hostPort": draw(st.sampled_from(host_ports)), "protocol": "TCP"}]
         containers.append(c)
-    spec: dict[str, Any] = {"containers": containers}
+    return containers
+
+
+@st.composite
+def pod_specs(draw: st.DrawFn) -> dict[str, Any]:
+    """A valid pod spec: containers with requests, and optionally selectors, tolerations, host ports."""
+    spec: dict[str, Any] = {"containers": _containers(draw, resource_requests(), 4, (8080, 9090))}
     if draw(st.integers(0, 3)) == 0:
         spec["nodeSelector"] = draw(st.dictionaries(st.sampled_from(LABEL_KEYS), st.sampled_from(LABEL_VALUES),
                                                     min_size=1, max_size=1))
@@ -255,16 +260,7 @@ def sched_requests(draw: st.DrawFn) -> dict[str, Any]:
 @st.composite
 def sched_pod_specs(draw: st.DrawFn) -> dict[str, Any]:
     """A pod for the scheduler: requests that compete for small nodes, sometimes ports, affinity, tolerations."""
-    containers = []
-    for i in range(draw(st.integers(1, 2))):
-        c: dict[str, Any] = {"name": f"c{i}", "image": draw(st.sampled_from(IMAGES))}
-        res = draw(sched_requests())
-        if res:
-            c["resources"] = res
-        if draw(st.integers(0, 5)) == 0:
-            c["ports"] = [{"containerPort": 8080, "hostPort": 8080, "protocol": "TCP"}]
-        containers.append(c)
-    spec: dict[str, Any] = {"containers": containers}
+    spec: dict[str, Any] = {"containers": _containers(draw, sched_requests(), 5, (8080,))}
     if draw(st.integers(0, 5)) == 0:
         init = {"name": "init", "image": IMAGES[1]}
         res = draw(sched_requests())

@@ -99,7 +99,9 @@ FAULTS: tuple[Fault, ...] = (
           # the next cycle also scores nodes as if the pod were not there
           also=("scheduler.best-score",)),
     Fault("scheduler.no-forget", "binding.exactly-once",
-          "after a failed bind the assumed pod stays in the cache and the pod is never requeued"),
+          "after a failed bind the assumed pod stays in the cache and the pod is never requeued",
+          # the pod left assumed still counts on its node, so later cycles rank the nodes on room that is free
+          also=("scheduler.best-score",)),
     Fault("scheduler.binds-without-uid", "scheduler.fits",
           "the Binding carries no uid precondition, so it can land on a recreated pod of the same name"),
     Fault("scheduler.stale-cache", "scheduler.fits",
