@@ -78,8 +78,10 @@ class Target(Protocol):
     def get(self, resource: str, namespace: str | None, name: str) -> Response: ...
 
     def list(
-        self, resource: str, namespace: str | None = None, *, label_selector: str | None = None
-    ) -> Response: ...
+        self, resource: str, namespace: str | None = None, *, label_selector: str | None = None, limit: int = 0,
+        continue_: str = ""
+    ) -> Response:
+        """A list; ``limit`` > 0 asks for one page, ``continue_`` for the next (the token of the page before)."""
 
     def update(self, resource: str, namespace: str | None, name: str, body: JSON) -> Response: ...
 

@@ -242,9 +242,14 @@ class HTTPTarget:
     def get(self, resource: str, namespace: str | None, name: str) -> Response:
         return self._call("GET", self._path(resource, namespace, name))
 
-    def list(self, resource: str, namespace: str | None = None, *, label_selector: str | None = None) -> Response:
-        params = {"labelSelector": label_selector} if label_selector else None
-        return self._call("GET", self._path(resource, namespace), params=params)
+    def list(self, resource: str, namespace: str | None = None, *, label_selector: str | None = None,
+             limit: int = 0, continue_: str = "") -> Response:
+        params: dict[str, Any] = {"labelSelector": label_selector} if label_selector else {}
+        if limit > 0:
+            params["limit"] = str(limit)
+        if continue_:
+            params["continue"] = continue_
+        return self._call("GET", self._path(resource, namespace), params=params or None)
 
     def update(self, resource: str, namespace: str | None, name: str, body: JSON) -> Response:
         return self._call("PUT", self._path(resource, namespace, name), body=body)

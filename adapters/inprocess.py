@@ -109,8 +109,10 @@ class InProcessTarget:
     def get(self, resource: str, namespace: str | None, name: str) -> Response:
         return _response(self.server.get(resource, namespace, name))
 
-    def list(self, resource: str, namespace: str | None = None, *, label_selector: str | None = None) -> Response:
-        return _response(self.server.list(resource, namespace, label_selector=label_selector))
+    def list(self, resource: str, namespace: str | None = None, *, label_selector: str | None = None,
+             limit: int = 0, continue_: str = "") -> Response:
+        return _response(self.server.list(resource, namespace, label_selector=label_selector, limit=limit,
+                                          continue_=continue_))
 
     def update(self, resource: str, namespace: str | None, name: str, body: JSON) -> Response:
         return _response(self.server.update(resource, namespace, name, body))

@@ -176,9 +176,11 @@ class ScopedTarget:
     def get(self, resource: str, namespace: str | None, name: str) -> Response:
         return self._answer(self.inner.get(resource, self._ns(namespace), self._name(resource, name)))
 
-    def list(self, resource: str, namespace: str | None = None, *, label_selector: str | None = None) -> Response:
+    def list(self, resource: str, namespace: str | None = None, *, label_selector: str | None = None,
+             limit: int = 0, continue_: str = "") -> Response:
         return self._answer(self.inner.list(resource, self._ns(namespace),
-                                            label_selector=self._selector(label_selector)))
+                                            label_selector=self._selector(label_selector), limit=limit,
+                                            continue_=continue_))
 
     def update(self, resource: str, namespace: str | None, name: str, body: JSON) -> Response:
         ns, physical = self._ns(namespace), self._name(resource, name)

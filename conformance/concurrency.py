@@ -73,12 +73,12 @@ INITIAL_CLIENT = MAX_CLIENTS
 class Call:
     """One call of a client's program. ``rv``: which resourceVersion an update or delete sends."""
 
-    verb: str  # create, update, delete, get, list, watch (a list, then a watch from its resourceVersion)
+    verb: str  # create, update, delete, get, list, page (a list one item a page), watch (a list, then a watch)
     key: str = ""
     rv: str = "absent"  # fresh (the newest this client saw), stale (an older one), absent
 
     def __repr__(self) -> str:  # short, and runnable in a reproduction
-        if self.verb in ("list", "watch"):
+        if self.verb in ("list", "page", "watch"):
             return f"Call({self.verb!r})"
         return f"Call({self.verb!r}, {self.key!r}{f', {self.rv!r}' if self.verb in ('update', 'delete') else ''})"
 
@@ -91,6 +91,7 @@ CALLS = st.one_of(
     st.builds(Call, st.just("get"), _KEY),
     st.just(Call("list")),
     st.just(Call("watch")),
+    st.just(Call("page")),
 )
 PROGRAMS = st.lists(st.lists(CALLS, min_size=1, max_size=5), min_size=2, max_size=MAX_CLIENTS)
 
@@ -176,6 +177,8 @@ class Client:
         for call in program:
             self.pass_("before a call")
             inp, send = self._request(call)
+            if call.verb == "page":
+                send = self._pages
             start = self.clock()
             try:
                 resp = send()
@@ -195,6 +198,26 @@ class Client:
                     raise TransportFailure(f"transport failure, not a finding: client {self.index} opening a watch "
                                            f"after {call!r}: {err}") from err
                 self.watches.append((resp.body["metadata"]["resourceVersion"], _state(resp.body), watch))
+
+    def _pages(self) -> Response:
+        """A list read one item a page, other clients let in between pages; answered as the one list the pages
+        make up. Every page after the first reads at the first page's revision (apiserver/pkg/storage/etcd3/
+        store.go: GetList reads a continuation at the revision its token carries), so the pages together are
+        the store at that revision, and the call is checked as a list from the first page's call to the last
+        page's answer."""
+        first = self.target.list(RESOURCE, self.namespace, limit=1)
+        if first.code != 200:
+            return first
+        items, token = list(first.body["items"]), first.body["metadata"].get("continue") or ""
+        while token:
+            self.pass_("between pages")
+            page = self.target.list(RESOURCE, self.namespace, limit=1, continue_=token)
+            if page.code != 200:
+                return page
+            items += page.body["items"]
+            token = page.body["metadata"].get("continue") or ""
+        body = dict(first.body, items=items, metadata={"resourceVersion": first.body["metadata"]["resourceVersion"]})
+        return Response(200, body)
 
     def close(self) -> None:
         for _, _, watch in self.watches:
@@ -223,12 +246,12 @@ class Client:
     def _output(self, call: Call, inp: dict[str, Any], resp: Response) -> dict[str, Any]:
         code, body = resp.code, resp.body
         allowed = {"create": (201, 409), "update": (200, 404, 409), "delete": (200, 404, 409),
-                   "get": (200, 404), "list": (200,), "watch": (200,)}[call.verb]
+                   "get": (200, 404), "list": (200,), "page": (200,), "watch": (200,)}[call.verb]
         if code not in allowed:
             raise violation("api.matches-model", f"client {self.index}: {inp} was answered {code}, where only "
                                                  f"{allowed} can be right: {body}")
         out: dict[str, Any] = {"code": code}
-        if call.verb in ("list", "watch"):
+        if call.verb in ("list", "page", "watch"):
             out["rv"] = body["metadata"]["resourceVersion"]
             out["items"] = [{"key": o["metadata"]["name"], "rv": self._saw(o["metadata"]["name"], o),
                              "value": _value(o)} for o in body["items"]]

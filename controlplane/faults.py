@@ -66,6 +66,10 @@ FAULTS: tuple[Fault, ...] = (
     Fault("list.torn-read", "api.linearizable",
           "a list reads its objects one at a time with other requests let in between: a state the store never held",
           concurrent=True),
+    Fault("list.page-at-latest", "api.linearizable",
+          "the pages of a paged list after the first read the latest state instead of the first page's revision: "
+          "pages of one list from different moments",
+          concurrent=True),
     Fault("watch.racy-fanout", "watch.ordered",
           "a write's event reaches watchers after other requests were let in, not at commit: overlapping writes "
           "may be delivered out of commit order",
