@@ -150,7 +150,7 @@ class Client:
     writes: int = 0
     #: the round the client writes in: every value written in an example is new, so no update is a no-op
     round: int = 0
-    #: the watches this client opened from one of its lists: (the list's items, the watch)
+    #: the watches this client opened from one of its lists: (the list's resourceVersion, its items, the watch)
     watches: list[tuple[str, dict[str, tuple[str, str]], Any]] = field(default_factory=list)
 
     def _rv(self, key: str, mode: str) -> str:
@@ -177,8 +177,6 @@ class Client:
         for call in program:
             self.pass_("before a call")
             inp, send = self._request(call)
-            if call.verb == "page":
-                send = self._pages
             start = self.clock()
             try:
                 resp = send()
@@ -241,6 +239,8 @@ class Client:
             return {"op": "delete", "key": key, "rv": rv}, lambda: t.delete(RESOURCE, ns, key, options=options)
         if call.verb == "get":
             return {"op": "get", "key": key}, lambda: t.get(RESOURCE, ns, key)
+        if call.verb == "page":
+            return {"op": "list"}, self._pages
         return {"op": "list"}, lambda: t.list(RESOURCE, ns)  # a watch call's list is checked as a list
 
     def _output(self, call: Call, inp: dict[str, Any], resp: Response) -> dict[str, Any]:
@@ -375,10 +375,10 @@ class ConcurrentMachine(RuleBasedStateMachine):
             else:
                 _run_threads(clients, programs)
             ops = _initial(before) + [op for c in clients for op in c.ops]
-            after = _listed(self.target, NAMESPACE, "after")
+            after = _state(_listed(self.target, NAMESPACE, "after"))
             broken = (self._check_watch(watch, before["metadata"]["resourceVersion"], _state(before), _written(ops),
-                                        _state(after), baton is None)
-                      or _check_client_watches(clients, _state(after), baton is None))
+                                        after, baton is None)
+                      or _check_client_watches(clients, after, baton is None))
         finally:
             watch.close()
             for c in clients:
@@ -401,13 +401,12 @@ class ConcurrentMachine(RuleBasedStateMachine):
         read after; then a second watch, resumed from the middle of what the first delivered."""
         events = _drain(watch, lambda got: (not watch_checks.delivers_writes(got, writes)
                                             and watch_checks.replay(before, got) == after), remote)
-        for chk, args in ((watch_checks.unique, (events,)), (watch_checks.starts_after, (events, start)),
-                          (watch_checks.ordered, (events,)), (watch_checks.delivers_writes, (events, writes)),
-                          (watch_checks.list_then_watch, (before, events, after))):
-            problems = chk(*args)
-            if problems:
-                return chk, [f"the watch opened at the round's first list: {p}" for p in problems]
-        if len(events) < 2:
+        broken = _first_broken("the watch opened at the round's first list",
+                               (watch_checks.unique, events), (watch_checks.starts_after, events, start),
+                               (watch_checks.ordered, events), (watch_checks.delivers_writes, events, writes),
+                               (watch_checks.list_then_watch, before, events, after))
+        if broken or len(events) < 2:
+            return broken
             return None
         middle = len(events) // 2
         rv = events[middle]["object"]["metadata"]["resourceVersion"]
@@ -416,12 +415,9 @@ class ConcurrentMachine(RuleBasedStateMachine):
             resumed = _drain(resumed_watch, lambda got: len(got) >= len(events) - middle - 1, remote)
         finally:
             resumed_watch.close()
-        for chk, args in ((watch_checks.unique, (resumed,)), (watch_checks.ordered, (resumed,)),
-                          (watch_checks.resumes, (events, middle, resumed))):
-            problems = chk(*args)
-            if problems:
-                return chk, [f"the watch resumed from resourceVersion {rv}: {p}" for p in problems]
-        return None
+        return _first_broken(f"the watch resumed from resourceVersion {rv}",
+                             (watch_checks.unique, resumed), (watch_checks.ordered, resumed),
+                             (watch_checks.resumes, events, middle, resumed))
 
     def run_round(self, programs: list[list[Call]], baton: Baton | None) -> None:
         self.rounds += 1
@@ -469,12 +465,22 @@ def _check_client_watches(clients: list[Client], after: dict[str, tuple[str, str
     for c in clients:
         for start, before, watch in c.watches:
             events = _drain(watch, lambda got, before=before: watch_checks.replay(before, got) == after, remote)
-            for chk, args in ((watch_checks.unique, (events,)), (watch_checks.starts_after, (events, start)),
-                              (watch_checks.ordered, (events,)),
-                              (watch_checks.list_then_watch, (before, events, after))):
-                problems = chk(*args)
-                if problems:
-                    return chk, [f"client {c.index}'s watch from its list: {p}" for p in problems]
+            broken = _first_broken(f"client {c.index}'s watch from its list",
+                                   (watch_checks.unique, events), (watch_checks.starts_after, events, start),
+                                   (watch_checks.ordered, events),
+                                   (watch_checks.list_then_watch, before, events, after))
+            if broken:
+                return broken
+    return None
+
+
+def _first_broken(which: str, *checks: tuple[Any, ...]) -> tuple[Any, list[str]] | None:
+    """The first of ``checks`` (each a check and its arguments, run in order) that finds problems, with them,
+    each said of ``which`` watch; None when every one holds."""
+    for chk, *args in checks:
+        problems = chk(*args)
+        if problems:
+            return chk, [f"{which}: {p}" for p in problems]
     return None
 
 
