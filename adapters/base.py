@@ -75,13 +75,16 @@ class Target(Protocol):
 
     def create(self, resource: str, namespace: str | None, body: JSON) -> Response: ...
 
-    def get(self, resource: str, namespace: str | None, name: str) -> Response: ...
+    def get(self, resource: str, namespace: str | None, name: str, *, resource_version: str = "") -> Response:
+        """A get; ``resource_version`` "0" lets the server answer from its cache, any other value asks for an
+        object no older than that revision (apimachinery/pkg/apis/meta/v1/types.go: GetOptions)."""
 
     def list(
         self, resource: str, namespace: str | None = None, *, label_selector: str | None = None, limit: int = 0,
-        continue_: str = ""
+        continue_: str = "", resource_version: str = "", resource_version_match: str = ""
     ) -> Response:
-        """A list; ``limit`` > 0 asks for one page, ``continue_`` for the next (the token of the page before)."""
+        """A list; ``limit`` > 0 asks for one page, ``continue_`` for the next (the token of the page before);
+        ``resource_version`` and ``resource_version_match`` (Exact, NotOlderThan) choose the revision read."""
 
     def update(self, resource: str, namespace: str | None, name: str, body: JSON) -> Response: ...
 

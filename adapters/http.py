@@ -239,16 +239,22 @@ class HTTPTarget:
     def create(self, resource: str, namespace: str | None, body: JSON) -> Response:
         return self._call("POST", self._path(resource, namespace), body=body)
 
-    def get(self, resource: str, namespace: str | None, name: str) -> Response:
-        return self._call("GET", self._path(resource, namespace, name))
+    def get(self, resource: str, namespace: str | None, name: str, *, resource_version: str = "") -> Response:
+        params = {"resourceVersion": resource_version} if resource_version else None
+        return self._call("GET", self._path(resource, namespace, name), params=params)
 
     def list(self, resource: str, namespace: str | None = None, *, label_selector: str | None = None,
-             limit: int = 0, continue_: str = "") -> Response:
+             limit: int = 0, continue_: str = "", resource_version: str = "",
+             resource_version_match: str = "") -> Response:
         params: dict[str, Any] = {"labelSelector": label_selector} if label_selector else {}
         if limit > 0:
             params["limit"] = str(limit)
         if continue_:
             params["continue"] = continue_
+        if resource_version:
+            params["resourceVersion"] = resource_version
+        if resource_version_match:
+            params["resourceVersionMatch"] = resource_version_match
         return self._call("GET", self._path(resource, namespace), params=params or None)
 
     def update(self, resource: str, namespace: str | None, name: str, body: JSON) -> Response:

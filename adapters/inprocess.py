@@ -106,13 +106,17 @@ class InProcessTarget:
     def create(self, resource: str, namespace: str | None, body: JSON) -> Response:
         return _response(self.server.create(resource, namespace, body))
 
-    def get(self, resource: str, namespace: str | None, name: str) -> Response:
+    def get(self, resource: str, namespace: str | None, name: str, *, resource_version: str = "") -> Response:
+        # the bundled server reads storage for every get: the newest object is a right answer whatever the
+        # resourceVersion asks (a cache may only answer older for "0")
         return _response(self.server.get(resource, namespace, name))
 
     def list(self, resource: str, namespace: str | None = None, *, label_selector: str | None = None,
-             limit: int = 0, continue_: str = "") -> Response:
+             limit: int = 0, continue_: str = "", resource_version: str = "",
+             resource_version_match: str = "") -> Response:
         return _response(self.server.list(resource, namespace, label_selector=label_selector, limit=limit,
-                                          continue_=continue_))
+                                          continue_=continue_, resource_version=resource_version,
+                                          resource_version_match=resource_version_match))
 
     def update(self, resource: str, namespace: str | None, name: str, body: JSON) -> Response:
         return _response(self.server.update(resource, namespace, name, body))

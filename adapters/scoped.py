@@ -173,14 +173,17 @@ class ScopedTarget:
             self._created.add((resource, ns, resp.body.get("metadata", {}).get("name", "")))
         return self._answer(resp)
 
-    def get(self, resource: str, namespace: str | None, name: str) -> Response:
-        return self._answer(self.inner.get(resource, self._ns(namespace), self._name(resource, name)))
+    def get(self, resource: str, namespace: str | None, name: str, *, resource_version: str = "") -> Response:
+        return self._answer(self.inner.get(resource, self._ns(namespace), self._name(resource, name),
+                                           resource_version=resource_version))
 
     def list(self, resource: str, namespace: str | None = None, *, label_selector: str | None = None,
-             limit: int = 0, continue_: str = "") -> Response:
+             limit: int = 0, continue_: str = "", resource_version: str = "",
+             resource_version_match: str = "") -> Response:
         return self._answer(self.inner.list(resource, self._ns(namespace),
                                             label_selector=self._selector(label_selector), limit=limit,
-                                            continue_=continue_))
+                                            continue_=continue_, resource_version=resource_version,
+                                            resource_version_match=resource_version_match))
 
     def update(self, resource: str, namespace: str | None, name: str, body: JSON) -> Response:
         ns, physical = self._ns(namespace), self._name(resource, name)

@@ -23,7 +23,7 @@ import sys
 import time
 
 from adapters.inprocess import InProcessTarget
-from conformance.concurrency import KEYS, NAMESPACE, Baton, Call, Client
+from conformance.concurrency import NODES, Baton, Call, Client, Shared
 from conformance.linearizability import Operation, check
 
 #: calls per client at which the growth of table 2 stops
@@ -34,7 +34,7 @@ def _program(rng: random.Random, calls: int) -> list[Call]:
     out = []
     for _ in range(calls):
         verb = rng.choice(("create", "update", "delete", "get", "list"))
-        out.append(Call(verb, "" if verb == "list" else rng.choice(KEYS),
+        out.append(Call(verb, "" if verb == "list" else rng.choice(NODES),
                         rng.choice(("fresh", "absent", "stale")) if verb in ("update", "delete") else "absent"))
     return out
 
@@ -45,8 +45,8 @@ def history(clients: int, calls: int, seed: int) -> list[Operation]:
     target = InProcessTarget()
     baton = Baton(lambda n: rng.randrange(n))
     target.server.pause = baton.pass_
-    seen: dict[str, list[str]] = {}
-    cs = [Client(i, target, NAMESPACE, baton.tick, baton.pass_, seen) for i in range(clients)]
+    shared = Shared()
+    cs = [Client(i, target, baton.tick, baton.pass_, shared) for i in range(clients)]
     programs = [_program(rng, calls) for _ in cs]
     baton.run([lambda c=c, p=p: c.run(p) for c, p in zip(cs, programs, strict=True)])
     target.close()

@@ -34,7 +34,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -43,6 +43,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, precondition, rule
 
 from adapters.base import Response, Target, TargetError
+from conformance.checks import reads as reads_checks
 from conformance.checks import watch as watch_checks
 from conformance.history import write_reproduction
 from conformance.invariants import ObservedViolation, TransportFailure, violation
@@ -53,12 +54,13 @@ from conformance.reporting import Reporter
 MAX_CLIENTS = 16
 #: rounds per example: state carries over between them, and each costs threads and a check
 MAX_ROUNDS = 3
-#: the objects the clients contend for: nodes, which are removed at once on delete (a pod without a node is
-#: written twice on delete, marked then removed, and a read between the two sees the marked pod; the
-#: checker's model does not take that step yet)
-RESOURCE = "nodes"
-KEYS = ("n0", "n1", "n2")
-NAMESPACE: str | None = None
+#: the objects the clients contend for: nodes (removed at once on delete) and pods in one namespace (bound by
+#: bindings; deleted gracefully when bound, else marked and removed in two writes)
+NODES = ("n0", "n1", "n2")
+PODS = ("p0", "p1")
+POD_NAMESPACE = "conc"
+#: the scheduler no scheduler is: a real cluster's kube-scheduler must not bind the clients' pods
+NO_SCHEDULER = "kubeprop-nobody"
 #: how often a round that failed over HTTP is run again, to say how often it recurs
 REPEATS = 5
 #: seconds the checker may search one round's history
@@ -67,31 +69,71 @@ CHECK_TIMEOUT = 20.0
 STUCK = 30.0
 #: the client the replayed initial state is attributed to (the clients of a round are 0..n-1)
 INITIAL_CLIENT = MAX_CLIENTS
+#: how each read mode of a list is sent: (resourceVersion, resourceVersionMatch); "exact" names the revision of
+#: the round's first list, "newer" the newest revision any answer carried (apimachinery/pkg/apis/meta/v1/
+#: types.go: ListOptions)
+READS = {"0": ("0", ""), "exact": (None, "Exact"), "newer": (None, "NotOlderThan")}
+
+
+def resource_of(key: str) -> str:
+    return "pods" if key.startswith("p") else "nodes"
+
+
+def namespace_of(resource: str) -> str | None:
+    return POD_NAMESPACE if resource == "pods" else None
 
 
 @dataclass(frozen=True)
 class Call:
-    """One call of a client's program. ``rv``: which resourceVersion an update or delete sends."""
+    """One call of a client's program.
 
-    verb: str  # create, update, delete, get, list, page (a list one item a page), watch (a list, then a watch)
+    ``verb``: create, update, delete, get, bind, list, page (a list one item a page), watch (a list, then a
+    watch). ``key``: n0.. (nodes) or p0.. (pods); a list's ``key`` is "p" for pods, "" for nodes. ``rv``: which
+    resourceVersion an update or delete sends: fresh (the newest the clients saw), stale (an older one), absent.
+    ``grace``: a pod delete's gracePeriodSeconds (None: the pod's own). ``node``: a binding's target. ``read``:
+    a get or list at "" (consistent), "0", or for a list "exact"/"newer" (resourceVersionMatch Exact,
+    NotOlderThan). ``group``: a list's label selection, g=<group>.
+    """
+
+    verb: str
     key: str = ""
-    rv: str = "absent"  # fresh (the newest this client saw), stale (an older one), absent
+    rv: str = "absent"
+    grace: int | None = None
+    node: str = ""
+    read: str = ""
+    group: str = ""
 
     def __repr__(self) -> str:  # short, and runnable in a reproduction
-        if self.verb in ("list", "page", "watch"):
-            return f"Call({self.verb!r})"
-        return f"Call({self.verb!r}, {self.key!r}{f', {self.rv!r}' if self.verb in ('update', 'delete') else ''})"
+        args = [repr(self.verb)] + ([repr(self.key)] if self.key or self.verb not in ("list", "page", "watch")
+                                    else [])
+        if self.verb in ("update", "delete"):
+            args.append(repr(self.rv))
+        args += [f"{f}={getattr(self, f)!r}" for f in ("grace", "node", "read", "group")
+                 if getattr(self, f) not in (None, "")]
+        return f"Call({', '.join(args)})"
+
+    @property
+    def resource(self) -> str:
+        return resource_of(self.key)
 
 
-_KEY = st.sampled_from(KEYS)
+_NODE = st.sampled_from(NODES)
+_POD = st.sampled_from(PODS)
+_RV = st.sampled_from(("fresh", "absent", "stale"))
 CALLS = st.one_of(
-    st.builds(Call, st.just("create"), _KEY),
-    st.builds(Call, st.just("update"), _KEY, st.sampled_from(("fresh", "absent", "stale"))),
-    st.builds(Call, st.just("delete"), _KEY, st.sampled_from(("absent", "fresh", "stale"))),
-    st.builds(Call, st.just("get"), _KEY),
-    st.just(Call("list")),
+    st.builds(Call, st.just("create"), _NODE),
+    st.builds(Call, st.just("update"), _NODE, _RV),
+    st.builds(Call, st.just("delete"), _NODE, _RV),
+    st.builds(Call, st.just("get"), _NODE, read=st.sampled_from(("", "0"))),
+    st.builds(Call, st.just("list"), read=st.sampled_from(("", "0", "exact", "newer")),
+              group=st.sampled_from(("", "a"))),
     st.just(Call("watch")),
     st.just(Call("page")),
+    st.builds(Call, st.just("create"), _POD),
+    st.builds(Call, st.just("bind"), _POD, node=_NODE),
+    st.builds(Call, st.just("delete"), _POD, _RV, grace=st.sampled_from((None, 0))),
+    st.builds(Call, st.just("get"), _POD),
+    st.just(Call("list", "p")),
 )
 PROGRAMS = st.lists(st.lists(CALLS, min_size=1, max_size=5), min_size=2, max_size=MAX_CLIENTS)
 
@@ -135,18 +177,33 @@ class Baton:
 
 
 @dataclass
+class Shared:
+    """What the clients' reads tell each other, as an informer's cache would: it makes them contend on the same
+    preconditions and read at the same revisions."""
+
+    #: key -> the resourceVersions any client has seen, oldest first
+    seen: dict[str, list[str]] = field(default_factory=dict)
+    #: the resourceVersions lists have answered, oldest first (the round's first list among them)
+    lists: list[str] = field(default_factory=list)
+
+    def newest(self) -> str:
+        """The newest resourceVersion any answer carried: what a client asks a read to be no older than."""
+        return str(max(int(rv) for rv in [*self.lists, *(r for rvs in self.seen.values() for r in rvs)]))
+
+
+@dataclass
 class Client:
     """One client's connection, what it has seen, and its recorded calls."""
 
     index: int
     target: Target
-    namespace: str | None
     clock: Callable[[], int]
     pass_: Callable[[str], None]
-    #: key -> the resourceVersions any client has seen, oldest first (shared: what the clients' reads tell each
-    #: other, as an informer's cache would; it makes clients contend on the same precondition)
-    seen: dict[str, list[str]] = field(default_factory=dict)
+    shared: Shared = field(default_factory=Shared)
     ops: list[Operation] = field(default_factory=list)
+    #: the reads at a resourceVersion ("0", Exact, NotOlderThan): checked against the store's timeline, not
+    #: for linearizability
+    reads: list[reads_checks.ReadAt] = field(default_factory=list)
     writes: int = 0
     #: the round the client writes in: every value written in an example is new, so no update is a no-op
     round: int = 0
@@ -154,7 +211,7 @@ class Client:
     watches: list[tuple[str, dict[str, tuple[str, str]], Any]] = field(default_factory=list)
 
     def _rv(self, key: str, mode: str) -> str:
-        seen = self.seen.get(key) or []
+        seen = self.shared.seen.get(key) or []
         if mode == "fresh":
             return seen[-1] if seen else ""
         if mode == "stale":
@@ -163,14 +220,24 @@ class Client:
 
     def _saw(self, key: str, body: Any) -> str:
         rv = ((body or {}).get("metadata") or {}).get("resourceVersion") or ""
-        if rv and rv not in self.seen.setdefault(key, []):
-            self.seen[key].append(rv)
+        if rv and rv not in self.shared.seen.setdefault(key, []):
+            self.shared.seen[key].append(rv)
         return rv
 
-    def _object(self, key: str, value: str, rv: str) -> dict[str, Any]:
-        meta: dict[str, Any] = {"name": key, "labels": {"v": value}}
+    def _value(self) -> str:
+        """A new value; its group (the label g, the value's prefix) alternates, so updates move objects in and
+        out of a label selection."""
+        self.writes += 1
+        return f"{'ab'[self.writes % 2]}.r{self.round}.c{self.index}.{self.writes}"
+
+    @staticmethod
+    def _object(key: str, value: str, rv: str) -> dict[str, Any]:
+        meta: dict[str, Any] = {"name": key, "labels": {"v": value, "g": value[0]}}
         if rv:
             meta["resourceVersion"] = rv
+        if resource_of(key) == "pods":
+            return {"apiVersion": "v1", "kind": "Pod", "metadata": meta,
+                    "spec": {"schedulerName": NO_SCHEDULER, "containers": [{"name": "c", "image": "kubeprop/none"}]}}
         return {"apiVersion": "v1", "kind": "Node", "metadata": meta}
 
     def run(self, program: list[Call]) -> None:
@@ -185,13 +252,12 @@ class Client:
                                        ) from err
             self.pass_("after a call")
             end = self.clock()
-            self.ops.append(Operation(self.index, start, end, inp, self._output(call, inp, resp)))
+            self._record(call, inp, resp, start, end)
             if call.verb == "watch":
                 # an informer's start: others may write between its list and its watch
                 self.pass_("between a list and its watch")
                 try:
-                    watch = self.target.watch(RESOURCE, self.namespace,
-                                              resource_version=resp.body["metadata"]["resourceVersion"])
+                    watch = self.target.watch("nodes", None, resource_version=resp.body["metadata"]["resourceVersion"])
                 except TargetError as err:
                     raise TransportFailure(f"transport failure, not a finding: client {self.index} opening a watch "
                                            f"after {call!r}: {err}") from err
@@ -203,13 +269,13 @@ class Client:
         store.go: GetList reads a continuation at the revision its token carries), so the pages together are
         the store at that revision, and the call is checked as a list from the first page's call to the last
         page's answer."""
-        first = self.target.list(RESOURCE, self.namespace, limit=1)
+        first = self.target.list("nodes", None, limit=1)
         if first.code != 200:
             return first
         items, token = list(first.body["items"]), first.body["metadata"].get("continue") or ""
         while token:
             self.pass_("between pages")
-            page = self.target.list(RESOURCE, self.namespace, limit=1, continue_=token)
+            page = self.target.list("nodes", None, limit=1, continue_=token)
             if page.code != 200:
                 return page
             items += page.body["items"]
@@ -222,30 +288,53 @@ class Client:
             watch.close()
 
     def _request(self, call: Call) -> tuple[dict[str, Any], Callable[[], Response]]:
-        t, ns, key = self.target, self.namespace, call.key
+        t, key, res = self.target, call.key, call.resource
+        ns, hkey = namespace_of(res), f"{res}/{call.key}"
         if call.verb == "create":
-            self.writes += 1
-            value = f"r{self.round}.c{self.index}.{self.writes}"
-            return ({"op": "create", "key": key, "value": value},
-                    lambda: t.create(RESOURCE, ns, self._object(key, value, "")))
+            value = self._value()
+            return ({"op": "create", "key": hkey, "value": value},
+                    lambda: t.create(res, ns, self._object(key, value, "")))
         if call.verb == "update":
-            self.writes += 1
-            value, rv = f"r{self.round}.c{self.index}.{self.writes}", self._rv(key, call.rv)
-            return ({"op": "update", "key": key, "value": value, "rv": rv},
-                    lambda: t.update(RESOURCE, ns, key, self._object(key, value, rv)))
+            value, rv = self._value(), self._rv(key, call.rv)
+            return ({"op": "update", "key": hkey, "value": value, "rv": rv},
+                    lambda: t.update(res, ns, key, self._object(key, value, rv)))
         if call.verb == "delete":
             rv = self._rv(key, call.rv)
-            options = {"preconditions": {"resourceVersion": rv}} if rv else None
-            return {"op": "delete", "key": key, "rv": rv}, lambda: t.delete(RESOURCE, ns, key, options=options)
+            options: dict[str, Any] = {"preconditions": {"resourceVersion": rv}} if rv else {}
+            if call.grace is not None:
+                options["gracePeriodSeconds"] = call.grace
+            inp: dict[str, Any] = {"op": "delete" if res == "nodes" else "mark", "key": hkey, "rv": rv}
+            if call.grace is not None:
+                inp["grace"] = call.grace
+            return inp, lambda: t.delete(res, ns, key, options=options or None)
+        if call.verb == "bind":
+            body = {"apiVersion": "v1", "kind": "Binding", "metadata": {"name": key},
+                    "target": {"kind": "Node", "name": call.node}}
+            return {"op": "bind", "key": hkey, "node": call.node}, lambda: t.bind(POD_NAMESPACE, key, body)
         if call.verb == "get":
-            return {"op": "get", "key": key}, lambda: t.get(RESOURCE, ns, key)
+            return {"op": "get", "key": hkey}, lambda: t.get(res, ns, key, resource_version=call.read)
         if call.verb == "page":
-            return {"op": "list"}, self._pages
-        return {"op": "list"}, lambda: t.list(RESOURCE, ns)  # a watch call's list is checked as a list
+            return {"op": "list", "prefix": "nodes/"}, self._pages
+        inp = {"op": "list", "prefix": f"{res}/"}
+        if call.group:
+            inp["selector"] = call.group
+        rv, match = READS.get(call.read, ("", ""))
+        if rv is None:
+            rv = self.shared.lists[0] if call.read == "exact" else self.shared.newest()
+        selector = f"g={call.group}" if call.group else None
+        if call.read:
+            inp.update(asked=rv, match=match)
+        return inp, lambda: t.list(res, ns, label_selector=selector, resource_version=rv or "",
+                                   resource_version_match=match)  # a watch call's list is checked as a list
 
-    def _output(self, call: Call, inp: dict[str, Any], resp: Response) -> dict[str, Any]:
+    def _record(self, call: Call, inp: dict[str, Any], resp: Response, start: int, end: int) -> None:
+        """The call as history: one operation, or two for a pod deleted at once (marked, then removed, both
+        within the call), or a read at a resourceVersion kept aside."""
         code, body = resp.code, resp.body
-        allowed = {"create": (201, 409), "update": (200, 404, 409), "delete": (200, 404, 409),
+        if call.read and call.verb in ("get", "list"):
+            self.reads.append(self._read_at(call, inp, resp))
+            return
+        allowed = {"create": (201, 409), "update": (200, 404, 409), "delete": (200, 404, 409), "bind": (201, 404, 409),
                    "get": (200, 404), "list": (200,), "page": (200,), "watch": (200,)}[call.verb]
         if code not in allowed:
             raise violation("api.matches-model", f"client {self.index}: {inp} was answered {code}, where only "
@@ -253,32 +342,73 @@ class Client:
         out: dict[str, Any] = {"code": code}
         if call.verb in ("list", "page", "watch"):
             out["rv"] = body["metadata"]["resourceVersion"]
-            out["items"] = [{"key": o["metadata"]["name"], "rv": self._saw(o["metadata"]["name"], o),
-                             "value": _value(o)} for o in body["items"]]
-        elif code in (200, 201) and call.verb != "delete":
+            self.shared.lists.append(out["rv"])
+            out["items"] = [{"key": f"{call.resource}/{o['metadata']['name']}",
+                             "rv": self._saw(o["metadata"]["name"], o), "value": _value(o), **_pod_view(o)}
+                            for o in body["items"]]
+        elif inp["op"] == "mark" and code == 200:
+            view = _pod_view(body)
+            if "grace" not in view:
+                raise violation("api.matches-model", f"client {self.index}: {inp} was answered 200 with a pod that "
+                                                     f"is not being deleted: {body}")
+            out["grace"] = view["grace"]
+            if view["grace"] == 0:
+                # removed: the answer is the pod at the delete's revision, the mark's own revision is unseen
+                self.ops.append(Operation(self.index, start, end, inp, out))
+                self.ops.append(Operation(self.index, start, end, {"op": "remove", "key": inp["key"]},
+                                          {"code": 200, "rv": body["metadata"]["resourceVersion"]}))
+                return
+            out["rv"] = self._saw(call.key, body)
+        elif code in (200, 201) and call.verb not in ("delete", "bind"):
             out["rv"] = self._saw(call.key, body)
             if call.verb == "get":
                 out["value"] = _value(body)
-        return out
+                out.update(_pod_view(body))
+        self.ops.append(Operation(self.index, start, end, inp, out))
+
+    def _read_at(self, call: Call, inp: dict[str, Any], resp: Response) -> reads_checks.ReadAt:
+        read = reads_checks.ReadAt(self.index, call.verb, inp.get("asked", call.read), inp.get("match", ""),
+                                   call.group, call.key, resp.code)
+        if resp.code != 200:
+            return read
+        if call.verb == "get":
+            return replace(read, rv=resp.body["metadata"]["resourceVersion"],
+                           item=(resp.body["metadata"]["resourceVersion"], _value(resp.body)))
+        self.shared.lists.append(resp.body["metadata"]["resourceVersion"])
+        return replace(read, rv=resp.body["metadata"]["resourceVersion"], items=_state(resp.body))
 
 
 def _value(obj: dict[str, Any]) -> str:
     return ((obj.get("metadata") or {}).get("labels") or {}).get("v", "")
 
 
-def _listed(target: Target, namespace: str | None, when: str) -> dict[str, Any]:
-    resp = target.list(RESOURCE, namespace)
+def _pod_view(obj: dict[str, Any]) -> dict[str, Any]:
+    """What a read shows of a pod besides its value: the node it is bound to, the grace of its pending deletion."""
+    out: dict[str, Any] = {}
+    if (obj.get("spec") or {}).get("nodeName"):
+        out["node"] = obj["spec"]["nodeName"]
+    meta = obj.get("metadata") or {}
+    if meta.get("deletionTimestamp"):
+        out["grace"] = meta.get("deletionGracePeriodSeconds") or 0
+    return out
+
+
+def _listed(target: Target, resource: str, when: str) -> dict[str, Any]:
+    resp = target.list(resource, namespace_of(resource))
     if resp.code != 200:
-        raise violation("api.matches-model", f"the list {when} a round was answered {resp.code}: {resp.body}")
+        raise violation("api.matches-model", f"the list of {resource} {when} a round was answered {resp.code}: "
+                                             f"{resp.body}")
     return resp.body
 
 
-def _initial(listed: dict[str, Any]) -> list[Operation]:
-    """The store's state before a round, as creates in resourceVersion order (times before any client's)."""
-    items = sorted(listed["items"], key=lambda o: int(o["metadata"]["resourceVersion"]))
+def _initial(*lists: tuple[str, dict[str, Any]]) -> list[Operation]:
+    """The store's state before a round, as creates in resourceVersion order (times before any client's); each
+    of ``lists`` is (resource, a list of it)."""
+    items = sorted(((res, o) for res, listed in lists for o in listed["items"]),
+                   key=lambda ro: int(ro[1]["metadata"]["resourceVersion"]))
     return [Operation(INITIAL_CLIENT, -2 * len(items) + 2 * i, -2 * len(items) + 2 * i + 1,
-                      {"op": "create", "key": o["metadata"]["name"], "value": _value(o)},
-                      {"code": 201, "rv": o["metadata"]["resourceVersion"]}) for i, o in enumerate(items)]
+                      {"op": "create", "key": f"{res}/{o['metadata']['name']}", "value": _value(o), **_pod_view(o)},
+                      {"code": 201, "rv": o["metadata"]["resourceVersion"]}) for i, (res, o) in enumerate(items)]
 
 
 def _state(listed: dict[str, Any]) -> dict[str, tuple[str, str]]:
@@ -287,19 +417,20 @@ def _state(listed: dict[str, Any]) -> dict[str, tuple[str, str]]:
 
 
 def _written(ops: list[Operation]) -> list[watch_checks.Written]:
-    """The acknowledged writes of a round that changed something (the replayed initial state is no write, and an
-    update answered with a resourceVersion already known wrote nothing: apiserver/pkg/registry/generic/registry/
-    store.go, GuaranteedUpdate leaves an unchanged object as it was, with no event)."""
+    """The acknowledged writes of nodes in a round that changed something (the replayed initial state is no
+    write, and an update answered with a resourceVersion already known wrote nothing: apiserver/pkg/registry/
+    generic/registry/store.go, GuaranteedUpdate leaves an unchanged object as it was, with no event)."""
     known = {op.output.get("rv") for op in ops if op.client == INITIAL_CLIENT}
     out = []
     for op in sorted(ops, key=lambda o: o.return_ns):
-        verb, rv = op.input["op"], op.output.get("rv")
-        if op.client == INITIAL_CLIENT or verb not in watch_checks.EVENT_OF or op.output.get("code") not in (200, 201):
+        verb, rv, key = op.input["op"], op.output.get("rv"), op.input.get("key", "")
+        if op.client == INITIAL_CLIENT or not key.startswith("nodes/") or verb not in watch_checks.EVENT_OF \
+                or op.output.get("code") not in (200, 201):
             continue
         if verb == "update" and rv in known:
             continue
         known.add(rv)
-        out.append(watch_checks.Written(op.input["key"], verb, op.input.get("value"),
+        out.append(watch_checks.Written(key.removeprefix("nodes/"), verb, op.input.get("value"),
                                         rv if verb != "delete" else None, op.client))
     return out
 
@@ -324,7 +455,15 @@ class ConcurrentMachine(RuleBasedStateMachine):
         self.builtin = self.target_spec.get("kind") == "builtin"
         self.history = self.reporter.new_history(self.target_spec)
         self.rounds = 0
-        self.seen: dict[str, list[str]] = {}
+        self.shared = Shared()
+        from conformance.client import transport
+
+        with transport("creating the clients' namespace"):
+            made = self.target.create("namespaces", None, {"apiVersion": "v1", "kind": "Namespace",
+                                                           "metadata": {"name": POD_NAMESPACE}})
+        if made.code not in (201, 409):
+            raise violation("api.matches-model", f"creating namespace {POD_NAMESPACE} was answered {made.code}: "
+                                                 f"{made.body}")
         #: the rounds run so far: each one's programs and the interleaving choices made (a reproduction replays them)
         self.played: list[tuple[list[list[Call]], list[int]]] = []
 
@@ -335,7 +474,7 @@ class ConcurrentMachine(RuleBasedStateMachine):
         if baton is not None:
             server = self.target.server  # type: ignore[attr-defined]
             server.pause = baton.pass_
-            return [Client(i, self.target, NAMESPACE, baton.tick, baton.pass_, self.seen, round=self.rounds)
+            return [Client(i, self.target, baton.tick, baton.pass_, self.shared, round=self.rounds)
                     for i in range(n)]
         from adapters.http import HTTPTarget
         from adapters.scoped import ScopedTarget
@@ -343,8 +482,8 @@ class ConcurrentMachine(RuleBasedStateMachine):
         spec, main = self.target_spec, self.target
         assert isinstance(main, ScopedTarget)
         return [Client(i, ScopedTarget(HTTPTarget(spec["kubeconfig"], context=spec.get("context")),
-                                       run_id=main.run_id), NAMESPACE, time.monotonic_ns, lambda p: None,
-                       self.seen, round=self.rounds)
+                                       run_id=main.run_id), time.monotonic_ns, lambda p: None,
+                       self.shared, round=self.rounds)
                 for i in range(n)]
 
     @rule()
@@ -366,19 +505,26 @@ class ConcurrentMachine(RuleBasedStateMachine):
     def _play(self, programs: list[list[Call]], baton: Baton | None) -> tuple[list[Operation], str, Any]:
         """Run one round; its history, the checker's verdict on it, and the first broken watch guarantee
         (a check and its problems) or None."""
-        before = _listed(self.target, NAMESPACE, "before")
-        watch = self.target.watch(RESOURCE, NAMESPACE, resource_version=before["metadata"]["resourceVersion"])
+        before = _listed(self.target, "nodes", "before")
+        pods_before = _listed(self.target, "pods", "before")
+        start = before["metadata"]["resourceVersion"]
+        self.shared.lists[:] = [start]
+        watch = self.target.watch("nodes", None, resource_version=start)
         clients = self._clients(len(programs), baton)
         try:
             if baton is not None:
                 baton.run([lambda c=c, p=p: c.run(p) for c, p in zip(clients, programs, strict=True)])
             else:
                 _run_threads(clients, programs)
-            ops = _initial(before) + [op for c in clients for op in c.ops]
-            after = _state(_listed(self.target, NAMESPACE, "after"))
-            broken = (self._check_watch(watch, before["metadata"]["resourceVersion"], _state(before), _written(ops),
-                                        after, baton is None)
-                      or _check_client_watches(clients, after, baton is None))
+            ops = _initial(("nodes", before), ("pods", pods_before)) + [op for c in clients for op in c.ops]
+            after = _state(_listed(self.target, "nodes", "after"))
+            broken, events = self._check_watch(watch, start, _state(before), _written(ops), after, baton is None)
+            # the reads at a resourceVersion, against the store's states as that watch showed them (only once it
+            # passed its own checks)
+            broken = (broken or _check_client_watches(clients, after, baton is None)
+                      or _first_broken("the reads at a resourceVersion", (
+                          reads_checks.read_at_revision, [r for c in clients for r in c.reads],
+                          reads_checks.Timeline(start, _state(before), events))))
         finally:
             watch.close()
             for c in clients:
@@ -396,9 +542,10 @@ class ConcurrentMachine(RuleBasedStateMachine):
 
     def _check_watch(self, watch: Any, start: str, before: dict[str, tuple[str, str]],
                      writes: list[watch_checks.Written], after: dict[str, tuple[str, str]], remote: bool
-                     ) -> tuple[Any, list[str]] | None:
+                     ) -> tuple[tuple[Any, list[str]] | None, list[dict[str, Any]]]:
         """The watch opened at the round's first list, judged against what the writers were answered and the list
-        read after; then a second watch, resumed from the middle of what the first delivered."""
+        read after; then a second watch, resumed from the middle of what the first delivered. The first broken
+        guarantee (or None), and what the first watch delivered."""
         events = _drain(watch, lambda got: (not watch_checks.delivers_writes(got, writes)
                                             and watch_checks.replay(before, got) == after), remote)
         broken = _first_broken("the watch opened at the round's first list",
@@ -406,18 +553,17 @@ class ConcurrentMachine(RuleBasedStateMachine):
                                (watch_checks.ordered, events), (watch_checks.delivers_writes, events, writes),
                                (watch_checks.list_then_watch, before, events, after))
         if broken or len(events) < 2:
-            return broken
-            return None
+            return broken, events
         middle = len(events) // 2
         rv = events[middle]["object"]["metadata"]["resourceVersion"]
-        resumed_watch = self.target.watch(RESOURCE, NAMESPACE, resource_version=rv)
+        resumed_watch = self.target.watch("nodes", None, resource_version=rv)
         try:
             resumed = _drain(resumed_watch, lambda got: len(got) >= len(events) - middle - 1, remote)
         finally:
             resumed_watch.close()
         return _first_broken(f"the watch resumed from resourceVersion {rv}",
                              (watch_checks.unique, resumed), (watch_checks.ordered, resumed),
-                             (watch_checks.resumes, events, middle, resumed))
+                             (watch_checks.resumes, events, middle, resumed)), events
 
     def run_round(self, programs: list[list[Call]], baton: Baton | None) -> None:
         self.rounds += 1

@@ -32,6 +32,8 @@ INVARIANTS: dict[str, str] = {
     "scheduler.fit-error": "a pod that fits nowhere is reported unschedulable, with upstream's reasons",
     "lease.single-holder-per-term": "one holder per (lease, leaseTransitions); no two replicas lead at once",
     "lease.only-leader-acts": "bindings come only from the replica holding the lease",
+    "api.read-at-revision": "a read with resourceVersion 0, NotOlderThan r or Exact r shows the store as it was at "
+                            "one revision: r itself for Exact, r or later for NotOlderThan",
     "api.linearizable": "the calls of concurrent clients are linearizable: some order of them, each between its "
                         "call and its return, is one the storage allows (no lost update, no stale or torn read)",
 }

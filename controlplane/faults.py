@@ -70,6 +70,10 @@ FAULTS: tuple[Fault, ...] = (
           "the pages of a paged list after the first read the latest state instead of the first page's revision: "
           "pages of one list from different moments",
           concurrent=True),
+    Fault("list.cache-skips-wait", "api.read-at-revision",
+          "a list with resourceVersion 0 or NotOlderThan r is answered from what the last consistent list read, "
+          "without waiting to catch up with r, and labelled with r: items older than the revision it claims",
+          concurrent=True),
     Fault("watch.racy-fanout", "watch.ordered",
           "a write's event reaches watchers after other requests were let in, not at commit: overlapping writes "
           "may be delivered out of commit order",

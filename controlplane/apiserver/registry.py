@@ -77,6 +77,8 @@ class Context:
     stale_cache: dict[str, tuple[bytes, int]] = field(default_factory=dict)
     # the revision each key was created at, for the list.stale-item-rv fault; kept only when it is on
     created_at: dict[str, int] = field(default_factory=dict)
+    #: the list.cache-skips-wait fault's cache: prefix -> the rows and revision of the last consistent list
+    list_cache: dict[str, tuple[list[tuple[str, bytes, int]], int]] = field(default_factory=dict)
     # lets other requests run for a moment, the server lock released (set by APIServer); only the window of a
     # seeded concurrency fault calls it
     interleave: Callable[[str], None] = field(default=lambda point: None)
@@ -481,11 +483,18 @@ class Store:
                     raise _too_large(with_rev, e.current) from None
         elif self.ctx.faults.enabled("list.torn-read"):
             rows, rev = self._torn_range(prefix)
+        elif (self.ctx.faults.enabled("list.cache-skips-wait") and resource_version and prefix in self.ctx.list_cache
+              and (resource_version == "0" or resource_version_match == "NotOlderThan")):
+            # the cache does not wait to catch up with the revision asked, and claims it anyway
+            rows, rev = self.ctx.list_cache[prefix]
+            rev = max(rev, int(resource_version))
         else:
             rows, rev = storage.range(prefix)
             if resource_version and resource_version != "0" and int(resource_version) > rev:
                 # etcd3/store.go: validateMinimumResourceVersion -- the answer must be at least that recent
                 raise _too_large(int(resource_version), rev)
+            if not resource_version and not paging and self.ctx.faults.enabled("list.cache-skips-wait"):
+                self.ctx.list_cache[prefix] = (list(rows), rev)
 
         def order(key: str) -> tuple[str, ...]:
             return tuple(key[len(prefix):].split("/"))

@@ -48,22 +48,30 @@ type rawOperation struct {
 }
 
 type rawInput struct {
-	Op    *string `json:"op"`
-	Key   *string `json:"key"`
-	Value *string `json:"value"`
-	RV    *string `json:"rv"`
+	Op       *string `json:"op"`
+	Key      *string `json:"key"`
+	Value    *string `json:"value"`
+	RV       *string `json:"rv"`
+	Node     *string `json:"node"`
+	Grace    *int64  `json:"grace"`
+	Prefix   *string `json:"prefix"`
+	Selector *string `json:"selector"`
 }
 
 type rawItem struct {
 	Key   *string `json:"key"`
 	RV    *string `json:"rv"`
 	Value *string `json:"value"`
+	Node  *string `json:"node"`
+	Grace *int64  `json:"grace"`
 }
 
 type rawOutput struct {
 	Code  *int       `json:"code"`
 	RV    *string    `json:"rv"`
 	Value *string    `json:"value"`
+	Node  *string    `json:"node"`
+	Grace *int64     `json:"grace"`
 	Items *[]rawItem `json:"items"`
 }
 
@@ -82,6 +90,27 @@ var allowedCodes = map[opKind][]int{
 	opDelete: {200, 404, 409, 0},
 	opGet:    {200, 404, 0},
 	opList:   {200, 0},
+	opBind:   {201, 404, 409, 0},
+	opMark:   {200, 404, 409, 0},
+	opRemove: {200, 0},
+}
+
+func str(p *string) string {
+	if p == nil {
+		return ""
+	}
+	return *p
+}
+
+// graceOf reads a grace period: absent is -1 (no deletion pending / none asked).
+func graceOf(field string, p *int64) (int64, error) {
+	if p == nil {
+		return -1, nil
+	}
+	if *p < 0 {
+		return 0, fmt.Errorf("%s is %d; a grace period is 0 or more", field, *p)
+	}
+	return *p, nil
 }
 
 func decodeStrict(data []byte, v interface{}) error {
@@ -189,9 +218,17 @@ func parseRequest(in *rawInput) (request, error) {
 		}
 	}
 	if kind < 0 {
-		return req, fmt.Errorf("input.op is %q; expected create, update, delete, get or list", *in.Op)
+		return req, fmt.Errorf("input.op is %q; expected one of %v", *in.Op, opNames)
 	}
 	req.kind = opKind(kind)
+	var err error
+	if req.grace, err = graceOf("input.grace", in.Grace); err != nil {
+		return req, err
+	}
+	req.node, req.prefix, req.selector = str(in.Node), str(in.Prefix), str(in.Selector)
+	if req.kind == opBind && req.node == "" {
+		return req, errors.New("input.node is missing (a bind names its node)")
+	}
 	if req.kind == opList {
 		return req, nil
 	}
@@ -205,7 +242,7 @@ func parseRequest(in *rawInput) (request, error) {
 		}
 		req.value = *in.Value
 	}
-	if req.kind == opUpdate || req.kind == opDelete {
+	if req.kind == opUpdate || req.kind == opDelete || req.kind == opMark {
 		if in.RV == nil {
 			return req, fmt.Errorf("input.rv is missing (the %s's precondition; \"\" for none)", req.kind)
 		}
@@ -229,8 +266,15 @@ func parseResponse(kind opKind, out *rawOutput) (response, error) {
 	if !allowed {
 		return resp, fmt.Errorf("output.code %d is not an answer to a %s (expected one of %v)", resp.code, kind, allowedCodes[kind])
 	}
-	needRV := resp.code == 201 || (resp.code == 200 && kind != opDelete)
-	if needRV {
+	var err error
+	if resp.grace, err = graceOf("output.grace", out.Grace); err != nil {
+		return resp, err
+	}
+	if kind == opMark && resp.code == 200 && resp.grace < 0 {
+		return resp, errors.New("output.grace is missing (a mark answered 200 carries the pending grace period)")
+	}
+	needRV := (resp.code == 201 && kind != opBind) || (resp.code == 200 && kind != opDelete && kind != opMark)
+	if needRV || (out.RV != nil && kind == opMark && resp.code == 200) {
 		if out.RV == nil {
 			return resp, fmt.Errorf("output.rv is missing (a %s answered %d carries one)", kind, resp.code)
 		}
@@ -245,6 +289,8 @@ func parseResponse(kind opKind, out *rawOutput) (response, error) {
 			return resp, errors.New("output.value is missing (a get answered 200 carries one)")
 		}
 		resp.value = *out.Value
+		resp.node = str(out.Node)
+		resp.view.grace = resp.grace
 	}
 	if kind == opList && resp.code == 200 {
 		if out.Items == nil {
@@ -263,7 +309,11 @@ func parseResponse(kind opKind, out *rawOutput) (response, error) {
 			if err != nil {
 				return resp, fmt.Errorf("output.items[%d].rv: %v", i, err)
 			}
-			resp.items = append(resp.items, listItem{key: *it.Key, rv: rv, value: *it.Value})
+			grace, err := graceOf(fmt.Sprintf("output.items[%d].grace", i), it.Grace)
+			if err != nil {
+				return resp, err
+			}
+			resp.items = append(resp.items, listItem{key: *it.Key, rv: rv, view: view{*it.Value, str(it.Node), grace}})
 		}
 		sort.Slice(resp.items, func(i, j int) bool { return resp.items[i].key < resp.items[j].key })
 	}

@@ -30,33 +30,54 @@ const (
 	opDelete
 	opGet
 	opList
+	opBind
+	opMark
+	opRemove
 )
 
-var opNames = [...]string{opCreate: "create", opUpdate: "update", opDelete: "delete", opGet: "get", opList: "list"}
+var opNames = [...]string{opCreate: "create", opUpdate: "update", opDelete: "delete", opGet: "get", opList: "list",
+	opBind: "bind", opMark: "mark", opRemove: "remove"}
 
 func (k opKind) String() string { return opNames[k] }
 
-func (k opKind) isWrite() bool { return k == opCreate || k == opUpdate || k == opDelete }
+func (k opKind) isWrite() bool { return k != opGet && k != opList }
+
+// podDefaultGrace is the grace period of a pod whose spec does not set one
+// (pkg/apis/core/v1/defaults.go: SetDefaults_PodSpec, TerminationGracePeriodSeconds).
+const podDefaultGrace = 30
 
 // request is an operation's input once checked.
 type request struct {
 	kind         opKind
 	key          string
 	value        string
-	precondition int64 // 0: unconditional
+	precondition int64  // 0: unconditional
+	node         string // bind: the target node; create: the node of an object in the initial state
+	grace        int64  // mark: the grace period asked, -1 for none; create: the initial state's, -1 for none
+	prefix       string // list: only keys with this prefix
+	selector     string // list: only objects whose value is in this group ("a" selects values "a.…")
+}
+
+// view is what a read shows of one object besides its revision: its value, the node it
+// is bound to, and its pending deletion (grace < 0: none).
+type view struct {
+	value string
+	node  string
+	grace int64
 }
 
 type listItem struct {
-	key   string
-	rv    int64
-	value string
+	key string
+	rv  int64
+	view
 }
 
 // response is an operation's output once checked; code 0 means the outcome is unknown.
 type response struct {
 	code  int
-	rv    int64
-	value string
+	rv    int64 // 0 where the answer carries none (a mark of an object deleted at once)
+	grace int64 // mark: the grace period of the deletion now pending
+	view
 	items []listItem // sorted by key
 }
 
@@ -67,7 +88,7 @@ const unbounded = math.MaxInt64
 // between lo and hi. lo is the highest revision committed before the write; hi shrinks to
 // each revision committed after it. The first read that shows the object fixes rv.
 type object struct {
-	value  string
+	view
 	rv     int64
 	lo, hi int64
 }
@@ -158,13 +179,50 @@ func (s *state) remove(key string) *state {
 	return next
 }
 
-// hidden is the object a write of unknown outcome leaves behind if it took effect.
-func (s *state) hidden(value string, after int64) object {
+// hidden is the object a write leaves behind when its revision is not known: a write of
+// unknown outcome, if it took effect, or one whose answer carries no revision (a binding).
+func (s *state) hidden(v view, after int64) object {
 	lo := s.maxRV
 	if after > lo {
 		lo = after
 	}
-	return object{value: value, lo: lo, hi: unbounded}
+	return object{view: v, lo: lo, hi: unbounded}
+}
+
+// written records a write of o's new view: at revision rv, or at a hidden one when rv is 0.
+func (s *state) written(key string, o object, v view, rv int64) (*state, bool) {
+	if rv == 0 {
+		return s.put(key, s.hidden(v, o.lo+1)), true
+	}
+	next, ok := s.commit(rv)
+	if !ok {
+		return nil, false
+	}
+	return next.put(key, object{view: v, rv: rv}), true
+}
+
+// deletion is the view a delete of o leaves pending, or false when it changes nothing
+// (apiserver/pkg/registry/rest/delete.go: BeforeDelete; pkg/registry/core/pod/strategy.go:
+// CheckGracefulDelete gives an unscheduled pod 0; a pending deletion only ever shortens).
+func deletion(o object, asked int64) (view, bool) {
+	v := o.view
+	switch {
+	case o.grace < 0 && asked >= 0:
+		v.grace = asked
+	case o.grace < 0 && o.node == "":
+		v.grace = 0
+	case o.grace < 0:
+		v.grace = podDefaultGrace
+	case asked >= 0 && asked < o.grace:
+		v.grace = asked
+	default:
+		return v, false
+	}
+	return v, true
+}
+
+func (s *state) selects(key string, o object, req request) bool {
+	return strings.HasPrefix(key, req.prefix) && (req.selector == "" || strings.HasPrefix(o.value, req.selector+"."))
 }
 
 func one(s *state, ok bool) []interface{} {
@@ -187,14 +245,14 @@ func step(s *state, req request, resp response) []interface{} {
 			if !ok {
 				return nil
 			}
-			return one(next.put(req.key, object{value: req.value, rv: resp.rv}), true)
+			return one(next.put(req.key, object{view: view{req.value, req.node, req.grace}, rv: resp.rv}), true)
 		case 409:
 			return one(s, present)
 		case 0:
 			if present {
 				return one(s, true)
 			}
-			return []interface{}{s, s.put(req.key, s.hidden(req.value, 0))}
+			return []interface{}{s, s.put(req.key, s.hidden(view{req.value, req.node, req.grace}, 0))}
 		}
 	case opUpdate:
 		switch resp.code {
@@ -218,14 +276,14 @@ func step(s *state, req request, resp response) []interface{} {
 				}
 			}
 			if next, ok := base.commit(resp.rv); ok {
-				outcomes = append(outcomes, next.put(req.key, object{value: req.value, rv: resp.rv}))
+				outcomes = append(outcomes, next.put(req.key, object{view: view{req.value, o.node, o.grace}, rv: resp.rv}))
 			}
 			return outcomes
 		case 0:
 			outcomes := []interface{}{s}
 			if present {
 				if base, ok := s.matches(req.key, req.precondition); ok {
-					outcomes = append(outcomes, base.put(req.key, base.hidden(req.value, o.lo+1)))
+					outcomes = append(outcomes, base.put(req.key, base.hidden(view{req.value, o.node, o.grace}, o.lo+1)))
 				}
 			}
 			return outcomes
@@ -258,7 +316,7 @@ func step(s *state, req request, resp response) []interface{} {
 		case 404:
 			return one(s, !present)
 		case 200:
-			if !present || o.value != resp.value {
+			if !present || o.view != resp.view {
 				return nil
 			}
 			return one(s.learn(req.key, resp.rv))
@@ -268,13 +326,19 @@ func step(s *state, req request, resp response) []interface{} {
 	case opList:
 		switch resp.code {
 		case 200:
-			if len(resp.items) != len(s.objects) {
+			selected := 0
+			for k, o := range s.objects {
+				if s.selects(k, o, req) {
+					selected++
+				}
+			}
+			if len(resp.items) != selected {
 				return nil
 			}
 			next := s
 			for _, it := range resp.items {
 				o, present := next.objects[it.key]
-				if !present || o.value != it.value || it.rv > resp.rv {
+				if !present || !s.selects(it.key, o, req) || o.view != it.view || it.rv > resp.rv {
 					return nil
 				}
 				var ok bool
@@ -294,6 +358,87 @@ func step(s *state, req request, resp response) []interface{} {
 			return one(next, true)
 		case 0:
 			return one(s, true)
+		}
+	case opBind:
+		// pkg/registry/core/pod/storage/storage.go: setPodNodeAndMetadata refuses a pod being
+		// deleted or already bound; the 201 Status carries no revision
+		bindable := present && o.node == "" && o.grace < 0
+		bound := view{o.value, req.node, o.grace}
+		switch resp.code {
+		case 404:
+			return one(s, !present)
+		case 409:
+			return one(s, present && !bindable)
+		case 201:
+			if !bindable {
+				return nil
+			}
+			return one(s.written(req.key, o, bound, 0))
+		case 0:
+			if !bindable {
+				return one(s, true)
+			}
+			next, _ := s.written(req.key, o, bound, 0)
+			return []interface{}{s, next}
+		}
+	case opMark:
+		// the first write of a pod's delete: its deletion made pending (apiserver/pkg/registry/
+		// generic/registry/store.go: updateForGracefulDeletionAndFinalizers)
+		switch resp.code {
+		case 404:
+			return one(s, !present)
+		case 409:
+			return one(s, present && s.mayMismatch(req.key, req.precondition))
+		case 200:
+			if !present {
+				return nil
+			}
+			base, ok := s.matches(req.key, req.precondition)
+			if !ok {
+				return nil
+			}
+			v, changes := deletion(o, req.grace)
+			if v.grace != resp.grace {
+				return nil
+			}
+			if !changes {
+				if resp.rv == 0 {
+					return one(base, true)
+				}
+				return one(base.learn(req.key, resp.rv))
+			}
+			return one(base.written(req.key, base.objects[req.key], v, resp.rv))
+		case 0:
+			outcomes := []interface{}{s}
+			if present {
+				if base, ok := s.matches(req.key, req.precondition); ok {
+					if v, changes := deletion(o, req.grace); changes {
+						next, _ := base.written(req.key, base.objects[req.key], v, 0)
+						outcomes = append(outcomes, next)
+					}
+				}
+			}
+			return outcomes
+		}
+	case opRemove:
+		// the second write of a pod's delete, once nothing holds it (grace 0): the answer is
+		// the object at the delete's revision (apiserver/pkg/storage/etcd3/store.go: Delete)
+		removable := present && o.grace == 0
+		switch resp.code {
+		case 200:
+			if !removable {
+				return nil
+			}
+			next, ok := s.commit(resp.rv)
+			if !ok {
+				return nil
+			}
+			return one(next.remove(req.key), true)
+		case 0:
+			if !removable {
+				return one(s, true)
+			}
+			return []interface{}{s, s.remove(req.key)}
 		}
 	}
 	return nil
@@ -319,6 +464,8 @@ func hashState(a interface{}) uint64 {
 	for k, o := range s.objects {
 		buf = append(buf[:0], k...)
 		buf = append(append(buf, 0), o.value...)
+		buf = append(append(buf, 0), o.node...)
+		buf = strconv.AppendInt(append(buf, 0), o.grace, 10)
 		buf = strconv.AppendInt(append(buf, 0), o.rv, 10)
 		buf = strconv.AppendInt(append(buf, 0), o.lo, 10)
 		buf = strconv.AppendInt(append(buf, 0), o.hi, 10)
@@ -361,7 +508,14 @@ func describeState(a interface{}) string {
 		if !o.known() {
 			rv = fmt.Sprintf("?(%d,%s)", o.lo, rvText(o.hi))
 		}
-		parts = append(parts, fmt.Sprintf("%s=%s@%s", k, short(o.value), rv))
+		extra := ""
+		if o.node != "" {
+			extra += " on " + o.node
+		}
+		if o.grace >= 0 {
+			extra += fmt.Sprintf(" deleting (grace %d)", o.grace)
+		}
+		parts = append(parts, fmt.Sprintf("%s=%s%s@%s", k, short(o.value), extra, rv))
 	}
 	return fmt.Sprintf("{%s} maxRV %d", strings.Join(parts, ", "), s.maxRV)
 }
@@ -376,6 +530,18 @@ func describeOperation(in, out interface{}) string {
 	if req.kind == opCreate || req.kind == opUpdate {
 		b.WriteString(" = " + short(req.value))
 	}
+	if req.kind == opBind {
+		b.WriteString(" to " + req.node)
+	}
+	if req.kind == opMark && req.grace >= 0 {
+		fmt.Fprintf(&b, " (grace %d)", req.grace)
+	}
+	if req.kind == opList && (req.prefix != "" || req.selector != "") {
+		fmt.Fprintf(&b, " %s*", req.prefix)
+		if req.selector != "" {
+			b.WriteString(" in group " + req.selector)
+		}
+	}
 	if req.precondition != 0 {
 		fmt.Fprintf(&b, " (rv %d)", req.precondition)
 	}
@@ -389,6 +555,13 @@ func describeOperation(in, out interface{}) string {
 		}
 	case req.kind == opGet && resp.code == 200:
 		fmt.Fprintf(&b, " -> 200 rv %d = %s", resp.rv, short(resp.value))
+	case req.kind == opMark && resp.code == 200:
+		fmt.Fprintf(&b, " -> 200 grace %d", resp.grace)
+		if resp.rv != 0 {
+			fmt.Fprintf(&b, " rv %d", resp.rv)
+		}
+	case req.kind == opRemove && resp.code == 200:
+		fmt.Fprintf(&b, " -> 200 rv %d", resp.rv)
 	case resp.code == 201 || (resp.code == 200 && req.kind == opUpdate):
 		fmt.Fprintf(&b, " -> %d rv %d", resp.code, resp.rv)
 	default:

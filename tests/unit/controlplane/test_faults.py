@@ -44,7 +44,7 @@ def types(events: list[JSON]) -> list[str]:
 
 
 def test_registry_and_faultset() -> None:
-    assert len(FAULTS) == len(BY_NAME) == 37
+    assert len(FAULTS) == len(BY_NAME) == 38
     fs = FaultSet(["watch.reorders"])
     assert fs.enabled("watch.reorders") and not fs.enabled("binding.overwrites")
     assert "watch.reorders" in fs and isinstance(fs, frozenset)
@@ -382,3 +382,18 @@ def test_list_page_at_latest_mixes_moments(make_target: Make, racy: bool) -> Non
     rest = t.list("pods", "ns", limit=5, continue_=first["metadata"]["continue"]).body
     names = [o["metadata"]["name"] for o in first["items"] + rest["items"]]
     assert names == (["a", "ab", "b"] if racy else ["a", "b"])
+
+
+@pytest.mark.parametrize("faulty", [False, True])
+def test_list_cache_skips_wait_claims_a_revision_its_items_are_not_from(make_target: Make, faulty: bool) -> None:
+    t = make_target(*(["list.cache-skips-wait"] if faulty else []))
+    t.create("pods", "ns", pod("a"))
+    cached = t.list("pods", "ns").body["metadata"]["resourceVersion"]  # what the faulty cache then holds
+    made = t.create("pods", "ns", pod("b")).body["metadata"]["resourceVersion"]
+    newer = t.list("pods", "ns", resource_version=made, resource_version_match="NotOlderThan").body
+    any_ = t.list("pods", "ns", resource_version="0").body
+    assert newer["metadata"]["resourceVersion"] == made
+    assert [o["metadata"]["name"] for o in newer["items"]] == (["a"] if faulty else ["a", "b"])
+    # "0" may be old, and is: but then it says so
+    assert any_["metadata"]["resourceVersion"] == (cached if faulty else made)
+    assert [o["metadata"]["name"] for o in any_["items"]] == (["a"] if faulty else ["a", "b"])
