@@ -83,8 +83,9 @@ def steps_per_second(machine: type[RuleBasedStateMachine], counter: type, exampl
 
 
 def hunt(fault: str, invariant: str, seed_value: int, examples: int, steps: int,
-         shrink: bool = True) -> dict[str, Any]:
-    cls = machine_for(base_for_fault(fault), faults=[fault])
+         shrink: bool = True, concurrent: bool = False) -> dict[str, Any]:
+    """One hunt for ``fault`` on the machine that hunts it (the concurrent machine with ``concurrent``)."""
+    cls = machine_for(ConcurrentMachine if concurrent else base_for_fault(fault), faults=[fault])
     cls = seed(seed_value)(cls)
     CheckedMachine.first_failure_at = ConcurrentMachine.first_failure_at = None
     phases = profiles.NO_EXPLAIN if shrink else [p for p in profiles.NO_EXPLAIN if p is not Phase.shrink]
@@ -115,7 +116,7 @@ def hunt(fault: str, invariant: str, seed_value: int, examples: int, steps: int,
 REQUIRED_SHARE = 0.9
 
 
-def _hunt_job(job: tuple[str, str, int, int, int, bool]) -> dict[str, Any]:
+def _hunt_job(job: tuple[str, str, int, int, int, bool, bool]) -> dict[str, Any]:
     return hunt(*job)
 
 
@@ -135,6 +136,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-shrink", action="store_true",
                         help="stop each hunt at its first failure: the share caught and the time to it, no shrunk "
                              "length (shrinking a scheduler example takes minutes)")
+    parser.add_argument("--concurrent", action="store_true",
+                        help="hunt every fault with the concurrent machine (its watch checks across writers name "
+                             "the invariants the sequential machine's do)")
     args = parser.parse_args(argv)
 
     from adapters.inprocess import known_faults
@@ -162,7 +166,7 @@ def main(argv: list[str] | None = None) -> int:
     short = 0
     with ProcessPoolExecutor(max_workers=args.jobs, max_tasks_per_child=1) as pool:
         pending = {fault: pool.map(_hunt_job, [(fault, inv, s, args.examples, args.steps,
-                                                       not args.no_shrink) for s in seeds])
+                                                       not args.no_shrink, args.concurrent) for s in seeds])
                    for fault, inv in faults}
         for fault, inv in faults:
             runs = list(pending[fault])

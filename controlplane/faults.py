@@ -65,7 +65,8 @@ FAULTS: tuple[Fault, ...] = (
           concurrent=True),
     Fault("list.torn-read", "api.linearizable",
           "a list reads its objects one at a time with other requests let in between: a state the store never held",
-          concurrent=True),
+          # a list at resourceVersion 0 or NotOlderThan reads the same way, and is then no snapshot of one revision
+          also=("api.read-at-revision",), concurrent=True),
     Fault("list.page-at-latest", "api.linearizable",
           "the pages of a paged list after the first read the latest state instead of the first page's revision: "
           "pages of one list from different moments",
