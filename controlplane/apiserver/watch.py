@@ -16,9 +16,9 @@ from contextlib import contextmanager
 from typing import Any
 
 from ..faults import FaultSet
+from .errors import Expired, InternalError
 from .meta import decode
 from .selectors import Selector
-from .errors import Expired, InternalError
 from .storage import Compacted, StorageError, StorageEvent, StorageWatch
 
 JSON = dict[str, Any]

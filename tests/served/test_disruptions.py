@@ -25,8 +25,8 @@ from conformance import concurrency, disruption
 from conformance.concurrency import ConcurrentMachine
 from conformance.invariants import ObservedViolation
 from conformance.runner import machine_for, run
-from controlplane.apiserver.storage import Compacted
 from controlplane.apiserver.etcd import EtcdStorage
+from controlplane.apiserver.storage import Compacted
 from controlplane.etcdproc import EtcdProcess
 
 EXAMPLES = int(os.environ.get("KUBEPROP_DISRUPTION_EXAMPLES", "3"))
