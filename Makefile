@@ -56,6 +56,7 @@ concurrency: venv
 	$(PYTEST) -q conformance/test_concurrency.py --hypothesis-profile=thorough
 	$(PYTEST) -q conformance/test_concurrency.py --target served --storage memory
 	$(PYTEST) -q conformance/test_concurrency.py --target served --storage etcd
+	KUBEPROP_DISRUPTION_EXAMPLES=15 $(PYTEST) -q -s tests/served/test_disruptions.py
 
 ## long run: the thorough Hypothesis profile
 thorough: venv

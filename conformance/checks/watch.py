@@ -112,7 +112,7 @@ def _matches(w: Written, event: JSON) -> bool:
 
 
 @check("watch.reliable")
-def delivers_writes(events: Sequence[JSON], writes: Sequence[Written], *, open_outcomes: frozenset[str] = frozenset()
+def delivers_writes(events: Sequence[JSON], writes: Sequence[Written], open_outcomes: frozenset[str] = frozenset()
                     ) -> list[str]:
     """Every acknowledged write is delivered once, as it was answered; no event is a change nobody made.
 
@@ -159,6 +159,28 @@ def resumes(first: Sequence[JSON], start: int, resumed: Sequence[JSON]) -> list[
         return []
     return [f"a watch from resourceVersion {_rv(first[start])} delivered {labels(resumed)}, but the watch that "
             f"delivered that revision went on with {labels(first[start + 1:])}"]
+
+
+@check("watch.resumable")
+def resumes_or_expires(segments: Sequence[Any]) -> list[str]:
+    """A watch that ended or failed (a server killed, etcd lost, compaction), reopened from the last
+    resourceVersion it delivered, either goes on (what its streams delivered together is then held to the other
+    watch checks) or answers 410 Gone / Expired (apiserver/pkg/storage/cacher/watch_cache.go: "too old resource
+    version"; etcd3/watcher.go for a compacted revision); a client lists again only after a 410. Anything else,
+    once the servers answer again (``segments[-1]``, each with ``end``, ``from_rv``, ``detail``: see
+    ``conformance.disruption.Segment``), is a watch that cannot be resumed."""
+    if not segments or segments[-1].end in ("open", "expired"):
+        return []
+    last = segments[-1]
+    ends = [f"{s.end} from {s.from_rv}" for s in segments]
+    return [f"reopened from resourceVersion {last.from_rv}, the watch neither went on nor answered 410: "
+            f"{last.end} ({last.detail}); its streams: {ends}"]
+
+
+def is_expired(events: Sequence[JSON]) -> bool:
+    """Whether a watch's answer was only ERROR 410 (Gone / Expired): its start is older than the server holds."""
+    return (len(events) == 1 and events[0].get("type") == "ERROR"
+            and (events[0].get("object") or {}).get("code") == 410)
 
 
 def replay(items: Mapping[str, tuple[str, str]], events: Sequence[JSON]) -> dict[str, tuple[str, str]]:

@@ -805,7 +805,7 @@ class Store:
                 obj = decode(value, mod)
                 if selector.empty or selector.matches(obj["metadata"].get("labels")):
                     w.push("ADDED", obj)
-            w.attach(storage.watch(prefix, rev + 1, w.on_storage_event))
+            w.attach(storage.watch(prefix, rev + 1, w.on_storage_event, on_error=w.storage_failed))
             return w
         try:
             after = int(resource_version)
@@ -822,7 +822,7 @@ class Store:
             if faults.enabled("watch.racy-start"):
                 handle = self._racy_start(prefix, after, w)
             else:
-                handle = storage.watch(prefix, after, w.on_storage_event)
+                handle = storage.watch(prefix, after, w.on_storage_event, on_error=w.storage_failed)
         except Compacted as e:
             if not faults.enabled("watch.no-expiry"):
                 w.end_replay()

@@ -113,10 +113,12 @@ class Storage(Protocol):
     def delete(self, key: str, expected_mod_revision: int) -> int:
         """Remove if the key is at that mod revision; the delete's revision."""
 
-    def watch(self, prefix: str, from_revision: int, sink: Sink) -> StorageWatch:
+    def watch(self, prefix: str, from_revision: int, sink: Sink,
+              on_error: Callable[[StorageError], None] | None = None) -> StorageWatch:
         """Send every change under prefix with revision >= from_revision (0: only future ones) to sink.
 
-        Raises Compacted when from_revision is older than the compaction point.
+        Raises Compacted when from_revision is older than the compaction point. ``on_error`` hears of a watch
+        the storage ends after it started (etcd compacted past it while it caught up, etcd lost for good).
         """
 
     def compact(self, revision: int) -> None:
@@ -228,7 +230,9 @@ class MemoryStorage:
             if event.key.startswith(w.prefix):
                 w.sink(event)
 
-    def watch(self, prefix: str, from_revision: int, sink: Sink) -> StorageWatch:
+    def watch(self, prefix: str, from_revision: int, sink: Sink,
+              on_error: Callable[[StorageError], None] | None = None) -> StorageWatch:
+        # memory never ends a watch after it started: on_error is never called
         with self._lock:
             if 0 < from_revision < self._compacted:
                 raise Compacted(from_revision, self._compacted)

@@ -16,9 +16,10 @@ from contextlib import contextmanager
 from typing import Any
 
 from ..faults import FaultSet
+from .errors import Expired, InternalError
 from .meta import decode
 from .selectors import Selector
-from .storage import StorageEvent, StorageWatch
+from .storage import Compacted, StorageError, StorageEvent, StorageWatch
 
 JSON = dict[str, Any]
 
@@ -135,6 +136,15 @@ class Watcher:
             self._handle = handle
         if closed:
             handle.cancel()
+
+    def storage_failed(self, err: StorageError) -> None:
+        """The storage ended this watch after it started: the client's stream ends with an ERROR event, not in
+        silence. Compacted past while catching up: 410 (apiserver/pkg/storage/etcd3/watcher.go:
+        interpretWatchError turns etcd's ErrCompacted into NewResourceExpired); anything else: 500."""
+        if isinstance(err, Compacted):
+            self.fail(Expired(f"The resourceVersion for the provided watch is too old: {err}").status())
+        else:
+            self.fail(InternalError(f"{err}").status())
 
     def fail(self, status: JSON) -> None:
         """Send one ERROR event carrying a Status and end the stream."""

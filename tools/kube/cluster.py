@@ -8,6 +8,11 @@ Everything listens on loopback ports and lives in a temporary folder that is rem
         cluster.lease_holder()        # holderIdentity of the Lease kube-system/kube-scheduler
         cluster.failover()            # SIGKILL the leading replica, time until another holds the lease
 
+    with Cluster(schedulers=0, apiservers=2) as cluster:
+        cluster.kubeconfigs           # one per kube-apiserver replica, all on the one etcd
+        cluster.restart_apiserver(1)  # SIGKILL replica 1, start it again on its port, certificates and tokens
+        cluster.restart_etcd()        # SIGKILL etcd, start it again on its data directory and port
+
 From a shell (runs until Ctrl-C or SIGTERM)::
 
     python tools/kube/cluster.py up --schedulers 2 --kubeconfig /tmp/kubeconfig
@@ -308,12 +313,16 @@ class Cluster:
     """etcd + kube-apiserver + ``schedulers`` kube-scheduler replicas with leader election on the Lease
     kube-system/kube-scheduler. ``start()``/``stop()`` or use it as a context manager."""
 
-    def __init__(self, schedulers: int = 2, *, binaries: Binaries | None = None, bin_dir: str | Path | None = None,
+    def __init__(self, schedulers: int = 2, *, apiservers: int = 1, binaries: Binaries | None = None,
+                 bin_dir: str | Path | None = None,
                  workdir: str | Path | None = None, kubeconfig: str | Path | None = None, keep: bool = False,
                  start_timeout: float = 120.0, lease_duration: float = 15.0, renew_deadline: float = 10.0,
                  retry_period: float = 2.0, insecure: bool = False, verbosity: int = 2) -> None:
         if schedulers < 0:
             raise ValueError("schedulers must be >= 0")
+        if apiservers < 1:
+            raise ValueError("apiservers must be >= 1")
+        self.n_apiservers = apiservers
         self.binaries = binaries or find_binaries(bin_dir)
         self.n_schedulers = schedulers
         self.start_timeout = start_timeout
@@ -329,7 +338,10 @@ class Cluster:
         self.workdir: Path = Path()
         self.token = secrets.token_hex(24)
         self.etcd: Proc | None = None
-        self.apiserver: Proc | None = None
+        self.apiserver: Proc | None = None  # the first replica (the one ``server`` and ``kubeconfig`` name)
+        self.apiservers: list[Proc] = []
+        self.servers: list[str] = []
+        self.kubeconfigs: list[Path] = []
         self.schedulers: list[SchedulerReplica] = []
         self.etcd_url = ""
         self.server = ""
@@ -358,7 +370,8 @@ class Cluster:
             self.workdir.mkdir(parents=True, exist_ok=True)
         try:
             self._start_etcd()
-            self._start_apiserver()
+            for i in range(self.n_apiservers):
+                self._start_apiserver(i)
             self._write_kubeconfig()
             for i in range(self.n_schedulers):
                 self.schedulers.append(self._start_scheduler(i))
@@ -373,7 +386,7 @@ class Cluster:
         return self
 
     def stop(self) -> None:
-        for proc in [*reversed(self.schedulers), self.apiserver, self.etcd]:
+        for proc in [*reversed(self.schedulers), *reversed(self.apiservers), self.etcd]:
             if proc is not None:
                 with contextlib.suppress(Exception):
                     proc.terminate()
@@ -400,6 +413,8 @@ class Cluster:
 
     def _start_etcd(self) -> None:
         client, peer = free_port(), free_port()
+        while peer == client:  # each pick is free on its own: the kernel may hand out the same one twice
+            peer = free_port()
         self.etcd_url = f"http://127.0.0.1:{client}"
         peer_url = f"http://127.0.0.1:{peer}"
         args = [self.binaries.etcd, "--name", "kubeprop", "--data-dir", str(self.workdir / "etcd-data"),
@@ -412,16 +427,19 @@ class Cluster:
                             lambda: requests.get(f"{self.etcd_url}/health", timeout=2).json().get("health") == "true",
                             self.start_timeout)
 
-    def _start_apiserver(self) -> None:
+    def _start_apiserver(self, index: int = 0) -> None:
+        """Start replica ``index`` of kube-apiserver (all on the one etcd, sharing the service-account key and the
+        token file, each with its own port and serving certificate)."""
         port = free_port()
-        self.server = f"https://127.0.0.1:{port}"
-        cert_dir = self.workdir / "apiserver-certs"
+        server = f"https://127.0.0.1:{port}"
+        cert_dir = self.workdir / ("apiserver-certs" if index == 0 else f"apiserver-{index}-certs")
         cert_dir.mkdir(parents=True, exist_ok=True)
         sa_key, sa_pub = self.workdir / "sa.key", self.workdir / "sa.pub"
-        _generate_service_account_key(sa_key, sa_pub)
         tokens = self.workdir / "tokens.csv"
-        tokens.write_text(f'{self.token},{ADMIN_USER},{ADMIN_USER},"{ADMIN_GROUP}"\n')
-        tokens.chmod(0o600)
+        if index == 0:
+            _generate_service_account_key(sa_key, sa_pub)
+            tokens.write_text(f'{self.token},{ADMIN_USER},{ADMIN_USER},"{ADMIN_GROUP}"\n')
+            tokens.chmod(0o600)
         args = [
             self.binaries.apiserver,
             "--etcd-servers", self.etcd_url,
@@ -442,27 +460,75 @@ class Cluster:
             "--allow-privileged=true",
             f"--v={self.verbosity}",
         ]
-        self.apiserver = Proc("kube-apiserver", args, self.workdir / "logs" / "kube-apiserver.log").start()
-        # the serving certificate is self-signed at start-up; its file holds the signing CA too
-        ca = cert_dir / "apiserver.crt"
+        name = "kube-apiserver" if index == 0 else f"kube-apiserver-{index}"
+        proc = Proc(name, args, self.workdir / "logs" / f"{name}.log").start()
+        self.apiservers.append(proc)
+        self.servers.append(server)
+        self._wait_apiserver(index)
+        if index == 0:
+            self.apiserver, self.server = proc, server
+            ca = cert_dir / "apiserver.crt"
+            self.ca_file = None if self.insecure else ca
+            self._session.verify = False if self.insecure else str(ca)
+
+    def _ca(self, index: int) -> Path:
+        # the serving certificate is self-signed at start-up, kept in the cert dir (a restart reuses it); its file
+        # holds the signing CA too
+        return self.workdir / ("apiserver-certs" if index == 0 else f"apiserver-{index}-certs") / "apiserver.crt"
+
+    def _wait_apiserver(self, index: int) -> None:
+        ca, proc = self._ca(index), self.apiservers[index]
         self._session.headers["Authorization"] = f"Bearer {self.token}"
 
         def ready() -> bool:
             if not ca.exists():
                 return False
             verify: str | bool = False if self.insecure else str(ca)
-            r = self._session.get(f"{self.server}/readyz", timeout=5, verify=verify)
+            r = self._session.get(f"{self.servers[index]}/readyz", timeout=5, verify=verify)
             return r.status_code == 200
 
-        self._deadline_loop("kube-apiserver /readyz", self.apiserver, ready, self.start_timeout, interval=0.5)
-        self.ca_file = None if self.insecure else ca
-        self._session.verify = False if self.insecure else str(ca)
+        self._deadline_loop(f"{proc.name} /readyz", proc, ready, self.start_timeout, interval=0.25)
+
+    def restart_apiserver(self, index: int = 0) -> None:
+        """SIGKILL kube-apiserver replica ``index`` and start it again with the same flags (port, certificates,
+        tokens), so the kubeconfig its clients hold stays valid; return once /readyz answers 200."""
+        proc = self.apiservers[index]
+        if proc.alive():
+            proc.signal(signal.SIGKILL)
+            proc.popen.wait(10)  # type: ignore[union-attr]
+        proc.start()
+        self._wait_apiserver(index)
+
+    def pause_etcd(self) -> None:
+        self.etcd.signal(signal.SIGSTOP)  # type: ignore[union-attr]
+
+    def resume_etcd(self) -> None:
+        self.etcd.signal(signal.SIGCONT)  # type: ignore[union-attr]
+
+    def restart_etcd(self) -> None:
+        """SIGKILL etcd and start it again on its data directory and port (a member with a data directory
+        ignores the --initial-cluster flags and recovers from its WAL)."""
+        assert self.etcd is not None
+        if self.etcd.alive():
+            self.etcd.signal(signal.SIGKILL)
+            self.etcd.popen.wait(10)  # type: ignore[union-attr]
+        self.etcd.start()
+        self._deadline_loop("etcd /health", self.etcd,
+                            lambda: requests.get(f"{self.etcd_url}/health", timeout=2).json().get("health") == "true",
+                            self.start_timeout)
 
     def _write_kubeconfig(self) -> None:
-        path = self._kubeconfig_arg or self.workdir / "kubeconfig"
-        cluster: dict[str, Any] = {"server": self.server}
-        if self.ca_file is not None:
-            cluster["certificate-authority"] = str(self.ca_file)
+        for index in range(len(self.apiservers)):
+            path = (self._kubeconfig_arg or self.workdir / "kubeconfig") if index == 0 else \
+                self.workdir / f"kubeconfig-{index}"
+            self._write_kubeconfig_for(index, path)
+            self.kubeconfigs.append(path)
+        self.kubeconfig = self.kubeconfigs[0]
+
+    def _write_kubeconfig_for(self, index: int, path: Path) -> None:
+        cluster: dict[str, Any] = {"server": self.servers[index]}
+        if not self.insecure:
+            cluster["certificate-authority"] = str(self._ca(index))
         else:
             cluster["insecure-skip-tls-verify"] = True
         config = {
@@ -476,7 +542,6 @@ class Cluster:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(yaml.safe_dump(config, sort_keys=False))
         path.chmod(0o600)
-        self.kubeconfig = path
 
     def _scheduler_args(self, index: int, port: int) -> list[str]:
         kubeconfig = str(self.kubeconfig)
@@ -515,7 +580,7 @@ class Cluster:
 
     def check_alive(self) -> None:
         """Raise ClusterError (with the log tail) if etcd or kube-apiserver exited."""
-        for proc in (self.etcd, self.apiserver):
+        for proc in (self.etcd, *self.apiservers):
             if proc is not None and not proc.alive():
                 raise proc.failure(f"{proc.name} exited")
 
@@ -634,7 +699,7 @@ class Cluster:
     def describe(self) -> str:
         lines = [f"kubeconfig: {self.kubeconfig}", f"server:     {self.server}", f"etcd:       {self.etcd_url}",
                  f"workdir:    {self.workdir}"]
-        for name, proc in (("etcd", self.etcd), ("kube-apiserver", self.apiserver)):
+        for name, proc in (("etcd", self.etcd), *((p.name, p) for p in self.apiservers)):
             if proc is not None:
                 lines.append(f"{name}: pid {proc.pid}, log {proc.log_path}")
         for r in self.schedulers:
