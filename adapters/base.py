@@ -108,7 +108,12 @@ class Target(Protocol):
         *,
         resource_version: str | None = None,
         label_selector: str | None = None,
-    ) -> Watch: ...
+        bookmarks: bool = False,
+        timeout_seconds: int = 0,
+    ) -> Watch:
+        """A watch; ``bookmarks`` asks for BOOKMARK events (allowWatchBookmarks), ``timeout_seconds`` > 0 ends
+        the stream after that long (a server sends a bookmark shortly before: apiserver/pkg/storage/cacher/
+        cache_watcher.go, nextBookmarkTime)."""
 
     def close(self) -> None: ...
 

@@ -282,8 +282,14 @@ class HTTPTarget:
         *,
         resource_version: str | None = None,
         label_selector: str | None = None,
+        bookmarks: bool = False,
+        timeout_seconds: int = 0,
     ) -> HTTPWatch:
         params = {"watch": "true"}
+        if bookmarks:
+            params["allowWatchBookmarks"] = "true"
+        if timeout_seconds > 0:
+            params["timeoutSeconds"] = str(timeout_seconds)
         if resource_version is not None:
             params["resourceVersion"] = resource_version
         if label_selector:

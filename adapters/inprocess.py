@@ -72,12 +72,22 @@ class InProcessControls:
 class InProcessWatch:
     """adapters.base.Watch over a server-side watcher; events are already queued, nothing waits."""
 
-    def __init__(self, watcher: Watcher) -> None:
+    def __init__(self, watcher: Watcher, bookmark: Callable[[Watcher], JSON] | None = None) -> None:
         self._watcher = watcher
+        self._bookmark = bookmark
+        self._taken: list[JSON] = []
 
     def drain(self, *, until_rv: str | None = None, timeout: float = 0.0) -> list[JSON]:
         # delivery is synchronous at commit time: everything written so far is queued already
-        return self._watcher.drain()
+        out, self._taken = self._taken + self._watcher.drain(), []
+        return out
+
+    def tick(self) -> None:
+        """A bookmark now, after what is queued (a watch with bookmarks; a server sends them when its timer fires,
+        here whenever the harness asks)."""
+        if self._bookmark is not None and not self._watcher.ended:
+            self._taken += self._watcher.drain()
+            self._taken.append(self._bookmark(self._watcher))
 
     @property
     def ended(self) -> bool:
@@ -140,9 +150,13 @@ class InProcessTarget:
         *,
         resource_version: str | None = None,
         label_selector: str | None = None,
+        bookmarks: bool = False,
+        timeout_seconds: int = 0,
     ) -> InProcessWatch:
+        # no timer runs here: a watch ends when closed, and bookmarks come when the harness ticks it
         w = InProcessWatch(
-            self.server.watch(resource, namespace, resource_version=resource_version, label_selector=label_selector)
+            self.server.watch(resource, namespace, resource_version=resource_version, label_selector=label_selector),
+            (lambda watcher: self.server.bookmark(resource, watcher)) if bookmarks else None,
         )
         if len(self._watches) >= 64:
             # forget streams the caller already ended, so a long run does not keep them all alive

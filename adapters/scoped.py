@@ -58,6 +58,10 @@ class ScopedWatch:
     def drain(self, *, until_rv: str | None = None, timeout: float = 0.0) -> list[JSON]:
         return [self._scope.inward(e) for e in self._inner.drain(until_rv=until_rv, timeout=timeout)]
 
+    def tick(self) -> None:
+        """A bookmark now, where the server sends them on request (the builtin target); else nothing."""
+        getattr(self._inner, "tick", lambda: None)()
+
     @property
     def ended(self) -> bool:
         return self._inner.ended
@@ -221,9 +225,10 @@ class ScopedTarget:
         return self._answer(self.inner.bind(self.outward_name(namespace), name, out))
 
     def watch(self, resource: str, namespace: str | None = None, *, resource_version: str | None = None,
-              label_selector: str | None = None) -> ScopedWatch:
+              label_selector: str | None = None, bookmarks: bool = False, timeout_seconds: int = 0) -> ScopedWatch:
         inner = self.inner.watch(resource, self._ns(namespace), resource_version=resource_version,
-                                 label_selector=self._selector(label_selector))
+                                 label_selector=self._selector(label_selector), bookmarks=bookmarks,
+                                 timeout_seconds=timeout_seconds)
         return ScopedWatch(inner, self)
 
     def server_version(self) -> JSON:

@@ -52,6 +52,7 @@ from hypothesis.stateful import RuleBasedStateMachine, precondition, rule
 from adapters.base import Response, Target, TargetError
 from conformance.checks import reads as reads_checks
 from conformance.checks import watch as watch_checks
+from conformance.disruption import ResumingWatch
 from conformance.history import write_reproduction
 from conformance.invariants import ObservedViolation, TransportFailure, violation
 from conformance.linearizability import Operation, check
@@ -82,6 +83,9 @@ AFTER_CLIENT = MAX_CLIENTS + 1
 #: the round's first list, "newer" the newest revision any answer carried (apimachinery/pkg/apis/meta/v1/
 #: types.go: ListOptions)
 READS = {"0": ("0", ""), "exact": (None, "Exact"), "newer": (None, "NotOlderThan")}
+#: seconds a client's watch with bookmarks asks to last (timeoutSeconds): a server sends a bookmark 2 s before it
+#: ends (apiserver/pkg/storage/cacher/cache_watcher.go: nextBookmarkTime), and the client resumes from it
+BOOKMARK_TIMEOUT = 3
 
 
 def resource_of(key: str) -> str:
@@ -101,7 +105,8 @@ class Call:
     resourceVersion an update or delete sends: fresh (the newest the clients saw), stale (an older one), absent.
     ``grace``: a pod delete's gracePeriodSeconds (None: the pod's own). ``node``: a binding's target. ``read``:
     a get or list at "" (consistent), "0", or for a list "exact"/"newer" (resourceVersionMatch Exact,
-    NotOlderThan). ``group``: a list's label selection, g=<group>.
+    NotOlderThan). ``group``: a list's label selection, g=<group>. ``bookmarks``: a watch that asks for
+    bookmarks and a short timeout, and is resumed from where it stopped, as client-go's reflector does.
     """
 
     verb: str
@@ -111,14 +116,15 @@ class Call:
     node: str = ""
     read: str = ""
     group: str = ""
+    bookmarks: bool = False
 
     def __repr__(self) -> str:  # short, and runnable in a reproduction
         args = [repr(self.verb)] + ([repr(self.key)] if self.key or self.verb not in ("list", "page", "watch")
                                     else [])
         if self.verb in ("update", "delete"):
             args.append(repr(self.rv))
-        args += [f"{f}={getattr(self, f)!r}" for f in ("grace", "node", "read", "group")
-                 if getattr(self, f) not in (None, "")]
+        args += [f"{f}={getattr(self, f)!r}" for f in ("grace", "node", "read", "group", "bookmarks")
+                 if getattr(self, f) not in (None, "", False)]
         return f"Call({', '.join(args)})"
 
     @property
@@ -137,6 +143,7 @@ CALLS = st.one_of(
     st.builds(Call, st.just("list"), read=st.sampled_from(("", "0", "exact", "newer")),
               group=st.sampled_from(("", "a"))),
     st.just(Call("watch")),
+    st.just(Call("watch", bookmarks=True)),
     st.just(Call("page")),
     st.builds(Call, st.just("create"), _POD),
     st.builds(Call, st.just("bind"), _POD, node=_NODE),
@@ -160,6 +167,8 @@ class Baton:
         self._clients: set[greenlet.greenlet] = set()
         self._main: greenlet.greenlet | None = None
         self.clock = 0
+        #: called before each hand-over: what happens between steps whoever runs (a server's bookmark timer)
+        self.between: Callable[[], None] = lambda: None
 
     def tick(self) -> int:
         self.clock += 1
@@ -179,6 +188,7 @@ class Baton:
                 if not runnable:
                     return
                 pick = runnable[self._choose(len(runnable)) if len(runnable) > 1 else 0]
+                self.between()
                 pick.switch()  # returns when it passes or ends; raises what it raised
         finally:
             self._main = None
@@ -279,9 +289,15 @@ class Client:
                 self.pass_("between a list and its watch")
                 try:
                     rv = resp.body["metadata"]["resourceVersion"]
-                    watch = (self.target.watch("nodes", None, resource_version=rv) if self.disruption is None else
-                             self.disruption.resuming(lambda rv: self.target.watch("nodes", None, resource_version=rv),
-                                                      rv))
+                    if call.bookmarks:
+                        watch = ResumingWatch(lambda rv: self.target.watch(
+                            "nodes", None, resource_version=rv, bookmarks=True, timeout_seconds=BOOKMARK_TIMEOUT),
+                            rv, WATCH_WAIT, self.disruption.tally if self.disruption is not None else None)
+                    elif self.disruption is None:
+                        watch = self.target.watch("nodes", None, resource_version=rv)
+                    else:
+                        watch = self.disruption.resuming(
+                            lambda rv: self.target.watch("nodes", None, resource_version=rv), rv)
                 except TargetError as err:
                     raise TransportFailure(f"transport failure, not a finding: client {self.index} opening a watch "
                                            f"after {call!r}: {err}") from err
@@ -557,6 +573,8 @@ class ConcurrentMachine(RuleBasedStateMachine):
         clients = self._clients(len(programs), baton)
         try:
             if baton is not None:
+                # the builtin target has no timers: every open watch that asked for bookmarks gets one at each step
+                baton.between = lambda: [getattr(w, "tick", lambda: None)() for c in clients for _, _, w in c.watches]
                 baton.run([lambda c=c, p=p: c.run(p) for c, p in zip(clients, programs, strict=True)])
             else:
                 _run_threads(clients, programs, fault)
@@ -574,7 +592,7 @@ class ConcurrentMachine(RuleBasedStateMachine):
                                                _unknown_keys(ops))
             # the reads at a resourceVersion, against the store's states as that watch showed them (only once it
             # passed its own checks, and only when it delivered every change)
-            broken = (broken or _check_client_watches(clients, after, baton is None)
+            broken = (broken or _check_client_watches(clients, after, baton is None, _written(ops))
                       or (None if events is None else _first_broken("the reads at a resourceVersion", (
                           reads_checks.read_at_revision, [r for c in clients for r in c.reads],
                           reads_checks.Timeline(start, _state(before), events)))))
@@ -664,12 +682,16 @@ class ConcurrentMachine(RuleBasedStateMachine):
         raise ObservedViolation(err)
 
 
-def _check_client_watches(clients: list[Client], after: dict[str, tuple[str, str]], remote: bool
-                          ) -> tuple[Any, list[str]] | None:
+def _check_client_watches(clients: list[Client], after: dict[str, tuple[str, str]], remote: bool,
+                          writes: list[watch_checks.Written]) -> tuple[Any, list[str]] | None:
     """Each watch a client opened from its own list, mid-round: in order, once each, and with its list it gives
-    the state listed after the round."""
-    got = {id(watch): _drain(watch, lambda got, before=before: watch_checks.replay(before, got) == after, remote,
-                             extra=0.0)
+    the state listed after the round; a watch with bookmarks is waited for until one came (at most WATCH_WAIT),
+    and each must come after every change up to its revision."""
+    def complete(watch: Any, before: dict[str, tuple[str, str]]) -> Callable[[list[dict[str, Any]]], bool]:
+        return lambda got: (watch_checks.replay(before, got) == after
+                            and (not hasattr(watch, "marks") or not remote or bool(watch.marks)))
+
+    got = {id(watch): _drain(watch, complete(watch, before), remote, extra=0.0)
            for c in clients for _, before, watch in c.watches}
     if remote and got:
         time.sleep(WATCH_EXTRA)  # one moment for all of them, for a duplicate or a stray event to show
@@ -677,9 +699,11 @@ def _check_client_watches(clients: list[Client], after: dict[str, tuple[str, str
         for start, before, watch in c.watches:
             events = got[id(watch)] + list(watch.drain())
             resumption, expired = _resumption(watch)
+            marks = getattr(watch, "marks", [])
             broken = _first_broken(f"client {c.index}'s watch from its list", *resumption,
                                    (watch_checks.unique, events), (watch_checks.starts_after, events, start),
                                    (watch_checks.ordered, events),
+                                   *(() if not marks else ((watch_checks.bookmarkable, events, marks, writes, start),)),
                                    *(() if expired else ((watch_checks.list_then_watch, before, events, after),)))
             if broken:
                 return broken

@@ -195,8 +195,9 @@ class ResumingWatch:
     """A watch that, when its stream ends or errors, is opened again from the last resourceVersion it delivered
     (as client-go's reflector does), until it goes on, answers 410, or ``within`` seconds of trying pass.
 
-    ``drain`` returns the events of all its streams joined, without ERROR events; ``segments`` records each
-    stream (the data ``watch.resumable`` is judged on); ``ended`` is true once it expired or was given up.
+    ``drain`` returns the events of all its streams joined, without ERROR and BOOKMARK events; ``segments``
+    records each stream (the data ``watch.resumable`` is judged on); ``marks`` each bookmark, as (how many events
+    came before it, its resourceVersion); ``ended`` is true once it expired or was given up.
     """
 
     def __init__(self, open_: Callable[[str], Any], start_rv: str, within: float, tally: Tally | None) -> None:
@@ -206,6 +207,8 @@ class ResumingWatch:
         self.within = within
         self.tally = tally
         self.segments: list[Segment] = []
+        self.marks: list[tuple[int, str]] = []
+        self.delivered = 0
         self.expired = False
         self.gave_up = False
         self._inner: Any = None
@@ -268,9 +271,12 @@ class ResumingWatch:
                     detail = _message(e)
                     break
                 rv = ((e.get("object") or {}).get("metadata") or {}).get("resourceVersion")
-                if rv and e.get("type") != "BOOKMARK":
+                if rv and e.get("type") == "BOOKMARK":
+                    self.marks.append((self.delivered, rv))
+                elif rv:
                     out.append(e)
                     self._count += 1
+                    self.delivered += 1
                 if rv:
                     self._rv = rv
             if stopped == "expired":
@@ -286,6 +292,11 @@ class ResumingWatch:
             if out or time.monotonic() >= end_at:
                 break
         return out
+
+    def tick(self) -> None:
+        """Ask the stream for a bookmark now, where the target sends them on request (the builtin target)."""
+        if self._inner is not None:
+            getattr(self._inner, "tick", lambda: None)()
 
     def close(self) -> None:
         if self._inner is not None:

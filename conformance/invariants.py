@@ -24,6 +24,8 @@ INVARIANTS: dict[str, str] = {
     "watch.resumable": "a watch from a resourceVersion yields exactly the changes after it",
     "watch.list-then-watch": "a list at resourceVersion r and a watch from r together give every later state of the "
                              "store: nothing is missed between them",
+    "watch.bookmarkable": "a bookmark at resourceVersion r comes after every change up to r and before every later "
+                          "one, so a watch resumed from it misses nothing",
     "watch.expired-410": "a watch from a compacted resourceVersion gets ERROR 410 Expired, and only then",
     "binding.exactly-once": "after a fair settle, every pending pod with a feasible node is bound; no other is",
     "scheduler.fits": "a pod is bound only to a node that passes every filter plugin for that very pod",

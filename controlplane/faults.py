@@ -79,6 +79,11 @@ FAULTS: tuple[Fault, ...] = (
           "a write's event reaches watchers after other requests were let in, not at commit: overlapping writes "
           "may be delivered out of commit order",
           # the last of two overlapping writes to one object then ends a list-plus-watch replay
+          also=("watch.list-then-watch", "watch.bookmarkable"), concurrent=True),
+    Fault("watch.bookmark-ahead", "watch.bookmarkable",
+          "a write's events reach watchers once its request has let others in (in commit order), while a bookmark "
+          "promises every change the watch has taken from the store, sent or not",
+          # a watch resumed from such a bookmark skips the changes still on their way
           also=("watch.list-then-watch",), concurrent=True),
     Fault("watch.racy-start", "watch.list-then-watch",
           "a watch from a resourceVersion replays the changes since, lets other requests in, then follows the store "

@@ -205,3 +205,29 @@ def list_then_watch(before: Mapping[str, tuple[str, str]], events: Sequence[JSON
     diff = sorted(k for k in set(got) | set(after) if got.get(k) != after.get(k))
     return [f"the list at the watch's start plus its events gives {[(k, got.get(k)) for k in diff]}, but a list "
             f"read after the writes holds {[(k, after.get(k)) for k in diff]}; delivered {labels(events)}"]
+
+
+@check("watch.bookmarkable")
+def bookmarkable(events: Sequence[JSON], marks: Sequence[tuple[int, str]], writes: Sequence[Written],
+                 start_rv: str) -> list[str]:
+    """A bookmark at r promises every change up to r was sent before it (apiserver/pkg/storage/cacher/
+    cache_watcher.go: a bookmark goes through the watcher's one ordered channel, with the revision the watcher has
+    been sent up to). ``marks`` are (how many of ``events`` came before it, its resourceVersion); ``writes`` the
+    acknowledged writes, judged when their answer carried a revision after the watch's start."""
+    problems = []
+    floor = _revision(start_rv) or 0
+    for at, rv in marks:
+        mark = _revision(rv)
+        if mark is None:
+            problems.append(f"a bookmark carries resourceVersion {rv!r}, not a revision")
+            continue
+        late = [e for e in events[at:] if (_revision(_rv(e)) or 0) <= mark]
+        if late:
+            problems.append(f"a bookmark at {rv} came before {labels(late)}, changes it promised were sent")
+        sent = {(_meta(e).get("name"), _rv(e)) for e in events[:at]}
+        missing = [f"{w.verb} {w.key}@{w.rv}" for w in writes
+                   if w.rv is not None and floor < (_revision(w.rv) or 0) <= mark and (w.key, w.rv) not in sent]
+        if missing:
+            problems.append(f"a bookmark at {rv} promised every change up to it, but {missing} had not been "
+                            f"delivered before it")
+    return problems

@@ -23,7 +23,7 @@ from .registry import Context, Store
 from .selectors import Selector
 from .storage import Compacted, MemoryStorage, Storage
 from .strategies import STRATEGIES
-from .watch import Watcher, held_fanout
+from .watch import Watcher, held_fanout, queued_fanout
 
 JSON = dict[str, Any]
 
@@ -93,6 +93,12 @@ class APIServer:
                 def fn() -> Any:
                     with held_fanout(self._window):
                         return inner()
+            if self.faults.enabled("watch.bookmark-ahead"):
+                queued = fn
+
+                def fn() -> Any:
+                    with queued_fanout(self._window):
+                        return queued()
             try:
                 return Reply(code, fn())
             except APIError as e:

@@ -29,6 +29,30 @@ JSON = dict[str, Any]
 _held: contextvars.ContextVar[list[tuple[Watcher, str, JSON]] | None] = contextvars.ContextVar("held", default=None)
 
 
+#: the watch.bookmark-ahead fault: events of every request, in commit order, not yet sent to their watchers
+_queued: list[tuple[Watcher, str, JSON]] = []
+_queued_lock = threading.Lock()
+#: whether the current request's commits are queued (a watch's own replay is not: it goes out as it is read)
+_queueing: contextvars.ContextVar[bool] = contextvars.ContextVar("queueing", default=False)
+
+
+@contextmanager
+def queued_fanout(window: Callable[[str], None]) -> Iterator[None]:
+    """The watch.bookmark-ahead fault around one request: once it has run, other requests are let in, then every
+    event queued so far (its own and theirs) goes out in commit order, as from a cache fed after commit."""
+    token = _queueing.set(True)
+    try:
+        yield
+    finally:
+        _queueing.reset(token)
+        window("fan-out: committed, queued for watchers")
+        with _queued_lock:
+            out = list(_queued)
+            _queued.clear()
+        for watcher, event_type, obj in out:
+            watcher.push(event_type, obj)
+
+
 @contextmanager
 def held_fanout(window: Callable[[str], None]) -> Iterator[None]:
     """The watch.racy-fanout fault around one request: its events reach watchers only after ``window`` has let
@@ -105,6 +129,10 @@ class Watcher:
             event_type = "ADDED" if event.prev_value is None else "MODIFIED"
             obj = decode(event.value, event.revision)
         if not self._selector.empty and not self._selector.matches(obj["metadata"].get("labels")):
+            return
+        if self._faults.enabled("watch.bookmark-ahead") and _queueing.get():
+            with _queued_lock:
+                _queued.append((self, event_type, obj))
             return
         held = _held.get() if self._faults.enabled("watch.racy-fanout") else None
         if held is not None:

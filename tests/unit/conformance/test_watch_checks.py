@@ -59,3 +59,14 @@ def test_starts_after() -> None:
     assert w.starts_after(STREAM, "4") == []
     assert "not after it" in w.starts_after(STREAM, "5")[0]  # the start revision itself
     assert w.starts_after(STREAM, "6") != []
+
+
+def test_bookmarkable() -> None:
+    # (events before it, resourceVersion): after every change up to it, before every later one
+    assert w.bookmarkable(STREAM, [(0, "4"), (1, "5"), (3, "9")], WRITES, "4") == []
+    assert "came before ['MODIFIED a@6']" in w.bookmarkable(STREAM, [(1, "6")], WRITES, "4")[0]
+    # a write acknowledged at or below the bookmark and never delivered before it
+    assert "['update a@6'] had not been delivered" in w.bookmarkable(STREAM[:1], [(1, "6")], WRITES, "4")[0]
+    # writes from before the watch's start are not its to deliver
+    assert w.bookmarkable(STREAM[1:], [(1, "6")], WRITES, "5") == []
+    assert w.bookmarkable.invariant == "watch.bookmarkable"

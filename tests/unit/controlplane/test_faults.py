@@ -44,7 +44,7 @@ def types(events: list[JSON]) -> list[str]:
 
 
 def test_registry_and_faultset() -> None:
-    assert len(FAULTS) == len(BY_NAME) == 38
+    assert len(FAULTS) == len(BY_NAME) == 39
     fs = FaultSet(["watch.reorders"])
     assert fs.enabled("watch.reorders") and not fs.enabled("binding.overwrites")
     assert "watch.reorders" in fs and isinstance(fs, frozenset)
@@ -397,3 +397,18 @@ def test_list_cache_skips_wait_claims_a_revision_its_items_are_not_from(make_tar
     # "0" may be old, and is: but then it says so
     assert any_["metadata"]["resourceVersion"] == (cached if faulty else made)
     assert [o["metadata"]["name"] for o in any_["items"]] == (["a"] if faulty else ["a", "b"])
+
+
+@pytest.mark.parametrize("faulty", [False, True])
+def test_watch_bookmark_ahead_promises_what_is_still_queued(make_target: Make, faulty: bool) -> None:
+    t = make_target(*(["watch.bookmark-ahead"] if faulty else []))
+    start = t.list("pods", "ns").body["metadata"]["resourceVersion"]
+    w = t.watch("pods", "ns", resource_version=start, bookmarks=True)
+    # a bookmark timer that fires while a write's request lets other requests in
+    t.server.pause = lambda point: w.tick()
+    made = t.create("pods", "ns", pod("a")).body["metadata"]["resourceVersion"]
+    got = [(e["type"], e["object"]["metadata"]["resourceVersion"]) for e in w.drain()]
+    if faulty:
+        assert got == [("BOOKMARK", made), ("ADDED", made)]  # the bookmark promised the change it came before
+    else:
+        assert got == [("ADDED", made)]  # no request window: nothing is queued, and no tick came
