@@ -40,6 +40,7 @@ from __future__ import annotations
 import tempfile
 import threading
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -50,6 +51,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, precondition, rule
 
 from adapters.base import Response, Target, TargetError
+from conformance import findings
 from conformance.checks import reads as reads_checks
 from conformance.checks import watch as watch_checks
 from conformance.disruption import ResumingWatch
@@ -510,11 +512,13 @@ class ConcurrentMachine(RuleBasedStateMachine):
         with transport(f"opening the {self.target_spec.get('kind')} target"):
             self.target = type(self).target_factory()
         self.builtin = self.target_spec.get("kind") == "builtin"
+        with transport("asking the server's version"):
+            version = "" if self.builtin else str(getattr(self.target, "server_version", dict)().get("gitVersion", ""))
+        #: what a failure against this server may be, if it is not new (conformance/findings.py)
+        self.known = findings.applicable(version)
         self.history = self.reporter.new_history(self.target_spec)
         self.rounds = 0
         self.shared = Shared()
-        from conformance.client import transport
-
         with transport("creating the clients' namespace"):
             made = self.target.create("namespaces", None, {"apiVersion": "v1", "kind": "Namespace",
                                                            "metadata": {"name": POD_NAMESPACE}})
@@ -643,9 +647,23 @@ class ConcurrentMachine(RuleBasedStateMachine):
                              (watch_checks.unique, resumed), (watch_checks.ordered, resumed),
                              (watch_checks.resumes, events, middle, resumed)), events
 
+    def _known_finding(self, ops: list[Operation]) -> findings.Finding | None:
+        """The known finding that explains a non-linearizable history, if one does: the history is linearizable
+        once that finding's departure from the contract is allowed."""
+        for finding in self.known:
+            if finding.invariant == "api.linearizable" and check(ops, timeout=CHECK_TIMEOUT,
+                                                                 allow=[finding.allow]).result == "ok":
+                return finding
+        return None
+
     def run_round(self, programs: list[list[Call]], baton: Baton | None) -> None:
         self.rounds += 1
         ops, result, broken = self._play(programs, baton)
+        known = self._known_finding(ops) if result == "illegal" and self.known else None
+        if known is not None:
+            _record_known(known, self.rounds, ops, self.played)
+            if broken is None and not findings.fail_on_known():
+                return
         if result != "illegal" and broken is None:
             return
         if ConcurrentMachine.first_failure_at is None:
@@ -656,8 +674,12 @@ class ConcurrentMachine(RuleBasedStateMachine):
                 check(ops, timeout=CHECK_TIMEOUT, visualize=Path(tmp) / "history.html")
                 saved = _keep(Path(tmp) / "history.html")
             files["linearizability (Porcupine)"] = (saved, "text/html")
+            which = (f"known finding {known.id}: {known.title} (conformance/findings.py; reproduction: "
+                     f"{known.reproduction})" if known is not None else
+                     "not a known finding: possibly new" if not self.builtin else "")
             err = violation("api.linearizable", f"round {self.rounds}: no order of these calls is one the storage "
-                                                f"allows\n{_render(ops)}\nPorcupine's view of it: {saved}")
+                                                f"allows{'; ' + which if which else ''}\n{_render(ops)}\n"
+                                                f"Porcupine's view of it: {saved}")
         else:
             chk, problems = broken
             err = violation(chk.invariant, f"round {self.rounds}: " + "; ".join(problems)
@@ -723,6 +745,29 @@ def _resumption(watch: Any) -> tuple[tuple[tuple[Any, ...], ...], bool]:
     if not hasattr(watch, "record"):
         return (), False
     return ((watch_checks.resumes_or_expires, watch.record()),), watch.expired
+
+
+class KnownFinding(UserWarning):
+    """A failure against a real server that a known finding explains (conformance/findings.py)."""
+
+
+#: the known findings met in this process: (finding id, round, file with its history)
+KNOWN_MET: list[tuple[str, int, str]] = []
+
+
+def _record_known(finding: findings.Finding, round_: int, ops: list[Operation],
+                  played: list[tuple[list[list[Call]], list[int]]]) -> None:
+    """Keep a known finding's history under reports/findings/ and say so as a warning."""
+    out = Path("reports") / "findings"
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / f"{finding.id}-{time.strftime('%Y%m%d-%H%M%S')}-{len(KNOWN_MET)}.txt"
+    path.write_text(f"{finding.id}: {finding.title}\ninvariant: {finding.invariant}\ncause: {finding.cause}\n"
+                    f"reproduction: {finding.reproduction}\nupstream: {finding.upstream}\n\n"
+                    f"round {round_} (the history is linearizable only with {finding.allow!r} allowed):\n"
+                    f"{_render(ops)}\n\nprograms: {played[-1][0]!r}\n")
+    KNOWN_MET.append((finding.id, round_, str(path)))
+    warnings.warn(KnownFinding(f"known finding {finding.id} ({finding.title}) in round {round_}; history: {path}"),
+                  stacklevel=2)
 
 
 def _first_broken(which: str, *checks: tuple[Any, ...]) -> tuple[Any, list[str]] | None:

@@ -105,16 +105,19 @@ def _build() -> Path:
 
 
 def check(operations: Iterable[Operation | Mapping[str, Any]], *, timeout: float = 10.0,
-          visualize: Path | None = None) -> Result:
+          visualize: Path | None = None, allow: Iterable[str] = ()) -> Result:
     """Check a history for linearizability, giving up after ``timeout`` seconds of search (0: no limit).
 
     ``operations`` are ``Operation`` records or the same as JSON-shaped dicts (``call``/``return`` keys). With
     ``visualize``, Porcupine's HTML view of the history and its (partial) linearizations is written there,
-    whatever the verdict. A history the checker cannot read raises ValueError with the checker's message.
+    whatever the verdict. ``allow`` names release behaviours that depart from the API's contract and are to be
+    accepted (tools/linearize/model.go: behaviours; conformance/findings.py tells which release has which). A
+    history the checker cannot read raises ValueError with the checker's message.
     """
     history: dict[str, Any] = {
         "timeout_seconds": timeout,
         "visualize": None if visualize is None else str(Path(visualize).resolve()),
+        "allow": list(allow),
         "operations": [op.to_json() if isinstance(op, Operation) else dict(op) for op in operations],
     }
     done = subprocess.run([str(binary())], input=json.dumps(history), capture_output=True, text=True,

@@ -12,6 +12,7 @@ import pytest
 from hypothesis import HealthCheck, Phase, settings
 
 from adapters.served import ServedServer
+from conformance import concurrency
 from conformance.concurrency import ConcurrentMachine
 from conformance.differential import lease_differential, scheduler_differential
 from conformance.machines import APIServerMachine
@@ -64,9 +65,11 @@ def test_concurrent_clients_real(kubeconfig: str, figures: dict) -> None:
                           phases=[Phase.explicit, Phase.generate, Phase.shrink],
                           suppress_health_check=list(HealthCheck)))
     seconds = time.perf_counter() - start
+    known = [f"{fid} in round {r} ({path})" for fid, r, path in concurrency.KNOWN_MET]
     figures["concurrent clients, real kube-apiserver v1.37.2"] = (
-        f"{ConcurrentMachine.steps - rounds} rounds, {ConcurrentMachine.operations - ops} calls, all linearizable, "
-        f"every watch kept its guarantees, in {seconds:.1f}s")
+        f"{ConcurrentMachine.steps - rounds} rounds, {ConcurrentMachine.operations - ops} calls, every history "
+        f"linearizable but for known findings, every watch kept its guarantees, in {seconds:.1f}s; known findings "
+        f"met: {', '.join(known) or 'none'}")
 
 
 @pytest.mark.parametrize("seed", range(3))

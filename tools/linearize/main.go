@@ -36,6 +36,7 @@ const defaultTimeout = 10.0
 type rawHistory struct {
 	TimeoutSeconds *float64          `json:"timeout_seconds"`
 	Visualize      *string           `json:"visualize"`
+	Allow          []string          `json:"allow"`
 	Operations     []json.RawMessage `json:"operations"`
 }
 
@@ -322,41 +323,58 @@ func parseResponse(kind opKind, out *rawOutput) (response, error) {
 
 type badInput struct{ error }
 
-func readHistory(r io.Reader) (history []porcupine.Operation, timeout time.Duration, visualize *string, err error) {
+// allowed reads the names of release behaviours a history allows (model.go: behaviours).
+func allowed(names []string) (behaviours, error) {
+	var b behaviours
+	for _, n := range names {
+		switch n {
+		case "pod-grace-as-first-read":
+			b.podGraceAsFirstRead = true
+		default:
+			return b, fmt.Errorf("history: allow names %q; known: pod-grace-as-first-read", n)
+		}
+	}
+	return b, nil
+}
+
+func readHistory(r io.Reader) (history []porcupine.Operation, timeout time.Duration, visualize *string, allow behaviours, err error) {
 	data, err := io.ReadAll(r)
 	if err != nil {
-		return nil, 0, nil, badInput{fmt.Errorf("reading stdin: %v", err)}
+		return nil, 0, nil, allow, badInput{fmt.Errorf("reading stdin: %v", err)}
 	}
 	var raw rawHistory
 	if err := decodeStrict(data, &raw); err != nil {
-		return nil, 0, nil, badInput{fmt.Errorf("history: %v", err)}
+		return nil, 0, nil, allow, badInput{fmt.Errorf("history: %v", err)}
 	}
 	if raw.Operations == nil {
-		return nil, 0, nil, badInput{errors.New("history: operations is missing")}
+		return nil, 0, nil, allow, badInput{errors.New("history: operations is missing")}
 	}
 	seconds := defaultTimeout
 	if raw.TimeoutSeconds != nil {
 		seconds = *raw.TimeoutSeconds
 	}
 	if seconds < 0 || math.IsNaN(seconds) || seconds > 1e9 {
-		return nil, 0, nil, badInput{fmt.Errorf("history: timeout_seconds is %v; expected 0 (no limit) or more", seconds)}
+		return nil, 0, nil, allow, badInput{fmt.Errorf("history: timeout_seconds is %v; expected 0 (no limit) or more", seconds)}
 	}
 	if raw.Visualize != nil && *raw.Visualize == "" {
-		return nil, 0, nil, badInput{errors.New("history: visualize is an empty path; use null for none")}
+		return nil, 0, nil, allow, badInput{errors.New("history: visualize is an empty path; use null for none")}
 	}
 	history = make([]porcupine.Operation, 0, len(raw.Operations))
 	for i, data := range raw.Operations {
 		op, err := parseOperation(data)
 		if err != nil {
-			return nil, 0, nil, badInput{fmt.Errorf("operation %d: %v", i, err)}
+			return nil, 0, nil, allow, badInput{fmt.Errorf("operation %d: %v", i, err)}
 		}
 		history = append(history, op)
 	}
-	return history, time.Duration(seconds * float64(time.Second)), raw.Visualize, nil
+	if allow, err = allowed(raw.Allow); err != nil {
+		return nil, 0, nil, allow, badInput{err}
+	}
+	return history, time.Duration(seconds * float64(time.Second)), raw.Visualize, allow, nil
 }
 
 func run(stdin io.Reader, stdout, stderr io.Writer) int {
-	history, timeout, visualize, err := readHistory(stdin)
+	history, timeout, visualize, allow, err := readHistory(stdin)
 	if err != nil {
 		fmt.Fprintf(stderr, "linearize: bad input: %v\n", err)
 		return exitBad
@@ -369,7 +387,7 @@ func run(stdin io.Reader, stdout, stderr io.Writer) int {
 			partition = false
 		}
 	}
-	model := newModel(partition)
+	model := newModel(partition, allow)
 	partitions := 0
 	if partition {
 		partitions = len(partitionByKey(history))
