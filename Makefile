@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.kubeprop-installed
 PYTEST := $(BIN)/pytest
 
-.PHONY: venv conformance test unit quality lint bench faults thorough serve clean kube-binaries realcluster-test kubectl-tools differential concurrency
+.PHONY: venv conformance test unit quality lint bench faults thorough serve clean kube-binaries realcluster-test kubectl-tools differential concurrency matrix
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -62,8 +62,12 @@ concurrency: venv
 thorough: venv
 	$(PYTEST) -n auto conformance --hypothesis-profile=thorough
 
-## upstream kube-apiserver, kube-scheduler and kubectl (tools/kube/go.mod), built once into
-## KUBE_BIN_DIR (default ~/.cache/kubeprop/kube/<version>/); KUBEBUILDER_ASSETS binaries are used if set
+## upstream kube-apiserver, kube-scheduler, kubectl and etcd (tools/kube/go.mod), built once into
+## KUBE_BIN_DIR (default ~/.cache/kubeprop/kube/<version>/); KUBEBUILDER_ASSETS binaries are used if set.
+## KUBE_VERSION=v1.X.Y builds that release instead, from a module generated from its own go.mod
+## (tools/kube/gomod.py) in ~/.cache/kubeprop/kube/v1.X.Y/module/; the differential then runs against it
+KUBE_VERSION ?=
+export KUBE_VERSION
 kube-binaries:
 	nice -n 10 tools/kube/build.sh
 
@@ -76,6 +80,15 @@ realcluster-test: venv kube-binaries
 ## the scheduler and leader-election differentials, stops it; figures go to reports/differential.json
 differential: venv kube-binaries
 	$(PYTEST) -q -p no:randomly -m differential tests/differential
+
+## opt-in, never in CI: the API-server suite over HTTP against each release in KUBE_VERSIONS (built when missing),
+## MATRIX_EXAMPLES examples per shard, MATRIX_TIMEOUT seconds per release; reports/matrix.md and reports/matrix.json
+KUBE_VERSIONS   ?= v1.34.0 v1.34.4 v1.36.1 v1.36.3 v1.37.2
+MATRIX_EXAMPLES ?= 40
+MATRIX_TIMEOUT  ?= 900
+matrix: venv
+	KUBE_VERSIONS="$(KUBE_VERSIONS)" MATRIX_EXAMPLES=$(MATRIX_EXAMPLES) MATRIX_TIMEOUT=$(MATRIX_TIMEOUT) \
+	  $(BIN)/python -m conformance.matrix
 
 ## report tools, each installed only when missing: Allure 3 (npm package allure) into .tools/, Selenium into
 ## .venv, Debian's chromium and chromium-driver for the report's browser test (apt-get; sudo when not root)

@@ -165,8 +165,12 @@ class History:
         return "\n".join(lines) + "\n"
 
 
-def write_reproduction(program: str, invariant: str, directory: str | os.PathLike[str] = "reports/repro") -> Path:
-    path = Path(directory)
+#: where reproductions go unless a caller names a folder (``make matrix`` gives each release and shard its own)
+REPRO_DIR_ENV = "KUBEPROP_REPRO_DIR"
+
+
+def write_reproduction(program: str, invariant: str, directory: str | os.PathLike[str] | None = None) -> Path:
+    path = Path(directory or os.environ.get(REPRO_DIR_ENV) or "reports/repro")
     path.mkdir(parents=True, exist_ok=True)
     out = path / f"repro_{re.sub(r'[^a-z0-9]+', '_', invariant)}.py"
     out.write_text(program)

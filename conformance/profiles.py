@@ -2,12 +2,16 @@
 
 ``kubeprop`` (the default) runs the whole suite (``make conformance``) in
 about five minutes on two cores; ``smoke`` takes seconds; ``thorough`` is for
-long runs. Neither has a deadline: a
+long runs; ``matrix`` is the bounded budget ``make matrix`` gives each shard
+against each release (MATRIX_EXAMPLES examples, no example database, so one
+release's failures are not replayed against the next). None has a deadline: a
 loaded 2-core machine makes per-example timing meaningless, and a slow target
 is reported by the benchmark, not by a flaky test.
 """
 
 from __future__ import annotations
+
+import os
 
 from hypothesis import HealthCheck, Phase, settings
 
@@ -26,6 +30,9 @@ PROFILES = {
     "thorough": settings(max_examples=3000, stateful_step_count=100, phases=NO_EXPLAIN, **COMMON),
     # a quick look, e.g. against a remote server: tens of examples, seconds not minutes
     "smoke": settings(max_examples=30, stateful_step_count=15, phases=NO_EXPLAIN, **COMMON),
+    # make matrix (conformance/matrix.py): a bounded budget per shard and release, nothing carried between releases
+    "matrix": settings(max_examples=int(os.environ.get("MATRIX_EXAMPLES") or 40), stateful_step_count=25,
+                       database=None, phases=[Phase.explicit, Phase.generate, Phase.shrink], **COMMON),
     # replays the example database only: what failed before, nothing new
     "replay": settings(max_examples=150, stateful_step_count=25, phases=[Phase.explicit, Phase.reuse], **COMMON),
 }

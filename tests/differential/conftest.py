@@ -6,7 +6,8 @@ Tests that need the real control plane (marked ``differential``) run only when a
 the bundled server, the safety rules of the scoped target) always run and are fast.
 
 Figures (steps/s, failover times, scheduler decisions) are printed in the terminal summary and written to
-``reports/differential.json``.
+``reports/differential.json`` (``reports/differential-<release>.json`` when KUBE_VERSION names a release other
+than the pinned one: ``make differential KUBE_VERSION=v1.36.3``).
 """
 
 from __future__ import annotations
@@ -62,7 +63,9 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
         terminalreporter.section("differential figures")
         for key, value in figures.items():
             terminalreporter.write_line(f"{key}: {value}")
-        out = ROOT / "reports" / "differential.json"
+        version = os.environ.get("KUBE_VERSION")
+        other = version and version != kubecluster.pinned_version()
+        out = ROOT / "reports" / (f"differential-{version}.json" if other else "differential.json")
         out.parent.mkdir(exist_ok=True)
         out.write_text(json.dumps(figures, indent=2, sort_keys=True) + "\n")
 
@@ -81,6 +84,12 @@ def cluster():
         pytest.skip(f"real-cluster binaries missing: {e}")
     with kubecluster.Cluster(SCHEDULERS, binaries=binaries) as running:
         yield running
+
+
+@pytest.fixture(scope="session")
+def release(cluster) -> str:
+    """The running release for figure labels, e.g. ``kube-apiserver v1.37.2 (etcd 3.7.0)``."""
+    return f"kube-apiserver {cluster.version()['gitVersion']} (etcd {cluster.binaries.etcd_version()})"
 
 
 @pytest.fixture(scope="session")

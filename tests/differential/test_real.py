@@ -40,9 +40,9 @@ def _steps_per_second(kubeconfig: str) -> tuple[int, float]:
     return APIServerMachine.steps - before, time.perf_counter() - start
 
 
-def test_apiserver_machine_real_and_bundled(kubeconfig: str, tmp_path, figures: dict) -> None:
+def test_apiserver_machine_real_and_bundled(kubeconfig: str, tmp_path, figures: dict, release: str) -> None:
     steps, seconds = _steps_per_second(kubeconfig)
-    figures["apiserver machine, real kube-apiserver v1.37.2 (etcd 3.7.0)"] = (
+    figures[f"apiserver machine, real {release}"] = (
         f"{steps} steps in {seconds:.1f}s = {steps / seconds:.0f} steps/s ({EXAMPLES} examples x {STEPS} steps)")
     with ServedServer(tmp_path / "served", storage="memory") as served:
         steps_b, seconds_b = _steps_per_second(served.kubeconfig)
@@ -55,7 +55,7 @@ def test_apiserver_machine_real_and_bundled(kubeconfig: str, tmp_path, figures: 
 CONCURRENT_EXAMPLES = int(os.environ.get("KUBEPROP_DIFFERENTIAL_CONCURRENT_EXAMPLES", "40"))
 
 
-def test_concurrent_clients_real(kubeconfig: str, figures: dict) -> None:
+def test_concurrent_clients_real(kubeconfig: str, figures: dict, release: str) -> None:
     """Real threads with their own connections against kube-apiserver (watch cache on, as shipped): every
     round's history must be linearizable, and its watches keep the guarantees across writers."""
     machine = machine_for(ConcurrentMachine, kind="http", kubeconfig=kubeconfig)
@@ -66,7 +66,7 @@ def test_concurrent_clients_real(kubeconfig: str, figures: dict) -> None:
                           suppress_health_check=list(HealthCheck)))
     seconds = time.perf_counter() - start
     known = [f"{fid} in round {r} ({path})" for fid, r, path in concurrency.KNOWN_MET]
-    figures["concurrent clients, real kube-apiserver v1.37.2"] = (
+    figures[f"concurrent clients, real {release}"] = (
         f"{ConcurrentMachine.steps - rounds} rounds, {ConcurrentMachine.operations - ops} calls, every history "
         f"linearizable but for known findings, every watch kept its guarantees, in {seconds:.1f}s; known findings "
         f"met: {', '.join(known) or 'none'}")

@@ -1,10 +1,16 @@
 #!/usr/bin/env bash
-# Builds kube-apiserver, kube-scheduler and kubectl from the upstream Go modules pinned
-# in tools/kube/go.mod into KUBE_BIN_DIR (default ~/.cache/kubeprop/kube/<version>/), and
-# etcd from the go.etcd.io/etcd/server/v3 version that Kubernetes release requires.
+# Builds kube-apiserver, kube-scheduler and kubectl from the upstream Go modules of one
+# Kubernetes release into KUBE_BIN_DIR (default ~/.cache/kubeprop/kube/<version>/), and
+# etcd from the go.etcd.io/etcd/server/v3 version that release requires.
 #
 #   tools/kube/build.sh            build what is missing, print the folder
 #   tools/kube/build.sh --print    print the folder only
+#
+# The release is the one tools/kube/go.mod pins, unless KUBE_VERSION names another
+# (KUBE_VERSION=v1.36.3): then the module is generated in <folder>/module/ from that
+# release's own go.mod (tools/kube/gomod.py: require k8s.io/kubernetes v1.36.3, its
+# staging modules replaced by the published k8s.io/<name> v0.36.3, the etcd server it
+# requires) and `go mod tidy` is run there; tools/kube/go.mod is not touched.
 #
 # A binary that is already in KUBE_BIN_DIR is not rebuilt (delete it, or set
 # KUBE_REBUILD=1, to force a build). When KUBEBUILDER_ASSETS names an envtest folder
@@ -18,6 +24,14 @@ version="$(awk '$1 == "require" && $2 == "k8s.io/kubernetes" {print $3}' "$here/
 if [[ -z "$version" ]]; then
   echo "kube-binaries: no 'require k8s.io/kubernetes vX.Y.Z' line in $here/go.mod" >&2
   exit 1
+fi
+pinned="$version"
+if [[ -n "${KUBE_VERSION-}" ]]; then
+  if [[ ! "$KUBE_VERSION" =~ ^v1\.[0-9]+\.[0-9]+$ ]]; then
+    echo "kube-binaries: KUBE_VERSION=$KUBE_VERSION is not a Kubernetes release (expected v1.X.Y, e.g. v1.36.3)" >&2
+    exit 1
+  fi
+  version="$KUBE_VERSION"
 fi
 bin_dir="${KUBE_BIN_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/kubeprop/kube/$version}"
 
@@ -55,9 +69,43 @@ command -v go >/dev/null || { echo "kube-binaries: 'go' is not on PATH" >&2; exi
 
 major="${version#v}"; major="${major%%.*}"
 minor="${version#v*.}"; minor="${minor%%.*}"
-cd "$here"
 export GOFLAGS="${GOFLAGS:+$GOFLAGS }-mod=mod"
 export CGO_ENABLED=0
+
+if [[ "$version" == "$pinned" ]]; then
+  cd "$here"
+else
+  # another release: a module of its own, generated from that release's go.mod
+  module_dir="$bin_dir/module"
+  mkdir -p "$module_dir"
+  info="$(cd "$module_dir" && GOFLAGS= go mod download -json "k8s.io/kubernetes@$version" 2>&1 || true)"
+  release_mod="$(sed -n 's/^[[:space:]]*"GoMod": "\(.*\)",\{0,1\}$/\1/p' <<<"$info")"
+  if [[ -z "$release_mod" || ! -f "$release_mod" ]]; then
+    error="$(sed -n 's/^[[:space:]]*"Error": "\(.*\)",\{0,1\}$/\1/p' <<<"$info")"
+    echo "kube-binaries: the Go module proxy ($(go env GOPROXY)) does not serve k8s.io/kubernetes $version:" >&2
+    echo "  ${error:-$info}" >&2
+    echo "  (try another patch release; tools/kube/go.mod pins $pinned)" >&2
+    exit 1
+  fi
+  python3 "$here/gomod.py" "$version" "$release_mod" > "$module_dir/go.mod.new"
+  want_go="$(awk '$1 == "go" {print $2; exit}' "$module_dir/go.mod.new")"
+  have_go="$(go env GOVERSION)"; have_go="${have_go#go}"
+  if [[ -n "$want_go" && "$(printf '%s\n%s\n' "$want_go" "$have_go" | sort -V | tail -n1)" != "$have_go" ]]; then
+    echo "kube-binaries: Kubernetes $version needs Go $want_go; this is Go $have_go." >&2
+    echo "  export GOTOOLCHAIN=go1.27.3 (the go command fetches it from the module proxy) and run again" >&2
+    exit 1
+  fi
+  cp "$here/tools.go" "$module_dir/tools.go"
+  if ! cmp -s "$module_dir/go.mod.new" "$module_dir/go.mod" || [[ ! -s "$module_dir/go.sum" ]]; then
+    mv -f "$module_dir/go.mod.new" "$module_dir/go.mod"
+    echo "kube-binaries: go mod tidy in $module_dir (k8s.io/kubernetes $version," \
+      "etcd $(awk '$2 == "go.etcd.io/etcd/server/v3" {print $3}' "$module_dir/go.mod"))"
+    (cd "$module_dir" && go mod tidy)
+  else
+    rm -f "$module_dir/go.mod.new"
+  fi
+  cd "$module_dir"
+fi
 # the release date of the pinned module, so the build date is reproducible
 build_date="$(go list -m -f '{{if .Time}}{{.Time.UTC.Format "2006-01-02T15:04:05Z"}}{{end}}' k8s.io/kubernetes 2>/dev/null || true)"
 build_date="${build_date:-1970-01-01T00:00:00Z}"

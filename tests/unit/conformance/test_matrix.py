@@ -1,0 +1,43 @@
+"""conformance/matrix.py: folding shard results into the release-by-invariant table (no cluster)."""
+
+from __future__ import annotations
+
+import json
+
+from conformance.matrix import Broken, ReleaseResult, collect, first_line, render_markdown, write_reports
+
+
+def test_collect_counts_shards_keeps_first_line_and_reproductions() -> None:
+    result = ReleaseResult("v1.34.4")
+    collect(result, [
+        {"test": "t[0]", "invariant": "api.status-shape", "message": "\nstatus differs\nmore",
+         "reproduction": "reports/repro/v1.34.4/shard0/repro_api_status_shape.py"},
+        {"test": "t[0]", "invariant": "api.status-shape", "message": "again", "reproduction": None},
+    ])
+    collect(result, [{"test": "t[2]", "invariant": "api.status-shape", "message": "other",
+                      "reproduction": "reports/repro/v1.34.4/shard2/repro_api_status_shape.py"}])
+    b = result.broken["api.status-shape"]
+    assert b.count == 2  # two shards, however many rows each
+    assert b.first_line == "status differs"
+    assert b.reproductions == ["reports/repro/v1.34.4/shard0/repro_api_status_shape.py",
+                               "reports/repro/v1.34.4/shard2/repro_api_status_shape.py"]
+
+
+def test_first_line_is_bounded() -> None:
+    assert first_line("x" * 300, width=10) == "x" * 9 + "…"
+    assert first_line("") == ""
+
+
+def test_reports(tmp_path) -> None:
+    ok = ReleaseResult("v1.37.2", status="passed", etcd="3.7.0", run_seconds=61, seeds={"0": 7})
+    bad = ReleaseResult("v1.34.4", status="failed", etcd="3.6.4", build_seconds=700, run_seconds=80,
+                        broken={"api.matches-model": Broken("api.matches-model", 1, "a | b", ["r.py"])})
+    text = render_markdown([ok, bad], examples=20)
+    assert "| v1.37.2 | 3.7.0 | passed | there | 61 s | 0: 7 |" in text
+    assert "| v1.34.4 | `api.matches-model` | 1 | a \\| b | `r.py` |" in text
+    md, js = write_reports([ok, bad], 20, tmp_path)
+    data = json.loads(js.read_text())
+    assert [r["version"] for r in data["releases"]] == ["v1.37.2", "v1.34.4"]
+    assert data["releases"][1]["broken"]["api.matches-model"]["count"] == 1
+    assert md.read_text() == text
+    assert "nothing failed" in render_markdown([ok], examples=20)
