@@ -110,9 +110,9 @@ def collect(result: ReleaseResult, rows: list[dict[str, Any]]) -> None:
             broken.reproductions.append(row["reproduction"])
 
 
-def render_markdown(results: list[ReleaseResult], examples: int) -> str:
+def render_markdown(results: list[ReleaseResult], examples: int, shards: int = SHARDS) -> str:
     lines = ["# Release matrix: the API-server conformance suite against each release", "",
-             f"`make matrix`: {SHARDS} shards x {examples} examples x 25 steps per release over HTTP "
+             f"`make matrix`: {shards} shards x {examples} examples x 25 steps per release over HTTP "
              "(`--target http --allow-writes`, profile `matrix`), a random seed per shard.", "",
              "| release | etcd | status | build | run | seeds (shard: seed) |", "|---|---|---|---|---|---|"]
     for r in results:
@@ -134,11 +134,12 @@ def render_markdown(results: list[ReleaseResult], examples: int) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_reports(results: list[ReleaseResult], examples: int, out_dir: Path) -> tuple[Path, Path]:
+def write_reports(results: list[ReleaseResult], examples: int, out_dir: Path,
+                  shards: int = SHARDS) -> tuple[Path, Path]:
     out_dir.mkdir(parents=True, exist_ok=True)
     md, js = out_dir / "matrix.md", out_dir / "matrix.json"
-    md.write_text(render_markdown(results, examples))
-    js.write_text(json.dumps({"examples_per_shard": examples, "shards": SHARDS,
+    md.write_text(render_markdown(results, examples, shards))
+    js.write_text(json.dumps({"examples_per_shard": examples, "shards": shards,
                               "releases": [asdict(r) for r in results]}, indent=2) + "\n")
     return md, js
 
@@ -184,9 +185,10 @@ def build(version: str, kc: Any, result: ReleaseResult, timeout: float) -> bool:
     if rc != 0:
         lines = [ln for ln in log.read_text(errors="replace").splitlines() if ln.strip()]
         # build.sh's own reason (a release the proxy does not serve, a Go too old) when it gave one
-        said = [ln for ln in lines if "does not serve" in ln or "needs Go" in ln or "not a Kubernetes" in ln]
+        said = [i for i, ln in enumerate(lines) if "does not serve" in ln or "needs Go" in ln]
+        reason = " ".join(lines[said[0]:said[0] + 2]) if said else (lines or [f"rc {rc}"])[-1]
         result.status = "build failed"
-        result.note = "timed out" if rc is None else first_line((said or lines or [f"rc {rc}"])[-1], 200)
+        result.note = "timed out" if rc is None else first_line(reason.replace("kube-binaries: ", ""), 240)
         say(f"{version}: build failed after {result.build_seconds:.0f} s: {result.note}")
         return False
     say(f"{version}: built in {result.build_seconds:.0f} s")
@@ -307,7 +309,8 @@ def main(argv: list[str] | None = None) -> int:
         results.append(run_release(version, examples=args.examples, jobs=args.jobs, timeout=args.timeout,
                                    build_timeout=args.build_timeout, schedulers=args.schedulers,
                                    shards=args.shards))
-        md, js = write_reports(results, args.examples, args.out)  # after every release, so a stop keeps them
+        # after every release, so a run stopped part-way keeps what it has
+        md, js = write_reports(results, args.examples, args.out, len(args.shards))
     say(f"wrote {md} and {js}")
     print(md.read_text())
     return 0

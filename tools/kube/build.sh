@@ -85,6 +85,7 @@ else
     echo "kube-binaries: the Go module proxy ($(go env GOPROXY)) does not serve k8s.io/kubernetes $version:" >&2
     echo "  ${error:-$info}" >&2
     echo "  (try another patch release; tools/kube/go.mod pins $pinned)" >&2
+    rm -rf "$module_dir"; rmdir "$bin_dir" 2>/dev/null || true
     exit 1
   fi
   python3 "$here/gomod.py" "$version" "$release_mod" > "$module_dir/go.mod.new"

@@ -163,7 +163,8 @@ def find_binaries(bin_dir: str | Path | None = None) -> Binaries:
     """Locate every binary the cluster needs, or raise ClusterError naming what is missing and how to get it."""
     folder = Path(bin_dir).expanduser() if bin_dir is not None else None
     found = {name: _lookup(name, folder) for name in ("kube-apiserver", "kube-scheduler", "kubectl")}
-    etcd = find_etcd()
+    # an explicit folder's own etcd first: a release's folder holds the etcd that release pins
+    etcd = str(folder / "etcd") if folder is not None and _executable(folder / "etcd") else find_etcd()
     missing = [name for name in ("kube-apiserver", "kube-scheduler") if not found[name]]
     problems = []
     if missing:
