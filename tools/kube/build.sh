@@ -97,8 +97,10 @@ else
     exit 1
   fi
   cp "$here/tools.go" "$module_dir/tools.go"
-  if ! cmp -s "$module_dir/go.mod.new" "$module_dir/go.mod" || [[ ! -s "$module_dir/go.sum" ]]; then
-    mv -f "$module_dir/go.mod.new" "$module_dir/go.mod"
+  # go mod tidy adds to go.mod: what was generated is kept beside it, to tell whether anything changed
+  if ! cmp -s "$module_dir/go.mod.new" "$module_dir/go.mod.generated" || [[ ! -s "$module_dir/go.sum" ]]; then
+    cp "$module_dir/go.mod.new" "$module_dir/go.mod"
+    mv -f "$module_dir/go.mod.new" "$module_dir/go.mod.generated"
     echo "kube-binaries: go mod tidy in $module_dir (k8s.io/kubernetes $version," \
       "etcd $(awk '$2 == "go.etcd.io/etcd/server/v3" {print $3}' "$module_dir/go.mod"))"
     (cd "$module_dir" && go mod tidy)
