@@ -65,6 +65,16 @@ def pytest_runtest_makereport(item: Any, call: Any) -> None:
             f.write(json.dumps(row) + "\n")
 
 
+def pytest_sessionfinish(session: Any) -> None:
+    out = os.environ.get(OUT_ENV)
+    if not out:
+        return
+    from conformance.machines import APIServerMachine
+
+    with open(out, "a", encoding="utf-8") as f:
+        f.write(json.dumps({"steps": APIServerMachine.steps}) + "\n")
+
+
 # --------------------------------------------------------------------------- results
 
 
@@ -85,6 +95,7 @@ class ReleaseResult:
     etcd: str = ""
     build_seconds: float = 0.0
     run_seconds: float = 0.0
+    steps: int = 0  # state-machine steps run against it, every shard together
     seeds: dict[str, int] = field(default_factory=dict)  # shard -> --hypothesis-seed
     shards: dict[str, str] = field(default_factory=dict)  # shard -> passed | failed | timeout | rc N
     broken: dict[str, Broken] = field(default_factory=dict)
@@ -100,6 +111,9 @@ def collect(result: ReleaseResult, rows: list[dict[str, Any]]) -> None:
     """Fold one shard's JSON lines into the release's table: one count per shard that broke an invariant."""
     seen = set()
     for row in rows:
+        if "steps" in row:
+            result.steps += row["steps"]
+            continue
         broken = result.broken.setdefault(row["invariant"], Broken(row["invariant"]))
         if (row["invariant"], row["test"]) not in seen:
             seen.add((row["invariant"], row["test"]))
@@ -114,12 +128,13 @@ def render_markdown(results: list[ReleaseResult], examples: int, shards: int = S
     lines = ["# Release matrix: the API-server conformance suite against each release", "",
              f"`make matrix`: {shards} shards x {examples} examples x 25 steps per release over HTTP "
              "(`--target http --allow-writes`, profile `matrix`), a random seed per shard.", "",
-             "| release | etcd | status | build | run | seeds (shard: seed) |", "|---|---|---|---|---|---|"]
+             "| release | etcd | status | build | run | steps | seeds (shard: seed) |",
+             "|---|---|---|---|---|---|---|"]
     for r in results:
         seeds = ", ".join(f"{k}: {v}" for k, v in r.seeds.items())
         build = f"{r.build_seconds:.0f} s" if r.build_seconds else "there"
         lines.append(f"| {r.version} | {r.etcd or '?'} | {r.status}{' (' + r.note + ')' if r.note else ''} "
-                     f"| {build} | {r.run_seconds:.0f} s | {seeds} |")
+                     f"| {build} | {r.run_seconds:.0f} s | {r.steps} | {seeds} |")
     lines += ["", "## What failed", "", "| release | invariant | shards | first message line | reproduction |",
               "|---|---|---|---|---|"]
     any_broken = False
@@ -234,7 +249,7 @@ def run_shards(version: str, kubeconfig: Path, result: ReleaseResult, *, example
             del running[shard]
             rows = [json.loads(ln) for ln in out.read_text().splitlines()] if out.exists() else []
             collect(result, rows)
-            names = sorted({r["invariant"] for r in rows})
+            names = sorted({r["invariant"] for r in rows if "invariant" in r})
             say(f"{version}: shard {shard} {result.shards[str(shard)]} in {time.monotonic() - started:.0f} s"
                 + (f": {', '.join(names)}" if names else ""))
         if time.monotonic() >= deadline and pending:
@@ -277,7 +292,7 @@ def run_release(version: str, *, examples: int, jobs: int, timeout: float, build
         result.status = "failed"
     else:
         result.status = "passed"
-    say(f"{version}: {result.status} in {result.run_seconds:.0f} s; broke: "
+    say(f"{version}: {result.status} in {result.run_seconds:.0f} s, {result.steps} steps; broke: "
         f"{', '.join(f'{b.invariant} x{b.count}' for b in result.broken.values()) or 'nothing'}")
     return result
 

@@ -15,7 +15,10 @@ def test_collect_counts_shards_keeps_first_line_and_reproductions() -> None:
         {"test": "t[0]", "invariant": "api.status-shape", "message": "again", "reproduction": None},
     ])
     collect(result, [{"test": "t[2]", "invariant": "api.status-shape", "message": "other",
-                      "reproduction": "reports/repro/v1.34.4/shard2/repro_api_status_shape.py"}])
+                      "reproduction": "reports/repro/v1.34.4/shard2/repro_api_status_shape.py"}, {"steps": 400}])
+    collect(result, [{"steps": 500}])
+    assert result.steps == 900
+    assert list(result.broken) == ["api.status-shape"]
     b = result.broken["api.status-shape"]
     assert b.count == 2  # two shards, however many rows each
     assert b.first_line == "status differs"
@@ -29,11 +32,11 @@ def test_first_line_is_bounded() -> None:
 
 
 def test_reports(tmp_path) -> None:
-    ok = ReleaseResult("v1.37.2", status="passed", etcd="3.7.0", run_seconds=61, seeds={"0": 7})
+    ok = ReleaseResult("v1.37.2", status="passed", etcd="3.7.0", run_seconds=61, steps=2000, seeds={"0": 7})
     bad = ReleaseResult("v1.34.4", status="failed", etcd="3.6.4", build_seconds=700, run_seconds=80,
                         broken={"api.matches-model": Broken("api.matches-model", 1, "a | b", ["r.py"])})
     text = render_markdown([ok, bad], examples=20)
-    assert "| v1.37.2 | 3.7.0 | passed | there | 61 s | 0: 7 |" in text
+    assert "| v1.37.2 | 3.7.0 | passed | there | 61 s | 2000 | 0: 7 |" in text
     assert "| v1.34.4 | `api.matches-model` | 1 | a \\| b | `r.py` |" in text
     md, js = write_reports([ok, bad], 20, tmp_path)
     data = json.loads(js.read_text())
