@@ -100,16 +100,16 @@ else
   # go mod tidy adds to go.mod: what was generated is kept beside it, to tell whether anything changed
   if ! cmp -s "$module_dir/go.mod.new" "$module_dir/go.mod.generated" || [[ ! -s "$module_dir/go.sum" ]]; then
     cp "$module_dir/go.mod.new" "$module_dir/go.mod"
-    mv -f "$module_dir/go.mod.new" "$module_dir/go.mod.generated"
     echo "kube-binaries: go mod tidy in $module_dir (k8s.io/kubernetes $version," \
       "etcd $(awk '$2 == "go.etcd.io/etcd/server/v3" {print $3}' "$module_dir/go.mod"))"
     (cd "$module_dir" && go mod tidy)
+    mv -f "$module_dir/go.mod.new" "$module_dir/go.mod.generated"  # only once tidy has succeeded
   else
     rm -f "$module_dir/go.mod.new"
   fi
   cd "$module_dir"
 fi
-# the release date of the pinned module, so the build date is reproducible
+# the release date of the k8s.io/kubernetes module, so the build date is reproducible
 build_date="$(go list -m -f '{{if .Time}}{{.Time.UTC.Format "2006-01-02T15:04:05Z"}}{{end}}' k8s.io/kubernetes 2>/dev/null || true)"
 build_date="${build_date:-1970-01-01T00:00:00Z}"
 
