@@ -87,9 +87,9 @@ def wanted_version() -> str | None:
 
 
 def kube_bin_dir(version: str | None = None) -> Path:
-    """Where ``make kube-binaries`` puts the binaries of ``version`` (default: KUBE_VERSION, else the pinned
-    release); KUBE_BIN_DIR overrides it."""
-    if os.environ.get("KUBE_BIN_DIR"):
+    """Where ``make kube-binaries`` puts the binaries of ``version``: its folder in the cache. Without a
+    version, KUBE_BIN_DIR if set, else the folder of KUBE_VERSION, else of the pinned release."""
+    if version is None and os.environ.get("KUBE_BIN_DIR"):
         return Path(os.environ["KUBE_BIN_DIR"]).expanduser()
     cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
     return cache / "kubeprop" / "kube" / (version or wanted_version() or "unknown")

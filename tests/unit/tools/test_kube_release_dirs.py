@@ -50,3 +50,10 @@ def test_an_explicit_folder_brings_its_own_etcd(cache: Path) -> None:
     found = kc.find_binaries(cache / "v1.36.3")
     assert found.scheduler == str(cache / "v1.36.3" / "kube-scheduler")
     assert found.etcd == str(cache / "v1.36.3" / "etcd")  # not the pinned release's
+
+
+def test_kube_bin_dir_overrides_only_the_default(cache: Path, monkeypatch: pytest.MonkeyPatch,
+                                                 tmp_path: Path) -> None:
+    monkeypatch.setenv("KUBE_BIN_DIR", str(tmp_path / "mine"))
+    assert kc.kube_bin_dir() == tmp_path / "mine"
+    assert kc.kube_bin_dir("v1.34.4") == cache / "v1.34.4"  # make matrix names each release's folder
