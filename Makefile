@@ -78,6 +78,7 @@ realcluster-test: venv kube-binaries
 ## the differential run (tests/differential): builds or reuses the binaries, starts etcd + kube-apiserver +
 ## kube-scheduler replicas, runs the API-server machine against it and against the bundled server over HTTP,
 ## the scheduler and leader-election differentials, stops it; figures go to reports/differential.json
+## (KUBE_VERSION=v1.X.Y: that release, built first if missing; figures in reports/differential-v1.X.Y.json)
 differential: venv kube-binaries
 	$(PYTEST) -q -p no:randomly -m differential tests/differential
 

@@ -82,6 +82,7 @@ else
   release_mod="$(sed -n 's/^[[:space:]]*"GoMod": "\(.*\)",\{0,1\}$/\1/p' <<<"$info")"
   if [[ -z "$release_mod" || ! -f "$release_mod" ]]; then
     error="$(sed -n 's/^[[:space:]]*"Error": "\(.*\)",\{0,1\}$/\1/p' <<<"$info")"
+    error="${error//'\n'/ }"; error="${error//'\t'/}"  # JSON escapes, as go mod download -json writes them
     echo "kube-binaries: the Go module proxy ($(go env GOPROXY)) does not serve k8s.io/kubernetes $version:" >&2
     echo "  ${error:-$info}" >&2
     echo "  (try another patch release; tools/kube/go.mod pins $pinned)" >&2
