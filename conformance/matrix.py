@@ -24,6 +24,7 @@ import json
 import os
 import random
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -124,6 +125,20 @@ def collect(result: ReleaseResult, rows: list[dict[str, Any]]) -> None:
             broken.reproductions.append(row["reproduction"])
 
 
+def cut_off_rows(repro_dir: Path, test: str) -> list[dict[str, Any]]:
+    """Rows for a shard stopped by the timeout, which never reported: each reproduction it had written, the
+    latest (partly shrunk) failing example of that invariant, with the first line its docstring carries."""
+    rows = []
+    for path in sorted(repro_dir.glob("repro_*.py")):
+        lines = path.read_text(errors="replace").splitlines()
+        found = re.match(r'"""kubeprop reproduction: breaks (\S+?)\.?$', lines[0]) if lines else None
+        if found:
+            message = next((ln.strip() for ln in lines[1:] if ln.strip() and ln.strip() != '"""'), "")
+            rows.append({"test": test, "invariant": found.group(1), "reproduction": str(path),
+                         "message": f"(cut off while shrinking) {message}"})
+    return rows
+
+
 def render_markdown(results: list[ReleaseResult], examples: int, shards: int = SHARDS) -> str:
     lines = ["# Release matrix: the API-server conformance suite against each release", "",
              f"`make matrix`: {shards} shards x {examples} examples x 25 steps per release over HTTP "
@@ -217,6 +232,7 @@ def run_shards(version: str, kubeconfig: Path, result: ReleaseResult, *, example
     pending = list(shards)
     running: dict[int, tuple[subprocess.Popen, Path, float]] = {}
     rng = random.SystemRandom()
+    repro_dirs: dict[int, str] = {}
     while pending or running:
         while pending and len(running) < jobs:
             shard = pending.pop(0)
@@ -224,8 +240,10 @@ def run_shards(version: str, kubeconfig: Path, result: ReleaseResult, *, example
             result.seeds[str(shard)] = seed
             out = scratch / f"shard{shard}.jsonl"
             out.unlink(missing_ok=True)
+            repro_dirs[shard] = f"reports/repro/{version}/shard{shard}"
+            shutil.rmtree(ROOT / repro_dirs[shard], ignore_errors=True)  # nothing left from an earlier run
             env = {**os.environ, OUT_ENV: str(out), "MATRIX_EXAMPLES": str(examples),
-                   "KUBEPROP_REPRO_DIR": f"reports/repro/{version}/shard{shard}"}
+                   "KUBEPROP_REPRO_DIR": repro_dirs[shard]}
             cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:randomly", "-p", "no:cacheprovider",
                    "-p", "conformance.matrix", f"{SUITE}::test_apiserver[{shard}]", "--target", "http",
                    "--kubeconfig", str(kubeconfig), "--allow-writes", "--hypothesis-profile=matrix",
@@ -248,6 +266,9 @@ def run_shards(version: str, kubeconfig: Path, result: ReleaseResult, *, example
                 result.shards[str(shard)] = {0: "passed", 1: "failed"}.get(rc, f"rc {rc}")
             del running[shard]
             rows = [json.loads(ln) for ln in out.read_text().splitlines()] if out.exists() else []
+            if rc is None:
+                for row in cut_off_rows(ROOT / repro_dirs[shard], f"{SUITE}::test_apiserver[{shard}]"):
+                    rows.append({**row, "reproduction": os.path.relpath(row["reproduction"], ROOT)})
             collect(result, rows)
             names = sorted({r["invariant"] for r in rows if "invariant" in r})
             say(f"{version}: shard {shard} {result.shards[str(shard)]} in {time.monotonic() - started:.0f} s"

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import json
 
-from conformance.matrix import Broken, ReleaseResult, collect, first_line, render_markdown, write_reports
+from conformance.matrix import (
+    Broken,
+    ReleaseResult,
+    collect,
+    cut_off_rows,
+    first_line,
+    render_markdown,
+    write_reports,
+)
 
 
 def test_collect_counts_shards_keeps_first_line_and_reproductions() -> None:
@@ -44,3 +52,13 @@ def test_reports(tmp_path) -> None:
     assert data["releases"][1]["broken"]["api.matches-model"]["count"] == 1
     assert md.read_text() == text
     assert "nothing failed" in render_markdown([ok], examples=20)
+
+
+def test_a_shard_cut_off_while_shrinking_is_reported_from_its_reproductions(tmp_path) -> None:
+    (tmp_path / "repro_api_finalizers.py").write_text(
+        '"""kubeprop reproduction: breaks api.finalizers.\n\n    update: Status differs: kind\n"""\nx = 1\n')
+    (tmp_path / "other.py").write_text("ignored\n")
+    rows = cut_off_rows(tmp_path, "t[0]")
+    assert rows == [{"test": "t[0]", "invariant": "api.finalizers",
+                     "reproduction": str(tmp_path / "repro_api_finalizers.py"),
+                     "message": "(cut off while shrinking) update: Status differs: kind"}]
