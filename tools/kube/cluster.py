@@ -171,7 +171,9 @@ def find_binaries(bin_dir: str | Path | None = None) -> Binaries:
         where = folder or kube_bin_dir()
         problems.append(f"{', '.join(missing)} not found in {where}" +
                         (f" or KUBEBUILDER_ASSETS={os.environ['KUBEBUILDER_ASSETS']}"
-                         if os.environ.get("KUBEBUILDER_ASSETS") else "") + f": {BUILD_HINT}")
+                         if os.environ.get("KUBEBUILDER_ASSETS") else "") + ": " +
+                        (f"run `make kube-binaries KUBE_VERSION={os.environ['KUBE_VERSION']}`"
+                         if os.environ.get("KUBE_VERSION") else BUILD_HINT))
     if not etcd:
         problems.append(f"etcd not found: {ETCD_HINT}")
     if problems:
