@@ -12,6 +12,7 @@ A release gets MATRIX_TIMEOUT seconds for its run (and MATRIX_BUILD_TIMEOUT for 
 stopped and marked so, and the next release starts. Opt-in only: it builds releases and takes tens of minutes.
 
     python -m conformance.matrix [--versions v1.34.4 v1.37.2] [--examples 20] [--timeout 900] [--jobs 2]
+    python -m conformance.matrix --versions v1.34.0 --shards 0 --seed 0:2198698196 --examples 150   # one row again
 
 This module is also the small pytest plugin each shard runs with (``-p conformance.matrix``): it writes every
 invariant a failed test broke (id, message, reproduction path) as JSON lines to KUBEPROP_MATRIX_OUT.
@@ -226,17 +227,18 @@ def build(version: str, kc: Any, result: ReleaseResult, timeout: float) -> bool:
 
 
 def run_shards(version: str, kubeconfig: Path, result: ReleaseResult, *, examples: int, jobs: int,
-               deadline: float, shards: list[int]) -> None:
+               deadline: float, shards: list[int], seeds: dict[int, int] | None = None) -> None:
     scratch = ROOT / "reports" / "matrix-work" / version
     scratch.mkdir(parents=True, exist_ok=True)
     pending = list(shards)
     running: dict[int, tuple[subprocess.Popen, Path, float]] = {}
     rng = random.SystemRandom()
+    seeds = seeds or {}
     repro_dirs: dict[int, str] = {}
     while pending or running:
         while pending and len(running) < jobs:
             shard = pending.pop(0)
-            seed = rng.randrange(2**32)
+            seed = seeds[shard] if shard in seeds else rng.randrange(2**32)
             result.seeds[str(shard)] = seed
             out = scratch / f"shard{shard}.jsonl"
             out.unlink(missing_ok=True)
@@ -280,7 +282,7 @@ def run_shards(version: str, kubeconfig: Path, result: ReleaseResult, *, example
 
 
 def run_release(version: str, *, examples: int, jobs: int, timeout: float, build_timeout: float,
-                schedulers: int, shards: list[int]) -> ReleaseResult:
+                schedulers: int, shards: list[int], seeds: dict[int, int] | None = None) -> ReleaseResult:
     from conformance.kubecluster import cluster_module
 
     kc = cluster_module()
@@ -298,7 +300,7 @@ def run_release(version: str, *, examples: int, jobs: int, timeout: float, build
             if reported != version:
                 result.note = f"kube-apiserver reports {reported}"
             run_shards(version, cluster.kubeconfig, result, examples=examples, jobs=jobs,
-                       deadline=start + timeout, shards=shards)
+                       deadline=start + timeout, shards=shards, seeds=seeds)
     except kc.ClusterError as e:
         result.status = "cluster failed"
         result.note = first_line(str(e), 200)
@@ -334,17 +336,23 @@ def main(argv: list[str] | None = None) -> int:
                         help="shards run at once (MATRIX_JOBS; default 2)")
     parser.add_argument("--schedulers", type=int, default=1, help="kube-scheduler replicas (default 1)")
     parser.add_argument("--shards", type=int, nargs="+", default=list(range(SHARDS)))
+    parser.add_argument("--seed", action="append", default=[], metavar="SHARD:SEED",
+                        help="run that shard with that seed (from a table) instead of a random one; repeatable")
     parser.add_argument("--out", type=Path, default=ROOT / "reports")
     args = parser.parse_args(argv)
     bad = [v for v in args.versions if not re.fullmatch(r"v1\.\d+\.\d+", v)]
     if bad:
         parser.error(f"not Kubernetes releases: {', '.join(bad)} (expected v1.X.Y)")
+    try:
+        seeds = {int(k): int(v) for k, v in (item.split(":", 1) for item in args.seed)}
+    except ValueError:
+        parser.error("--seed takes SHARD:SEED, e.g. --seed 0:2198698196")
     say(f"releases {' '.join(args.versions)}; {len(args.shards)} shards x {args.examples} examples each")
     results: list[ReleaseResult] = []
     for version in args.versions:
         results.append(run_release(version, examples=args.examples, jobs=args.jobs, timeout=args.timeout,
                                    build_timeout=args.build_timeout, schedulers=args.schedulers,
-                                   shards=args.shards))
+                                   shards=args.shards, seeds=seeds))
         # after every release, so a run stopped part-way keeps what it has
         md, js = write_reports(results, args.examples, args.out, len(args.shards))
     say(f"wrote {md} and {js}")
