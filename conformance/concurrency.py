@@ -707,11 +707,15 @@ class ConcurrentMachine(RuleBasedStateMachine):
 def _check_client_watches(clients: list[Client], after: dict[str, tuple[str, str]], remote: bool,
                           writes: list[watch_checks.Written]) -> tuple[Any, list[str]] | None:
     """Each watch a client opened from its own list, mid-round: in order, once each, and with its list it gives
-    the state listed after the round; a watch with bookmarks is waited for until one came (at most WATCH_WAIT),
-    and each must come after every change up to its revision."""
+    the state listed after the round; over HTTP a watch with bookmarks is waited for until one came (see
+    ``complete``), and each must come after every change up to its revision."""
     def complete(watch: Any, before: dict[str, tuple[str, str]]) -> Callable[[list[dict[str, Any]]], bool]:
+        # a bookmark is waited for only once the watch has delivered a change (kube-apiserver sends none at the
+        # revision the watch started from: cacher/cache_watcher.go, process), and only until its first stream
+        # ends: the server sends it before then, or not at all
         return lambda got: (watch_checks.replay(before, got) == after
-                            and (not hasattr(watch, "marks") or not remote or bool(watch.marks)))
+                            and (not hasattr(watch, "marks") or not remote or bool(watch.marks)
+                                 or watch.delivered == 0 or bool(watch.segments)))
 
     got = {id(watch): _drain(watch, complete(watch, before), remote, extra=0.0)
            for c in clients for _, before, watch in c.watches}
