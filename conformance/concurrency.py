@@ -729,8 +729,9 @@ def _check_client_watches(clients: list[Client], after: dict[str, tuple[str, str
             broken = _first_broken(f"client {c.index}'s watch from its list", *resumption,
                                    (watch_checks.unique, events), (watch_checks.starts_after, events, start),
                                    (watch_checks.ordered, events),
-                                   *(() if not marks else ((watch_checks.bookmarkable, events, marks, writes, start),)),
-                                   *(() if expired else ((watch_checks.list_then_watch, before, events, after),)))
+                                   # nothing missed first: a lost change also makes any later bookmark a broken one
+                                   *(() if expired else ((watch_checks.list_then_watch, before, events, after),)),
+                                   *(() if not marks else ((watch_checks.bookmarkable, events, marks, writes, start),)))
             if broken:
                 return broken
     return None
