@@ -141,7 +141,7 @@ CALLS = st.one_of(
     st.builds(Call, st.just("create"), _NODE),
     st.builds(Call, st.just("update"), _NODE, _RV),
     st.builds(Call, st.just("delete"), _NODE, _RV),
-    st.builds(Call, st.just("get"), _NODE, read=st.sampled_from(("", "0"))),
+    st.builds(Call, st.just("get"), _NODE, read=st.sampled_from(("", "0", "newer"))),
     st.builds(Call, st.just("list"), read=st.sampled_from(("", "0", "exact", "newer")),
               group=st.sampled_from(("", "a"))),
     st.just(Call("watch")),
@@ -367,7 +367,12 @@ class Client:
                     "target": {"kind": "Node", "name": call.node}}
             return {"op": "bind", "key": hkey, "node": call.node}, lambda: t.bind(POD_NAMESPACE, key, body)
         if call.verb == "get":
-            return {"op": "get", "key": hkey}, lambda: t.get(res, ns, key, resource_version=call.read)
+            # a get's resourceVersion is "not older than" (apimachinery/pkg/apis/meta/v1/types.go: GetOptions)
+            asked = self.shared.newest() if call.read == "newer" else call.read
+            inp = {"op": "get", "key": hkey}
+            if call.read:
+                inp.update(asked=asked, match="NotOlderThan" if call.read == "newer" else "")
+            return inp, lambda: t.get(res, ns, key, resource_version=asked)
         if call.verb == "page":
             return {"op": "list", "prefix": "nodes/"}, self._pages
         inp = {"op": "list", "prefix": f"{res}/"}
