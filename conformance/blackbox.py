@@ -387,6 +387,14 @@ def _run_pod_spec(spec: JSON, run_id: str, priorities: bool) -> JSON:
     return spec
 
 
+def _loose(spec: JSON) -> JSON:
+    return {k: v for k, v in spec.items() if k not in ("nodeSelector", "affinity")}
+
+
+#: half the pods without nodeSelector or node affinity of their own, so more of them are placed
+POD_SPECS = st.one_of(gen.sched_pod_specs().map(_loose), gen.sched_pod_specs())
+
+
 class BlackBoxMachine(RuleBasedStateMachine):
     """Drive a running control plane through its API; check scheduling and the Lease from the outside.
 
@@ -511,13 +519,13 @@ class BlackBoxMachine(RuleBasedStateMachine):
         return name
 
     @precondition(lambda self: self.unsettled < UNSETTLED_STEPS)
-    @rule(target=PODS, spec=gen.sched_pod_specs())
+    @rule(target=PODS, spec=POD_SPECS)
     def create_pod(self, spec: JSON) -> str:
         self.unsettled += 1
         return self._create_pod(self._name("p"), spec)
 
     @precondition(lambda self: self.unsettled < UNSETTLED_STEPS)
-    @rule(specs=st.lists(gen.sched_pod_specs(), min_size=2, max_size=5))
+    @rule(specs=st.lists(POD_SPECS, min_size=2, max_size=5))
     def create_burst(self, specs: list[JSON]) -> None:
         """Several pods at once: the scheduler decides them back to back, with binds still in flight."""
         self.unsettled += 1
@@ -532,7 +540,7 @@ class BlackBoxMachine(RuleBasedStateMachine):
                    lambda t: t.delete("pods", self.ns, pod, options=GRACE0), ok=(200, 404))
 
     @precondition(lambda self: self.unsettled < UNSETTLED_STEPS)
-    @rule(target=PODS, pod=consumes(PODS), spec=gen.sched_pod_specs())
+    @rule(target=PODS, pod=consumes(PODS), spec=POD_SPECS)
     def replace_pod(self, pod: str, spec: JSON) -> str:
         """Delete a pod and create another under its name at once (a new uid): a bind under way for the old one
         must not land on the new one (its Binding names the old uid)."""
@@ -696,3 +704,50 @@ def run_blackbox(kubeconfig: str, *, examples: int = 5, steps: int = 12, derando
                          "the schedulers run in real time)",)
         raise found[0] from flaky
     return machine
+
+
+# --------------------------------------------------------------------------- measuring its teeth
+
+
+def measure(faults: Iterable[str], *, runs: int = 2, examples: int = 6, steps: int = 15,
+            schedulers: int = 2) -> list[tuple[str, int, str, float]]:
+    """Each fault in ``serve --schedulers N --fault F`` (a fresh server per run), ``runs`` random runs of the
+    machine without shrinking; (fault, run, what it failed on or "passed", seconds) per run."""
+    import tempfile
+
+    from adapters.served import ServedServer
+
+    out = []
+    for fault in faults:
+        for run in range(runs):
+            with tempfile.TemporaryDirectory() as work, \
+                    ServedServer(work, schedulers=schedulers, faults=[fault] if fault else []) as served:
+                started = time.monotonic()
+                try:
+                    run_blackbox(served.kubeconfig, examples=examples, steps=steps, derandomize=False, shrink=False,
+                                 reports_unschedulable=False)
+                    verdict = "passed"
+                except (AssertionError, FlakyFailure) as err:
+                    verdict = ", ".join(v.invariant for v in violations_in(err)) or type(err).__name__
+                out.append((fault, run, verdict, time.monotonic() - started))
+                print(f"{fault or '(none)'}\trun {run + 1}\t{verdict}\t{out[-1][3]:.1f}s", flush=True)
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m conformance.blackbox",
+                                     description="run the black-box scheduling machine against serve --schedulers 2 "
+                                                 "with each seeded fault; print what each run failed on")
+    parser.add_argument("faults", nargs="*", help="fault names; none: the clean replicas")
+    parser.add_argument("--runs", type=int, default=2)
+    parser.add_argument("--examples", type=int, default=6)
+    parser.add_argument("--steps", type=int, default=15)
+    args = parser.parse_args(argv)
+    measure(args.faults or [""], runs=args.runs, examples=args.examples, steps=args.steps)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
