@@ -44,6 +44,13 @@ bench: venv
 faults: venv
 	$(BIN)/python -m controlplane.faults
 
+## the black-box scheduling machine against serve --schedulers 2: its tests, then every scheduler.* and lease.*
+## fault measured (two random runs each; prints what each run failed on)
+.PHONY: blackbox
+blackbox: venv
+	$(PYTEST) -q tests/served/test_blackbox_served.py
+	$(BIN)/python -m conformance.blackbox $$($(BIN)/python -m controlplane.faults | cut -f1 | grep -E '^(scheduler|lease)[.]')
+
 ## the bundled API server over HTTP (Ctrl-C stops it); clients use the kubeconfig it writes
 KUBECONFIG_OUT ?= reports/kubeconfig
 PORT ?= 0

@@ -141,7 +141,7 @@ CALLS = st.one_of(
     st.builds(Call, st.just("create"), _NODE),
     st.builds(Call, st.just("update"), _NODE, _RV),
     st.builds(Call, st.just("delete"), _NODE, _RV),
-    st.builds(Call, st.just("get"), _NODE, read=st.sampled_from(("", "0"))),
+    st.builds(Call, st.just("get"), _NODE, read=st.sampled_from(("", "0", "newer"))),
     st.builds(Call, st.just("list"), read=st.sampled_from(("", "0", "exact", "newer")),
               group=st.sampled_from(("", "a"))),
     st.just(Call("watch")),
@@ -367,7 +367,12 @@ class Client:
                     "target": {"kind": "Node", "name": call.node}}
             return {"op": "bind", "key": hkey, "node": call.node}, lambda: t.bind(POD_NAMESPACE, key, body)
         if call.verb == "get":
-            return {"op": "get", "key": hkey}, lambda: t.get(res, ns, key, resource_version=call.read)
+            # a get's resourceVersion is "not older than" (apimachinery/pkg/apis/meta/v1/types.go: GetOptions)
+            asked = self.shared.newest() if call.read == "newer" else call.read
+            inp = {"op": "get", "key": hkey}
+            if call.read:
+                inp.update(asked=asked, match="NotOlderThan" if call.read == "newer" else "")
+            return inp, lambda: t.get(res, ns, key, resource_version=asked)
         if call.verb == "page":
             return {"op": "list", "prefix": "nodes/"}, self._pages
         inp = {"op": "list", "prefix": f"{res}/"}
@@ -707,11 +712,15 @@ class ConcurrentMachine(RuleBasedStateMachine):
 def _check_client_watches(clients: list[Client], after: dict[str, tuple[str, str]], remote: bool,
                           writes: list[watch_checks.Written]) -> tuple[Any, list[str]] | None:
     """Each watch a client opened from its own list, mid-round: in order, once each, and with its list it gives
-    the state listed after the round; a watch with bookmarks is waited for until one came (at most WATCH_WAIT),
-    and each must come after every change up to its revision."""
+    the state listed after the round; over HTTP a watch with bookmarks is waited for until one came (see
+    ``complete``), and each must come after every change up to its revision."""
     def complete(watch: Any, before: dict[str, tuple[str, str]]) -> Callable[[list[dict[str, Any]]], bool]:
+        # a bookmark is waited for only once the watch has delivered a change (kube-apiserver sends none at the
+        # revision the watch started from: cacher/cache_watcher.go, process), and only until its first stream
+        # ends: the server sends it before then, or not at all
         return lambda got: (watch_checks.replay(before, got) == after
-                            and (not hasattr(watch, "marks") or not remote or bool(watch.marks)))
+                            and (not hasattr(watch, "marks") or not remote or bool(watch.marks)
+                                 or watch.delivered == 0 or bool(watch.segments)))
 
     got = {id(watch): _drain(watch, complete(watch, before), remote, extra=0.0)
            for c in clients for _, before, watch in c.watches}
@@ -725,8 +734,9 @@ def _check_client_watches(clients: list[Client], after: dict[str, tuple[str, str
             broken = _first_broken(f"client {c.index}'s watch from its list", *resumption,
                                    (watch_checks.unique, events), (watch_checks.starts_after, events, start),
                                    (watch_checks.ordered, events),
-                                   *(() if not marks else ((watch_checks.bookmarkable, events, marks, writes, start),)),
-                                   *(() if expired else ((watch_checks.list_then_watch, before, events, after),)))
+                                   # nothing missed first: a lost change also makes any later bookmark a broken one
+                                   *(() if expired else ((watch_checks.list_then_watch, before, events, after),)),
+                                   *(() if not marks else ((watch_checks.bookmarkable, events, marks, writes, start),)))
             if broken:
                 return broken
     return None

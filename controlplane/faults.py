@@ -79,7 +79,7 @@ FAULTS: tuple[Fault, ...] = (
           "a write's event reaches watchers after other requests were let in, not at commit: overlapping writes "
           "may be delivered out of commit order",
           # the last of two overlapping writes to one object then ends a list-plus-watch replay
-          also=("watch.list-then-watch", "watch.bookmarkable"), concurrent=True),
+          also=("watch.list-then-watch",), concurrent=True),
     Fault("watch.bookmark-ahead", "watch.bookmarkable",
           "a write's events reach watchers once its request has let others in (in commit order), while a bookmark "
           "promises every change the watch has taken from the store, sent or not",

@@ -65,11 +65,11 @@ class Timeline:
         upto = [e for e in self.events if int(e["object"]["metadata"]["resourceVersion"]) <= rv]
         return replay(self.initial, upto)
 
-    def versions(self, key: str) -> list[tuple[str, str] | None]:
-        """Every state ``key`` had from the start on (None: absent)."""
-        out = [self.initial.get(key)]
+    def versions(self, key: str, since: int = 0) -> list[tuple[str, str] | None]:
+        """Every state ``key`` had at a revision ``since`` or later, from the start on (None: absent)."""
+        out = [self.at(since).get(key) if since > self.start else self.initial.get(key)]
         for e in self.events:
-            if e["object"]["metadata"].get("name") == key:
+            if e["object"]["metadata"].get("name") == key and int(e["object"]["metadata"]["resourceVersion"]) > since:
                 out.append(None if e["type"] == "DELETED" else replay({}, [e])[key])
         return out
 
@@ -84,15 +84,16 @@ def read_at_revision(reads: Sequence[ReadAt], timeline: Timeline) -> list[str]:
     any (resourceVersion "0"); a get with "0" shows a state its object had, or its absence."""
     problems = []
     for r in reads:
+        since = int(r.asked) if r.match == "NotOlderThan" else 0
         if r.code != 200:
-            if r.verb == "get" and r.code == 404 and None in timeline.versions(r.key):
+            if r.verb == "get" and r.code == 404 and None in timeline.versions(r.key, since):
                 continue
             problems.append(f"{r} was answered {r.code}")
             continue
         if r.verb == "get":
-            if r.item not in timeline.versions(r.key):
-                problems.append(f"{r} answered {r.item}, a state {r.key} never had since resourceVersion "
-                                f"{timeline.start}: {timeline.versions(r.key)}")
+            if r.item not in timeline.versions(r.key, since):
+                problems.append(f"{r} answered {r.item}, a state {r.key} did not have at any revision from "
+                                f"{max(since, timeline.start)} on: {timeline.versions(r.key, since)}")
             continue
         rv = int(r.rv)
         if r.match == "Exact" and rv != int(r.asked):

@@ -50,7 +50,7 @@ def queued_fanout(window: Callable[[str], None]) -> Iterator[None]:
             out = list(_queued)
             _queued.clear()
         for watcher, event_type, obj in out:
-            watcher.push(event_type, obj)
+            watcher.release(event_type, obj)
 
 
 @contextmanager
@@ -67,7 +67,7 @@ def held_fanout(window: Callable[[str], None]) -> Iterator[None]:
     if held:
         window("fan-out: committed, not yet delivered to watchers")
         for watcher, event_type, obj in held:
-            watcher.push(event_type, obj)
+            watcher.release(event_type, obj)
 
 
 class Watcher:
@@ -86,6 +86,8 @@ class Watcher:
         self._backlog: list[JSON] | None = None
         # the newest revision this watch has seen from the store (a bookmark may not promise less)
         self.progress = after_revision
+        # revisions of changes taken from the store and not yet sent (held by a seeded fault's window)
+        self.unsent: list[int] = []
         self._listener: Callable[[], None] | None = None
 
     def listen(self, callback: Callable[[], None] | None) -> None:
@@ -113,6 +115,14 @@ class Watcher:
         if listener is not None:
             listener()
 
+    def release(self, event_type: str, obj: JSON) -> None:
+        """Send a change a seeded fault held back."""
+        rev = int(obj["metadata"]["resourceVersion"])
+        with self._cond:
+            if rev in self.unsent:
+                self.unsent.remove(rev)
+        self.push(event_type, obj)
+
     def on_storage_event(self, event: StorageEvent) -> None:
         """The storage sink: called once per committed change under the watched prefix."""
         self.progress = max(self.progress, event.revision)
@@ -133,10 +143,12 @@ class Watcher:
         if self._faults.enabled("watch.bookmark-ahead") and _queueing.get():
             with _queued_lock:
                 _queued.append((self, event_type, obj))
+                self.unsent.append(event.revision)
             return
         held = _held.get() if self._faults.enabled("watch.racy-fanout") else None
         if held is not None:
             held.append((self, event_type, obj))
+            self.unsent.append(event.revision)
             return
         if event_type == "MODIFIED" and self._faults.enabled("watch.duplicates-event"):
             self.push(event_type, decode(event.value or b"", event.revision))

@@ -1,0 +1,753 @@
+"""The black-box scheduling machine: scheduling and leader election checked only from what the API shows.
+
+:class:`BlackBoxMachine` drives a running control plane (the bundled server
+with ``serve --schedulers N``, or a real kube-apiserver with real
+kube-scheduler replicas) through its REST API and never looks inside a
+scheduler: every invariant is computed from three watches (the example's pods,
+the example's nodes, the Lease kube-system/kube-scheduler), the pods'
+PodScheduled conditions and the resourceVersions and timestamps the server
+wrote.
+
+Rules: create nodes (allocatable cpu/memory/pods, labels, taints,
+unschedulable), relabel, taint, cordon or delete them; create one pod or a
+burst of several (requests, nodeSelector, required and preferred node
+affinity, tolerations, priorities where the target runs no preemption), delete
+a pod, replace one (delete and create again under the same name: a new uid);
+``settle``, which waits (bounded, real time) until every pod is bound, or
+reported unschedulable (PodScheduled=False, reason Unschedulable) while the
+model finds no node for it, and nothing has changed for a quiet period. No
+other rule runs more than ``UNSETTLED_STEPS`` steps after a settle, so every
+example is checked every few steps.
+
+Node and pod shapes are those of the scheduler differential
+(``conformance/differential.py``): run-scoped names and label, the run taint on
+every node and, on every pod, its toleration and a required node affinity to
+the run's nodes (so a real cluster's own nodes are never considered), a Ready
+condition, and the ``node.kubernetes.io/not-ready`` taint TaintNodesByCondition
+adds at create (plugin/pkg/admission/nodetaint/admission.go) lifted as the
+node-lifecycle controller would. Each example has its own run id, namespace
+and nodes, removed at teardown, so examples (and shrinking) start clean against
+long-running processes.
+
+Invariants (the pure checks of ``conformance/checks``, same ids):
+
+- ``binding.at-most-once``, after every step: a pod uid's ``spec.nodeName``,
+  once a watch event showed it, is the same in every later event.
+- ``scheduler.fits`` and ``scheduler.no-overcommit``, for every binding, on the
+  state the API held when it was written, rebuilt from the watch history up to
+  the resourceVersion of the pod's first bound event. ``no-overcommit``: the
+  node as of then and every pod bound to it then. ``fits``: every filter on a
+  version of the node the scheduler may have seen (any from ``INFORMER_LAG``
+  seconds before the pod was created up to the binding: a scheduler's node
+  informer is its own watch and may lag its pod informer; the scheduler does
+  not filter again at bind, pkg/scheduler/schedule_one.go: bindingCycle),
+  counting only the pods bound before the pod was created (those any scheduler
+  must have counted). A resource excess among pods bound together in a burst is
+  ``no-overcommit``'s.
+- ``scheduler.fit-error`` for a pod reported unschedulable: its condition's
+  message starts with the model's FitError text on the state the API held
+  around the status write (within ``INFORMER_LAG`` seconds either way: the
+  scheduler decides on a snapshot taken before it writes, and counts pods it
+  assumed whose bindings the API shows only after); and a pod still neither
+  bound nor reported when settle runs out of time, though it fits nowhere,
+  breaks it too (it was never reported).
+- ``binding.exactly-once`` after settle: no pod is left pending, or reported
+  unschedulable, while the model finds a node for it **on the settled state**
+  (nodes and bound pods as the API shows them at the end of settle). A pod that
+  was feasible when created and became unschedulable because a node was
+  deleted, tainted or filled meanwhile is judged on the settled state, where it
+  does not fit: that is not a failure.
+- ``lease.single-holder-per-term``, after every step, over every Lease record
+  the watch showed (:func:`conformance.checks.lease.records`; one host clock
+  writes every time on both targets, so a takeover is also checked to come at
+  least leaseDurationSeconds after the old holder's last renewTime).
+
+What the API does not show, and so is not checked here: which replica wrote a
+binding (``lease.only-leader-acts``: the bundled server writes no
+managedFields), what a scheduler assumed and has not bound, its cache and its
+queue, a binding refused by the server (no trace on the pod), and its clocks.
+``scheduler.best-score`` is left out: a scheduler may legitimately choose on
+pods it assumed whose bindings the API does not show yet.
+
+resourceVersions are compared for order across pods and nodes: both targets
+write them from one global revision (etcd's; the bundled storage's counter),
+and a non-integer one stops the run with a usage error.
+
+A target that cannot be reached raises :class:`TransportFailure` (never an
+invariant, never a Hypothesis flaky): ``conformance.client.transport``.
+"""
+
+from __future__ import annotations
+
+import copy
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from hypothesis import HealthCheck, Phase, settings
+from hypothesis import strategies as st
+from hypothesis.errors import FlakyFailure
+from hypothesis.stateful import (
+    Bundle,
+    RuleBasedStateMachine,
+    consumes,
+    initialize,
+    invariant,
+    multiple,
+    precondition,
+    rule,
+    run_state_machine_as_test,
+)
+
+from adapters.base import Response, TargetError
+from adapters.http import HTTPTarget
+from adapters.scoped import RUN_LABEL, RUN_TAINT_EFFECT, RUN_TAINT_KEY, new_run_id
+from conformance import strategies as gen
+from conformance.checks import lease as lease_checks
+from conformance.checks import scheduling as sched_checks
+from conformance.client import transport
+from conformance.invariants import TransportFailure, violation, violations_in
+from model import scheduler as sched
+from model.leaderelection import Record
+
+JSON = dict[str, Any]
+
+NOT_READY = "node.kubernetes.io/not-ready"
+LEASE_NS = "kube-system"
+LEASE_NAME = "kube-scheduler"
+#: seconds a scheduler's view of nodes may trail the API (its node informer is a watch of its own)
+INFORMER_LAG = 1.0
+#: seconds with no change before settle may end
+QUIET = 1.0
+#: seconds settle waits at most for every pod to be decided
+SETTLE_TIMEOUT = 30.0
+#: seconds a watch may take to show what a consistent list showed
+WATCH_CATCH_UP = 10.0
+#: at most this many other steps between two settles
+UNSETTLED_STEPS = 4
+GRACE0 = {"kind": "DeleteOptions", "apiVersion": "v1", "gracePeriodSeconds": 0}
+
+
+# --------------------------------------------------------------------------- what the watches showed
+
+
+@dataclass(frozen=True)
+class Seen:
+    """One watch event: its resourceVersion as a revision, what kind of object, the event type, the object, and
+    when (harness monotonic clock) it arrived."""
+
+    rv: int
+    kind: str  # "pod" or "node"
+    type: str
+    obj: JSON
+    at: float
+
+    @property
+    def key(self) -> str:
+        meta = self.obj["metadata"]
+        return meta["uid"] if self.kind == "pod" else meta["name"]
+
+
+class UnorderedRevisions(BaseException):
+    """The server's resourceVersions cannot order pods against nodes: the machine cannot judge it (not a finding;
+    a BaseException, so Hypothesis neither shrinks nor replays it)."""
+
+
+def revision(rv: str | None) -> int:
+    try:
+        return int(rv or "")
+    except ValueError:
+        raise UnorderedRevisions(f"resourceVersion {rv!r} is not an integer revision: the black-box machine orders "
+                                 "pods and nodes by one global revision, which this server does not expose") from None
+
+
+@dataclass
+class State:
+    """The API's nodes (by name) and pods (by uid) as of one revision."""
+
+    nodes: dict[str, JSON] = field(default_factory=dict)
+    pods: dict[str, JSON] = field(default_factory=dict)
+
+    def bound_on(self, node: str, leave_out: str | None = None) -> list[JSON]:
+        return [p for u, p in self.pods.items() if p["spec"].get("nodeName") == node and u != leave_out]
+
+    def infos(self, leave_out: str | None = None) -> list[sched.NodeInfo]:
+        return [sched.node_info(n, self.bound_on(name, leave_out)) for name, n in sorted(self.nodes.items())]
+
+
+class Observer:
+    """The three watches of one example and everything they showed, stamped as it arrived."""
+
+    def __init__(self, target: HTTPTarget, namespace: str, run_id: str) -> None:
+        self.target = target
+        self.lock = threading.Lock()
+        self.events: list[Seen] = []
+        self.leases: list[Record] = []
+        self.ended: list[str] = []
+        self._stop = threading.Event()
+        with transport("open the watches of pods, nodes and the Lease"):
+            self._watches = [
+                ("pod", target.watch("pods", namespace)),
+                ("node", target.watch("nodes", None, label_selector=f"{RUN_LABEL}={run_id}")),
+                ("lease", target.watch("leases", LEASE_NS)),
+            ]
+        self._thread = threading.Thread(target=self._pump, name="kubeprop-blackbox-watch", daemon=True)
+        self._thread.start()
+
+    def _pump(self) -> None:
+        while not self._stop.is_set():
+            for kind, w in self._watches:
+                for e in w.drain(timeout=0.02):
+                    self._take(kind, e, time.monotonic())
+                if w.ended and not self._stop.is_set():
+                    with self.lock:
+                        if kind not in self.ended:
+                            self.ended.append(kind)
+
+    def _take(self, kind: str, event: JSON, at: float) -> None:
+        obj = event.get("object") or {}
+        if event.get("type") == "ERROR":
+            with self.lock:
+                self.ended.append(f"{kind} (ERROR {obj.get('message')})")
+            return
+        if event.get("type") == "BOOKMARK":
+            return
+        if kind == "lease":
+            if (obj.get("metadata") or {}).get("name") == LEASE_NAME and event.get("type") != "DELETED":
+                rec = Record.from_lease(obj)
+                with self.lock:
+                    if not self.leases or self.leases[-1] != rec:
+                        self.leases.append(rec)
+            return
+        seen = Seen(revision(obj["metadata"].get("resourceVersion")), kind, event["type"], obj, at)
+        with self.lock:
+            self.events.append(seen)
+
+    def snapshot(self) -> tuple[list[Seen], list[Record]]:
+        with self.lock:
+            if self.ended:
+                raise TransportFailure(f"transport failure, not a finding: the watch of {self.ended[0]} ended")
+            return sorted(self.events, key=lambda s: s.rv), list(self.leases)
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(5)
+        for _, w in self._watches:
+            w.close()
+
+
+def state_at(events: Iterable[Seen], rv: int) -> State:
+    """Nodes and pods as the API held them at revision ``rv`` (``events`` sorted by revision)."""
+    out = State()
+    for e in events:
+        if e.rv > rv:
+            break
+        table = out.pods if e.kind == "pod" else out.nodes
+        if e.type == "DELETED":
+            table.pop(e.key, None)
+        else:
+            table[e.key] = e.obj
+    return out
+
+
+def _condition(pod: JSON) -> JSON | None:
+    for c in (pod.get("status") or {}).get("conditions") or []:
+        if c.get("type") == "PodScheduled":
+            return c
+    return None
+
+
+def unschedulable(pod: JSON) -> bool:
+    # pkg/scheduler/schedule_one.go: handleSchedulingFailure writes PodScheduled=False, reason Unschedulable
+    c = _condition(pod)
+    return bool(c and c.get("status") == "False" and c.get("reason") == "Unschedulable")
+
+
+def _ref(pod: JSON) -> str:
+    return f"{pod['metadata'].get('namespace')}/{pod['metadata']['name']} (uid {pod['metadata']['uid']})"
+
+
+# --------------------------------------------------------------------------- checks over the history
+
+
+def at_most_once(events: list[Seen]) -> list[str]:
+    """``binding.at-most-once``: each pod uid shows one nodeName from the first event that has one."""
+    first: dict[str, tuple[str, int]] = {}
+    out = []
+    for e in events:
+        if e.kind != "pod":
+            continue
+        node = e.obj["spec"].get("nodeName")
+        if not node:
+            if e.key in first:
+                out.append(f"{_ref(e.obj)} lost its node {first[e.key][0]!r} at resourceVersion {e.rv}")
+            continue
+        was = first.setdefault(e.key, (node, e.rv))
+        if was[0] != node:
+            out.append(f"{_ref(e.obj)} bound to {was[0]!r} at resourceVersion {was[1]}, then to {node!r} at {e.rv}")
+    return out
+
+
+def _window_start(events: list[Seen], at: float) -> int:
+    """The revision the API had reached ``INFORMER_LAG`` seconds before ``at`` (as far as the watches showed)."""
+    rv = 0
+    for e in events:
+        if e.at <= at - INFORMER_LAG:
+            rv = max(rv, e.rv)
+    return rv
+
+
+def _revisions(events: list[Seen], lo: int, hi: int) -> list[int]:
+    return sorted({lo, hi, *(e.rv for e in events if lo < e.rv <= hi)})
+
+
+def check_binding(events: list[Seen], bind: Seen) -> list[tuple[str, list[str]]]:
+    """``scheduler.fits`` and ``scheduler.no-overcommit`` for one binding (see the module doc); (invariant,
+    problems) pairs."""
+    pod, node, uid = bind.obj, bind.obj["spec"]["nodeName"], bind.key
+    added = next(e for e in events if e.kind == "pod" and e.key == uid)
+    at_bind = state_at(events, bind.rv)
+    bound_rv = {e.key: e.rv for e in reversed(events) if e.kind == "pod" and e.obj["spec"].get("nodeName")}
+    counted = [p for u, p in at_bind.pods.items()
+               if u != uid and p["spec"].get("nodeName") == node and bound_rv.get(u, bind.rv) < added.rv]
+    versions: list[JSON] = []
+    for rv in _revisions(events, _window_start(events, added.at), bind.rv):
+        n = state_at(events, rv).nodes.get(node)
+        if n is not None and n not in versions:
+            versions.append(n)
+    out: list[tuple[str, list[str]]] = []
+    if not versions:
+        out.append((sched_checks.fits.invariant,
+                    sched_checks.fits(pod, node, [sched.node_info(n, []) for n in at_bind.nodes.values()])))
+    else:
+        tries = [sched_checks.fits(pod, node, [sched.node_info(n, counted)]) for n in versions]
+        if all(tries):
+            out.append((sched_checks.fits.invariant,
+                        [f"{tries[-1][0]} (at resourceVersion {bind.rv}; no version of the node from "
+                         f"{INFORMER_LAG:g}s before the pod was created fits it either)"]))
+    if node in at_bind.nodes:
+        problems = sched_checks.no_overcommit(pod, at_bind.nodes[node], at_bind.bound_on(node, uid))
+        out.append((sched_checks.no_overcommit.invariant,
+                    [f"{p} (binding at resourceVersion {bind.rv})" for p in problems]))
+    return [(inv, ps) for inv, ps in out if ps]
+
+
+def check_unschedulable(events: list[Seen], report: Seen) -> list[str]:
+    """``scheduler.fit-error`` for the event that wrote a pod's Unschedulable condition: the message is the
+    model's FitError on some state within ``INFORMER_LAG`` seconds of the write (see the module doc)."""
+    pod, uid = report.obj, report.key
+    msg = (_condition(pod) or {}).get("message")
+    hi = max([report.rv, *(e.rv for e in events if e.at <= report.at + INFORMER_LAG)])
+    first: list[str] = []
+    for rv in _revisions(events, _window_start(events, report.at), hi):
+        st_ = state_at(events, rv)
+        problems = sched_checks.fit_error(pod, sched.schedule(pod, st_.infos(uid)), msg, prefix=True)
+        if not problems:
+            return []
+        if rv >= report.rv and not first:
+            first = [f"{p} (status written at resourceVersion {report.rv})" for p in problems]
+    return first
+
+
+# --------------------------------------------------------------------------- the machine
+
+NODES = Bundle("nodes")
+#: half the nodes roomy and untainted, so most pods have somewhere to go and the bindings get checked
+NODE_PARTS = st.one_of(gen.sched_node_parts(plain=True), gen.sched_node_parts())
+PODS = Bundle("pods")
+
+
+def _run_pod_spec(spec: JSON, run_id: str, priorities: bool) -> JSON:
+    """The generated spec held to the run's nodes: the run taint tolerated, the run label required in every
+    node-selector term (terms are ORed, a term's expressions ANDed: component-helpers/scheduling/corev1/
+    nodeaffinity/nodeaffinity.go)."""
+    spec = copy.deepcopy(spec)
+    # one host port per pod: a duplicate is Invalid (pkg/apis/core/validation/validation.go: AccumulateUniqueHostPorts)
+    taken: set[int] = set()
+    for c in [*spec.get("initContainers", []), *spec["containers"]]:
+        ports = [p for p in c.get("ports", []) if p.get("hostPort") not in taken]
+        taken.update(p["hostPort"] for p in ports if p.get("hostPort"))
+        if ports:
+            c["ports"] = ports
+        else:
+            c.pop("ports", None)
+    need = {"key": RUN_LABEL, "operator": "In", "values": [run_id]}
+    na = spec.setdefault("affinity", {}).setdefault("nodeAffinity", {})
+    req = na.setdefault("requiredDuringSchedulingIgnoredDuringExecution", {"nodeSelectorTerms": [{}]})
+    for term in req["nodeSelectorTerms"]:
+        term["matchExpressions"] = [*term.get("matchExpressions", []), need]
+    spec["tolerations"] = [*spec.get("tolerations", []),
+                           {"key": RUN_TAINT_KEY, "operator": "Equal", "value": run_id, "effect": RUN_TAINT_EFFECT}]
+    spec["schedulerName"] = "default-scheduler"
+    spec["terminationGracePeriodSeconds"] = 0
+    if not priorities:
+        spec.pop("priority", None)
+    return spec
+
+
+def _loose(spec: JSON) -> JSON:
+    return {k: v for k, v in spec.items() if k not in ("nodeSelector", "affinity")}
+
+
+#: half the pods without nodeSelector or node affinity of their own, so more of them are placed
+POD_SPECS = st.one_of(gen.sched_pod_specs().map(_loose), gen.sched_pod_specs())
+
+
+class BlackBoxMachine(RuleBasedStateMachine):
+    """Drive a running control plane through its API; check scheduling and the Lease from the outside.
+
+    Configure a subclass with :func:`blackbox_machine`.
+    """
+
+    kubeconfig: ClassVar[str] = ""
+    #: pods may carry spec.priority (a real kube-apiserver's Priority admission refuses a bare priority, and a real
+    #: kube-scheduler preempts; the bundled one does neither)
+    priorities: ClassVar[bool] = True
+    settle_timeout: ClassVar[float] = SETTLE_TIMEOUT
+    #: the scheduler reports a pod that fits nowhere (PodScheduled=False, reason Unschedulable) as kube-scheduler
+    #: does; the bundled one keeps its FitError to itself, so ``scheduler.fit-error`` cannot be seen from outside
+    reports_unschedulable: ClassVar[bool] = True
+    #: filled by every example, for reports: (fault-free) settle seconds, bindings and reports checked
+    stats: ClassVar[dict[str, float]] = {}
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.run_id = new_run_id()
+        self.ns = f"kubeprop-bb-{self.run_id}"
+        self.counter = 0
+        self.unsettled = 0
+        self.target = HTTPTarget(self.kubeconfig)
+        self.created_nodes: list[str] = []
+        self.checked: set[tuple[str, int]] = set()
+        self.observer: Observer | None = None
+        ns = {"apiVersion": "v1", "kind": "Namespace",
+              "metadata": {"name": self.ns, "labels": {RUN_LABEL: self.run_id}}}
+        self._call("create", "create namespace", lambda t: t.create("namespaces", None, ns))
+        self.observer = Observer(self.target, self.ns, self.run_id)
+
+    # ----- calls ----------------------------------------------------------------------------------
+
+    def _call(self, what: str, description: str, send: Callable[[HTTPTarget], Response],
+              ok: Iterable[int] = (200, 201, 202)) -> Response:
+        with transport(description):
+            resp = send(self.target)
+        if resp.code not in tuple(ok):
+            raise violation("api.matches-model", f"{description}: {what} answered {resp.code}: {resp.body}")
+        return resp
+
+    def _name(self, prefix: str) -> str:
+        self.counter += 1
+        return f"{prefix}{self.counter}"
+
+    # ----- nodes ----------------------------------------------------------------------------------
+
+    @initialize(target=NODES, parts=st.lists(NODE_PARTS, min_size=1, max_size=3))
+    def first_nodes(self, parts: list[JSON]) -> Any:
+        """One to three nodes before anything else, so most examples place pods."""
+        return multiple(*(self._create_node(p) for p in parts))
+
+    @precondition(lambda self: self.unsettled < UNSETTLED_STEPS)
+    @rule(target=NODES, parts=NODE_PARTS)
+    def create_node(self, parts: JSON) -> str:
+        self.unsettled += 1
+        return self._create_node(parts)
+
+    def _create_node(self, parts: JSON) -> str:
+        name = f"bb-{self._name('n')}-{self.run_id}"
+        spec = copy.deepcopy(parts["spec"])
+        spec["taints"] = [*spec.get("taints", []), self._run_taint()]
+        status = copy.deepcopy(parts["status"])
+        status["conditions"] = [{"type": "Ready", "status": "True", "reason": "KubeletReady",
+                                 "message": "kubeprop fake node: no kubelet"}]
+        body = {"apiVersion": "v1", "kind": "Node",
+                "metadata": {"name": name, "labels": {**parts["labels"], RUN_LABEL: self.run_id,
+                                                      "kubernetes.io/hostname": name}},
+                "spec": spec, "status": status}
+        node = self._call("create", f"create node {name}", lambda t: t.create("nodes", None, body)).body
+        self.created_nodes.append(name)
+        type(self).stats["nodes"] = type(self).stats.get("nodes", 0) + 1
+        taints = node["spec"].get("taints") or []
+        if any(t.get("key") == NOT_READY for t in taints):
+            # TaintNodesByCondition tainted it not-ready at create; no node-lifecycle controller runs to lift it
+            # (pkg/controller/nodelifecycle/node_lifecycle_controller.go: doNoScheduleTaintingPass)
+            kept = [t for t in taints if t.get("key") != NOT_READY]
+            self._call("patch", f"lift the not-ready taint of {name}", lambda t: t.patch("nodes", None, name, {
+                "metadata": {"resourceVersion": node["metadata"]["resourceVersion"]}, "spec": {"taints": kept}},
+                patch_type="merge"))
+        return name
+
+    def _run_taint(self) -> JSON:
+        return {"key": RUN_TAINT_KEY, "value": self.run_id, "effect": RUN_TAINT_EFFECT}
+
+    @precondition(lambda self: self.unsettled < UNSETTLED_STEPS)
+    @rule(node=NODES, change=st.one_of(
+        st.fixed_dictionaries({"labels": st.fixed_dictionaries(
+            {"zone": st.sampled_from(gen.ZONES), "rank": st.sampled_from(gen.RANKS)},
+            optional={"tier": st.sampled_from(gen.LABEL_VALUES)})}),
+        st.fixed_dictionaries({"taints": gen.sched_taints()}),
+        st.fixed_dictionaries({"unschedulable": st.booleans()})))
+    def change_node(self, node: str, change: JSON) -> None:
+        """Relabel (zone, rank, tier), retaint (the run taint kept) or cordon/uncordon a node."""
+        self.unsettled += 1
+        if "labels" in change:
+            # merge patch: null removes a key
+            labels: JSON = {"zone": None, "rank": None, "tier": None, **change["labels"]}
+            patch: JSON = {"metadata": {"labels": labels}}
+        elif "taints" in change:
+            patch = {"spec": {"taints": [*change["taints"], self._run_taint()]}}
+        else:
+            patch = {"spec": {"unschedulable": change["unschedulable"] or None}}
+        self._call("patch", f"change node {node}: {change}",
+                   lambda t: t.patch("nodes", None, node, patch, patch_type="merge"), ok=(200, 404))
+
+    @precondition(lambda self: self.unsettled < UNSETTLED_STEPS)
+    @rule(node=consumes(NODES))
+    def delete_node(self, node: str) -> None:
+        self.unsettled += 1
+        self._call("delete", f"delete node {node}", lambda t: t.delete("nodes", None, node), ok=(200, 404))
+
+    # ----- pods -----------------------------------------------------------------------------------
+
+    def _create_pod(self, name: str, spec: JSON) -> str:
+        body = {"apiVersion": "v1", "kind": "Pod",
+                "metadata": {"name": name, "labels": {RUN_LABEL: self.run_id}},
+                "spec": _run_pod_spec(spec, self.run_id, self.priorities)}
+        self._call("create", f"create pod {self.ns}/{name}", lambda t: t.create("pods", self.ns, body))
+        type(self).stats["pods"] = type(self).stats.get("pods", 0) + 1
+        return name
+
+    @precondition(lambda self: self.unsettled < UNSETTLED_STEPS)
+    @rule(target=PODS, spec=POD_SPECS)
+    def create_pod(self, spec: JSON) -> str:
+        self.unsettled += 1
+        return self._create_pod(self._name("p"), spec)
+
+    @precondition(lambda self: self.unsettled < UNSETTLED_STEPS)
+    @rule(specs=st.lists(POD_SPECS, min_size=2, max_size=5))
+    def create_burst(self, specs: list[JSON]) -> None:
+        """Several pods at once: the scheduler decides them back to back, with binds still in flight."""
+        self.unsettled += 1
+        for spec in specs:
+            self._create_pod(self._name("p"), spec)
+
+    @precondition(lambda self: self.unsettled < UNSETTLED_STEPS)
+    @rule(pod=consumes(PODS))
+    def delete_pod(self, pod: str) -> None:
+        self.unsettled += 1
+        self._call("delete", f"delete pod {self.ns}/{pod}",
+                   lambda t: t.delete("pods", self.ns, pod, options=GRACE0), ok=(200, 404))
+
+    @precondition(lambda self: self.unsettled < UNSETTLED_STEPS)
+    @rule(target=PODS, pod=consumes(PODS), spec=POD_SPECS)
+    def replace_pod(self, pod: str, spec: JSON) -> str:
+        """Delete a pod and create another under its name at once (a new uid): a bind under way for the old one
+        must not land on the new one (its Binding names the old uid)."""
+        self.unsettled += 1
+        self._call("delete", f"delete pod {self.ns}/{pod}",
+                   lambda t: t.delete("pods", self.ns, pod, options=GRACE0), ok=(200, 404))
+        return self._create_pod(pod, spec)
+
+    # ----- settle ---------------------------------------------------------------------------------
+
+    def _caught_up(self) -> tuple[list[Seen], list[Record]]:
+        """Wait until the watches show what a consistent list of the run's pods and nodes shows."""
+        listed = {}
+        for kind, send in (("pod", lambda t: t.list("pods", self.ns)),
+                           ("node", lambda t: t.list("nodes", None, label_selector=f"{RUN_LABEL}={self.run_id}"))):
+            body = self._call("list", f"list the run's {kind}s", send).body
+            listed[kind] = {(i["metadata"]["uid"] if kind == "pod" else i["metadata"]["name"]):
+                            i["metadata"]["resourceVersion"] for i in body.get("items") or []}
+        deadline = time.monotonic() + WATCH_CATCH_UP
+        while True:
+            assert self.observer is not None
+            events, leases = self.observer.snapshot()
+            now = state_at(events, 1 << 62)
+            shown = {"pod": {u: p["metadata"]["resourceVersion"] for u, p in now.pods.items()},
+                     "node": {n: o["metadata"]["resourceVersion"] for n, o in now.nodes.items()}}
+            if all(all(shown[k].get(key) == rv or (shown[k].get(key) and revision(shown[k][key]) > revision(rv))
+                       for key, rv in listed[k].items()) for k in listed):
+                return events, leases
+            if time.monotonic() > deadline:
+                raise violation("watch.reliable", f"after {WATCH_CATCH_UP:g}s the watches still do not show what "
+                                f"a list showed: listed {listed}, watched {shown}")
+            time.sleep(0.05)
+
+    @rule()
+    def settle(self) -> None:
+        """Wait until every pod is decided and nothing changes for QUIET seconds (bounded); then check."""
+        self.unsettled = 0
+        started = time.monotonic()
+        deadline = started + self.settle_timeout
+        while True:
+            events, leases = self._caught_up()
+            now = state_at(events, 1 << 62)
+            infos = now.infos()
+            pending = [p for p in now.pods.values() if not p["spec"].get("nodeName")]
+            feasible = [p for p in pending if sched.schedule(p, now.infos(p["metadata"]["uid"])).feasible]
+            # a pod that fits nowhere is decided once reported (or at once, for a scheduler that reports nothing)
+            unreported = [p for p in pending if p not in feasible and not unschedulable(p)
+                          and self.reports_unschedulable]
+            last = max((e.at for e in events), default=started)
+            quiet = time.monotonic() - last >= QUIET
+            if not feasible and not unreported and quiet:
+                break
+            if time.monotonic() > deadline:
+                self._check(events, leases)  # a wrong decision explains a stuck pod better than the timeout
+                if unreported:
+                    p = unreported[0]
+                    problems = sched_checks.fit_error(p, sched.schedule(p, now.infos(p["metadata"]["uid"])), None,
+                                                      prefix=True)
+                    raise violation("scheduler.fit-error", "; ".join(problems) +
+                                    f" (not reported unschedulable within {self.settle_timeout:g}s)")
+                problems = sched_checks.exactly_once_after_settle(
+                    feasible, infos,
+                    f"not settled within {self.settle_timeout:g}s (judged on the settled state: the nodes and "
+                    "bound pods the API shows now)")
+                raise violation("binding.exactly-once", "; ".join(problems))
+            time.sleep(0.1)
+        type(self).stats["settles"] = type(self).stats.get("settles", 0) + 1
+        type(self).stats["settle_seconds"] = type(self).stats.get("settle_seconds", 0.0) + time.monotonic() - started
+        self._check(events, leases)
+
+    def _check(self, events: list[Seen], leases: list[Record]) -> None:
+        problems = at_most_once(events)
+        if problems:
+            raise violation("binding.at-most-once", "; ".join(problems))
+        first_bound: dict[str, Seen] = {}
+        reports: dict[tuple[str, str | None], Seen] = {}
+        for e in events:
+            if e.kind != "pod":
+                continue
+            if e.obj["spec"].get("nodeName"):
+                first_bound.setdefault(e.key, e)
+            elif unschedulable(e.obj):
+                reports.setdefault((e.key, (_condition(e.obj) or {}).get("message")), e)
+        for uid, bind in first_bound.items():
+            if (uid, bind.rv) in self.checked:
+                continue
+            self.checked.add((uid, bind.rv))
+            type(self).stats["bindings"] = type(self).stats.get("bindings", 0) + 1
+            for inv, problems in check_binding(events, bind):
+                raise violation(inv, "; ".join(problems))
+        for (uid, _), report in reports.items():
+            if (uid, report.rv) in self.checked:
+                continue
+            self.checked.add((uid, report.rv))
+            type(self).stats["unschedulable"] = type(self).stats.get("unschedulable", 0) + 1
+            problems = check_unschedulable(events, report)
+            if problems:
+                raise violation("scheduler.fit-error", "; ".join(problems))
+        self._check_lease(leases)
+
+    @staticmethod
+    def _check_lease(leases: list[Record]) -> None:
+        problems = lease_checks.records(leases, 0.0)
+        if problems:
+            raise violation("lease.single-holder-per-term", "; ".join(problems) + f" (records seen: {leases})")
+
+    # ----- every step -----------------------------------------------------------------------------
+
+    @invariant()
+    def watched_promises(self) -> None:
+        if self.observer is None:
+            return
+        events, leases = self.observer.snapshot()
+        problems = at_most_once(events)
+        if problems:
+            raise violation("binding.at-most-once", "; ".join(problems))
+        self._check_lease(leases)
+
+    def teardown(self) -> None:
+        if self.observer is not None:
+            self.observer.close()
+        try:
+            listing = self.target.list("pods", self.ns)
+            for p in (listing.body.get("items") or []) if listing.code == 200 else []:
+                self.target.delete("pods", self.ns, p["metadata"]["name"], options=GRACE0)
+            for n in self.created_nodes:
+                self.target.delete("nodes", None, n, options=GRACE0)
+            self.target.delete("namespaces", None, self.ns)
+        except TargetError:
+            pass  # best effort: a server that has gone was reported by the step that met it
+        self.target.close()
+
+
+def blackbox_machine(kubeconfig: str, *, priorities: bool = True, reports_unschedulable: bool = True,
+                     settle_timeout: float = SETTLE_TIMEOUT) -> type[BlackBoxMachine]:
+    """A :class:`BlackBoxMachine` bound to the control plane behind ``kubeconfig``."""
+    return type("BlackBoxMachine", (BlackBoxMachine,), {
+        "kubeconfig": kubeconfig, "priorities": priorities, "reports_unschedulable": reports_unschedulable,
+        "settle_timeout": settle_timeout, "stats": {}})
+
+
+def run_blackbox(kubeconfig: str, *, examples: int = 5, steps: int = 12, derandomize: bool = True,
+                 shrink: bool = True, priorities: bool = True, reports_unschedulable: bool = True,
+                 settle_timeout: float = SETTLE_TIMEOUT) -> type[BlackBoxMachine]:
+    """Run the machine as a test (raises what it found); the machine class, whose ``stats`` say what was checked."""
+    machine = blackbox_machine(kubeconfig, priorities=priorities, reports_unschedulable=reports_unschedulable,
+                               settle_timeout=settle_timeout)
+    phases = [Phase.explicit, Phase.generate, *([Phase.shrink] if shrink else [])]
+    conf = settings(max_examples=examples, stateful_step_count=steps, deadline=None, database=None,
+                    derandomize=derandomize, phases=phases, report_multiple_bugs=False,
+                    suppress_health_check=list(HealthCheck), print_blob=False)
+    try:
+        run_state_machine_as_test(machine, settings=conf)
+    except FlakyFailure as flaky:
+        # the target runs in real time: the same steps replayed need not fail the same way again. What was seen
+        # was seen; report it, and say that the replay did not repeat it
+        found = violations_in(flaky)
+        if not found:
+            raise
+        found[0].args = (f"{found[0].args[0]} (seen once; a replay of the same steps did not fail the same way: "
+                         "the schedulers run in real time)",)
+        raise found[0] from flaky
+    return machine
+
+
+# --------------------------------------------------------------------------- measuring its teeth
+
+
+def measure(faults: Iterable[str], *, runs: int = 2, examples: int = 6, steps: int = 15,
+            schedulers: int = 2) -> list[tuple[str, int, str, float]]:
+    """Each fault in ``serve --schedulers N --fault F`` (a fresh server per run), ``runs`` random runs of the
+    machine without shrinking; (fault, run, what it failed on or "passed", seconds) per run."""
+    import tempfile
+
+    from adapters.served import ServedServer
+
+    out = []
+    for fault in faults:
+        for run in range(runs):
+            with tempfile.TemporaryDirectory() as work, \
+                    ServedServer(work, schedulers=schedulers, faults=[fault] if fault else []) as served:
+                started = time.monotonic()
+                try:
+                    run_blackbox(served.kubeconfig, examples=examples, steps=steps, derandomize=False, shrink=False,
+                                 reports_unschedulable=False)
+                    verdict = "passed"
+                except (AssertionError, FlakyFailure) as err:
+                    verdict = ", ".join(v.invariant for v in violations_in(err)) or type(err).__name__
+                out.append((fault, run, verdict, time.monotonic() - started))
+                print(f"{fault or '(none)'}\trun {run + 1}\t{verdict}\t{out[-1][3]:.1f}s", flush=True)
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m conformance.blackbox",
+                                     description="run the black-box scheduling machine against serve --schedulers 2 "
+                                                 "with each seeded fault; print what each run failed on")
+    parser.add_argument("faults", nargs="*", help="fault names; none: the clean replicas")
+    parser.add_argument("--runs", type=int, default=2)
+    parser.add_argument("--examples", type=int, default=6)
+    parser.add_argument("--steps", type=int, default=15)
+    args = parser.parse_args(argv)
+    measure(args.faults or [""], runs=args.runs, examples=args.examples, steps=args.steps)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,85 @@
+"""The black-box machine's judgements over a watch history (conformance/blackbox.py), without a server."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from conformance.blackbox import Seen, at_most_once, check_binding, check_unschedulable, state_at
+
+JSON = dict[str, Any]
+
+
+def node(name: str, rv: int, *, cpu: str = "1", pods: str = "110", taints: list[JSON] | None = None) -> JSON:
+    alloc = {"cpu": cpu, "memory": "4Gi", "pods": pods}
+    return {"metadata": {"name": name, "resourceVersion": str(rv), "labels": {}},
+            "spec": {"taints": taints or []}, "status": {"allocatable": alloc, "capacity": alloc}}
+
+
+def pod(name: str, rv: int, *, cpu: str = "500m", node_name: str | None = None,
+        message: str | None = None) -> JSON:
+    spec: JSON = {"containers": [{"name": "c", "image": "busybox", "resources": {"requests": {"cpu": cpu}}}]}
+    if node_name:
+        spec["nodeName"] = node_name
+    status: JSON = {}
+    if message is not None:
+        status["conditions"] = [{"type": "PodScheduled", "status": "False", "reason": "Unschedulable",
+                                 "message": message}]
+    return {"metadata": {"name": name, "namespace": "ns", "uid": f"uid-{name}", "resourceVersion": str(rv)},
+            "spec": spec, "status": status}
+
+
+def seen(obj: JSON, kind: str, type_: str = "ADDED", at: float = 0.0) -> Seen:
+    return Seen(int(obj["metadata"]["resourceVersion"]), kind, type_, obj, at)
+
+
+def test_state_at_applies_events_up_to_a_revision() -> None:
+    events = [seen(node("n1", 1), "node"), seen(pod("a", 2), "pod"), seen(node("n1", 3), "node", "DELETED")]
+    assert set(state_at(events, 2).nodes) == {"n1"}
+    assert set(state_at(events, 3).nodes) == set()
+    assert set(state_at(events, 3).pods) == {"uid-a"}
+
+
+def test_at_most_once_flags_a_pod_that_moves() -> None:
+    events = [seen(pod("a", 1), "pod"), seen(pod("a", 2, node_name="n1"), "pod", "MODIFIED"),
+              seen(pod("a", 3, node_name="n1"), "pod", "MODIFIED")]
+    assert at_most_once(events) == []
+    moved = [*events, seen(pod("a", 4, node_name="n2"), "pod", "MODIFIED")]
+    assert "then to 'n2'" in at_most_once(moved)[0]
+
+
+def test_a_binding_past_allocatable_is_overcommit_and_a_tainted_node_does_not_fit() -> None:
+    # b bound first (after a was created: a burst), then a on the same full node
+    events = [seen(node("n1", 1, cpu="1"), "node", at=0.0), seen(pod("a", 2, cpu="600m"), "pod", at=5.0),
+              seen(pod("b", 3, cpu="600m"), "pod", at=5.0),
+              seen(pod("b", 4, cpu="600m", node_name="n1"), "pod", "MODIFIED", at=5.1)]
+    bind_a = seen(pod("a", 5, cpu="600m", node_name="n1"), "pod", "MODIFIED", at=5.2)
+    assert [inv for inv, _ in check_binding([*events, bind_a], bind_a)] == ["scheduler.no-overcommit"]
+    assert check_binding([*events, bind_a], events[-1]) == []
+    taint = {"key": "dedicated", "effect": "NoSchedule"}
+    tainted = [seen(node("n2", 1, taints=[taint]), "node", at=0.0), seen(pod("c", 2), "pod", at=5.0)]
+    bind_c = seen(pod("c", 3, node_name="n2"), "pod", "MODIFIED", at=5.1)
+    assert [inv for inv, _ in check_binding([*tainted, bind_c], bind_c)] == ["scheduler.fits"]
+
+
+def test_a_node_tainted_just_before_the_pod_came_may_still_have_been_seen_untainted() -> None:
+    taint = {"key": "dedicated", "effect": "NoSchedule"}
+    events = [seen(node("n1", 1), "node", at=0.0), seen(node("n1", 2, taints=[taint]), "node", "MODIFIED", at=4.9),
+              seen(pod("a", 3), "pod", at=5.0)]
+    bind = seen(pod("a", 4, node_name="n1"), "pod", "MODIFIED", at=5.1)
+    assert check_binding([*events, bind], bind) == []
+    # tainted long before: every version the scheduler may have seen is tainted
+    late = [events[0], seen(node("n1", 2, taints=[taint]), "node", "MODIFIED", at=1.0), events[2]]
+    assert [inv for inv, _ in check_binding([*late, bind], bind)] == ["scheduler.fits"]
+
+
+def test_fit_error_is_judged_on_the_state_around_the_status_write() -> None:
+    expected = "0/1 nodes are available: 1 Insufficient cpu."
+    events = [seen(node("n1", 1, cpu="1"), "node", at=0.0), seen(pod("a", 2, cpu="2"), "pod", at=1.0)]
+    ok = seen(pod("a", 3, cpu="2", message=expected + " preemption: not eligible"), "pod", "MODIFIED", at=1.1)
+    assert check_unschedulable([*events, ok], ok) == []
+    wrong = seen(pod("a", 3, cpu="2", message="0/1 nodes are available: 1 node(s) were unschedulable."), "pod",
+                 "MODIFIED", at=1.1)
+    assert "must start with" in check_unschedulable([*events, wrong], wrong)[0]
+    fits = seen(pod("b", 4, cpu="100m", message=expected), "pod", "MODIFIED", at=9.0)
+    assert "fits on ['n1']" in check_unschedulable([*events, seen(pod("b", 3, cpu="100m"), "pod", at=8.0), fits],
+                                                   fits)[0]
