@@ -34,7 +34,7 @@ FINDINGS: tuple[Finding, ...] = (
         invariant="api.linearizable",
         title="a pod deleted without a grace period while it is being bound is removed at once, bound",
         allow="pod-grace-as-first-read",
-        seen_on=("v1.37.2",),
+        seen_on=("v1.34.4", "v1.36.3", "v1.37.2"),
         cause="pkg/registry/core/pod/strategy.go: CheckGracefulDelete decides the grace period on the pod as the "
               "delete first read it (0 while unscheduled) and writes it into the request's DeleteOptions; "
               "apiserver/pkg/registry/generic/registry/store.go: Delete applies those options again, in "
