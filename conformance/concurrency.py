@@ -294,7 +294,8 @@ class Client:
                     if call.bookmarks:
                         watch = ResumingWatch(lambda rv: self.target.watch(
                             "nodes", None, resource_version=rv, bookmarks=True, timeout_seconds=BOOKMARK_TIMEOUT),
-                            rv, WATCH_WAIT, self.disruption.tally if self.disruption is not None else None)
+                            rv, WATCH_WAIT, self.disruption.tally if self.disruption is not None else None,
+                            bookmarks=True)
                     elif self.disruption is None:
                         watch = self.target.watch("nodes", None, resource_version=rv)
                     else:
@@ -719,7 +720,7 @@ def _check_client_watches(clients: list[Client], after: dict[str, tuple[str, str
         # revision the watch started from: cacher/cache_watcher.go, process), and only until its first stream
         # ends: the server sends it before then, or not at all
         return lambda got: (watch_checks.replay(before, got) == after
-                            and (not hasattr(watch, "marks") or not remote or bool(watch.marks)
+                            and (not getattr(watch, "bookmarks", False) or not remote or bool(watch.marks)
                                  or watch.delivered == 0 or bool(watch.segments)))
 
     got = {id(watch): _drain(watch, complete(watch, before), remote, extra=0.0)

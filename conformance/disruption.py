@@ -200,8 +200,11 @@ class ResumingWatch:
     came before it, its resourceVersion); ``ended`` is true once it expired or was given up.
     """
 
-    def __init__(self, open_: Callable[[str], Any], start_rv: str, within: float, tally: Tally | None) -> None:
+    def __init__(self, open_: Callable[[str], Any], start_rv: str, within: float, tally: Tally | None, *,
+                 bookmarks: bool = False) -> None:
         self._open = open_
+        #: whether its streams ask for bookmarks (a watch that does not will never have ``marks``)
+        self.bookmarks = bookmarks
         self.start_rv = start_rv
         self._rv = start_rv
         self.within = within
