@@ -62,6 +62,9 @@ class Choice:
     replica: int
     uid: str
     node: str
+    # the node as the cycle saw it: a Binding names a node, not an incarnation, so a node deleted and created
+    # again (smaller) between the decision and the bind still takes it; room is judged on what was decided on
+    node_obj: JSON | None = None
 
 
 class ReplicaClient:
@@ -405,10 +408,12 @@ class SchedulerMachine(CheckedMachine):
         choice = self.choices.pop((ns, name), None)
         chosen = (choice.replica, choice.uid, choice.node) if choice is not None else None
         self._require(sched_checks.bound_as_chosen, (i, uid, node), chosen, context=f"{cand.identity}: ")
-        # the bind added this pod to the node: that must not push the node past its allocatable
+        # the bind added this pod to the node: that must not push the node, as the cycle saw it, past its
+        # allocatable (pkg/scheduler/schedule_one.go: the bind is sent by name whatever became of the node since)
         info = {ni.name: ni for ni in self._infos([])}.get(node or "")
         if pod is not None and info is not None:
-            self._require(sched_checks.no_overcommit, pod, info.node, info.pods,
+            decided_on = choice.node_obj if choice is not None and choice.node_obj is not None else info.node
+            self._require(sched_checks.no_overcommit, pod, decided_on, info.pods,
                           context=f"{cand.identity} bound {ns}/{name}: ")
 
     # ----- checks of scheduling decisions ----------------------------------------------------
@@ -444,7 +449,7 @@ class SchedulerMachine(CheckedMachine):
         ns, name, uid, node = c["namespace"], c["name"], c["uid"], c.get("node")
         pod = self.model.lookup("pods", ns, name)
         if node:
-            self.choices[(ns, name)] = Choice(i, uid, node)
+            self.choices[(ns, name)] = Choice(i, uid, node, copy.deepcopy(self.model.lookup("nodes", None, node)))
         if pod is None or pod["metadata"].get("uid") != uid or (pod.get("spec") or {}).get("nodeName") \
                 or pod["metadata"].get("deletionTimestamp"):
             return  # not pending any more: the bind must fail, which the bind check sees

@@ -818,11 +818,14 @@ class Store:
         w = Watcher(selector, faults, after_revision=after)
         w.begin_replay()
         try:
-            # the store replays from `after` inclusive; the watcher drops the change at `after` itself
+            # apiserver/pkg/storage/etcd3/watcher.go: the etcd watch starts at the revision after the one asked
+            # for, so a compaction at that next revision does not end it. The watch.resume-duplicates fault
+            # needs the change at `after` itself; without the fault the watcher would drop it anyway.
+            start = after if faults.enabled("watch.resume-duplicates") else after + 1
             if faults.enabled("watch.racy-start"):
-                handle = self._racy_start(prefix, after, w)
+                handle = self._racy_start(prefix, start, w)
             else:
-                handle = storage.watch(prefix, after, w.on_storage_event, on_error=w.storage_failed)
+                handle = storage.watch(prefix, start, w.on_storage_event, on_error=w.storage_failed)
         except Compacted as e:
             if not faults.enabled("watch.no-expiry"):
                 w.end_replay()

@@ -100,21 +100,26 @@ def test_every_watcher_gets_its_own_copy(t: InProcessTarget) -> None:
 def test_compacted_rv_gives_410_then_ends(t: InProcessTarget) -> None:
     a = t.create("pods", "ns", pod("a")).body
     b = t.create("pods", "ns", pod("b")).body
+    c = t.create("pods", "ns", pod("c")).body
     t.controls.compact()
     t.controls.compact()  # nothing new to compact: fine
     w = t.watch("pods", "ns", resource_version=rv(a))
     events = w.drain()
     assert events == [{"type": "ERROR", "object": {
         "kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
-        "message": f"too old resource version: {rv(a)} ({rv(b)})", "reason": "Expired", "code": 410}}]
+        "message": f"too old resource version: {rv(a)} ({rv(c)})", "reason": "Expired", "code": 410}}]
     assert w.ended
-    c = t.create("pods", "ns", pod("c")).body
-    assert w.drain() == []
-    # the compaction revision itself is still a valid start
-    w2 = t.watch("pods", "ns", resource_version=rv(b))
-    assert summary(w2.drain()) == [("ADDED", "c", rv(c))]
     d = t.create("pods", "ns", pod("d")).body
+    assert w.drain() == []
+    # a watch from the revision just before the compaction asks for changes from the compaction revision on,
+    # which etcd still keeps (apiserver/pkg/storage/etcd3/watcher.go starts the etcd watch one past it)
+    w1 = t.watch("pods", "ns", resource_version=rv(b))
+    assert summary(w1.drain()) == [("ADDED", "c", rv(c)), ("ADDED", "d", rv(d))]
+    # and so is the compaction revision itself
+    w2 = t.watch("pods", "ns", resource_version=rv(c))
     assert summary(w2.drain()) == [("ADDED", "d", rv(d))]
+    e = t.create("pods", "ns", pod("e")).body
+    assert summary(w2.drain()) == [("ADDED", "e", rv(e))]
 
 
 def test_close_stops_delivery(t: InProcessTarget) -> None:
