@@ -521,8 +521,12 @@ class APIModel:
                     f"Forbidden: no new finalizers can be added if the object is being deleted, "
                     f"found new finalizers {found}")]))
             if not nm.get("finalizers") and not smeta.get("deletionGracePeriodSeconds"):
-                # store.go: ShouldDeleteDuringUpdate → deleteWithoutFinalizers
-                return self._removal("update", res, stored, rule=FINALIZERS)
+                # registry/generic/registry/store.go: ShouldDeleteDuringUpdate, then deleteWithoutFinalizers --
+                # the stored object is deleted (watchers see its last stored state go), and the PUT is answered
+                # 200 with the object as the update made it, at the resourceVersion it was checked against
+                removal = self._removal("update", res, stored, rule=FINALIZERS)
+                return Expect("update", 200, rule=FINALIZERS, obj=new, rv=smeta.get("resourceVersion"),
+                              commit=removal.commit, why="the last finalizer removed: the object is deleted")
 
         key = self.key(plural, namespace, name)
         if new == stored:

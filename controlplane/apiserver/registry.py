@@ -642,7 +642,9 @@ class Store:
                 except (RevisionConflict, KeyNotFound):
                     continue
                 self._note_write(key, old, None, None, rev)
-                return self._deleted_reply(value, rev)
+                # deleteWithoutFinalizers answers with the object as the update made it, not a delete's reply
+                new_meta["resourceVersion"] = str(cur_rev)
+                return new
             if new == stored and not self.ctx.faults.enabled("update.noop-bumps-rv"):
                 # apiserver/pkg/storage/etcd3/store.go: GuaranteedUpdate -- identical bytes are not written
                 return old
