@@ -22,6 +22,8 @@ from datetime import UTC, datetime
 from typing import Any, NoReturn
 
 from adapters.base import Response, Target, TargetError
+from conformance import findings
+from conformance.checks import api as api_checks
 from conformance.compare import check_answer
 from conformance.deviations import admission_for
 from conformance.history import History
@@ -76,6 +78,33 @@ class CheckedClient:
         self.watch_timeout = watch_timeout
         self.watches: list[WatchCheck] = []
         self._watch_seq = 0
+        self._server_version: str | None = None
+
+    def server_version(self) -> str:
+        """The target's gitVersion ("" in process), asked once: findings are recognised per release."""
+        if self._server_version is None:
+            ask = getattr(self.target, "server_version", None) if self.target.name == "http" else None
+            with transport("GET /version"):
+                self._server_version = str((ask() if ask is not None else {}).get("gitVersion", ""))
+        return self._server_version
+
+    def _promises(self, op: Op, what: str, resp: Response) -> bool:
+        """The API's own promises on one answer (conformance/checks/api.py), whatever the model says.
+
+        A broken one fails the example, named with what the findings registry knows of it; a known finding
+        reported without failing (KUBEPROP_REPORT_KNOWN=1) returns False: the answer is not compared with the
+        model and changes nothing in it (a refused request stored nothing)."""
+        problems = api_checks.no_5xx(what, resp.code, resp.body)
+        if not problems:
+            return True
+        invariant = api_checks.no_5xx.invariant
+        version = self.server_version()
+        known = findings.matching(invariant, op.verb, op.resource, resp.code, resp.body, version)
+        if known is not None and not findings.fail_on_known():
+            findings.record(known, f"a call to {version}", f"{what}\nanswered {resp.code}: {resp.body!r}")
+            return False
+        which = f"; {findings.describe(known)}" if findings.applicable(version) else ""
+        self.fail(violation(invariant, "; ".join(problems) + which))
 
     # ----- API calls ------------------------------------------------------------------------------
 
@@ -92,12 +121,16 @@ class CheckedClient:
         if via is None:
             args, kwargs = op.call_args()
             record = self.history.record(op.verb, *args, **kwargs)
-            with transport(record.render()):
+            what = record.render()
+            with transport(what):
                 resp = op.send(self.target)
             record.code, record.body = resp.code, resp.body
         else:
-            with transport(f"a scheduler replica's {op.verb} of {op.resource} {op.namespace}/{op.name}"):
+            what = f"a scheduler replica's {op.verb} of {op.resource} {op.namespace}/{op.name}"
+            with transport(what):
                 resp = op.send(via)
+        if not self._promises(op, what, resp):
+            return resp
         check = self.reporter.note_check(self.history, expect, resp.code, resp.body)
         try:
             check_answer(self.model, op.resource, expect, resp)

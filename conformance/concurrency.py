@@ -40,7 +40,6 @@ from __future__ import annotations
 import tempfile
 import threading
 import time
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -680,9 +679,7 @@ class ConcurrentMachine(RuleBasedStateMachine):
                 check(ops, timeout=CHECK_TIMEOUT, visualize=Path(tmp) / "history.html")
                 saved = _keep(Path(tmp) / "history.html")
             files["linearizability (Porcupine)"] = (saved, "text/html")
-            which = (f"known finding {known.id}: {known.title} (conformance/findings.py; reproduction: "
-                     f"{known.reproduction})" if known is not None else
-                     "not a known finding: possibly new" if not self.builtin else "")
+            which = "" if self.builtin else findings.describe(known)
             err = violation("api.linearizable", f"round {self.rounds}: no order of these calls is one the storage "
                                                 f"allows{'; ' + which if which else ''}\n{_render(ops)}\n"
                                                 f"Porcupine's view of it: {saved}")
@@ -758,27 +755,14 @@ def _resumption(watch: Any) -> tuple[tuple[tuple[Any, ...], ...], bool]:
     return ((watch_checks.resumes_or_expires, watch.record()),), watch.expired
 
 
-class KnownFinding(UserWarning):
-    """A failure against a real server that a known finding explains (conformance/findings.py)."""
-
-
-#: the known findings met in this process: (finding id, round, file with its history)
-KNOWN_MET: list[tuple[str, int, str]] = []
+KnownFinding = findings.KnownFinding
 
 
 def _record_known(finding: findings.Finding, round_: int, ops: list[Operation],
                   played: list[tuple[list[list[Call]], list[int]]]) -> None:
     """Keep a known finding's history under reports/findings/ and say so as a warning."""
-    out = Path("reports") / "findings"
-    out.mkdir(parents=True, exist_ok=True)
-    path = out / f"{finding.id}-{time.strftime('%Y%m%d-%H%M%S')}-{len(KNOWN_MET)}.txt"
-    path.write_text(f"{finding.id}: {finding.title}\ninvariant: {finding.invariant}\ncause: {finding.cause}\n"
-                    f"reproduction: {finding.reproduction}\nupstream: {finding.upstream}\n\n"
-                    f"round {round_} (the history is linearizable only with {finding.allow!r} allowed):\n"
-                    f"{_render(ops)}\n\nprograms: {played[-1][0]!r}\n")
-    KNOWN_MET.append((finding.id, round_, str(path)))
-    warnings.warn(KnownFinding(f"known finding {finding.id} ({finding.title}) in round {round_}; history: {path}"),
-                  stacklevel=2)
+    findings.record(finding, f"round {round_} (the history is linearizable only with {finding.allow!r} allowed)",
+                    f"{_render(ops)}\n\nprograms: {played[-1][0]!r}")
 
 
 def _first_broken(which: str, *checks: tuple[Any, ...]) -> tuple[Any, list[str]] | None:

@@ -1,17 +1,32 @@
 """Findings: where a real release breaks a promise of the API, found by kubeprop, with what is known about each.
 
 A finding is reported, never turned into a model rule: the check that found it stays as strict as the API's
-contract. What this registry adds is recognition. When a history fails its check against a real server, it is
-checked again with each known finding's departure allowed (``allow``, a behaviour the linearizability checker
-can be told to accept, tools/linearize/model.go); if that explains it, the failure is that finding, said by
-name, with its reproduction. By default a known finding is reported and does not fail the run
-(``KUBEPROP_FAIL_ON_KNOWN=1`` makes it fail); anything else fails as "not a known finding: possibly new".
+contract. What this registry adds is recognition, in two ways. A history that fails its linearizability check
+against a real server is checked again with each known finding's departure allowed (``allow``, a behaviour the
+linearizability checker can be told to accept, tools/linearize/model.go); if that explains it, the failure is
+that finding. A single answer that breaks a promise checked call by call (``conformance/checks/api.py``) is
+held to each finding's ``matches``. Either way the failure says the finding's name and upstream links
+("known upstream: kubernetes#139488"), in the console, the reproduction and the Allure category; anything
+else says "not in the registry: possibly new".
+
+A known finding still fails the run, like any broken promise. ``KUBEPROP_REPORT_KNOWN=1`` (or pytest's
+``--report-known``) reports known ones as warnings instead and goes on; the differential and matrix runs set
+it, so one known upstream bug does not hide what else a release does.
 """
 
 from __future__ import annotations
 
 import os
+import time
+import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+
+def _message(body: Any) -> str:
+    return str(body.get("message", "")) if isinstance(body, dict) else ""
 
 
 @dataclass(frozen=True)
@@ -19,13 +34,20 @@ class Finding:
     id: str
     invariant: str
     title: str
-    #: the behaviour name the linearizability checker accepts when told to (tools/linearize/model.go)
-    allow: str
     #: which servers it was seen on (kube-apiserver gitVersions), and where it comes from upstream
     seen_on: tuple[str, ...]
     cause: str
     reproduction: str
     upstream: str
+    #: the behaviour name the linearizability checker accepts when told to (tools/linearize/model.go)
+    allow: str = ""
+    #: for a promise checked call by call: whether (verb, resource, code, body) of one answer is this finding
+    matches: Callable[[str, str, int, Any], bool] | None = None
+    #: the Allure category and console label
+    label: str = ""
+
+    def category(self) -> str:
+        return f"known upstream: {self.label or self.id}"
 
 
 FINDINGS: tuple[Finding, ...] = (
@@ -46,11 +68,61 @@ FINDINGS: tuple[Finding, ...] = (
                      "races removed the bound pod at once; the bundled server: 0 of 200)",
         upstream="not found in kubernetes/kubernetes issues; not reported yet",
     ),
+    Finding(
+        id="binding-invalid-target-500",
+        label="kubernetes#139488",
+        invariant="api.no-5xx-for-client-errors",
+        title="a Binding whose target fails validation (kind other than Node, no name) is answered 500, not 422",
+        matches=lambda verb, resource, code, body: (
+            verb == "bind" and code == 500 and _message(body).lstrip("[").startswith("target.")),
+        seen_on=(),
+        cause="pkg/registry/core/pod/storage/storage.go: BindingREST.Create returns ValidatePodBinding's field "
+              "errors as a plain aggregate error, which the handler turns into an InternalError (500)",
+        reproduction="POST /api/v1/namespaces/NS/pods/NAME/binding with target {\"kind\": \"foo\"}",
+        upstream="https://github.com/kubernetes/kubernetes/issues/139488 (open); fix "
+                 "https://github.com/kubernetes/kubernetes/pull/139581 (open, not merged); an earlier fix "
+                 "https://github.com/kubernetes/kubernetes/pull/130894 was closed unmerged",
+    ),
+    Finding(
+        id="create-with-resourceversion-500",
+        label="create with resourceVersion: 500",
+        invariant="api.no-5xx-for-client-errors",
+        title="a create whose body sets metadata.resourceVersion is answered 500, not a 4xx",
+        matches=lambda verb, resource, code, body: (
+            verb == "create" and code == 500
+            and _message(body) == "resourceVersion should not be set on objects to be created"),
+        seen_on=(),
+        cause="apiserver/pkg/storage/etcd3/store.go: Create returns the plain error ErrResourceVersionSetOnCreate, "
+              "which the handler turns into an InternalError (500); the request is refused on purpose, only the "
+              "code says the server failed",
+        reproduction="POST /api/v1/namespaces/NS/configmaps with metadata.resourceVersion \"1\"",
+        upstream="long-standing: https://github.com/kubernetes/kubernetes/pull/62836 (2018, closed) kept the "
+                 "refusal and left the code; no open kubernetes/kubernetes issue found about the 500",
+    ),
 )
 
 
 def fail_on_known() -> bool:
-    return os.environ.get("KUBEPROP_FAIL_ON_KNOWN", "") not in ("", "0")
+    """Whether a known finding fails the run (the default) or is reported as a warning (KUBEPROP_REPORT_KNOWN=1)."""
+    return os.environ.get("KUBEPROP_REPORT_KNOWN", "") in ("", "0")
+
+
+def matching(invariant: str, verb: str, resource: str, code: int, body: Any,
+             server_version: str) -> Finding | None:
+    """The known finding one answer that broke ``invariant`` is, on a server of that version, if any."""
+    for finding in applicable(server_version):
+        if finding.invariant == invariant and finding.matches is not None \
+                and finding.matches(verb, resource, code, body):
+            return finding
+    return None
+
+
+def describe(finding: Finding | None) -> str:
+    """How a failure names what the registry knows of it."""
+    if finding is None:
+        return "not in the registry: possibly new"
+    return (f"{finding.category()} -- {finding.title}; upstream: {finding.upstream} "
+            f"(conformance/findings.py: {finding.id})")
 
 
 def applicable(server_version: str) -> tuple[Finding, ...]:
@@ -59,3 +131,25 @@ def applicable(server_version: str) -> tuple[Finding, ...]:
     if not server_version.startswith("v1.") or "kubeprop" in server_version:
         return ()
     return FINDINGS
+
+
+class KnownFinding(UserWarning):
+    """A failure against a real server that a known finding explains, reported without failing the run."""
+
+
+#: the known findings met in this process: (finding id, where, file with what was seen)
+KNOWN_MET: list[tuple[str, str, str]] = []
+
+
+def record(finding: Finding, where: str, detail: str) -> str:
+    """Keep what a known finding looked like under reports/findings/ and say so as a warning; the file's path."""
+    out = Path("reports") / "findings"
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / f"{finding.id}-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}-{len(KNOWN_MET)}.txt"
+    path.write_text(f"{finding.id}: {finding.title}\n{finding.category()}\ninvariant: {finding.invariant}\n"
+                    f"cause: {finding.cause}\nreproduction: {finding.reproduction}\nupstream: {finding.upstream}\n"
+                    f"\n{where}:\n{detail}\n")
+    KNOWN_MET.append((finding.id, where, str(path)))
+    warnings.warn(KnownFinding(f"{finding.category()}: {finding.id} ({finding.title}) in {where}; seen: {path}"),
+                  stacklevel=3)
+    return str(path)

@@ -323,10 +323,12 @@ class APIServerMachine(CheckedMachine):
     @rule(target=BOUND_PODS, ns=NS, index=PICK, node=st.sampled_from(gen.NODE_NAMES + (gen.MISSING_NODE,)),
           uid_mode=st.sampled_from(("right", "right", "none", "wrong")),
           annotations=st.dictionaries(st.sampled_from(("kubeprop.io/by", "kubeprop.io/why")),
-                                      st.sampled_from(("test", "sched")), max_size=1))
-    def bind_pod(self, ns: str, index: int, node: str, uid_mode: str, annotations: dict[str, str]) -> Any:
+                                      st.sampled_from(("test", "sched")), max_size=1),
+          target_form=gen.binding_targets)
+    def bind_pod(self, ns: str, index: int, node: str, uid_mode: str, annotations: dict[str, str],
+                 target_form: tuple[str | None, bool]) -> Any:
         name = self._pick("pods", ns, index)
-        if self._bind(ns, name, node, uid_mode, annotations).code == 201:
+        if self._bind(ns, name, node, uid_mode, annotations, target_form).code == 201:
             return multiple((ns, name))  # for the rules that act on a bound pod
         return multiple()
 
@@ -340,7 +342,8 @@ class APIServerMachine(CheckedMachine):
         """Bind a pod a finalizer holds after its delete: binding must refuse a pod that is being deleted."""
         self._bind(*pod, node, uid_mode, {})
 
-    def _bind(self, ns: str, name: str, node: str, uid_mode: str, annotations: dict[str, str]) -> Response:
+    def _bind(self, ns: str, name: str, node: str, uid_mode: str, annotations: dict[str, str],
+              target_form: tuple[str | None, bool] = ("Node", True)) -> Response:
         pod = self.model.lookup("pods", ns, name)
         meta: dict[str, Any] = {"name": name, "namespace": ns}
         if uid_mode == "right" and pod is not None:
@@ -349,7 +352,11 @@ class APIServerMachine(CheckedMachine):
             meta["uid"] = "00000000-0000-0000-0000-00000000beef"
         if annotations:
             meta["annotations"] = annotations
-        body = {"apiVersion": "v1", "kind": "Binding", "metadata": meta, "target": {"kind": "Node", "name": node}}
+        kind, named = target_form
+        target: dict[str, Any] = {} if kind is None else {"kind": kind}
+        if named:
+            target["name"] = node
+        body = {"apiVersion": "v1", "kind": "Binding", "metadata": meta, "target": target}
         return self.client.write(Op.bind(ns, name, body))
 
     # ----- watches, clock, compaction ---------------------------------------------------------

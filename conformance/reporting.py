@@ -341,9 +341,14 @@ def current_context(kubeconfig: str | None) -> str | None:
 
 
 def categories() -> list[dict[str, Any]]:
-    """One Allure category per invariant, matched on the failure message's ``[invariant-id]`` prefix."""
-    return [{"name": inv, "matchedStatuses": ["failed"],
-             "messageRegex": r"^\[" + inv.replace(".", r"\.") + r"\][\s\S]*"} for inv in INVARIANTS]
+    """One Allure category per known upstream finding (a failure its registry entry names: Allure takes the first
+    category that matches), then one per invariant, matched on the failure message's ``[invariant-id]`` prefix."""
+    from conformance.findings import FINDINGS
+
+    known = [{"name": f.category(), "matchedStatuses": ["failed"],
+              "messageRegex": r"[\s\S]*" + re.escape(f.category() + " --") + r"[\s\S]*"} for f in FINDINGS]
+    return known + [{"name": inv, "matchedStatuses": ["failed"],
+                     "messageRegex": r"^\[" + inv.replace(".", r"\.") + r"\][\s\S]*"} for inv in INVARIANTS]
 
 
 def server_version(kind: str, kubeconfig: str | None, context: str | None) -> str:

@@ -19,6 +19,15 @@ MISSING_NAMESPACE = "ns-missing"
 POD_NAMES = ("p0", "p1", "p2")
 NODE_NAMES = ("n0", "n1")
 MISSING_NODE = "n-missing"
+
+#: a Binding's target as (kind, whether it names the node). pkg/apis/core/validation/validation.go:
+#: ValidatePodBinding takes kind "" or "Node" and requires a name; the other forms are what a client may get
+#: wrong (a kind in the wrong case, another kind, no name), sent now and then
+binding_targets = st.one_of(
+    *[st.just(("Node", True))] * 4,
+    st.sampled_from(((None, True), ("Node", False), (None, False), ("node", True), ("Pod", True),
+                     ("Pod", False))),
+)
 LEASE_NAMES = ("l0", "l1")
 INVALID_NAMES = ("Bad_Name", "-leading-dash", "x" * 64, "dotted.name")
 FINALIZERS = ("kubeprop.io/a", "kubeprop.io/b")

@@ -27,6 +27,9 @@ class Fault:
 
 
 FAULTS: tuple[Fault, ...] = (
+    Fault("binding.invalid-target-500", "api.no-5xx-for-client-errors",
+          "a Binding whose target fails validation is answered 500 with the bare field errors, as releases answer "
+          "it (kubernetes#139488), instead of 422 Invalid"),
     Fault("binding.overwrites", "binding.at-most-once",
           "binding an already-bound pod succeeds and moves it to the new node"),
     Fault("binding.ignores-deleting", "binding.preconditions",

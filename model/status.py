@@ -64,12 +64,16 @@ def stale_update(res: Resource, name: str) -> dict:
 
 def invalid(res: Resource, name: str, causes: list[tuple[str, str, str]]) -> dict:
     """causes: (reason, field, body) triples, e.g. ("FieldValueInvalid", "metadata.name", 'Invalid value: ...')."""
+    return invalid_kind(res.qualified_kind, res.group, res.kind, name, causes)
+
+
+def invalid_kind(qualified_kind: str, group: str, kind: str, name: str, causes: list[tuple[str, str, str]]) -> dict:
+    """An Invalid Status for a kind that is not one of the stored resources (a Binding, say)."""
     # errors.go: NewInvalid; field/errors.go: ErrorList.ToAggregate
     texts = [f"{f}: {b}" for _, f, b in causes]
     agg = texts[0] if len(texts) == 1 else "[" + ", ".join(texts) + "]"
-    return failure(422, "Invalid", f'{res.qualified_kind} "{name}" is invalid: {agg}',
-                   _details(name, res.group, res.kind,
-                            causes=[{"reason": r, "message": b, "field": f} for r, f, b in causes]))
+    return failure(422, "Invalid", f'{qualified_kind} "{name}" is invalid: {agg}',
+                   _details(name, group, kind, causes=[{"reason": r, "message": b, "field": f} for r, f, b in causes]))
 
 
 def rv_required(res: Resource, name: str) -> dict:

@@ -409,8 +409,9 @@ class Store:
         if errs:
             raise Invalid(res.qualified_kind, res.group, res.kind, name, errs)
         if asked_rv:
-            # apiserver/pkg/storage/etcd3/store.go: Create -- a plain error, so a 500 without reason
-            raise InternalError("resourceVersion should not be set on objects to be created")
+            # apiserver/pkg/storage/etcd3/store.go: Create refuses it with a plain error, which releases answer
+            # 500 (a known finding: conformance/findings.py); the client's mistake gets 400 here
+            raise BadRequest("resourceVersion should not be set on objects to be created")
         if self.ctx.faults.enabled("create.reuses-uid"):
             meta["uid"] = str(uuid.uuid5(uuid.NAMESPACE_URL, f"{res.plural}/{namespace or ''}/{name}"))
         else:

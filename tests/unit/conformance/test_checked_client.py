@@ -89,3 +89,75 @@ def test_a_status_write_to_an_object_the_model_lacks_fails(client: CheckedClient
     with pytest.raises(InvariantViolation) as err:
         client.observed("a status write to a/q", client.model.status_written("pods", "a", "q", {}))
     assert err.value.invariant == "api.read-your-writes"
+
+
+class _Release:
+    """The builtin target dressed as a real release: what a kube-apiserver answers a Binding with a bad target."""
+
+    name = "http"
+
+    def __init__(self, inner: InProcessTarget) -> None:
+        self._inner = inner
+
+    def server_version(self) -> dict:
+        return {"gitVersion": "v1.37.2"}
+
+    def bind(self, namespace: str, name: str, body: dict):
+        from adapters.base import Response
+
+        if (body.get("target") or {}).get("kind") not in (None, "Node"):
+            return Response(500, {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+                                  "message": 'target.kind: Unsupported value: "Pod": supported values: "Node", '
+                                             '"<empty>"', "code": 500})
+        return self._inner.bind(namespace, name, body)
+
+    def __getattr__(self, attr: str):
+        return getattr(self._inner, attr)
+
+
+def _bad_target(c: CheckedClient) -> dict:
+    body = _binding(c, "n1")
+    body["target"]["kind"] = "Pod"
+    return body
+
+
+def test_a_5xx_breaks_the_promise_and_names_the_known_finding(client: CheckedClient, monkeypatch) -> None:
+    monkeypatch.delenv("KUBEPROP_REPORT_KNOWN", raising=False)
+    release = CheckedClient(_Release(client.target), client.model, client.history, client.reporter, _raise)
+    with pytest.raises(InvariantViolation) as info:
+        release.call(Op.bind("a", "p", _bad_target(release)))
+    assert info.value.invariant == "api.no-5xx-for-client-errors"
+    assert "known upstream: kubernetes#139488 --" in str(info.value)
+
+
+def test_a_known_finding_may_be_reported_without_failing(client: CheckedClient, monkeypatch, tmp_path) -> None:
+    from conformance import findings
+
+    monkeypatch.setenv("KUBEPROP_REPORT_KNOWN", "1")
+    monkeypatch.chdir(tmp_path)
+    release = CheckedClient(_Release(client.target), client.model, client.history, client.reporter, _raise)
+    with pytest.warns(findings.KnownFinding, match="kubernetes#139488"):
+        assert release.call(Op.bind("a", "p", _bad_target(release))).code == 500
+    assert list((tmp_path / "reports" / "findings").iterdir())
+    # the pod was not bound, and the model was not told it was: a valid binding still succeeds
+    assert release.call(Op.bind("a", "p", _binding(release, "n1"))).code == 201
+
+
+def test_a_5xx_the_registry_does_not_know_is_possibly_new(client: CheckedClient, monkeypatch) -> None:
+    release = CheckedClient(_Release(client.target), client.model, client.history, client.reporter, _raise)
+    monkeypatch.setattr(_Release, "server_version", lambda self: {"gitVersion": "v1.37.2"})
+    body = _bad_target(release)
+
+    def broken(self, namespace: str, name: str, b: dict):
+        from adapters.base import Response
+
+        return Response(503, {"kind": "Status", "message": "etcd is down", "code": 503})
+
+    monkeypatch.setattr(_Release, "bind", broken)
+    with pytest.raises(InvariantViolation) as info:
+        release.call(Op.bind("a", "p", body))
+    assert "not in the registry: possibly new" in str(info.value)
+
+
+def test_the_bundled_server_answers_a_bad_target_422(client: CheckedClient) -> None:
+    assert client.call(Op.bind("a", "p", _bad_target(client))).code == 422

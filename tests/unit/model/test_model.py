@@ -34,7 +34,7 @@ def test_create_pod_needs_namespace_and_valid_name() -> None:
     assert e.code == 422 and e.status["details"]["kind"] == "Pod"
     assert e.status["message"].startswith('Pod "Bad_Name" is invalid: metadata.name: Invalid value: "Bad_Name": ')
     e = m.create("pods", "ns-a", {**pod("p"), "metadata": {"name": "p", "resourceVersion": "5"}})
-    assert e.code == 500 and "reason" not in e.status
+    assert e.code == 400 and e.status["reason"] == "BadRequest"
 
 
 def test_label_name_message_has_upstream_spacing() -> None:
