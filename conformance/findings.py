@@ -142,7 +142,12 @@ KNOWN_MET: list[tuple[str, str, str]] = []
 
 
 def record(finding: Finding, where: str, detail: str) -> str:
-    """Keep what a known finding looked like under reports/findings/ and say so as a warning; the file's path."""
+    """Keep what a known finding looked like under reports/findings/ and say so as a warning; the file's path.
+    Only its first meeting in a process is written and warned about; later ones are counted in KNOWN_MET."""
+    first = next((p for fid, _, p in KNOWN_MET if fid == finding.id), None)
+    if first is not None:
+        KNOWN_MET.append((finding.id, where, first))
+        return first
     out = Path("reports") / "findings"
     out.mkdir(parents=True, exist_ok=True)
     path = out / f"{finding.id}-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}-{len(KNOWN_MET)}.txt"
