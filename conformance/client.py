@@ -41,12 +41,17 @@ _ADMISSION: dict[str, frozenset[str]] = {}
 
 
 @contextmanager
-def transport(what: str) -> Iterator[None]:
-    """Turn a target that cannot be reached into a :class:`TransportFailure` naming the request."""
+def transport(what: str | Callable[[], str]) -> Iterator[None]:
+    """Turn a target that cannot be reached into a :class:`TransportFailure` naming the request.
+
+    ``what`` may be a function that describes the request: it runs only when the request failed (rendering a
+    call as Python costs more than an in-process call itself, and almost every call succeeds).
+    """
     try:
         yield
     except TargetError as err:
-        raise TransportFailure(f"transport failure, not a finding: {what}: {err}") from err
+        raise TransportFailure(f"transport failure, not a finding: {what if isinstance(what, str) else what()}: "
+                               f"{err}") from err
 
 
 def wall_now() -> str:
@@ -88,8 +93,9 @@ class CheckedClient:
                 self._server_version = str((ask() if ask is not None else {}).get("gitVersion", ""))
         return self._server_version
 
-    def _promises(self, op: Op, what: str, resp: Response) -> bool:
-        """The API's own promises on one answer (conformance/checks/api.py), whatever the model says.
+    def _promises(self, op: Op, what: Callable[[], str], resp: Response) -> bool:
+        """The API's own promises on one answer (conformance/checks/api.py), whatever the model says; ``what``
+        describes the request (called only for a problem: rendering a call costs more than checking it).
 
         A broken one fails the example, named with what the findings registry knows of it; a known finding
         reported without failing (KUBEPROP_REPORT_KNOWN=1) returns False: the answer is not compared with the
@@ -101,7 +107,7 @@ class CheckedClient:
         version = self.server_version()
         known = findings.matching(invariant, op.verb, op.resource, resp.code, resp.body, version)
         if known is not None and not findings.fail_on_known():
-            findings.record(known, f"a call to {version}", f"{what}\nanswered {resp.code}: {resp.body!r}")
+            findings.record(known, f"a call to {version}", f"{what()}\nanswered {resp.code}: {resp.body!r}")
             return False
         which = f"; {findings.describe(known)}" if findings.applicable(version) else ""
         self.fail(violation(invariant, "; ".join(problems) + which))
@@ -121,12 +127,14 @@ class CheckedClient:
         if via is None:
             args, kwargs = op.call_args()
             record = self.history.record(op.verb, *args, **kwargs)
-            what = record.render()
+            what: Callable[[], str] = record.render
             with transport(what):
                 resp = op.send(self.target)
             record.code, record.body = resp.code, resp.body
         else:
-            what = f"a scheduler replica's {op.verb} of {op.resource} {op.namespace}/{op.name}"
+            def what() -> str:
+                return f"a scheduler replica's {op.verb} of {op.resource} {op.namespace}/{op.name}"
+
             with transport(what):
                 resp = op.send(via)
         if not self._promises(op, what, resp):
@@ -173,7 +181,7 @@ class CheckedClient:
         self._watch_seq += 1
         label = f"w{self._watch_seq}"
         record = self.history.record("watch", resource, namespace, assign=label, resource_version=resource_version)
-        with transport(record.render()):
+        with transport(record.render):
             stream = self.target.watch(resource, namespace, resource_version=resource_version)
         w = WatchCheck(f"{label} ({resource}{' in ' + namespace if namespace else ''}, from {resource_version!r})",
                        plan, stream, resource_version)

@@ -7,7 +7,6 @@ the invariant it breaks, with the whole sequence as a runnable program.
 
 from __future__ import annotations
 
-import copy
 import time
 from collections.abc import Callable
 from typing import Any, ClassVar, NoReturn
@@ -32,6 +31,7 @@ from conformance.history import write_reproduction
 from conformance.invariants import InvariantViolation
 from conformance.ops import Op
 from conformance.reporting import Reporter
+from model.apiserver import clone
 from model.selectors import Selector
 
 MAX_WATCHES = 3
@@ -110,7 +110,7 @@ class CheckedMachine(RuleBasedStateMachine):
             if plural == "pods":
                 body["spec"] = {"containers": [{"name": "c0", "image": gen.IMAGES[0]}]}
             return body
-        body = copy.deepcopy(stored)
+        body = clone(stored)
         current = body["metadata"].get("resourceVersion")
         if rv_mode == "none":
             body["metadata"].pop("resourceVersion", None)
@@ -271,7 +271,7 @@ class APIServerMachine(CheckedMachine):
         stored = self.model.lookup("pods", ns, name)
         patch: Any
         if how == "merge":
-            containers = copy.deepcopy((stored or {}).get("spec", {}).get("containers") or [{"name": "c0"}])
+            containers = clone((stored or {}).get("spec", {}).get("containers") or [{"name": "c0"}])
             containers[0]["image"] = image
             patch, patch_type = {"spec": {"containers": containers}}, "merge"
         else:

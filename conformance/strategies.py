@@ -54,29 +54,41 @@ labels = st.dictionaries(st.sampled_from(LABEL_KEYS), st.sampled_from(LABEL_VALU
 finalizer_lists = st.lists(st.sampled_from(FINALIZERS), max_size=2, unique=True)
 
 
+# Strategies a composite draws from are built once, here, not on every draw: building one (and validating
+# it on its first draw) costs far more than drawing from it, and the choices drawn are the same.
+_SELECTOR_KEYS = st.lists(st.sampled_from(LABEL_KEYS), min_size=1, max_size=2, unique=True)
+_SELECTOR_OPS = st.sampled_from(("=", "!=", "in", "notin", "exists", "!"))
+_LABEL_VALUE = st.sampled_from(LABEL_VALUES)
+_SELECTOR_VALUES = st.lists(st.sampled_from(LABEL_VALUES), min_size=1, max_size=2, unique=True)
+
+
 @st.composite
 def selectors(draw: st.DrawFn) -> Selector:
     reqs = []
-    for key in draw(st.lists(st.sampled_from(LABEL_KEYS), min_size=1, max_size=2, unique=True)):
-        op = draw(st.sampled_from(("=", "!=", "in", "notin", "exists", "!")))
+    for key in draw(_SELECTOR_KEYS):
+        op = draw(_SELECTOR_OPS)
         if op in ("=", "!="):
-            values: tuple[str, ...] = (draw(st.sampled_from(LABEL_VALUES)),)
+            values: tuple[str, ...] = (draw(_LABEL_VALUE),)
         elif op in ("in", "notin"):
-            values = tuple(sorted(draw(st.lists(st.sampled_from(LABEL_VALUES), min_size=1, max_size=2,
-                                                unique=True))))
+            values = tuple(sorted(draw(_SELECTOR_VALUES)))
         else:
             values = ()
         reqs.append(Requirement(key, op, values))
     return Selector(tuple(reqs))
 
 
+_BOOLEANS = st.booleans()
+_CPU = st.sampled_from(CPU)
+_MEMORY = st.sampled_from(MEMORY)
+
+
 @st.composite
 def resource_requests(draw: st.DrawFn) -> dict[str, Any]:
     req: dict[str, str] = {}
-    if draw(st.booleans()):
-        req["cpu"] = draw(st.sampled_from(CPU))
-    if draw(st.booleans()):
-        req["memory"] = draw(st.sampled_from(MEMORY))
+    if draw(_BOOLEANS):
+        req["cpu"] = draw(_CPU)
+    if draw(_BOOLEANS):
+        req["memory"] = draw(_MEMORY)
     return {"requests": req} if req else {}
 
 
@@ -89,49 +101,65 @@ tolerations = st.lists(
 )
 
 
-def _containers(draw: st.DrawFn, requests: st.SearchStrategy[dict[str, Any]], port_odds: int,
-                host_ports: tuple[int, ...]) -> list[dict[str, Any]]:
-    """One or two containers with ``requests``; one in ``port_odds + 1`` asks for a host port."""
+_ONE_OR_TWO = st.integers(1, 2)
+_IMAGE = st.sampled_from(IMAGES)
+
+
+def _containers(draw: st.DrawFn, requests: st.SearchStrategy[dict[str, Any]], port_odds: st.SearchStrategy[int],
+                host_ports: st.SearchStrategy[int]) -> list[dict[str, Any]]:
+    """One or two containers with ``requests``; one when ``port_odds`` draws 0 asks for a host port."""
     containers = []
-    for i in range(draw(st.integers(1, 2))):
-        c: dict[str, Any] = {"name": f"c{i}", "image": draw(st.sampled_from(IMAGES))}
+    for i in range(draw(_ONE_OR_TWO)):
+        c: dict[str, Any] = {"name": f"c{i}", "image": draw(_IMAGE)}
         res = draw(requests)
         if res:
             c["resources"] = res
-        if draw(st.integers(0, port_odds)) == 0:
-            c["ports"] = [{"containerPort": 8080, "hostPort": draw(st.sampled_from(host_ports)), "protocol": "TCP"}]
+        if draw(port_odds) == 0:
+            c["ports"] = [{"containerPort": 8080, "hostPort": draw(host_ports), "protocol": "TCP"}]
         containers.append(c)
     return containers
+
+
+_REQUESTS = resource_requests()
+_ONE_IN_5 = st.integers(0, 4)
+_ONE_IN_4 = st.integers(0, 3)
+_ONE_IN_3 = st.integers(0, 2)
+_HOST_PORTS = st.sampled_from((8080, 9090))
+_NODE_SELECTOR = st.dictionaries(st.sampled_from(LABEL_KEYS), st.sampled_from(LABEL_VALUES), min_size=1, max_size=1)
+_GRACE = st.sampled_from((0, 5, 30))
 
 
 @st.composite
 def pod_specs(draw: st.DrawFn) -> dict[str, Any]:
     """A valid pod spec: containers with requests, and optionally selectors, tolerations, host ports."""
-    spec: dict[str, Any] = {"containers": _containers(draw, resource_requests(), 4, (8080, 9090))}
-    if draw(st.integers(0, 3)) == 0:
-        spec["nodeSelector"] = draw(st.dictionaries(st.sampled_from(LABEL_KEYS), st.sampled_from(LABEL_VALUES),
-                                                    min_size=1, max_size=1))
+    spec: dict[str, Any] = {"containers": _containers(draw, _REQUESTS, _ONE_IN_5, _HOST_PORTS)}
+    if draw(_ONE_IN_4) == 0:
+        spec["nodeSelector"] = draw(_NODE_SELECTOR)
     tol = draw(tolerations)
     if tol:
         spec["tolerations"] = tol
-    if draw(st.integers(0, 2)) == 0:
-        spec["terminationGracePeriodSeconds"] = draw(st.sampled_from((0, 5, 30)))
+    if draw(_ONE_IN_3) == 0:
+        spec["terminationGracePeriodSeconds"] = draw(_GRACE)
     return spec
+
+
+_TAINTS = st.lists(st.fixed_dictionaries({"key": st.sampled_from(TAINT_KEYS),
+                                         "effect": st.sampled_from(TAINT_EFFECTS)}),
+                   max_size=2, unique_by=lambda t: (t["key"], t["effect"]))
+_NODE_CPU = st.sampled_from(("2", "4", "8"))
+_NODE_MEMORY = st.sampled_from(("4Gi", "8Gi"))
 
 
 @st.composite
 def node_parts(draw: st.DrawFn) -> dict[str, Any]:
     """Labels, spec (taints, unschedulable) and status (capacity) of a node, without its name."""
     spec: dict[str, Any] = {}
-    if draw(st.integers(0, 4)) == 0:
+    if draw(_ONE_IN_5) == 0:
         spec["unschedulable"] = True
-    taints = draw(st.lists(st.fixed_dictionaries({"key": st.sampled_from(TAINT_KEYS),
-                                                  "effect": st.sampled_from(TAINT_EFFECTS)}),
-                           max_size=2, unique_by=lambda t: (t["key"], t["effect"])))
+    taints = draw(_TAINTS)
     if taints:
         spec["taints"] = taints
-    alloc = {"cpu": draw(st.sampled_from(("2", "4", "8"))), "memory": draw(st.sampled_from(("4Gi", "8Gi"))),
-             "pods": "110"}
+    alloc = {"cpu": draw(_NODE_CPU), "memory": draw(_NODE_MEMORY), "pods": "110"}
     return {"labels": draw(labels), "spec": spec, "status": {"capacity": dict(alloc), "allocatable": alloc}}
 
 
@@ -177,38 +205,50 @@ IMAGE_SIZES = dict(zip(IMAGES, (10 * 1024 * 1024, 300 * 1024 * 1024, 2000 * 1024
 SCHED_TAINT_KEYS = ("dedicated", "gpu")
 
 
+_ZONE = st.sampled_from(ZONES)
+_RANK = st.sampled_from(RANKS)
+_ONE_IN_6 = st.integers(0, 5)
+_PLAIN_PODS = st.sampled_from(("2", "110"))
+_SCHED_NODE_CPU = st.sampled_from(("1", "2", "4"))
+_SCHED_NODE_MEMORY = st.sampled_from(("1Gi", "4Gi"))
+_SCHED_NODE_PODS = st.sampled_from(("1", "2", "110"))
+_NODE_IMAGES = st.lists(st.sampled_from(IMAGES), max_size=2, unique=True)
+
+
+def sched_taints() -> st.SearchStrategy[list[dict[str, str]]]:
+    return _SCHED_TAINTS
+
+
+_SCHED_TAINTS = st.lists(st.fixed_dictionaries({"key": st.sampled_from(SCHED_TAINT_KEYS),
+                                                "effect": st.sampled_from(TAINT_EFFECTS)},
+                                               optional={"value": st.just("true")}),
+                         max_size=2, unique_by=lambda t: (t["key"], t["effect"]))
+
+
 @st.composite
 def sched_node_parts(draw: st.DrawFn, plain: bool = False) -> dict[str, Any]:
     """Labels, spec and status of a small node: tight allocatable (so pods compete), images, maybe taints.
 
     ``plain``: schedulable, untainted and roomy, a node most pods fit on.
     """
-    labels = {"zone": draw(st.sampled_from(ZONES)), "rank": draw(st.sampled_from(RANKS))}
-    if draw(st.booleans()):
-        labels["tier"] = draw(st.sampled_from(LABEL_VALUES))
+    labels = {"zone": draw(_ZONE), "rank": draw(_RANK)}
+    if draw(_BOOLEANS):
+        labels["tier"] = draw(_LABEL_VALUE)
     spec: dict[str, Any] = {}
-    if not plain and draw(st.integers(0, 5)) == 0:
+    if not plain and draw(_ONE_IN_6) == 0:
         spec["unschedulable"] = True
-    taints = [] if plain else draw(sched_taints())
+    taints = [] if plain else draw(_SCHED_TAINTS)
     if taints:
         spec["taints"] = taints
     if plain:
-        alloc = {"cpu": "4", "memory": "4Gi", "pods": draw(st.sampled_from(("2", "110")))}
+        alloc = {"cpu": "4", "memory": "4Gi", "pods": draw(_PLAIN_PODS)}
     else:
-        alloc = {"cpu": draw(st.sampled_from(("1", "2", "4"))), "memory": draw(st.sampled_from(("1Gi", "4Gi"))),
-                 "pods": draw(st.sampled_from(("1", "2", "110")))}
+        alloc = {"cpu": draw(_SCHED_NODE_CPU), "memory": draw(_SCHED_NODE_MEMORY), "pods": draw(_SCHED_NODE_PODS)}
     status: dict[str, Any] = {"capacity": dict(alloc), "allocatable": alloc}
-    images = draw(st.lists(st.sampled_from(IMAGES), max_size=2, unique=True))
+    images = draw(_NODE_IMAGES)
     if images:
         status["images"] = [{"names": [name], "sizeBytes": IMAGE_SIZES[name]} for name in images]
     return {"labels": labels, "spec": spec, "status": status}
-
-
-def sched_taints() -> st.SearchStrategy[list[dict[str, str]]]:
-    return st.lists(st.fixed_dictionaries({"key": st.sampled_from(SCHED_TAINT_KEYS),
-                                           "effect": st.sampled_from(TAINT_EFFECTS)},
-                                          optional={"value": st.just("true")}),
-                    max_size=2, unique_by=lambda t: (t["key"], t["effect"]))
 
 
 sched_tolerations = st.lists(
@@ -222,67 +262,80 @@ sched_tolerations = st.lists(
     max_size=2,
 )
 
+_AFFINITY_OPS = st.sampled_from(("In", "NotIn", "Exists", "DoesNotExist", "Gt", "Lt"))
+_AFFINITY_KEY = st.sampled_from(("zone", "tier"))
+_ZONE_VALUES = st.lists(st.sampled_from(ZONES), min_size=1, max_size=2, unique=True)
+_TIER_VALUES = st.lists(st.sampled_from(LABEL_VALUES), min_size=1, max_size=2, unique=True)
+
 
 @st.composite
 def node_selector_requirement(draw: st.DrawFn) -> dict[str, Any]:
-    op = draw(st.sampled_from(("In", "NotIn", "Exists", "DoesNotExist", "Gt", "Lt")))
+    op = draw(_AFFINITY_OPS)
     if op in ("Gt", "Lt"):
-        return {"key": "rank", "operator": op, "values": [draw(st.sampled_from(RANKS))]}
-    key = draw(st.sampled_from(("zone", "tier")))
+        return {"key": "rank", "operator": op, "values": [draw(_RANK)]}
+    key = draw(_AFFINITY_KEY)
     if op in ("Exists", "DoesNotExist"):
         return {"key": key, "operator": op}
-    pool = ZONES if key == "zone" else LABEL_VALUES
-    return {"key": key, "operator": op,
-            "values": sorted(draw(st.lists(st.sampled_from(pool), min_size=1, max_size=2, unique=True)))}
+    return {"key": key, "operator": op, "values": sorted(draw(_ZONE_VALUES if key == "zone" else _TIER_VALUES))}
 
 
 node_selector_terms = st.lists(
     st.fixed_dictionaries({"matchExpressions": st.lists(node_selector_requirement(), min_size=1, max_size=2)}),
     min_size=1, max_size=2)
+_PREFERENCE_WEIGHT = st.sampled_from((1, 10, 50, 100))
+_PREFERENCE_EXPRESSIONS = st.lists(node_selector_requirement(), min_size=1, max_size=1)
 
 
 @st.composite
 def node_affinity(draw: st.DrawFn) -> dict[str, Any]:
     aff: dict[str, Any] = {}
-    if draw(st.booleans()):
+    if draw(_BOOLEANS):
         aff["requiredDuringSchedulingIgnoredDuringExecution"] = {"nodeSelectorTerms": draw(node_selector_terms)}
-    if draw(st.booleans()) or not aff:
+    if draw(_BOOLEANS) or not aff:
         aff["preferredDuringSchedulingIgnoredDuringExecution"] = [
-            {"weight": draw(st.sampled_from((1, 10, 50, 100))),
-             "preference": {"matchExpressions": draw(st.lists(node_selector_requirement(), min_size=1,
-                                                                max_size=1))}}
-            for _ in range(draw(st.integers(1, 2)))
+            {"weight": draw(_PREFERENCE_WEIGHT), "preference": {"matchExpressions": draw(_PREFERENCE_EXPRESSIONS)}}
+            for _ in range(draw(_ONE_OR_TWO))
         ]
     return aff
+
+
+_SCHED_CPU = st.sampled_from(SCHED_CPU)
+_SCHED_MEMORY = st.sampled_from(SCHED_MEMORY)
 
 
 @st.composite
 def sched_requests(draw: st.DrawFn) -> dict[str, Any]:
     req: dict[str, str] = {}
-    if draw(st.integers(0, 3)) > 0:
-        req["cpu"] = draw(st.sampled_from(SCHED_CPU))
-    if draw(st.booleans()):
-        req["memory"] = draw(st.sampled_from(SCHED_MEMORY))
+    if draw(_ONE_IN_4) > 0:
+        req["cpu"] = draw(_SCHED_CPU)
+    if draw(_BOOLEANS):
+        req["memory"] = draw(_SCHED_MEMORY)
     return {"requests": req} if req else {}
+
+
+_SCHED_REQUESTS = sched_requests()
+_ONLY_PORT = st.sampled_from((8080,))
+_NODE_AFFINITY = node_affinity()
+_PRIORITY = st.sampled_from((0, 100, 1000))
 
 
 @st.composite
 def sched_pod_specs(draw: st.DrawFn) -> dict[str, Any]:
     """A pod for the scheduler: requests that compete for small nodes, sometimes ports, affinity, tolerations."""
-    spec: dict[str, Any] = {"containers": _containers(draw, sched_requests(), 5, (8080,))}
-    if draw(st.integers(0, 5)) == 0:
+    spec: dict[str, Any] = {"containers": _containers(draw, _SCHED_REQUESTS, _ONE_IN_6, _ONLY_PORT)}
+    if draw(_ONE_IN_6) == 0:
         init = {"name": "init", "image": IMAGES[1]}
-        res = draw(sched_requests())
+        res = draw(_SCHED_REQUESTS)
         if res:
             init["resources"] = res
         spec["initContainers"] = [init]
-    if draw(st.integers(0, 4)) == 0:
-        spec["nodeSelector"] = {"zone": draw(st.sampled_from(ZONES))}
-    if draw(st.integers(0, 2)) == 0:
-        spec["affinity"] = {"nodeAffinity": draw(node_affinity())}
+    if draw(_ONE_IN_5) == 0:
+        spec["nodeSelector"] = {"zone": draw(_ZONE)}
+    if draw(_ONE_IN_3) == 0:
+        spec["affinity"] = {"nodeAffinity": draw(_NODE_AFFINITY)}
     tol = draw(sched_tolerations)
     if tol:
         spec["tolerations"] = tol
-    if draw(st.integers(0, 3)) == 0:
-        spec["priority"] = draw(st.sampled_from((0, 100, 1000)))
+    if draw(_ONE_IN_4) == 0:
+        spec["priority"] = draw(_PRIORITY)
     return spec

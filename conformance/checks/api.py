@@ -16,15 +16,17 @@ for one, and it is not excused here.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from conformance.checks import check
 
 
 @check("api.no-5xx-for-client-errors")
-def no_5xx(what: str, code: int, body: Any) -> list[str]:
-    """``what`` (the request, rendered) was answered ``code``; a 5xx is a problem."""
+def no_5xx(what: str | Callable[[], str], code: int, body: Any) -> list[str]:
+    """``what`` (the request, rendered, or a function that renders it: called only for a problem) was answered
+    ``code``; a 5xx is a problem."""
     if code < 500:
         return []
     message = body.get("message") if isinstance(body, dict) else body
-    return [f"{what} was answered {code}: {message!r}"]
+    return [f"{what if isinstance(what, str) else what()} was answered {code}: {message!r}"]
