@@ -274,8 +274,9 @@ func parseResponse(kind opKind, out *rawOutput) (response, error) {
 	if kind == opMark && resp.code == 200 && resp.grace < 0 {
 		return resp, errors.New("output.grace is missing (a mark answered 200 carries the pending grace period)")
 	}
-	needRV := (resp.code == 201 && kind != opBind) || (resp.code == 200 && kind != opDelete && kind != opMark)
-	if needRV || (out.RV != nil && kind == opMark && resp.code == 200) {
+	needRV := (resp.code == 201 && kind != opBind) || (resp.code == 200 && kind != opDelete && kind != opMark &&
+		kind != opRemove)
+	if needRV || (out.RV != nil && (kind == opMark || kind == opRemove) && resp.code == 200) {
 		if out.RV == nil {
 			return resp, fmt.Errorf("output.rv is missing (a %s answered %d carries one)", kind, resp.code)
 		}

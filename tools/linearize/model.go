@@ -440,6 +440,18 @@ func step(s *state, req request, resp response, allow behaviours) []interface{} 
 		removable := present && o.grace == 0
 		switch resp.code {
 		case 200:
+			if resp.rv == 0 {
+				// answered without a resourceVersion: two deletes of the pod raced, the other
+				// removed it first, and this one answers the state it last read (store.go:
+				// Delete, ignoreNotFound with lastExisting); the pod is gone either way
+				if !present {
+					return one(s, true)
+				}
+				if !removable {
+					return nil
+				}
+				return one(s.remove(req.key), true)
+			}
 			if !removable {
 				return nil
 			}

@@ -252,3 +252,30 @@ def test_a_known_finding_is_allowed_only_when_named() -> None:
     assert check(ops, allow=["pod-grace-as-first-read"]).result == "ok"
     with pytest.raises(ValueError, match="allow names"):
         check(ops, allow=["no-such-behaviour"])
+
+
+def test_a_delete_that_lost_the_race_to_remove_answers_without_a_resourceversion() -> None:
+    # two deletes of an unbound pod at once: both mark it with grace 0; the first removes it, the second finds it
+    # gone and answers the state it last read, which carries no resourceVersion (store.go: Delete, ignoreNotFound)
+    def history(second_rv: str | None) -> list[dict]:
+        return [
+            {"client": 9, "call": 0, "return": 1, "input": {"op": "create", "key": "pods/p", "value": "v"},
+             "output": {"code": 201, "rv": "5"}},
+            {"client": 0, "call": 10, "return": 30, "input": {"op": "mark", "key": "pods/p", "rv": ""},
+             "output": {"code": 200, "grace": 0}},
+            {"client": 0, "call": 10, "return": 30, "input": {"op": "remove", "key": "pods/p"},
+             "output": {"code": 200, "rv": "7"}},
+            {"client": 1, "call": 11, "return": 31, "input": {"op": "mark", "key": "pods/p", "rv": ""},
+             "output": {"code": 200, "grace": 0}},
+            {"client": 1, "call": 11, "return": 31, "input": {"op": "remove", "key": "pods/p"},
+             "output": {"code": 200, **({"rv": second_rv} if second_rv else {})}},
+            {"client": 2, "call": 40, "return": 41, "input": {"op": "get", "key": "pods/p"}, "output": {"code": 404}},
+        ]
+
+    assert check(history(None)).result == "ok"
+    # with a resourceVersion it claims a removal of its own, which a pod removed once cannot have
+    assert check(history("8")).result == "illegal"
+    # and without one it still may not bring the pod back
+    back = history(None) + [{"client": 3, "call": 50, "return": 51, "input": {"op": "get", "key": "pods/p"},
+                             "output": {"code": 200, "rv": "5", "value": "v"}}]
+    assert check(back).result == "illegal"
