@@ -27,15 +27,15 @@ class Fault:
 
 
 FAULTS: tuple[Fault, ...] = (
-    Fault("binding.invalid-target-500", "api.no-5xx-for-client-errors",
-          "a Binding whose target fails validation is answered 500 with the bare field errors, as releases answer "
-          "it (kubernetes#139488), instead of 422 Invalid"),
     Fault("binding.overwrites", "binding.at-most-once",
           "binding an already-bound pod succeeds and moves it to the new node"),
     Fault("binding.ignores-deleting", "binding.preconditions",
           "a pod with a deletionTimestamp can still be bound"),
     Fault("binding.ignores-uid", "binding.preconditions",
           "the Binding's metadata.uid precondition is not checked"),
+    Fault("binding.invalid-target-500", "api.no-5xx-for-client-errors",
+          "a Binding whose target fails validation is answered 500 with the bare field errors, as releases answer "
+          "it (kubernetes#139488), instead of 422 Invalid"),
     Fault("update.ignores-rv", "api.optimistic-concurrency",
           "an update with a stale resourceVersion is applied instead of 409"),
     Fault("update.noop-bumps-rv", "api.rv-changes",
