@@ -759,9 +759,6 @@ def _resumption(watch: Any) -> tuple[tuple[tuple[Any, ...], ...], bool]:
     return ((watch_checks.resumes_or_expires, watch.record()),), watch.expired
 
 
-KnownFinding = findings.KnownFinding
-
-
 def _record_known(finding: findings.Finding, round_: int, ops: list[Operation],
                   played: list[tuple[list[list[Call]], list[int]]]) -> None:
     """Keep a known finding's history under reports/findings/ and say so as a warning."""

@@ -13,6 +13,7 @@ import pytest
 from hypothesis import settings
 
 from conformance import profiles
+from conformance.findings import REPORT_KNOWN_ENV
 from conformance.invariants import TransportFailure
 from conformance.reporting import Reporter
 
@@ -41,6 +42,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--allow-writes", action="store_true", default=False,
                     help="let the http target write to the server: each example creates its own namespaces and "
                          "nodes (named with a run id, labelled kubeprop.io/run) and deletes them afterwards")
+    group.addoption("--report-known", action="store_true", default=False,
+                    help="report a failure the findings registry knows (conformance/findings.py) as a warning and go "
+                         f"on, instead of failing (also {REPORT_KNOWN_ENV}=1)")
     group.addoption("--fault", action="append", default=[], metavar="NAME",
                     help="switch a seeded fault on in the builtin or served target (repeatable; also "
                          f"{FAULTS_ENV}=a,b); list them with: python -m controlplane.faults")
@@ -50,6 +54,8 @@ def pytest_configure(config: pytest.Config) -> None:
     if not config.getoption("hypothesis_profile", default=None):
         settings.load_profile(profiles.DEFAULT)
     config.addinivalue_line("markers", "conformance: a kubeprop conformance state machine")
+    if config.getoption("report_known"):
+        os.environ[REPORT_KNOWN_ENV] = "1"  # read by conformance/findings.py; inherited by xdist workers
     reporter = Reporter(config)
     config.stash[REPORTER] = reporter
     Reporter.session = reporter
