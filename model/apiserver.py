@@ -543,8 +543,15 @@ class APIModel:
                 # the stored object is deleted (watchers see its last stored state go), and the PUT is answered
                 # 200 with the object as the update made it, at the resourceVersion it was checked against
                 removal = self._removal("update", res, stored, rule=FINALIZERS)
+                assert removal.commit is not None
+
+                def commit(resp_body: Any) -> None:
+                    # the answer is not the deleted state: its resourceVersion is the one checked against, and
+                    # the delete's own revision is taught by the watch that sees the DELETED event
+                    removal.commit(None)
+
                 return Expect("update", 200, rule=FINALIZERS, obj=new, rv=smeta.get("resourceVersion"),
-                              commit=removal.commit, why="the last finalizer removed: the object is deleted")
+                              commit=commit, why="the last finalizer removed: the object is deleted")
 
         key = self.key(plural, namespace, name)
         if new == stored:

@@ -161,3 +161,19 @@ def test_a_5xx_the_registry_does_not_know_is_possibly_new(client: CheckedClient,
 
 def test_the_bundled_server_answers_a_bad_target_422(client: CheckedClient) -> None:
     assert client.call(Op.bind("a", "p", _bad_target(client))).code == 422
+
+
+def test_removing_the_last_finalizer_deletes_and_the_watch_shows_the_delete_revision(client: CheckedClient) -> None:
+    # the update is answered with the object at the resourceVersion it was checked against; the DELETED event
+    # carries the delete's own, newer one, which the model learns from the watch, not from the answer
+    client.open_watch("pods", None, None)
+    client.write(Op.create("pods", "a", {"apiVersion": "v1", "kind": "Pod",
+                                         "metadata": {"name": "f", "finalizers": ["kubeprop.io/a"]},
+                                         "spec": {"containers": [{"name": "c", "image": "busybox"}],
+                                                  "terminationGracePeriodSeconds": 0}}))
+    marked = client.write(Op.delete("pods", "a", "f")).body
+    body = {**marked, "metadata": {**marked["metadata"], "finalizers": []}}
+    r = client.write(Op.update("pods", "a", "f", body))
+    assert r.code == 200 and r.body["metadata"]["resourceVersion"] == marked["metadata"]["resourceVersion"]
+    assert client.model.lookup("pods", "a", "f") is None
+    client.check_watches()
