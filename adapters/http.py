@@ -272,6 +272,10 @@ class HTTPTarget:
     def delete(self, resource: str, namespace: str | None, name: str, *, options: JSON | None = None) -> Response:
         return self._call("DELETE", self._path(resource, namespace, name), body=options)
 
+    def delete_collection(self, resource: str, namespace: str | None, *, options: JSON | None = None) -> Response:
+        """DELETE on the collection: every object of ``resource`` in ``namespace``."""
+        return self._call("DELETE", self._path(resource, namespace), body=options)
+
     def bind(self, namespace: str, name: str, body: JSON) -> Response:
         return self._call("POST", self._path("pods", namespace, name) + "/binding", body=body)
 

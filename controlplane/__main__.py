@@ -7,6 +7,16 @@ writes a kubeconfig (cluster URL, a context, a user with a fresh bearer token th
 server then requires, or the one ``--token-file`` holds, so a server restarted on
 the same port keeps its clients' kubeconfig valid), prints the URL and serves
 until Ctrl-C or SIGTERM.
+
+    python -m controlplane scheduler --kubeconfig PATH [--context NAME] [--identity ID] [--scheduler-name NAME]
+        [--no-leader-elect] [--lease-name NAME] [--fault NAME]...
+
+runs one bundled scheduler replica as its own process against any API server
+the kubeconfig reaches (the bundled one, or a real kube-apiserver), on the wall
+clock, until SIGTERM or Ctrl-C (it then releases the Lease it holds). Like
+kube-scheduler it exits (code 1) when it loses the Lease it held
+(cmd/kube-scheduler/app/server.go: OnStoppedLeading), so a replica that was
+stopped and continued does not carry on as a candidate with stale state.
 ``--storage etcd`` starts a private etcd (stopped, and its data removed, after the
 server stops) unless ``--etcd-endpoint`` names one that is already running.
 ``--fault`` switches a seeded fault on (scheduler and lease faults go to the
@@ -147,6 +157,62 @@ def serve_main(args: argparse.Namespace) -> int:
     return 0
 
 
+def scheduler_main(args: argparse.Namespace) -> int:
+    import logging
+    import socket
+    import time
+    import uuid
+
+    from .restclient import RESTClient
+    from .schedrunner import ReplicaThread
+
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(message)s")
+    try:
+        client = RESTClient(args.kubeconfig, args.context)
+    except Exception as e:  # noqa: BLE001 - any loader error is the user's kubeconfig: say so and stop
+        print(f"cannot load kubeconfig {args.kubeconfig!r}: {e}", file=sys.stderr)
+        return 2
+    # kube-scheduler's identity is hostname_uuid (leaderelection config in cmd/kube-scheduler/app/options):
+    # a restarted process is a new candidate
+    identity = args.identity or f"{socket.gethostname()}_{uuid.uuid4()}"
+    if args.leader_elect:
+        # the Lease lives in kube-system, which a real cluster always has and the bundled server creates on demand
+        ns = client.create("namespaces", None, {"apiVersion": "v1", "kind": "Namespace",
+                                                "metadata": {"name": args.lease_namespace}})
+        if ns.code == 0:
+            print(f"cannot reach the API server at {client.host}: {ns.body.get('message')}", file=sys.stderr)
+            return 1
+    replica = ReplicaThread(client, 0, faults=args.fault, identity=identity, scheduler_name=args.scheduler_name,
+                            leader_elect=args.leader_elect, lease_name=args.lease_name,
+                            lease_namespace=args.lease_namespace, lease_duration=args.lease_duration,
+                            renew_deadline=args.renew_deadline, retry_period=args.retry_period)
+    replica.start()
+    print(f"scheduler {identity} ({args.scheduler_name}) against {client.host}"
+          + (f", lease {args.lease_namespace}/{args.lease_name}" if args.leader_elect else ", no leader election")
+          + (f"; seeded faults: {', '.join(args.fault)}" if args.fault else ""), flush=True)
+    led, code = False, 0
+    while not stop.wait(0.1):
+        leading = replica.scheduler.leading()
+        if leading and not led:
+            print(f"{time.strftime('%H:%M:%S')} leading", flush=True)
+        elif led and not leading:
+            print(f"{time.strftime('%H:%M:%S')} lost the lease: exiting", file=sys.stderr, flush=True)
+            code = 1
+            break
+        led = leading
+    replica.stop()
+    client.close()
+    print(f"stopped; {replica.bound} pods bound", flush=True)
+    return code
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m controlplane", description="the bundled control plane")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -168,7 +234,25 @@ def main(argv: list[str] | None = None) -> int:
     s.add_argument("--test-controls", action="store_true", default=False,
                    help="for the conformance harness only: a clock that moves only when told and compaction "
                         "on request, under /kubeprop/v1/ (off by default)")
+    r = sub.add_parser("scheduler", help="run one bundled scheduler replica against an API server, by kubeconfig")
+    r.add_argument("--kubeconfig", required=True, metavar="PATH")
+    r.add_argument("--context", default=None, metavar="NAME", help="kubeconfig context (default: the current one)")
+    r.add_argument("--identity", default=None, help="leader-election identity (default: hostname_uuid, new per start)")
+    r.add_argument("--scheduler-name", default="default-scheduler",
+                   help="schedule only pods whose spec.schedulerName is this (default: default-scheduler)")
+    r.add_argument("--no-leader-elect", dest="leader_elect", action="store_false", default=True,
+                   help="schedule at once, without taking the Lease")
+    r.add_argument("--lease-namespace", default="kube-system")
+    r.add_argument("--lease-name", default="kube-scheduler")
+    r.add_argument("--lease-duration", type=float, default=15.0, metavar="SECONDS")
+    r.add_argument("--renew-deadline", type=float, default=10.0, metavar="SECONDS")
+    r.add_argument("--retry-period", type=float, default=2.0, metavar="SECONDS")
+    r.add_argument("--fault", action="append", default=[], metavar="NAME",
+                   choices=sorted(n for n in BY_NAME if n.split(".")[0] in REPLICA_FAULT_GROUPS),
+                   help="switch a seeded scheduler or lease fault on (repeatable)")
     args = parser.parse_args(argv)
+    if args.command == "scheduler":
+        return scheduler_main(args)
     if args.command == "serve" and args.schedulers < 0:
         parser.error("--schedulers must be 0 or more")
     if args.command == "serve":

@@ -38,10 +38,11 @@ class ReplicaThread:
     """One Scheduler replica and the thread that steps it."""
 
     def __init__(self, client: Any, i: int, *, faults: Iterable[str] = (), retry_period: float = 2.0,
-                 lease_duration: float = 15.0, renew_deadline: float = 10.0, poll: float = 0.05) -> None:
-        self.scheduler = Scheduler(client, identity=IDENTITY.format(i=i), clock=_wall_clock, faults=faults, seed=i,
-                                   lease_duration=lease_duration, renew_deadline=renew_deadline,
-                                   retry_period=retry_period)
+                 lease_duration: float = 15.0, renew_deadline: float = 10.0, poll: float = 0.05,
+                 identity: str | None = None, **options: Any) -> None:
+        self.scheduler = Scheduler(client, identity=identity or IDENTITY.format(i=i), clock=_wall_clock,
+                                   faults=faults, seed=i, lease_duration=lease_duration,
+                                   renew_deadline=renew_deadline, retry_period=retry_period, **options)
         self.retry_period = retry_period
         self.poll = poll
         self.bound = 0

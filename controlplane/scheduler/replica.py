@@ -85,8 +85,10 @@ class Scheduler:
         retry_period: float = 2.0,
         percentage_of_nodes_to_score: int = 0,
         leader_elect: bool = True,
+        scheduler_name: str = DEFAULT_SCHEDULER,
     ) -> None:
         self.client = client
+        self.scheduler_name = scheduler_name  # the profile's schedulerName: other pods are not this replica's
         self.identity = identity
         self.clock = clock
         self.faults = faults if isinstance(faults, FaultSet) else FaultSet(faults)
@@ -270,7 +272,7 @@ class Scheduler:
             self.cache.add_pod(new)
         elif self.cache.is_assumed(new.uid):
             return  # eventhandlers.go: updates to an assumed pod do not reach the queue
-        elif new.deleting or new.scheduler_name != DEFAULT_SCHEDULER:
+        elif new.deleting or new.scheduler_name != self.scheduler_name:
             self.queue.delete(new.uid)
         elif old is None:
             self.queue.add(new, now)
