@@ -44,12 +44,27 @@ bench: venv
 faults: venv
 	$(BIN)/python -m controlplane.faults
 
-## the black-box scheduling machine against serve --schedulers 2: its tests, then every scheduler.* and lease.*
-## fault measured (two random runs each; prints what each run failed on)
-.PHONY: blackbox
+## the black-box scheduling machine against the served server and two bundled scheduler processes it kills and
+## pauses: its tests, then every scheduler.* and lease.* fault measured (BLACKBOX_RUNS random runs each; prints what
+## each run failed on)
+BLACKBOX_RUNS ?= 2
+.PHONY: blackbox failover schedperf
 blackbox: venv
 	$(PYTEST) -q tests/served/test_blackbox_served.py
-	$(BIN)/python -m conformance.blackbox $$($(BIN)/python -m controlplane.faults | cut -f1 | grep -E '^(scheduler|lease)[.]')
+	$(BIN)/python -m conformance.blackbox --runs $(BLACKBOX_RUNS) \
+	  $$($(BIN)/python -m controlplane.faults | cut -f1 | grep -E '^(scheduler|lease)[.]')
+
+## failover of the leading scheduler replica as a distribution: FAILOVER_TRIALS SIGKILL and as many SIGSTOP trials,
+## real kube-scheduler then the bundled scheduler processes, on kube-apiserver (about 20 min each at 20 trials)
+FAILOVER_TRIALS ?= 20
+failover: venv kube-binaries
+	$(BIN)/python -m conformance.failover --which kube-scheduler --trials $(FAILOVER_TRIALS)
+	$(BIN)/python -m conformance.failover --which bundled --trials $(FAILOVER_TRIALS)
+
+## scheduling throughput, bundled scheduler and kube-scheduler side by side on one kube-apiserver, in
+## scheduler_perf's SchedulingBasic shape (100 / 1,000 / 5,000 nodes, 1,000 pods); reports/schedperf.md
+schedperf: venv kube-binaries
+	$(BIN)/python -m conformance.schedperf
 
 ## the bundled API server over HTTP (Ctrl-C stops it); clients use the kubeconfig it writes
 KUBECONFIG_OUT ?= reports/kubeconfig

@@ -61,10 +61,26 @@ Invariants (the pure checks of ``conformance/checks``, same ids):
   the watch showed (:func:`conformance.checks.lease.records`; one host clock
   writes every time on both targets, so a takeover is also checked to come at
   least leaseDurationSeconds after the old holder's last renewTime).
+- ``lease.only-leader-acts``, for every binding, as far as the API shows it:
+  some replica held a live term of the Lease (a record's renewTime plus
+  leaseDurationSeconds) at some moment between the pod's create being sent and
+  its bound event arriving (:func:`conformance.checks.lease.bound_within_a_live_term`;
+  the Lease's times and the harness's are one host's wall clock). A binding
+  names no replica, so one acting without the Lease while another holds a live
+  term is not seen; one acting while no term is live (the leader killed, the
+  Lease not yet run out or taken) is.
+
+With ``replicas`` (conformance/replicas.py: bundled scheduler processes, or
+tools/kube's kube-scheduler replicas) two more rules act on the schedulers
+themselves: ``kill_leader`` (SIGKILL the Lease's holder and start it again, a
+new identity) and ``pause_leader`` (SIGSTOP it for 0.3 to 2 lease durations,
+then SIGCONT; past its renew deadline it has lost the Lease and exits, as
+kube-scheduler does). A replica that exited is started again after every step,
+and every example starts from freshly started replicas.
 
 What the API does not show, and so is not checked here: which replica wrote a
-binding (``lease.only-leader-acts``: the bundled server writes no
-managedFields), what a scheduler assumed and has not bound, its cache and its
+binding (the bundled server writes no managedFields, and a binding carries no
+identity), what a scheduler assumed and has not bound, its cache and its
 queue, a binding refused by the server (no trace on the pod), and its clocks.
 ``scheduler.best-score`` is left out: a scheduler may legitimately choose on
 pods it assumed whose bindings the API does not show yet.
@@ -80,6 +96,7 @@ invariant, never a Hypothesis flaky): ``conformance.client.transport``.
 from __future__ import annotations
 
 import copy
+import signal
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -88,7 +105,7 @@ from typing import Any, ClassVar
 
 from hypothesis import HealthCheck, Phase, settings
 from hypothesis import strategies as st
-from hypothesis.errors import FlakyFailure
+from hypothesis.errors import FlakyFailure, FlakyStrategyDefinition
 from hypothesis.stateful import (
     Bundle,
     RuleBasedStateMachine,
@@ -108,7 +125,8 @@ from conformance import strategies as gen
 from conformance.checks import lease as lease_checks
 from conformance.checks import scheduling as sched_checks
 from conformance.client import transport
-from conformance.invariants import TransportFailure, violation, violations_in
+from conformance.invariants import InvariantViolation, TransportFailure, violations_in
+from conformance.invariants import violation as _violation
 from model import scheduler as sched
 from model.leaderelection import Record
 
@@ -125,9 +143,22 @@ QUIET = 1.0
 SETTLE_TIMEOUT = 30.0
 #: seconds a watch may take to show what a consistent list showed
 WATCH_CATCH_UP = 10.0
+#: seconds allowed between the harness's wall clock and the one that wrote the Lease's times (the same host here)
+CLOCK_TOLERANCE = 0.05
 #: at most this many other steps between two settles
 UNSETTLED_STEPS = 4
 GRACE0 = {"kind": "DeleteOptions", "apiVersion": "v1", "gracePeriodSeconds": 0}
+
+#: the first violation raised in a run (run_blackbox clears it): what to report when a replay in real time did not
+#: repeat it, whether Hypothesis then says the failure or the draws were flaky
+_FIRST: list[InvariantViolation] = []
+
+
+def violation(invariant: str, message: str) -> InvariantViolation:
+    v = _violation(invariant, message)
+    if not _FIRST:
+        _FIRST.append(v)
+    return v
 
 
 # --------------------------------------------------------------------------- what the watches showed
@@ -411,6 +442,9 @@ class BlackBoxMachine(RuleBasedStateMachine):
     reports_unschedulable: ClassVar[bool] = True
     #: filled by every example, for reports: (fault-free) settle seconds, bindings and reports checked
     stats: ClassVar[dict[str, float]] = {}
+    #: scheduler replicas as processes (conformance/replicas.py) the kill and pause rules act on; None: no such
+    #: rules (the replicas run inside the server, or elsewhere)
+    replicas: ClassVar[Any] = None
 
     def __init__(self) -> None:
         super().__init__()
@@ -419,13 +453,17 @@ class BlackBoxMachine(RuleBasedStateMachine):
         self.counter = 0
         self.unsettled = 0
         self.target = HTTPTarget(self.kubeconfig)
+        if self.replicas is not None:
+            self.replicas.fresh()  # every example starts from replicas that just started, one of them about to lead
         self.created_nodes: list[str] = []
+        self.created_at: dict[str, float] = {}  # pod uid -> wall time its create was sent
         self.checked: set[tuple[str, int]] = set()
         self.observer: Observer | None = None
         ns = {"apiVersion": "v1", "kind": "Namespace",
               "metadata": {"name": self.ns, "labels": {RUN_LABEL: self.run_id}}}
         self._call("create", "create namespace", lambda t: t.create("namespaces", None, ns))
         self.observer = Observer(self.target, self.ns, self.run_id)
+        self.wall_offset = time.time() - time.monotonic()  # a watch event's arrival (monotonic) as wall time
 
     # ----- calls ----------------------------------------------------------------------------------
 
@@ -514,7 +552,11 @@ class BlackBoxMachine(RuleBasedStateMachine):
         body = {"apiVersion": "v1", "kind": "Pod",
                 "metadata": {"name": name, "labels": {RUN_LABEL: self.run_id}},
                 "spec": _run_pod_spec(spec, self.run_id, self.priorities)}
-        self._call("create", f"create pod {self.ns}/{name}", lambda t: t.create("pods", self.ns, body))
+        sent = time.time()
+        created = self._call("create", f"create pod {self.ns}/{name}", lambda t: t.create("pods", self.ns, body))
+        uid = ((created.body or {}).get("metadata") or {}).get("uid") if isinstance(created.body, dict) else None
+        if uid:
+            self.created_at[uid] = sent  # no binding of this pod can have been decided before
         type(self).stats["pods"] = type(self).stats.get("pods", 0) + 1
         return name
 
@@ -550,6 +592,35 @@ class BlackBoxMachine(RuleBasedStateMachine):
         return self._create_pod(pod, spec)
 
     # ----- settle ---------------------------------------------------------------------------------
+
+    # ----- scheduler replicas ----------------------------------------------------------------------
+
+    @precondition(lambda self: self.replicas is not None and self.unsettled < UNSETTLED_STEPS)
+    @rule()
+    def kill_leader(self) -> None:
+        """SIGKILL the replica that holds the Lease and start it again at once (a new process, a new identity):
+        another replica takes over once the Lease has run out."""
+        index = self.replicas.leader(timeout=self.replicas.lease_duration)
+        if index is not None:
+            self.replicas.signal(index, signal.SIGKILL)
+            self.replicas.restart(index)
+            type(self).stats["kills"] = type(self).stats.get("kills", 0) + 1
+
+    @precondition(lambda self: self.replicas is not None and self.unsettled < UNSETTLED_STEPS)
+    @rule(fraction=st.sampled_from([0.3, 0.8, 1.3, 2.0]))
+    def pause_leader(self, fraction: float) -> None:
+        """SIGSTOP the leader for ``fraction`` of the lease duration, then SIGCONT. Past its renew deadline it
+        has lost the Lease (another replica may hold it by then) and must stop acting: both kinds exit then,
+        and are started again at the next step."""
+        index = self.replicas.leader(timeout=self.replicas.lease_duration)
+        if index is None:
+            return
+        self.replicas.signal(index, signal.SIGSTOP)
+        try:
+            time.sleep(fraction * self.replicas.lease_duration)
+        finally:
+            self.replicas.signal(index, signal.SIGCONT)
+        type(self).stats["pauses"] = type(self).stats.get("pauses", 0) + 1
 
     def _caught_up(self) -> tuple[list[Seen], list[Record]]:
         """Wait until the watches show what a consistent list of the run's pods and nodes shows."""
@@ -631,6 +702,13 @@ class BlackBoxMachine(RuleBasedStateMachine):
             type(self).stats["bindings"] = type(self).stats.get("bindings", 0) + 1
             for inv, problems in check_binding(events, bind):
                 raise violation(inv, "; ".join(problems))
+            sent = self.created_at.get(uid)
+            if sent is not None and leases:  # a target without leader election shows no Lease to hold it to
+                problems = lease_checks.bound_within_a_live_term(
+                    f"pod {_ref(bind.obj)} was bound to {bind.obj['spec']['nodeName']}", sent,
+                    bind.at + self.wall_offset, leases, CLOCK_TOLERANCE)
+                if problems:
+                    raise violation("lease.only-leader-acts", "; ".join(problems))
         for (uid, _), report in reports.items():
             if (uid, report.rv) in self.checked:
                 continue
@@ -651,6 +729,8 @@ class BlackBoxMachine(RuleBasedStateMachine):
 
     @invariant()
     def watched_promises(self) -> None:
+        if self.replicas is not None:
+            self.replicas.revive()  # a replica that exited (it lost the Lease) comes back, as a kubelet would do
         if self.observer is None:
             return
         events, leases = self.observer.snapshot()
@@ -675,29 +755,32 @@ class BlackBoxMachine(RuleBasedStateMachine):
 
 
 def blackbox_machine(kubeconfig: str, *, priorities: bool = True, reports_unschedulable: bool = True,
-                     settle_timeout: float = SETTLE_TIMEOUT) -> type[BlackBoxMachine]:
-    """A :class:`BlackBoxMachine` bound to the control plane behind ``kubeconfig``."""
+                     settle_timeout: float = SETTLE_TIMEOUT, replicas: Any = None) -> type[BlackBoxMachine]:
+    """A :class:`BlackBoxMachine` bound to the control plane behind ``kubeconfig`` (and, to kill and pause them,
+    its scheduler ``replicas``: conformance/replicas.py)."""
     return type("BlackBoxMachine", (BlackBoxMachine,), {
         "kubeconfig": kubeconfig, "priorities": priorities, "reports_unschedulable": reports_unschedulable,
-        "settle_timeout": settle_timeout, "stats": {}})
+        "settle_timeout": settle_timeout, "stats": {}, "replicas": replicas})
 
 
 def run_blackbox(kubeconfig: str, *, examples: int = 5, steps: int = 12, derandomize: bool = True,
                  shrink: bool = True, priorities: bool = True, reports_unschedulable: bool = True,
-                 settle_timeout: float = SETTLE_TIMEOUT) -> type[BlackBoxMachine]:
+                 settle_timeout: float = SETTLE_TIMEOUT, replicas: Any = None) -> type[BlackBoxMachine]:
     """Run the machine as a test (raises what it found); the machine class, whose ``stats`` say what was checked."""
     machine = blackbox_machine(kubeconfig, priorities=priorities, reports_unschedulable=reports_unschedulable,
-                               settle_timeout=settle_timeout)
+                               settle_timeout=settle_timeout, replicas=replicas)
     phases = [Phase.explicit, Phase.generate, *([Phase.shrink] if shrink else [])]
     conf = settings(max_examples=examples, stateful_step_count=steps, deadline=None, database=None,
                     derandomize=derandomize, phases=phases, report_multiple_bugs=False,
                     suppress_health_check=list(HealthCheck), print_blob=False)
+    _FIRST.clear()
     try:
         run_state_machine_as_test(machine, settings=conf)
-    except FlakyFailure as flaky:
-        # the target runs in real time: the same steps replayed need not fail the same way again. What was seen
-        # was seen; report it, and say that the replay did not repeat it
-        found = violations_in(flaky)
+    except (FlakyFailure, FlakyStrategyDefinition) as flaky:
+        # the target runs in real time: the same steps replayed need not fail the same way again (nor at the same
+        # step, which Hypothesis calls flaky draws). What was seen was seen; report it, and say that the replay
+        # did not repeat it
+        found = violations_in(flaky) or _FIRST[:1]
         if not found:
             raise
         found[0].args = (f"{found[0].args[0]} (seen once; a replay of the same steps did not fail the same way: "
@@ -709,26 +792,40 @@ def run_blackbox(kubeconfig: str, *, examples: int = 5, steps: int = 12, derando
 # --------------------------------------------------------------------------- measuring its teeth
 
 
+#: lease timings of the replica processes ``measure`` starts (kube-scheduler's defaults are 15 / 10 / 2 s; shorter
+#: ones fit a failover into one settle)
+SHORT_LEASE = {"lease_duration": 3.0, "renew_deadline": 2.0, "retry_period": 0.5}
+
+
 def measure(faults: Iterable[str], *, runs: int = 2, examples: int = 6, steps: int = 15,
-            schedulers: int = 2) -> list[tuple[str, int, str, float]]:
-    """Each fault in ``serve --schedulers N --fault F`` (a fresh server per run), ``runs`` random runs of the
-    machine without shrinking; (fault, run, what it failed on or "passed", seconds) per run."""
+            schedulers: int = 2, processes: bool = True) -> list[tuple[str, int, str, float]]:
+    """Each fault in a fresh served server per run with ``schedulers`` replicas carrying it, ``runs`` random runs of
+    the machine without shrinking; (fault, run, what it failed on or "passed", seconds) per run. With
+    ``processes`` the replicas are ``python -m controlplane scheduler`` processes (SHORT_LEASE timings) that the
+    machine kills and pauses; without, the server's own ``--schedulers N`` threads."""
     import tempfile
 
     from adapters.served import ServedServer
+    from conformance.replicas import BundledReplicas
 
     out = []
     for fault in faults:
         for run in range(runs):
             with tempfile.TemporaryDirectory() as work, \
-                    ServedServer(work, schedulers=schedulers, faults=[fault] if fault else []) as served:
+                    ServedServer(work, schedulers=0 if processes else schedulers,
+                                 faults=[fault] if fault and not processes else []) as served:
+                replicas = (BundledReplicas(served.kubeconfig, f"{work}/replicas", count=schedulers,
+                                            faults=[fault] if fault else [], **SHORT_LEASE) if processes else None)
                 started = time.monotonic()
                 try:
                     run_blackbox(served.kubeconfig, examples=examples, steps=steps, derandomize=False, shrink=False,
-                                 reports_unschedulable=False)
+                                 reports_unschedulable=False, replicas=replicas)
                     verdict = "passed"
                 except (AssertionError, FlakyFailure) as err:
                     verdict = ", ".join(v.invariant for v in violations_in(err)) or type(err).__name__
+                finally:
+                    if replicas is not None:
+                        replicas.close()
                 out.append((fault, run, verdict, time.monotonic() - started))
                 print(f"{fault or '(none)'}\trun {run + 1}\t{verdict}\t{out[-1][3]:.1f}s", flush=True)
     return out
@@ -744,8 +841,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=2)
     parser.add_argument("--examples", type=int, default=6)
     parser.add_argument("--steps", type=int, default=15)
+    parser.add_argument("--in-server", dest="processes", action="store_false", default=True,
+                        help="replicas as threads of serve --schedulers 2 (no kill or pause rules) instead of "
+                             "scheduler processes")
     args = parser.parse_args(argv)
-    measure(args.faults or [""], runs=args.runs, examples=args.examples, steps=args.steps)
+    measure(args.faults or [""], runs=args.runs, examples=args.examples, steps=args.steps,
+            processes=args.processes)
     return 0
 
 

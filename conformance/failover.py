@@ -38,12 +38,8 @@ writes it to ``reports/failover-<which>.md``.
 from __future__ import annotations
 
 import argparse
-import contextlib
-import os
 import signal
 import statistics
-import subprocess
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -53,6 +49,7 @@ from adapters.http import HTTPTarget
 from conformance.checks import lease as lease_checks
 from conformance.differential import LeaseWatcher
 from conformance.kubecluster import cluster_module
+from conformance.replicas import BundledReplicas, KubeReplicas
 
 REPO = Path(__file__).resolve().parent.parent
 LEASE_DURATION, RENEW_DEADLINE, RETRY_PERIOD = 15.0, 10.0, 2.0
@@ -72,87 +69,7 @@ class Trial:
     since_renew: float  # old holder's last renewTime -> new acquireTime (server timestamps)
     records: int
     problems: list[str] = field(default_factory=list)
-
-
-class KubeReplicas:
-    """Two kube-scheduler replicas of tools/kube/cluster.py."""
-
-    name = "kube-scheduler"
-
-    def __init__(self, cluster: Any) -> None:
-        self.cluster = cluster
-
-    def leader(self) -> int | None:
-        return self.cluster.leader(timeout=30)
-
-    def signal(self, index: int, sig: int) -> None:
-        self.cluster.schedulers[index].signal(sig)
-
-    def recover(self, index: int, sig: int) -> None:
-        replica = self.cluster.schedulers[index]
-        if sig == signal.SIGSTOP:
-            replica.signal(signal.SIGCONT)
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                replica.popen.wait(2 * RENEW_DEADLINE)  # it finds the Lease lost and exits
-        self.cluster.restart_scheduler(index)
-
-    def close(self) -> None:
-        pass
-
-
-class BundledReplicas:
-    """Two ``python -m controlplane scheduler`` processes; identity ``bundled-<index>-<start>``."""
-
-    name = "bundled"
-
-    def __init__(self, cluster: Any, workdir: Path, count: int = 2) -> None:
-        self.cluster = cluster
-        self.workdir = workdir
-        self.starts = 0
-        self.procs: list[subprocess.Popen[bytes]] = [self._start(i) for i in range(count)]
-
-    def _start(self, index: int) -> subprocess.Popen[bytes]:
-        self.starts += 1
-        log = open(self.workdir / f"bundled-{index}.log", "ab")  # noqa: SIM115 - the child holds it
-        return subprocess.Popen(
-            [sys.executable, "-m", "controlplane", "scheduler", "--kubeconfig", str(self.cluster.kubeconfig),
-             "--identity", f"bundled-{index}-{self.starts}", "--lease-duration", str(LEASE_DURATION),
-             "--renew-deadline", str(RENEW_DEADLINE), "--retry-period", str(RETRY_PERIOD)],
-            stdout=log, stderr=subprocess.STDOUT, cwd=REPO, env={**os.environ})
-
-    def leader(self) -> int | None:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            holder = self.cluster.lease_holder() or ""
-            if holder.startswith("bundled-"):
-                index = int(holder.split("-")[1])
-                if self.procs[index].poll() is None:
-                    return index
-            time.sleep(0.2)
-        return None
-
-    def signal(self, index: int, sig: int) -> None:
-        self.procs[index].send_signal(sig)
-
-    def recover(self, index: int, sig: int) -> None:
-        proc = self.procs[index]
-        if sig == signal.SIGSTOP:
-            proc.send_signal(signal.SIGCONT)
-            try:
-                proc.wait(2 * RENEW_DEADLINE)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-        proc.wait()
-        self.procs[index] = self._start(index)
-
-    def close(self) -> None:
-        for p in self.procs:
-            with contextlib.suppress(ProcessLookupError):
-                p.send_signal(signal.SIGCONT)
-                p.terminate()
-        for p in self.procs:
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                p.wait(10)
+    lingered: bool = False  # SIGSTOP only: the old leader, continued, did not exit within 2 x renew deadline
 
 
 def _pod(name: str) -> dict:
@@ -163,7 +80,7 @@ def _pod(name: str) -> dict:
 
 
 def trial(replicas: Any, target: HTTPTarget, cluster: Any, sig_name: str, n: int) -> Trial:
-    index = replicas.leader()
+    index = replicas.leader(timeout=30)
     if index is None:
         raise RuntimeError("no replica started here holds the Lease")
     name = f"failover-{n:03d}"
@@ -185,7 +102,17 @@ def trial(replicas: Any, target: HTTPTarget, cluster: Any, sig_name: str, n: int
                     bind_at = time.monotonic()
         watch.close()
         seen = watcher.first_holder_other_than(old_holder, start)
-        replicas.recover(index, SIGNALS[sig_name])
+        lingered = False
+        if sig_name == "SIGSTOP":
+            replicas.signal(index, signal.SIGCONT)
+            wait_exit = time.monotonic() + 2 * RENEW_DEADLINE
+            while replicas.revive() == 0 and time.monotonic() < wait_exit:  # it exits once it sees the Lease lost
+                time.sleep(0.1)
+            if time.monotonic() >= wait_exit:
+                lingered = True  # the continued old leader did not exit within 2 x renew deadline
+                replicas.restart(index)
+        else:
+            replicas.restart(index)
         time.sleep(RETRY_PERIOD * 1.5)  # the new holder renews; the restarted replica becomes a candidate
     records = [o.record for o in watcher.observations]
     problems = lease_checks.records(records, 0.05)
@@ -196,7 +123,7 @@ def trial(replicas: Any, target: HTTPTarget, cluster: Any, sig_name: str, n: int
     target.delete("pods", NAMESPACE, name, options={"gracePeriodSeconds": 0})
     nan = float("nan")
     return Trial(sig_name, (seen.at - start) if seen else nan, (bind_at - start) if bind_at else nan, since,
-                 len(records), problems)
+                 len(records), problems, lingered)
 
 
 def _quantiles(xs: list[float]) -> str:
@@ -218,6 +145,9 @@ def summary(which: str, trials: list[Trial]) -> str:
         if not ts:
             continue
         held = f"held in {sum(1 for t in ts if not t.problems)} of {len(ts)}"
+        lingered = sum(1 for t in ts if t.lingered)
+        if lingered:
+            held += f"; {lingered} continued old leaders did not exit"
         holder = [t.holder_s for t in ts]
         bind = [t.bind_s for t in ts]
         outside = sum(1 for x in holder if not LOWER <= x <= UPPER)
@@ -247,7 +177,9 @@ def main(argv: list[str] | None = None) -> int:
                       retry_period=RETRY_PERIOD) as cluster:
         target = HTTPTarget(str(cluster.kubeconfig))
         try:
-            replicas = KubeReplicas(cluster) if n_kube else BundledReplicas(cluster, cluster.workdir)
+            replicas = (KubeReplicas(cluster) if n_kube else
+                        BundledReplicas(cluster.kubeconfig, cluster.workdir, lease_duration=LEASE_DURATION,
+                                        renew_deadline=RENEW_DEADLINE, retry_period=RETRY_PERIOD))
             target.create("namespaces", None, {"apiVersion": "v1", "kind": "Namespace",
                                                "metadata": {"name": NAMESPACE}})
             node = {"apiVersion": "v1", "kind": "Node", "metadata": {"name": NODE},
@@ -264,7 +196,8 @@ def main(argv: list[str] | None = None) -> int:
                     trials.append(t)
                     print(f"{n:>3} {sig}: new holder {t.holder_s:.2f}s, bind {t.bind_s:.2f}s, "
                           f"{t.since_renew:.2f}s after the last renewal, {t.records} records"
-                          + (f"; lease.single-holder-per-term: {t.problems}" if t.problems else ""), flush=True)
+                          + (f"; lease.single-holder-per-term: {t.problems}" if t.problems else "")
+                          + ("; the continued old leader did not exit" if t.lingered else ""), flush=True)
         finally:
             if replicas is not None:
                 replicas.close()

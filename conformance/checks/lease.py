@@ -116,3 +116,33 @@ def only_leader_acts(candidate: Candidate, lease: Record | None, now: float, con
         out.append(f"{me} {what} at {now:.3f} on its clock, but its last renewal was at {candidate.last_renew}: "
                    f"more than renewDeadline ({config.renew_deadline:g}s) ago")
     return out
+
+
+def live_terms(seen: Sequence[Record]) -> list[tuple[float, float]]:
+    """The intervals (epoch seconds) in which some record of ``seen`` was a live term: from its renewTime (or
+    acquireTime) for leaseDurationSeconds; a record without a holder (a released Lease) is no term."""
+    out = []
+    for r in seen:
+        start = r.renew_time or r.acquire_time
+        if r.holder and start:
+            t = parse_time(start)
+            out.append((t, t + r.duration))
+    return sorted(out)
+
+
+@check("lease.only-leader-acts")
+def bound_within_a_live_term(what: str, earliest: float, latest: float, seen: Sequence[Record],
+                             tolerance: float = 0.0) -> list[str]:
+    """A binding decided no earlier than ``earliest`` and written no later than ``latest`` (epoch seconds on the
+    clock that wrote the Lease's times; here one host clock) came from a replica that held a live term at some
+    moment in between, whoever it was: some record of the Lease (``seen``, every record a watch showed) was live
+    then. It is all the API shows of who acts: a binding names no replica. ``tolerance`` seconds allow for clocks.
+
+    A replica acting without the Lease while another holds a live term is not seen this way; one acting while no
+    term is live (a leader killed, before the Lease runs out and another takes it) is."""
+    lo, hi = earliest - tolerance, latest + tolerance
+    if any(start <= hi and lo <= end for start, end in live_terms(seen)):
+        return []
+    terms = ", ".join(f"{r.holder!r} renewed {r.renew_time} for {r.duration}s" for r in seen if r.holder) or "none"
+    return [f"{what} between {earliest:.3f} and {latest:.3f} (epoch seconds), when no replica held a live term of "
+            f"the Lease (terms seen: {terms})"]

@@ -70,3 +70,31 @@ def test_only_leader_acts() -> None:
     assert problem == "a bound ns/p while the lease was held by 'b'"
     [problem] = checks.only_leader_acts(leader, rec("a", 0), 111.0, config, "bound ns/p")
     assert "more than renewDeadline (10s) ago" in problem
+
+
+def _rec(holder: str, renew: str, transitions: int = 0, duration: int = 3) -> Record:
+    return Record(holder, duration, transitions, acquire_time=renew, renew_time=renew)
+
+
+def test_a_binding_inside_a_live_term_passes_whoever_held_it() -> None:
+    seen = [_rec("a", "2026-01-01T00:00:00.000000Z"), _rec("a", "2026-01-01T00:00:02.000000Z")]
+    t0 = checks.parse_time("2026-01-01T00:00:00Z")
+    assert checks.bound_within_a_live_term("p bound", t0 + 4.0, t0 + 4.5, seen) == []
+    # the window need only touch a live term: decided at its end, written later
+    assert checks.bound_within_a_live_term("p bound", t0 + 4.9, t0 + 9.0, seen) == []
+
+
+def test_a_binding_while_no_term_was_live_is_caught() -> None:
+    # a's last renewal at 2 s runs out at 5 s; b takes over at 9 s: a binding decided and written in 5.5-8 s came
+    # from a replica without a live term
+    seen = [_rec("a", "2026-01-01T00:00:02.000000Z"), _rec("b", "2026-01-01T00:00:09.000000Z", transitions=1)]
+    t0 = checks.parse_time("2026-01-01T00:00:00Z")
+    problems = checks.bound_within_a_live_term("p bound", t0 + 5.5, t0 + 8.0, seen)
+    assert problems and "no replica held a live term" in problems[0]
+    assert checks.bound_within_a_live_term("p bound", t0 + 5.5, t0 + 8.0, seen, tolerance=0.6) == []
+
+
+def test_a_released_lease_is_no_term() -> None:
+    seen = [Record("", 1, 0, acquire_time="2026-01-01T00:00:00.000000Z", renew_time="2026-01-01T00:00:00.000000Z")]
+    t0 = checks.parse_time("2026-01-01T00:00:00Z")
+    assert checks.bound_within_a_live_term("p bound", t0, t0 + 0.5, seen)
