@@ -118,8 +118,8 @@ class InProcessTarget:
 
     def get(self, resource: str, namespace: str | None, name: str, *, resource_version: str = "") -> Response:
         # the bundled server reads storage for every get: the newest object is a right answer whatever the
-        # resourceVersion asks (a cache may only answer older for "0")
-        return _response(self.server.get(resource, namespace, name))
+        # resourceVersion asks (a cache may only answer older for "0"); a malformed one is refused
+        return _response(self.server.get(resource, namespace, name, resource_version))
 
     def list(self, resource: str, namespace: str | None = None, *, label_selector: str | None = None,
              limit: int = 0, continue_: str = "", resource_version: str = "",

@@ -101,6 +101,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 from hypothesis import HealthCheck, Phase, settings
@@ -148,6 +149,8 @@ CLOCK_TOLERANCE = 0.05
 #: at most this many other steps between two settles
 UNSETTLED_STEPS = 4
 GRACE0 = {"kind": "DeleteOptions", "apiVersion": "v1", "gracePeriodSeconds": 0}
+#: the holderIdentity prefix of the harness when it holds the Lease itself (it never schedules)
+HARNESS_HOLDER = "kubeprop-harness"
 
 #: the first violation raised in a run (run_blackbox clears it): what to report when a replay in real time did not
 #: repeat it, whether Hypothesis then says the failure or the draws were flaky
@@ -457,6 +460,7 @@ class BlackBoxMachine(RuleBasedStateMachine):
             self.replicas.fresh()  # every example starts from replicas that just started, one of them about to lead
         self.created_nodes: list[str] = []
         self.created_at: dict[str, float] = {}  # pod uid -> wall time its create was sent
+        self.harness_terms: list[tuple[str, float, float]] = []  # (holder, wall time written, seconds)
         self.checked: set[tuple[str, int]] = set()
         self.observer: Observer | None = None
         ns = {"apiVersion": "v1", "kind": "Namespace",
@@ -622,6 +626,47 @@ class BlackBoxMachine(RuleBasedStateMachine):
             self.replicas.signal(index, signal.SIGCONT)
         type(self).stats["pauses"] = type(self).stats.get("pauses", 0) + 1
 
+    @precondition(lambda self: self.replicas is not None and self.unsettled < UNSETTLED_STEPS)
+    @rule(spec=POD_SPECS, backdate=st.sampled_from([0.0, 0.0, 100.0]))
+    def harness_holds_lease(self, spec: JSON, backdate: float) -> None:
+        """The harness takes the Lease as a candidate that never schedules: the replicas stop (each releases what
+        it holds), the harness writes itself as holder for one lease duration (renewTime ``backdate`` seconds in
+        the past, as a holder with a slow clock would write it), the replicas start again and a pod is created.
+        No replica may bind while that term runs (``lease.only-leader-acts``), nor take the Lease over before
+        it ran out by its own observation (``lease.single-holder-per-term``), whatever renewTime says."""
+        self.unsettled += 1
+        self.replicas.stop_all()
+        duration = int(self.replicas.lease_duration)
+        deadline = time.monotonic() + duration + 1
+        while True:
+            lease = self._call("get", "get the Lease", lambda t: t.get("leases", LEASE_NS, LEASE_NAME),
+                               ok=(200, 404))
+            spec_now = (lease.body.get("spec") or {}) if lease.code == 200 else {}
+            held = spec_now.get("holderIdentity") and lease_checks.live_terms([Record.from_lease(lease.body)])
+            if not held or held[0][1] < time.time() or time.monotonic() > deadline:
+                break  # free, or every term in it ran out (no replica runs to renew it)
+            time.sleep(0.1)
+        holder = f"{HARNESS_HOLDER}-{self.run_id}-{self.counter}"
+        written = time.time()
+        stamp = datetime.fromtimestamp(written - backdate, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        mine = {"holderIdentity": holder, "leaseDurationSeconds": duration, "acquireTime": stamp,
+                "renewTime": stamp, "leaseTransitions": int(spec_now.get("leaseTransitions") or 0)
+                + (1 if spec_now.get("holderIdentity") else 0)}
+        if lease.code == 200:
+            body = {**lease.body, "spec": {**spec_now, **mine}}
+            wrote = self._call("update", "the harness takes the Lease",
+                               lambda t: t.update("leases", LEASE_NS, LEASE_NAME, body), ok=(200, 409))
+        else:
+            body = {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
+                    "metadata": {"name": LEASE_NAME, "namespace": LEASE_NS}, "spec": mine}
+            wrote = self._call("create", "the harness takes the Lease",
+                               lambda t: t.create("leases", LEASE_NS, body), ok=(201, 409))
+        if wrote.code in (200, 201):
+            self.harness_terms.append((holder, written, float(duration)))
+            type(self).stats["harness_terms"] = type(self).stats.get("harness_terms", 0) + 1
+        self.replicas.start_all()
+        self._create_pod(self._name("p"), spec)
+
     def _caught_up(self) -> tuple[list[Seen], list[Record]]:
         """Wait until the watches show what a consistent list of the run's pods and nodes shows."""
         listed = {}
@@ -706,7 +751,8 @@ class BlackBoxMachine(RuleBasedStateMachine):
             if sent is not None and leases:  # a target without leader election shows no Lease to hold it to
                 problems = lease_checks.bound_within_a_live_term(
                     f"pod {_ref(bind.obj)} was bound to {bind.obj['spec']['nodeName']}", sent,
-                    bind.at + self.wall_offset, leases, CLOCK_TOLERANCE)
+                    bind.at + self.wall_offset, leases, CLOCK_TOLERANCE,
+                    acting=lambda h: not h.startswith(HARNESS_HOLDER))
                 if problems:
                     raise violation("lease.only-leader-acts", "; ".join(problems))
         for (uid, _), report in reports.items():
@@ -719,9 +765,10 @@ class BlackBoxMachine(RuleBasedStateMachine):
                 raise violation("scheduler.fit-error", "; ".join(problems))
         self._check_lease(leases)
 
-    @staticmethod
-    def _check_lease(leases: list[Record]) -> None:
+    def _check_lease(self, leases: list[Record]) -> None:
         problems = lease_checks.records(leases, 0.0)
+        for holder, written, duration in self.harness_terms:
+            problems += lease_checks.waited_out(holder, written, duration, leases, CLOCK_TOLERANCE)
         if problems:
             raise violation("lease.single-holder-per-term", "; ".join(problems) + f" (records seen: {leases})")
 

@@ -73,14 +73,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--calls", type=int, default=5, help="calls per client in a round (default 5)")
     parser.add_argument("--rounds", type=int, default=50, help="rounds per client count (default 50)")
     parser.add_argument("--limit", type=float, default=10.0, help="seconds a check may take (default 10)")
+    parser.add_argument("--max-calls", type=int, default=MAX_CALLS,
+                        help=f"calls per client at which table 2 stops growing (default {MAX_CALLS})")
+    parser.add_argument("--skip-rate", action="store_true", help="table 2 only")
     args = parser.parse_args(argv)
 
-    print(f"== histories per second, builtin target, {args.calls} calls per client, {args.rounds} rounds each, "
-          f"every round checked", flush=True)
-    print(f"{'clients':>8}{'rounds/s':>10}{'calls/s':>10}")
-    for n in args.clients:
-        rps, cps = rounds_per_second(n, args.calls, args.rounds)
-        print(f"{n:>8}{rps:>10.1f}{cps:>10.0f}", flush=True)
+    if not args.skip_rate:
+        print(f"== histories per second, builtin target, {args.calls} calls per client, {args.rounds} rounds each, "
+              f"every round checked", flush=True)
+        print(f"{'clients':>8}{'rounds/s':>10}{'calls/s':>10}")
+        for n in args.clients:
+            rps, cps = rounds_per_second(n, args.calls, args.rounds)
+            print(f"{n:>8}{rps:>10.1f}{cps:>10.0f}", flush=True)
 
     print(f"\n== check time by history length and concurrency (one history each; limit {args.limit:.0f}s)", flush=True)
     print(f"{'clients':>8}{'calls':>8}{'check s':>10}  verdict")
@@ -95,10 +99,10 @@ def main(argv: list[str] | None = None) -> int:
             if verdict != "ok" or elapsed > args.limit:
                 break
             largest = len(ops)
-            if per >= MAX_CALLS:
+            if per >= args.max_calls:
                 break
             per *= 2
-        capped = " (the largest tried)" if per >= MAX_CALLS and largest else ""
+        capped = " (the largest tried)" if per >= args.max_calls and largest else ""
         print(f"  {n} clients: the largest history checked within {args.limit:.0f}s had {largest} calls{capped}",
               flush=True)
     return 0

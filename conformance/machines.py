@@ -182,6 +182,15 @@ class APIServerMachine(CheckedMachine):
     def list_objects(self, resource: str, ns: str | None, selector: Selector | None) -> None:
         self.client.call(Op.list(resource, ns, selector))
 
+    @rule(verb=st.sampled_from(("get", "list")), resource=st.sampled_from(("pods", "nodes", "leases", "namespaces")),
+          ns=NS, index=PICK, rv=gen.malformed_resource_versions)
+    def read_at_malformed_rv(self, verb: str, resource: str, ns: str, index: int, rv: str) -> None:
+        """A get or list whose resourceVersion no storage can parse: a client error, whatever the verb."""
+        ns_ = _ns_for(resource, ns)
+        op = (Op.get(resource, ns_, self._pick(resource, ns, index), resource_version=rv) if verb == "get"
+              else Op.list(resource, ns_, resource_version=rv))
+        self.client.call(op)
+
     # ----- updates ----------------------------------------------------------------------------
 
     @rule(resource=st.sampled_from(("pods", "nodes", "leases", "namespaces")),

@@ -38,6 +38,8 @@ class Op:
     selector: Selector | None = None
     patch_type: str = "merge"
     options: JSON | None = field(default=None, compare=False)
+    #: get and list: the resourceVersion parameter ("" sends none)
+    resource_version: str = ""
 
     def __post_init__(self) -> None:
         if self.verb not in VERBS:
@@ -55,12 +57,13 @@ class Op:
         return cls("create", resource, namespace, (body.get("metadata") or {}).get("name"), body)
 
     @classmethod
-    def get(cls, resource: str, namespace: str | None, name: str) -> Op:
-        return cls("get", resource, namespace, name)
+    def get(cls, resource: str, namespace: str | None, name: str, resource_version: str = "") -> Op:
+        return cls("get", resource, namespace, name, resource_version=resource_version)
 
     @classmethod
-    def list(cls, resource: str, namespace: str | None, selector: Selector | None = None) -> Op:
-        return cls("list", resource, namespace, selector=selector)
+    def list(cls, resource: str, namespace: str | None, selector: Selector | None = None,
+             resource_version: str = "") -> Op:
+        return cls("list", resource, namespace, selector=selector, resource_version=resource_version)
 
     @classmethod
     def update(cls, resource: str, namespace: str | None, name: str, body: JSON) -> Op:
@@ -94,9 +97,10 @@ class Op:
         """The target method's positional and keyword arguments (the Target protocol, adapters/base.py)."""
         if self.verb == "create":
             return (self.resource, self.namespace, self.body), {}
+        rv = {"resource_version": self.resource_version} if self.resource_version else {}
         if self.verb == "list":
             return (self.resource, self.namespace), (
-                {"label_selector": self.selector.render()} if self.selector is not None else {})
+                {"label_selector": self.selector.render()} if self.selector is not None else {}) | rv
         if self.verb == "bind":
             return (self.namespace, self.name, self.body), {}
         if self.verb in ("update", "patch"):
@@ -104,7 +108,7 @@ class Op:
             return (self.resource, self.namespace, self.name, self.body), kwargs
         if self.verb == "delete":
             return (self.resource, self.namespace, self.name), {"options": self.options}
-        return (self.resource, self.namespace, self.name), {}
+        return (self.resource, self.namespace, self.name), rv
 
     def send(self, target: Target) -> Response:
         args, kwargs = self.call_args()
@@ -117,9 +121,9 @@ class Op:
         if self.verb == "create":
             return model.create(self.resource, ns, self.body)
         if self.verb == "get":
-            return model.get(self.resource, ns, name)
+            return model.get(self.resource, ns, name, self.resource_version)
         if self.verb == "list":
-            return model.list(self.resource, ns, self.selector)
+            return model.list(self.resource, ns, self.selector, self.resource_version)
         if self.verb == "update":
             return model.update(self.resource, ns, name, self.body)
         if self.verb == "patch":

@@ -105,19 +105,28 @@ class BundledReplicas:
             self.procs[i] = self._start(i)
         return len(dead)
 
-    def fresh(self) -> None:
-        """Every replica stopped (releasing the Lease, as on SIGTERM) and started again."""
+    def stop_all(self) -> None:
+        """Every replica stopped with SIGTERM: each releases the Lease it holds, as on a clean shutdown."""
         for p in self.procs:
             with contextlib.suppress(ProcessLookupError):
                 p.send_signal(signal.SIGCONT)
                 p.terminate()
-        for i, p in enumerate(self.procs):
+        for p in self.procs:
             try:
                 p.wait(10)
             except subprocess.TimeoutExpired:
                 p.kill()
                 p.wait()
-            self.procs[i] = self._start(i)
+
+    def start_all(self) -> None:
+        for i, p in enumerate(self.procs):
+            if p.poll() is not None:
+                self.procs[i] = self._start(i)
+
+    def fresh(self) -> None:
+        """Every replica stopped (releasing the Lease, as on SIGTERM) and started again."""
+        self.stop_all()
+        self.start_all()
 
     def close(self) -> None:
         for p in self.procs:
@@ -163,6 +172,13 @@ class KubeReplicas:
         for i in dead:
             self.cluster.restart_scheduler(i)
         return len(dead)
+
+    def stop_all(self) -> None:
+        for r in self.cluster.schedulers:
+            r.terminate()  # SIGTERM: kube-scheduler releases the Lease (ReleaseOnCancel)
+
+    def start_all(self) -> None:
+        self.revive()
 
     def fresh(self) -> None:
         for i in range(len(self.cluster.schedulers)):

@@ -339,3 +339,8 @@ def sched_pod_specs(draw: st.DrawFn) -> dict[str, Any]:
     if draw(_ONE_IN_4) == 0:
         spec["priority"] = draw(_PRIORITY)
     return spec
+
+
+#: resourceVersion parameters no storage parses (apiserver/pkg/storage/api_object_versioner.go: ParseResourceVersion
+#: takes "" and "0", else an unsigned 64-bit decimal): signs, fractions, other bases, spaces, out of range, words
+malformed_resource_versions = st.sampled_from(("abc", "-1", "1.5", "0x10", "1e3", " 7", "+3", "18446744073709551616"))

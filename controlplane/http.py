@@ -921,7 +921,7 @@ class APIApp:
                                       continue_=q.get("continue", ""), resource_version=q.get("resourceVersion", ""),
                                       resource_version_match=q.get("resourceVersionMatch", ""))
             else:
-                reply = self.api.get(r.res.plural, r.namespace, r.name)
+                reply = self.api.get(r.res.plural, r.namespace, r.name, q.get("resourceVersion", ""))
         elif method == "POST":
             if r.name is not None and not r.binding:
                 raise _method_not_allowed(method)

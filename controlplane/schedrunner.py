@@ -69,7 +69,7 @@ class ReplicaThread:
                 if now >= next_tick:
                     self.scheduler.tick()
                     next_tick = now + self.retry_period
-                if self.scheduler.leading():
+                if self.scheduler.may_act():  # it leads (or, under a seeded fault, acts as if it did)
                     while not self._stop.is_set() and self._work():
                         pass
                 else:

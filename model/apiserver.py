@@ -399,8 +399,27 @@ class APIModel:
 
     # ----- get / list -------------------------------------------------------------------------
 
-    def get(self, plural: str, namespace: str | None, name: str) -> Expect:
+    @staticmethod
+    def malformed_resource_version(verb: str, rv: str) -> Expect | None:
+        """A read whose resourceVersion is not one the storage can parse is refused before anything is read.
+
+        apiserver/pkg/storage/api_object_versioner.go: ParseResourceVersion takes "" and "0" as 0, anything else
+        through strconv.ParseUint, whose failure becomes a field error on ``resourceVersion``; for a list
+        apiserver/pkg/storage/interfaces.go: ValidateListOptions wraps it in a BadRequest. The API's contract is
+        a client error for a malformed parameter whatever the verb, so a get is held to the same 400 (a
+        release that answers a get 500 breaks ``api.no-5xx-for-client-errors``: kubernetes#139485)."""
+        if rv in ("", "0") or (rv.isascii() and rv.isdigit() and int(rv) < 2**64):
+            return None
+        reason = "value out of range" if rv.isascii() and rv.isdigit() else "invalid syntax"
+        detail = f"strconv.ParseUint: parsing {go_quote(rv)}: {reason}"
+        return Expect(verb, 400, status=st.bad_request(
+            f"invalid resource version: resourceVersion: Invalid value: {go_quote(rv)}: {detail}"))
+
+    def get(self, plural: str, namespace: str | None, name: str, resource_version: str = "") -> Expect:
         res = resource(plural)
+        refused = self.malformed_resource_version("get", resource_version)
+        if refused is not None:
+            return refused
         obj = self.lookup(plural, namespace, name)
         if obj is None:
             return Expect("get", 404, rule=READ_YOUR_WRITES, status=st.not_found(res, name))
@@ -438,8 +457,12 @@ class APIModel:
         if change.type != "DELETED":
             self.bind_rv((change.plural, meta.get("namespace", ""), meta["name"]), rv)
 
-    def list(self, plural: str, namespace: str | None, selector: Selector | None = None) -> Expect:
+    def list(self, plural: str, namespace: str | None, selector: Selector | None = None,
+             resource_version: str = "") -> Expect:
         res = resource(plural)
+        refused = self.malformed_resource_version("list", resource_version)
+        if refused is not None:
+            return refused
         ns = namespace if res.namespaced else None
         items = [
             o for (p, ons, _), o in sorted(self.objects.items())

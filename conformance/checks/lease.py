@@ -10,7 +10,7 @@ action (:func:`only_leader_acts`).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 
 from conformance.checks import check
@@ -118,13 +118,15 @@ def only_leader_acts(candidate: Candidate, lease: Record | None, now: float, con
     return out
 
 
-def live_terms(seen: Sequence[Record]) -> list[tuple[float, float]]:
-    """The intervals (epoch seconds) in which some record of ``seen`` was a live term: from its renewTime (or
-    acquireTime) for leaseDurationSeconds; a record without a holder (a released Lease) is no term."""
+def live_terms(seen: Sequence[Record], acting: Callable[[str], bool] = lambda holder: True
+               ) -> list[tuple[float, float]]:
+    """The intervals (epoch seconds) in which some record of ``seen`` held by an ``acting`` holder was a live term:
+    from its renewTime (or acquireTime) for leaseDurationSeconds; a record without a holder (a released Lease) is
+    no term."""
     out = []
     for r in seen:
         start = r.renew_time or r.acquire_time
-        if r.holder and start:
+        if r.holder and acting(r.holder) and start:
             t = parse_time(start)
             out.append((t, t + r.duration))
     return sorted(out)
@@ -132,17 +134,39 @@ def live_terms(seen: Sequence[Record]) -> list[tuple[float, float]]:
 
 @check("lease.only-leader-acts")
 def bound_within_a_live_term(what: str, earliest: float, latest: float, seen: Sequence[Record],
-                             tolerance: float = 0.0) -> list[str]:
+                             tolerance: float = 0.0, acting: Callable[[str], bool] = lambda holder: True
+                             ) -> list[str]:
     """A binding decided no earlier than ``earliest`` and written no later than ``latest`` (epoch seconds on the
     clock that wrote the Lease's times; here one host clock) came from a replica that held a live term at some
-    moment in between, whoever it was: some record of the Lease (``seen``, every record a watch showed) was live
-    then. It is all the API shows of who acts: a binding names no replica. ``tolerance`` seconds allow for clocks.
+    moment in between, whoever it was: some record of the Lease (``seen``, every record a watch showed) held by a
+    holder that may act (``acting``: not a holder known never to schedule, as the harness itself) was live then.
+    It is all the API shows of who acts: a binding names no replica. ``tolerance`` seconds allow for clocks.
 
     A replica acting without the Lease while another holds a live term is not seen this way; one acting while no
     term is live (a leader killed, before the Lease runs out and another takes it) is."""
     lo, hi = earliest - tolerance, latest + tolerance
-    if any(start <= hi and lo <= end for start, end in live_terms(seen)):
+    if any(start <= hi and lo <= end for start, end in live_terms(seen, acting)):
         return []
     terms = ", ".join(f"{r.holder!r} renewed {r.renew_time} for {r.duration}s" for r in seen if r.holder) or "none"
     return [f"{what} between {earliest:.3f} and {latest:.3f} (epoch seconds), when no replica held a live term of "
             f"the Lease (terms seen: {terms})"]
+
+
+@check("lease.single-holder-per-term")
+def waited_out(holder: str, written_at: float, duration: float, seen: Sequence[Record],
+               tolerance: float = 0.0) -> list[str]:
+    """A term ``holder`` wrote at ``written_at`` (epoch seconds, known to the writer) for ``duration`` seconds is
+    taken over by nobody before it ran out by observation: whoever holds the Lease next acquired it at least
+    ``duration`` after the write, whatever renewTime the record carried (client-go judges expiry by when a
+    candidate saw the record change, its own clock: tools/leaderelection/leaderelection.go, observedTime)."""
+    after = False
+    for r in seen:
+        if r.holder == holder:
+            after = True
+        elif after and r.holder:
+            if r.acquire_time and parse_time(r.acquire_time) < written_at + duration - tolerance:
+                return [f"{r.holder!r} acquired the Lease at {r.acquire_time}, "
+                        f"{parse_time(r.acquire_time) - written_at:.3f}s after {holder!r} wrote its {duration:g}s "
+                        f"term: before that term ran out by any observation"]
+            return []
+    return []

@@ -19,7 +19,7 @@ from ..faults import FaultSet
 from . import binding
 from . import patch as patch_ops
 from .errors import APIError, InternalError, UnknownResource
-from .registry import Context, Store
+from .registry import Context, Store, parse_resource_version
 from .selectors import Selector
 from .storage import Compacted, MemoryStorage, Storage
 from .strategies import STRATEGIES
@@ -110,8 +110,15 @@ class APIServer:
     def create(self, resource: str, namespace: str | None, body: Any) -> Reply:
         return self._call(201, lambda: self._store(resource, namespace).create(namespace, body))
 
-    def get(self, resource: str, namespace: str | None, name: str) -> Reply:
-        return self._call(200, lambda: self._store(resource, namespace).get(namespace, name))
+    def get(self, resource: str, namespace: str | None, name: str, resource_version: str = "") -> Reply:
+        """A get reads storage whatever the resourceVersion asks (the newest object is a right answer to any of
+        them); a resourceVersion the storage cannot parse is refused first, as for a list."""
+
+        def run() -> Any:
+            parse_resource_version(resource_version or "")
+            return self._store(resource, namespace).get(namespace, name)
+
+        return self._call(200, run)
 
     def list(self, resource: str, namespace: str | None = None, *, label_selector: str | None = None,
              limit: int = 0, continue_: str = "", resource_version: str = "",

@@ -215,7 +215,8 @@ class Scheduler:
             if current is not None and current.uid == f.bind.uid and not current.node_name:
                 self.queue.requeue_fresh(current, now)
 
-    def _may_act(self) -> bool:
+    def may_act(self) -> bool:
+        """Whether the replica schedules and binds now: it is up and leads (or, under a seeded fault, acts as if)."""
         if not self.up:
             return False
         if self.faults.enabled("scheduler.acts-without-lease"):
@@ -298,7 +299,7 @@ class Scheduler:
 
     def schedule_one(self) -> Cycle | None:
         """If it may act: sync, pop the next ready pod, filter, score, pick, assume, queue a pending bind."""
-        if not self._may_act():
+        if not self.may_act():
             return None
         self.sync()
         now = self._now()
@@ -334,7 +335,7 @@ class Scheduler:
 
     def bind_one(self) -> BindStep | None:
         """Post the oldest pending Binding (uid precondition); on failure forget the pod and requeue it."""
-        if not self._may_act() or not self._pending:
+        if not self.may_act() or not self._pending:
             return None
         f = self._pending.popleft()
         b = f.bind

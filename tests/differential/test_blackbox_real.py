@@ -23,3 +23,24 @@ def test_blackbox_machine_real_scheduler(kubeconfig: str, figures: dict) -> None
     machine = run_blackbox(kubeconfig, examples=EXAMPLES, steps=STEPS, priorities=False, reports_unschedulable=True)
     figures["blackbox real kube-scheduler"] = {**machine.stats, "examples": EXAMPLES,
                                                "seconds": round(time.monotonic() - started, 1)}
+
+
+def test_blackbox_machine_kills_and_pauses_real_schedulers(figures: dict) -> None:
+    """Two kube-scheduler replicas with a short Lease (3 s, renew 2 s, retry 0.5 s) on their own cluster, the
+    leader killed and paused by the machine: every invariant, lease.only-leader-acts included, must hold."""
+    from conformance.blackbox import SHORT_LEASE
+    from conformance.kubecluster import cluster_module
+    from conformance.replicas import KubeReplicas
+
+    kube = cluster_module()
+    try:
+        binaries = kube.find_binaries()
+    except kube.ClusterError as e:
+        pytest.skip(f"real-cluster binaries missing: {e}")
+    started = time.monotonic()
+    with kube.Cluster(2, binaries=binaries, **SHORT_LEASE) as cluster:
+        machine = run_blackbox(str(cluster.kubeconfig), examples=3, steps=10, priorities=False,
+                               reports_unschedulable=True, replicas=KubeReplicas(cluster))
+    assert machine.stats.get("kills", 0) + machine.stats.get("pauses", 0) > 0, machine.stats
+    figures["blackbox real kube-scheduler, replicas killed and paused"] = {
+        **machine.stats, "examples": 3, "seconds": round(time.monotonic() - started, 1)}

@@ -6,12 +6,14 @@ Derandomized, a small budget, no shrinking (a server that runs in real time woul
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
 from adapters.served import ServedServer
-from conformance.blackbox import run_blackbox
+from conformance.blackbox import SHORT_LEASE, run_blackbox
 from conformance.invariants import violations_in
+from conformance.replicas import BundledReplicas
 
 EXAMPLES = 4
 STEPS = 12
@@ -34,4 +36,37 @@ def test_seeded_fault_is_caught_from_outside(serve: Callable[..., ServedServer],
     served = serve(schedulers=2, faults=[fault])
     with pytest.raises(AssertionError) as caught:
         run_blackbox(served.kubeconfig, examples=8, steps=15, shrink=False, reports_unschedulable=False)
+    assert [v.invariant for v in violations_in(caught.value)] == [invariant], caught.value
+
+
+def _processes(served: ServedServer, work: str, faults: list[str]) -> BundledReplicas:
+    return BundledReplicas(served.kubeconfig, work, faults=faults, **SHORT_LEASE)
+
+
+def test_clean_scheduler_processes_pass_while_killed_and_paused(serve: Callable[..., ServedServer],
+                                                                tmp_path: Path) -> None:
+    served = serve()
+    replicas = _processes(served, str(tmp_path / "replicas"), [])
+    try:
+        machine = run_blackbox(served.kubeconfig, examples=EXAMPLES, steps=STEPS, shrink=False,
+                               reports_unschedulable=False, replicas=replicas)
+    finally:
+        replicas.close()
+    assert machine.stats.get("bindings", 0) > 0, machine.stats
+    assert machine.stats.get("kills", 0) + machine.stats.get("pauses", 0) > 0, machine.stats
+
+
+@pytest.mark.parametrize(("fault", "invariant"), [
+    ("lease.keeps-transitions", "lease.single-holder-per-term"),
+])
+def test_seeded_fault_in_scheduler_processes_is_caught(serve: Callable[..., ServedServer], tmp_path: Path,
+                                                       fault: str, invariant: str) -> None:
+    served = serve()
+    replicas = _processes(served, str(tmp_path / "replicas"), [fault])
+    try:
+        with pytest.raises(AssertionError) as caught:
+            run_blackbox(served.kubeconfig, examples=8, steps=15, shrink=False, reports_unschedulable=False,
+                         replicas=replicas)
+    finally:
+        replicas.close()
     assert [v.invariant for v in violations_in(caught.value)] == [invariant], caught.value

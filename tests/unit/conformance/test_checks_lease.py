@@ -98,3 +98,23 @@ def test_a_released_lease_is_no_term() -> None:
     seen = [Record("", 1, 0, acquire_time="2026-01-01T00:00:00.000000Z", renew_time="2026-01-01T00:00:00.000000Z")]
     t0 = checks.parse_time("2026-01-01T00:00:00Z")
     assert checks.bound_within_a_live_term("p bound", t0, t0 + 0.5, seen)
+
+
+def test_a_foreign_term_is_waited_out_by_observation_not_by_its_renew_time() -> None:
+    t0 = checks.parse_time("2026-01-01T00:00:10Z")
+    backdated = Record("harness", 3, 1, acquire_time="2026-01-01T00:00:00.000000Z",
+                       renew_time="2026-01-01T00:00:00.000000Z")
+    late = Record("a", 15, 2, acquire_time="2026-01-01T00:00:13.500000Z", renew_time="2026-01-01T00:00:13.500000Z")
+    early = Record("a", 15, 2, acquire_time="2026-01-01T00:00:10.500000Z", renew_time="2026-01-01T00:00:10.500000Z")
+    assert checks.waited_out("harness", t0, 3.0, [backdated, late]) == []
+    [problem] = checks.waited_out("harness", t0, 3.0, [backdated, early])
+    assert "before that term ran out" in problem
+    assert checks.waited_out.invariant == "lease.single-holder-per-term"
+
+
+def test_a_term_of_a_holder_that_never_acts_covers_no_binding() -> None:
+    t0 = checks.parse_time("2026-01-01T00:00:00Z")
+    seen = [_rec("harness-1", "2026-01-01T00:00:00.000000Z")]
+    assert checks.bound_within_a_live_term("p bound", t0 + 1, t0 + 2, seen) == []
+    assert checks.bound_within_a_live_term("p bound", t0 + 1, t0 + 2, seen,
+                                           acting=lambda h: not h.startswith("harness"))
