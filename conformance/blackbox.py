@@ -96,6 +96,7 @@ invariant, never a Hypothesis flaky): ``conformance.client.transport``.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import signal
 import threading
 import time
@@ -155,6 +156,11 @@ HARNESS_HOLDER = "kubeprop-harness"
 #: the first violation raised in a run (run_blackbox clears it): what to report when a replay in real time did not
 #: repeat it, whether Hypothesis then says the failure or the draws were flaky
 _FIRST: list[InvariantViolation] = []
+
+
+def _micro(epoch: float) -> str:
+    """A Lease MicroTime (RFC 3339, microseconds, UTC)."""
+    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def violation(invariant: str, message: str) -> InvariantViolation:
@@ -637,21 +643,31 @@ class BlackBoxMachine(RuleBasedStateMachine):
         self.unsettled += 1
         self.replicas.stop_all()
         duration = int(self.replicas.lease_duration)
-        deadline = time.monotonic() + duration + 1
+        # a candidate like any other (client-go leaderelection.go: tryAcquireOrRenew): a held Lease is taken only
+        # once the record has not changed for its leaseDurationSeconds by the harness's own observation (the
+        # record's renewTime is never trusted; a term the harness wrote itself counts from when it wrote it)
+        own = {h: at for h, at, _ in self.harness_terms}
+        seen: Record | None = None
+        seen_at = time.time()
         while True:
             lease = self._call("get", "get the Lease", lambda t: t.get("leases", LEASE_NS, LEASE_NAME),
                                ok=(200, 404))
             spec_now = (lease.body.get("spec") or {}) if lease.code == 200 else {}
-            held = spec_now.get("holderIdentity") and lease_checks.live_terms([Record.from_lease(lease.body)])
-            if not held or held[0][1] < time.time() or time.monotonic() > deadline:
-                break  # free, or every term in it ran out (no replica runs to renew it)
+            if not spec_now.get("holderIdentity"):
+                break
+            rec = Record.from_lease(lease.body)
+            if rec != seen:
+                seen, seen_at = rec, own.get(rec.holder, time.time())
+            if time.time() > seen_at + rec.duration + CLOCK_TOLERANCE:
+                break
             time.sleep(0.1)
         holder = f"{HARNESS_HOLDER}-{self.run_id}-{self.counter}"
         written = time.time()
-        stamp = datetime.fromtimestamp(written - backdate, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        stamp = _micro(written - backdate)
         mine = {"holderIdentity": holder, "leaseDurationSeconds": duration, "acquireTime": stamp,
-                "renewTime": stamp, "leaseTransitions": int(spec_now.get("leaseTransitions") or 0)
-                + (1 if spec_now.get("holderIdentity") else 0)}
+                # a new holder bumps leaseTransitions, after a release too (client-go leaderelection.go:
+                # tryAcquireOrRenew compares the holder with its own identity, and "" is not it)
+                "renewTime": stamp, "leaseTransitions": int(spec_now.get("leaseTransitions") or 0) + 1}
         if lease.code == 200:
             body = {**lease.body, "spec": {**spec_now, **mine}}
             wrote = self._call("update", "the harness takes the Lease",
@@ -766,6 +782,11 @@ class BlackBoxMachine(RuleBasedStateMachine):
         self._check_lease(leases)
 
     def _check_lease(self, leases: list[Record]) -> None:
+        # a harness term may carry a backdated renewTime (a holder with a slow clock); the time checks between
+        # successive records assume one clock wrote them all, so they see the harness's record at its true write
+        written = {holder: _micro(at) for holder, at, _ in self.harness_terms}
+        leases = [dataclasses.replace(r, acquire_time=written[r.holder], renew_time=written[r.holder])
+                  if r.holder in written else r for r in leases]
         problems = lease_checks.records(leases, 0.0)
         for holder, written, duration in self.harness_terms:
             problems += lease_checks.waited_out(holder, written, duration, leases, CLOCK_TOLERANCE)

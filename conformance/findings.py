@@ -84,6 +84,23 @@ FINDINGS: tuple[Finding, ...] = (
                  "https://github.com/kubernetes/kubernetes/pull/130894 was closed unmerged",
     ),
     Finding(
+        id="get-with-malformed-resourceversion-500",
+        label="kubernetes#139485",
+        invariant="api.no-5xx-for-client-errors",
+        title="a get whose resourceVersion parameter is not a decimal revision is answered 500, not 400",
+        matches=lambda verb, resource, code, body: (
+            verb == "get" and code == 500 and _message(body).startswith("resourceVersion: Invalid value: ")),
+        seen_on=("v1.37.2",),
+        cause="apiserver/pkg/storage/api_object_versioner.go: ParseResourceVersion returns a storage InvalidError, "
+              "which a list turns into a BadRequest (storage/interfaces.go: ValidateListOptions) but a get, and a "
+              "watch, hand on to the handler as an InternalError (500)",
+        reproduction="GET /api/v1/namespaces/NS/pods/NAME?resourceVersion=abc",
+        upstream="https://github.com/kubernetes/kubernetes/issues/139485 (open); fix "
+                 "https://github.com/kubernetes/kubernetes/pull/139525 (open, not merged); the same for gets since "
+                 "https://github.com/kubernetes/kubernetes/issues/101350 (2021, closed unfixed) and "
+                 "https://github.com/kubernetes/kubernetes/issues/113939 (open)",
+    ),
+    Finding(
         id="create-with-resourceversion-500",
         label="create with resourceVersion: 500",
         invariant="api.no-5xx-for-client-errors",

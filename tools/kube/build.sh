@@ -126,8 +126,8 @@ for name in "${todo[@]}"; do
   echo "kube-binaries: building $name (${packages[$name]}, as Kubernetes $version pins it) into $bin_dir"
   start=$SECONDS
   # build to a temporary name first so an interrupted build never leaves a broken binary
-  go build -trimpath -ldflags "$ldflags" -o "$bin_dir/.$name.tmp" "${packages[$name]}"
-  mv -f "$bin_dir/.$name.tmp" "$bin_dir/$name"
+  go build -trimpath -ldflags "$ldflags" -o "$bin_dir/.$name.tmp.$$" "${packages[$name]}"
+  mv -f "$bin_dir/.$name.tmp.$$" "$bin_dir/$name"  # per-process name: two builds at once do not collide
   echo "kube-binaries: $name built in $((SECONDS - start))s"
 done
 echo "$version" > "$bin_dir/VERSION"
