@@ -70,6 +70,7 @@ class Trial:
     records: int
     problems: list[str] = field(default_factory=list)
     lingered: bool = False  # SIGSTOP only: the old leader, continued, did not exit within 2 x renew deadline
+    renew_age: float = float("nan")  # the old holder's last renewTime -> the signal
 
 
 def _pod(name: str) -> dict:
@@ -101,7 +102,7 @@ def trial(replicas: Any, target: HTTPTarget, cluster: Any, sig_name: str, n: int
                 if obj.get("metadata", {}).get("name") == name and (obj.get("spec") or {}).get("nodeName"):
                     bind_at = time.monotonic()
         watch.close()
-        seen = watcher.first_holder_other_than(old_holder, start)
+        signalled_wall = time.time() - (time.monotonic() - start)
         lingered = False
         if sig_name == "SIGSTOP":
             replicas.signal(index, signal.SIGCONT)
@@ -114,16 +115,20 @@ def trial(replicas: Any, target: HTTPTarget, cluster: Any, sig_name: str, n: int
         else:
             replicas.restart(index)
         time.sleep(RETRY_PERIOD * 1.5)  # the new holder renews; the restarted replica becomes a candidate
+        # read last: the Lease is polled, and the binding may be seen before the new holder's record
+        seen = watcher.first_holder_other_than(old_holder, start)
     records = [o.record for o in watcher.observations]
     problems = lease_checks.records(records, 0.05)
-    old = [r for r in records if r.holder == old_holder]
+    old = [o.record for o in watcher.observations if o.record.holder == old_holder and o.at < start]
     new = next((r for r in records if seen is not None and r.holder == seen.record.holder), None)
     since = (lease_checks.parse_time(new.acquire_time) - lease_checks.parse_time(old[-1].renew_time)
              if old and new and new.acquire_time and old[-1].renew_time else float("nan"))
     target.delete("pods", NAMESPACE, name, options={"gracePeriodSeconds": 0})
     nan = float("nan")
+    renew_age = (signalled_wall - lease_checks.parse_time(old[-1].renew_time)
+                 if old and old[-1].renew_time else nan)
     return Trial(sig_name, (seen.at - start) if seen else nan, (bind_at - start) if bind_at else nan, since,
-                 len(records), problems, lingered)
+                 len(records), problems, lingered, renew_age)
 
 
 def _quantiles(xs: list[float]) -> str:
@@ -195,7 +200,8 @@ def main(argv: list[str] | None = None) -> int:
                     t = trial(replicas, target, cluster, sig, n)
                     trials.append(t)
                     print(f"{n:>3} {sig}: new holder {t.holder_s:.2f}s, bind {t.bind_s:.2f}s, "
-                          f"{t.since_renew:.2f}s after the last renewal, {t.records} records"
+                          f"{t.since_renew:.2f}s after the last renewal (made {t.renew_age:.2f}s before the signal), "
+                          f"{t.records} records"
                           + (f"; lease.single-holder-per-term: {t.problems}" if t.problems else "")
                           + ("; the continued old leader did not exit" if t.lingered else ""), flush=True)
         finally:
