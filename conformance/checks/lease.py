@@ -10,6 +10,7 @@ action (:func:`only_leader_acts`).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 
@@ -48,7 +49,11 @@ def successive(before: Record, after: Record, tolerance: float | None = None) ->
     The same holder keeps leaseTransitions and acquireTime, and its renewTime does not go back; a change of holder
     bumps leaseTransitions (by one when seen directly; by more only if reads missed a term). With ``tolerance``
     (seconds; only when one clock wrote both records' times, as on one host) a takeover's acquireTime is also at
-    least leaseDurationSeconds after the previous holder's last renewTime.
+    least leaseDurationSeconds after the start of the second in which the previous holder last renewed: a
+    candidate notices a renewal only when the record it reads differs from the one it saw, and client-go compares
+    the record as JSON whose times are metav1.Time, whole seconds (tools/leaderelection/leaderelection.go:
+    tryAcquireOrRenew, observedRawRecord; resourcelock/leaselock.go: Get), so renewals within one second look
+    the same to it and it may count the lease from the first of them.
     """
     a, b = before, after
     if not a.holder or not b.holder:
@@ -66,10 +71,10 @@ def successive(before: Record, after: Record, tolerance: float | None = None) ->
         out.append(f"holder {a.holder!r} -> {b.holder!r} with leaseTransitions {a.transitions} -> {b.transitions} "
                    "(no bump)")
     if tolerance is not None and a.renew_time and b.acquire_time:
-        gap = parse_time(b.acquire_time) - parse_time(a.renew_time)
+        gap = parse_time(b.acquire_time) - math.floor(parse_time(a.renew_time))
         if gap < a.duration - tolerance:
-            out.append(f"{b.holder!r} acquired at {b.acquire_time}, {gap:.3f}s after {a.holder!r} last renewed "
-                       f"({a.renew_time}), before its {a.duration}s lease ran out")
+            out.append(f"{b.holder!r} acquired at {b.acquire_time}, {gap:.3f}s after the second in which {a.holder!r} "
+                       f"last renewed ({a.renew_time}), before its {a.duration}s lease ran out")
     return out
 
 

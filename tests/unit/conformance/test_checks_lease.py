@@ -118,3 +118,13 @@ def test_a_term_of_a_holder_that_never_acts_covers_no_binding() -> None:
     assert checks.bound_within_a_live_term("p bound", t0 + 1, t0 + 2, seen) == []
     assert checks.bound_within_a_live_term("p bound", t0 + 1, t0 + 2, seen,
                                            acting=lambda h: not h.startswith("harness"))
+
+
+def test_a_takeover_counts_from_the_second_of_the_last_renewal() -> None:
+    # client-go compares records with whole-second times: a renewal at 28.926 looks like one at 28.422, so a
+    # takeover 2.91 s later (31.836) keeps the protocol; one at 30.9 does not
+    old = Record("a", 3, 7, acquire_time="2026-01-01T00:00:20.000000Z", renew_time="2026-01-01T00:00:28.926778Z")
+    ok = Record("b", 3, 8, acquire_time="2026-01-01T00:00:31.836443Z", renew_time="2026-01-01T00:00:31.836443Z")
+    early = Record("b", 3, 8, acquire_time="2026-01-01T00:00:30.900000Z", renew_time="2026-01-01T00:00:30.900000Z")
+    assert checks.successive(old, ok, 0.0) == []
+    assert checks.successive(old, early, 0.0)
