@@ -71,12 +71,18 @@ Invariants (the pure checks of ``conformance/checks``, same ids):
   Lease not yet run out or taken) is.
 
 With ``replicas`` (conformance/replicas.py: bundled scheduler processes, or
-tools/kube's kube-scheduler replicas) two more rules act on the schedulers
-themselves: ``kill_leader`` (SIGKILL the Lease's holder and start it again, a
-new identity) and ``pause_leader`` (SIGSTOP it for 0.3 to 2 lease durations,
-then SIGCONT; past its renew deadline it has lost the Lease and exits, as
-kube-scheduler does). A replica that exited is started again after every step,
-and every example starts from freshly started replicas.
+tools/kube's kube-scheduler replicas) three more rules act on the schedulers
+and their Lease: ``kill_leader`` (SIGKILL the Lease's holder and start it
+again, a new identity), ``pause_leader`` (SIGSTOP it for 0.3 to 2 lease
+durations, then SIGCONT; past its renew deadline it has lost the Lease and
+exits, as kube-scheduler does) and ``harness_holds_lease`` (the replicas stop
+and release the Lease, the harness takes it as a candidate that never
+schedules, for one lease duration and sometimes with a backdated renewTime,
+the replicas start again and a pod is created: no binding may come during
+that term, ``lease.only-leader-acts``, and nobody may take the Lease before
+the term ran out by observation, ``lease.single-holder-per-term``). A replica
+that exited is started again after every step, and every example starts from
+freshly started replicas.
 
 What the API does not show, and so is not checked here: which replica wrote a
 binding (the bundled server writes no managedFields, and a binding carries no
