@@ -17,7 +17,11 @@ of each scheduler, in turn, on the same kube-apiserver + etcd built by
    schedulerName (client QPS and burst 5,000, as scheduler_perf sets them, so
    client-side rate limiting does not set the pace), or
    ``python -m controlplane scheduler --no-leader-elect --scheduler-name ...``;
-4. a watch of the namespace stamps each pod's first event with a nodeName.
+4. a watch of the namespace stamps each pod's first event with a nodeName; a
+   watch that ends is opened again from the last resourceVersion it
+   delivered, as an informer does (kube-apiserver's watch cache closes a
+   watcher that does not keep up with a burst: apiserver/pkg/storage/cacher,
+   a watcher whose buffer stays full is terminated).
 
 Pods per second is (pods - 1) / (last bind - first bind): the scheduling
 throughput once the scheduler's informers have synced, which is what
@@ -49,6 +53,7 @@ TAINT_NOT_READY = "node.kubernetes.io/not-ready"
 REPO = Path(__file__).resolve().parent.parent
 #: how long one run may take before it is reported as incomplete
 RUN_TIMEOUT = 600.0
+DEBUG = bool(os.environ.get("KUBEPROP_DEBUG"))
 
 
 @dataclass
@@ -114,19 +119,28 @@ def run_one(cluster: object, target: HTTPTarget, which: str, nodes: int, pods: i
                 [{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}}], workers=1)
     _create_all(target, "pods", namespace, [_pod(f"pod-{i:05d}", name) for i in range(pods)])
     listed = target.list("pods", namespace)
-    watch = target.watch("pods", namespace, resource_version=str(listed.body["metadata"]["resourceVersion"]))
+    watcher = HTTPTarget(str(cluster.kubeconfig))  # type: ignore[attr-defined]
+    watch = watcher.watch("pods", namespace, resource_version=str(listed.body["metadata"]["resourceVersion"]))
     args = (_kube_scheduler(cluster, name, cluster.kubeconfig, workdir) if which == "kube-scheduler"  # type: ignore[attr-defined]
             else _bundled_scheduler(name, cluster.kubeconfig))  # type: ignore[attr-defined]
     log = open(workdir / f"{name}.log", "wb")  # noqa: SIM115 - closed after the process ends
     started = time.monotonic()
     proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, cwd=REPO, env={**os.environ})
     bound_at: dict[str, float] = {}
+    last_rv, reopened = str(listed.body["metadata"]["resourceVersion"]), 0
     try:
         while len(bound_at) < pods and time.monotonic() - started < RUN_TIMEOUT:
             events = watch.drain(timeout=0.05)
             now = time.monotonic()
+            if DEBUG and events:
+                print(f"    {len(events)} events, {len(bound_at)} bound so far, watch reopened {reopened}", flush=True)
+            if watch.ended:  # a watch may end (the server's timeout, a dropped stream): go on from where it was
+                watch.close()
+                watch = watcher.watch("pods", namespace, resource_version=last_rv)
+                reopened += 1
             for e in events:
                 obj = e.get("object") or {}
+                last_rv = str((obj.get("metadata") or {}).get("resourceVersion") or last_rv)
                 if (obj.get("spec") or {}).get("nodeName"):
                     bound_at.setdefault(obj["metadata"]["name"], now)
             if proc.poll() is not None:
@@ -140,6 +154,7 @@ def run_one(cluster: object, target: HTTPTarget, which: str, nodes: int, pods: i
             proc.wait()
         log.close()
         watch.close()
+        watcher.close()
         target.delete_collection("pods", namespace, options={"apiVersion": "v1", "kind": "DeleteOptions",
                                                              "gracePeriodSeconds": 0})
     times = sorted(bound_at.values())
