@@ -44,6 +44,7 @@ class BundledReplicas:
         self.faults = list(faults)
         self.lease_duration, self.renew_deadline, self.retry_period = lease_duration, renew_deadline, retry_period
         self.starts = 0
+        self.identities: list[str] = [""] * count  # the identity each current process campaigns with
         from adapters.http import HTTPTarget
 
         self._api = HTTPTarget(self.kubeconfig)
@@ -51,9 +52,10 @@ class BundledReplicas:
 
     def _start(self, index: int) -> subprocess.Popen[bytes]:
         self.starts += 1
+        self.identities[index] = f"bundled-{index}-{self.starts}"
         log = open(self.workdir / f"bundled-scheduler-{index}.log", "ab")  # noqa: SIM115 - the child holds it
         args = [sys.executable, "-m", "controlplane", "scheduler", "--kubeconfig", self.kubeconfig,
-                "--identity", f"bundled-{index}-{self.starts}", "--lease-duration", f"{self.lease_duration:g}",
+                "--identity", self.identities[index], "--lease-duration", f"{self.lease_duration:g}",
                 "--renew-deadline", f"{self.renew_deadline:g}", "--retry-period", f"{self.retry_period:g}"]
         for f in self.faults:
             args += ["--fault", f]
@@ -68,20 +70,13 @@ class BundledReplicas:
         deadline = time.monotonic() + timeout
         while True:
             holder = self.holder()
-            if holder.startswith("bundled-"):
-                index = int(holder.split("-")[1])
-                if index < len(self.procs) and self.procs[index].poll() is None \
-                        and holder == f"bundled-{index}-{self._start_of(index)}":
+            if holder in self.identities:
+                index = self.identities.index(holder)
+                if self.procs[index].poll() is None:
                     return index
             if time.monotonic() >= deadline:
                 return None
             time.sleep(0.1)
-
-    def _start_of(self, index: int) -> int:
-        # the identity's start counter of the current process at ``index``
-        arg = self.procs[index].args
-        assert isinstance(arg, list)
-        return int(str(arg[arg.index("--identity") + 1]).rsplit("-", 1)[1])
 
     def signal(self, index: int, sig: int) -> None:
         with contextlib.suppress(ProcessLookupError):
@@ -119,9 +114,7 @@ class BundledReplicas:
                 p.wait()
 
     def start_all(self) -> None:
-        for i, p in enumerate(self.procs):
-            if p.poll() is not None:
-                self.procs[i] = self._start(i)
+        self.revive()
 
     def fresh(self) -> None:
         """Every replica stopped (releasing the Lease, as on SIGTERM) and started again."""
@@ -129,15 +122,7 @@ class BundledReplicas:
         self.start_all()
 
     def close(self) -> None:
-        for p in self.procs:
-            with contextlib.suppress(ProcessLookupError):
-                p.send_signal(signal.SIGCONT)
-                p.terminate()
-        for p in self.procs:
-            try:
-                p.wait(10)
-            except subprocess.TimeoutExpired:
-                p.kill()
+        self.stop_all()
         self._api.close()
 
 

@@ -68,15 +68,21 @@ def write_kubeconfig(path: str, url: str, token: str) -> None:
         yaml.safe_dump(kubeconfig(url, token), f, sort_keys=False)
 
 
-def serve_main(args: argparse.Namespace) -> int:
+def _stop_on_signals() -> threading.Event:
+    """An event set by SIGTERM or SIGINT (Ctrl-C), so the main loop ends in order."""
     stop = threading.Event()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
         stop.set()
 
-    # installed first, so a signal while etcd starts still ends everything in order
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
+    return stop
+
+
+def serve_main(args: argparse.Namespace) -> int:
+    # installed first, so a signal while etcd starts still ends everything in order
+    stop = _stop_on_signals()
     with contextlib.ExitStack() as stack:
         storage: Storage | None = None
         if args.storage == "etcd":
@@ -166,13 +172,7 @@ def scheduler_main(args: argparse.Namespace) -> int:
     from .restclient import RESTClient
     from .schedrunner import ReplicaThread
 
-    stop = threading.Event()
-
-    def on_signal(signum: int, frame: FrameType | None) -> None:
-        stop.set()
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
+    stop = _stop_on_signals()
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(message)s")
     try:
         client = RESTClient(args.kubeconfig, args.context)
