@@ -28,7 +28,8 @@ throughput once the scheduler's informers have synced, which is what
 scheduler_perf's SchedulingThroughput measures; the start-up (process start to
 first bind) is printed beside it. Then the scheduler is stopped and the pods
 deleted with grace 0 (no kubelet runs). Nothing is asserted: it measures and
-prints, and writes the table to ``reports/schedperf.md``.
+prints, and writes the table to ``reports/schedperf.md``. ``KUBEPROP_DEBUG=1``
+prints every batch of watch events as it arrives.
 """
 
 from __future__ import annotations
