@@ -279,6 +279,19 @@ func step(s *state, req request, resp response, allow behaviours) []interface{} 
 			if !ok {
 				return nil
 			}
+			if resp.grace == 0 || o.grace == 0 {
+				// the pod's deletion is pending with grace 0, between the two writes of its delete:
+				// an update that meets it removes it instead of writing (apiserver/pkg/registry/
+				// generic/registry/store.go: Update, ShouldDeleteDuringUpdate, then
+				// deleteWithoutFinalizers) and is answered 200 with the object as updated, marked,
+				// at the revision it was checked against. The removal is recorded as a remove of
+				// its own (a delete that removed the pod first makes it a no-op: the NotFound is
+				// ignored there), so here the update only reads the marked pod.
+				if resp.grace != 0 || o.grace != 0 {
+					return nil
+				}
+				return one(base.learn(req.key, resp.rv))
+			}
 			var outcomes []interface{}
 			// a no-op update (same content) keeps the revision and writes nothing
 			if req.value == o.value {
@@ -293,7 +306,9 @@ func step(s *state, req request, resp response, allow behaviours) []interface{} 
 		case 0:
 			outcomes := []interface{}{s}
 			if present {
-				if base, ok := s.matches(req.key, req.precondition); ok {
+				if base, ok := s.matches(req.key, req.precondition); ok && o.grace == 0 {
+					outcomes = append(outcomes, base.remove(req.key))
+				} else if ok {
 					outcomes = append(outcomes, base.put(req.key, base.hidden(view{req.value, o.node, o.grace}, o.lo+1)))
 				}
 			}

@@ -279,3 +279,39 @@ def test_a_delete_that_lost_the_race_to_remove_answers_without_a_resourceversion
     back = history(None) + [{"client": 3, "call": 50, "return": 51, "input": {"op": "get", "key": "pods/p"},
                              "output": {"code": 200, "rv": "5", "value": "v"}}]
     assert check(back).result == "illegal"
+
+
+def test_an_update_that_meets_a_pod_marked_with_grace_0_removes_it() -> None:
+    # a delete marks an unbound pod with grace 0 (rv 6, unseen) and removes it; an update between the two writes
+    # removes the pod itself and is answered 200 with the pod as updated, marked, at rv 6 (store.go: Update,
+    # ShouldDeleteDuringUpdate, deleteWithoutFinalizers); the delete, finding it gone, answers without a revision
+    def history(update_out: dict, delete_rv: str | None, after: dict) -> list[dict]:
+        return [
+            {"client": 9, "call": 0, "return": 1, "input": {"op": "create", "key": "pods/p", "value": "v"},
+             "output": {"code": 201, "rv": "5"}},
+            {"client": 0, "call": 10, "return": 30, "input": {"op": "mark", "key": "pods/p", "rv": ""},
+             "output": {"code": 200, "grace": 0}},
+            {"client": 0, "call": 10, "return": 30, "input": {"op": "remove", "key": "pods/p"},
+             "output": {"code": 200, **({"rv": delete_rv} if delete_rv else {})}},
+            {"client": 1, "call": 11, "return": 31, "input": {"op": "update", "key": "pods/p", "value": "w", "rv": ""},
+             "output": update_out},
+            {"client": 1, "call": 11, "return": 31, "input": {"op": "remove", "key": "pods/p"},
+             "output": {"code": 200}},
+            {"client": 2, "call": 40, "return": 41, "input": {"op": "get", "key": "pods/p"}, "output": after},
+        ]
+
+    gone = {"code": 404}
+    marked = {"code": 200, "rv": "6", "grace": 0}
+    assert check(history(marked, None, gone)).result == "ok"
+    # the delete may have removed it first (its answer then names the removal's revision): the update's own
+    # removal finds nothing, which upstream ignores
+    assert check(history(marked, "7", gone)).result == "ok"
+    # an update that claims to have met the marked pod may not leave it, nor write its value
+    assert check(history(marked, None, {"code": 200, "rv": "8", "value": "w"})).result == "illegal"
+    # an update answered as a plain write of a pod whose deletion was pending with grace 0 is no order's answer:
+    # the pod is gone before the update can take effect, or marked when it does
+    plain = [op for op in history({"code": 200, "rv": "8"}, "7", gone) if not (op["client"] == 1 and
+                                                                              op["input"]["op"] == "remove")]
+    assert check(plain).result == "illegal"
+    # and its revision must be the marked pod's: one below the pod's creation is no revision the pod had
+    assert check(history({"code": 200, "rv": "5", "grace": 0}, None, gone)).result == "illegal"
