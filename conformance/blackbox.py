@@ -133,8 +133,13 @@ from conformance import strategies as gen
 from conformance.checks import lease as lease_checks
 from conformance.checks import scheduling as sched_checks
 from conformance.client import transport
-from conformance.invariants import InvariantViolation, TransportFailure, violations_in
-from conformance.invariants import violation as _violation
+from conformance.invariants import (
+    TransportFailure,
+    forget_first,
+    seen_once,
+    violation,
+    violations_in,
+)
 from model import scheduler as sched
 from model.leaderelection import Record
 
@@ -159,21 +164,9 @@ GRACE0 = {"kind": "DeleteOptions", "apiVersion": "v1", "gracePeriodSeconds": 0}
 #: the holderIdentity prefix of the harness when it holds the Lease itself (it never schedules)
 HARNESS_HOLDER = "kubeprop-harness"
 
-#: the first violation raised in a run (run_blackbox clears it): what to report when a replay in real time did not
-#: repeat it, whether Hypothesis then says the failure or the draws were flaky
-_FIRST: list[InvariantViolation] = []
-
-
 def _micro(epoch: float) -> str:
     """A Lease MicroTime (RFC 3339, microseconds, UTC)."""
     return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def violation(invariant: str, message: str) -> InvariantViolation:
-    v = _violation(invariant, message)
-    if not _FIRST:
-        _FIRST.append(v)
-    return v
 
 
 # --------------------------------------------------------------------------- what the watches showed
@@ -847,19 +840,16 @@ def run_blackbox(kubeconfig: str, *, examples: int = 5, steps: int = 12, derando
     conf = settings(max_examples=examples, stateful_step_count=steps, deadline=None, database=None,
                     derandomize=derandomize, phases=phases, report_multiple_bugs=False,
                     suppress_health_check=list(HealthCheck), print_blob=False)
-    _FIRST.clear()
+    forget_first()
     try:
         run_state_machine_as_test(machine, settings=conf)
     except (FlakyFailure, FlakyStrategyDefinition) as flaky:
         # the target runs in real time: the same steps replayed need not fail the same way again (nor at the same
-        # step, which Hypothesis calls flaky draws). What was seen was seen; report it, and say that the replay
-        # did not repeat it
-        found = violations_in(flaky) or _FIRST[:1]
-        if not found:
+        # step, which Hypothesis calls flaky draws). What was seen was seen; report it
+        found = seen_once(flaky, "the schedulers run in real time")
+        if found is None:
             raise
-        found[0].args = (f"{found[0].args[0]} (seen once; a replay of the same steps did not fail the same way: "
-                         "the schedulers run in real time)",)
-        raise found[0] from flaky
+        raise found from flaky
     return machine
 
 

@@ -25,12 +25,13 @@ from adapters.base import Response, Target, TargetError
 from conformance import findings
 from conformance.checks import api as api_checks
 from conformance.compare import check_answer
-from conformance.deviations import admission_for
+from conformance.deviations import admission_for, release_for
 from conformance.history import History
 from conformance.invariants import InvariantViolation, TransportFailure, violation
 from conformance.ops import Op
 from conformance.reporting import Reporter
 from conformance.watching import WatchCheck
+from model import releases
 from model.apiserver import APIModel, Expect
 
 #: seconds a server-set timestamp may differ from the local wall clock when the target's clock is not readable
@@ -38,6 +39,7 @@ TIME_SKEW = 5
 
 #: admission plugins per target, found once per process (a server's /version does not change in a session)
 _ADMISSION: dict[str, frozenset[str]] = {}
+_RELEASE: dict[str, releases.Release] = {}
 
 
 @contextmanager
@@ -65,9 +67,12 @@ def model_for(target: Target, target_spec: dict[str, Any]) -> APIModel:
     admission = _ADMISSION.get(key)
     if admission is None:
         admission = _ADMISSION[key] = admission_for(target)
+    release = _RELEASE.get(key)
+    if release is None:
+        release = _RELEASE[key] = release_for(target)
     if target.controls is not None:
-        return APIModel(now=target.controls.now(), admission=admission)
-    return APIModel(now=wall_now(), time_skew=TIME_SKEW, admission=admission)
+        return APIModel(now=target.controls.now(), admission=admission, release=release)
+    return APIModel(now=wall_now(), time_skew=TIME_SKEW, admission=admission, release=release)
 
 
 class CheckedClient:

@@ -19,6 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from model import releases
 from model.apiserver import ADMISSION_PLUGINS
 
 
@@ -99,6 +100,18 @@ BY_ID = {d.id: d for d in DEVIATIONS}
 def is_bundled(version: dict[str, Any]) -> bool:
     """Whether a ``/version`` answer is the bundled server's (controlplane/http.py reports platform python)."""
     return version.get("platform") == "python" or str(version.get("gitVersion", "")).endswith("-kubeprop")
+
+
+def release_for(target: Any) -> releases.Release:
+    """The release whose answers the model gives against ``target``: the server's own, from its ``/version``; the
+    pinned one for the bundled server (which follows it) and for a version kubeprop cannot parse."""
+    if getattr(target, "name", "") != "http":
+        return releases.PINNED
+    version = getattr(target, "server_version", None)
+    info = version() if version is not None else {}
+    if is_bundled(info):
+        return releases.PINNED
+    return releases.parse(str(info.get("gitVersion", ""))) or releases.PINNED
 
 
 def admission_for(target: Any) -> frozenset[str]:

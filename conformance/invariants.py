@@ -68,8 +68,31 @@ def violation_class(invariant: str) -> type[InvariantViolation]:
     return cls
 
 
+#: the first violation made since :func:`forget_first`: what a run against a server reports when Hypothesis, replaying
+#: the steps, does not see them fail the same way again (a server runs in real time and chooses its own
+#: resourceVersions, so Hypothesis calls the failure, or the draws that depend on answers, flaky)
+_FIRST: list[InvariantViolation] = []
+
+
 def violation(invariant: str, message: str) -> InvariantViolation:
-    return violation_class(invariant)(message)
+    v = violation_class(invariant)(message)
+    if not _FIRST:
+        _FIRST.append(v)
+    return v
+
+
+def forget_first() -> None:
+    _FIRST.clear()
+
+
+def seen_once(flaky: BaseException, why: str) -> InvariantViolation | None:
+    """The violation to report for a run Hypothesis found flaky: the one it carries, else the first made; its
+    message then says that a replay did not repeat it, and ``why``. None when there is none."""
+    found = violations_in(flaky) or _FIRST[:1]
+    if not found:
+        return None
+    found[0].args = (f"{found[0].args[0]} (seen once; a replay of the same steps did not fail the same way: {why})",)
+    return found[0]
 
 
 def violations_in(err: BaseException) -> list[InvariantViolation]:

@@ -27,6 +27,7 @@ from typing import Any
 import jsonpatch
 import jsonpointer
 
+from model import releases
 from model import status as st
 from model.names import go_quote, label_errors, label_value_errors, subdomain_errors
 from model.resources import BY_PLURAL, NAMESPACES, NODES, PODS, Resource, resource
@@ -246,8 +247,10 @@ class APIModel:
     """The model's view of one server: objects, change log, observed versions, the clock."""
 
     def __init__(self, now: str = "2026-01-01T00:00:00Z", time_skew: int = 0,
-                 admission: frozenset[str] = frozenset()) -> None:
+                 admission: frozenset[str] = frozenset(), release: releases.Release = releases.PINNED) -> None:
         self.now = now
+        #: the release whose answers the model gives (model/releases.py)
+        self.release = release
         self.time_skew = time_skew  # 0: the target's clock is the model's, timestamps compare exactly
         self.admission = frozenset(admission)
         self.objects: dict[Key, JSON] = {}
@@ -557,10 +560,12 @@ class APIModel:
             if added:
                 # apimachinery/pkg/api/validation/objectmeta.go: ValidateNoNewFinalizers
                 found = "[]string{" + ", ".join(go_quote(f) for f in added) + "}"
-                return Expect("update", 422, rule=FINALIZERS, status=st.invalid(res, name, [(
-                    "FieldValueForbidden", "metadata.finalizers",
-                    f"Forbidden: no new finalizers can be added if the object is being deleted, "
-                    f"found new finalizers {found}")]))
+                cause = ("FieldValueForbidden", "metadata.finalizers",
+                         f"Forbidden: no new finalizers can be added if the object is being deleted, "
+                         f"found new finalizers {found}")
+                # twice before 1.37 (model/releases.py: SINGLE_NO_NEW_FINALIZERS_CAUSE)
+                times = 1 if self.release >= releases.SINGLE_NO_NEW_FINALIZERS_CAUSE else 2
+                return Expect("update", 422, rule=FINALIZERS, status=st.invalid(res, name, [cause] * times))
             if not nm.get("finalizers") and not smeta.get("deletionGracePeriodSeconds"):
                 # registry/generic/registry/store.go: ShouldDeleteDuringUpdate, then deleteWithoutFinalizers --
                 # the stored object is deleted (watchers see its last stored state go), and the PUT is answered

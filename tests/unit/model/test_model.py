@@ -102,3 +102,30 @@ def test_selectors() -> None:
     assert s.matches({"app": "web"}) and not s.matches({"app": "web", "env": "x"})
     assert s.render() == "app in (web),!env"
     assert Requirement("a", "notin", ("x",)).matches({})
+
+
+def test_releases_before_1_37_repeat_the_no_new_finalizers_cause() -> None:
+    # model/releases.py: SINGLE_NO_NEW_FINALIZERS_CAUSE, measured on v1.34.0 .. v1.36.3 (twice) and v1.37.2 (once)
+    from model import releases
+
+    assert releases.parse("v1.36.3") == (1, 36, 3)
+    assert releases.parse("v1.37.0-alpha.1+abc") == (1, 37, 0)
+    assert releases.parse("1.2") is None
+    causes = {}
+    for release in ((1, 36, 3), (1, 37, 2)):
+        m = APIModel(release=release)
+        m.create("namespaces", None, ns("a")).commit({"metadata": {"uid": "u1", "resourceVersion": "1",
+                                                                  "creationTimestamp": m.now}})
+        lease = {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
+                 "metadata": {"name": "l", "namespace": "a", "finalizers": ["x.io/a"]}, "spec": {}}
+        m.create("leases", "a", lease).commit({"metadata": {"uid": "u2", "resourceVersion": "2",
+                                                            "creationTimestamp": m.now}})
+        m.delete("leases", "a", "l", None).commit({"metadata": {"resourceVersion": "3",
+                                                                "deletionTimestamp": m.now}})
+        stored = m.lookup("leases", "a", "l")
+        body = {**stored, "metadata": {**stored["metadata"], "finalizers": ["x.io/a", "x.io/b"]}}
+        e = m.update("leases", "a", "l", body)
+        assert e.code == 422
+        causes[release] = e.status["details"]["causes"]
+    assert causes[(1, 36, 3)] == causes[(1, 37, 2)] * 2
+    assert len(causes[(1, 37, 2)]) == 1

@@ -1,0 +1,40 @@
+"""Where Kubernetes releases answer the same request differently on purpose or by their own history, and which
+release the model holds a server to.
+
+A release is ``(major, minor, patch)``, parsed from the ``gitVersion`` a server's ``/version`` answers. The model
+speaks for :data:`PINNED` (the release ``tools/kube/go.mod`` builds, and the one the bundled server follows) unless
+it is told another; each rule below names the first release that answers as the model does by default, and what
+the releases before it answer, with the evidence.
+
+A rule here is a fact about what a release does. It is never a way to excuse a broken promise of the API: those
+are the separate checks of ``conformance/checks/api.py`` and the findings registry (``conformance/findings.py``).
+"""
+
+from __future__ import annotations
+
+import re
+
+Release = tuple[int, int, int]
+
+#: the release the model describes when it is told none (tools/kube/go.mod)
+PINNED: Release = (1, 37, 2)
+
+#: An update refused because it adds a finalizer to an object being deleted carries the cause once from 1.37 on,
+#: twice before: both apiserver/pkg/registry/rest/update.go (BeforeUpdate, validateCommonFields calls
+#: ValidateObjectMetaAccessorUpdate) and the type's strategy (ValidateObjectMetaUpdate) run
+#: apimachinery/pkg/api/validation/objectmeta.go ValidateNoNewFinalizers, and errors.go NewInvalid keeps every
+#: cause while its message (ErrorList.ToAggregate) folds equal texts into one. Measured on leases, nodes and pods:
+#: v1.34.0, v1.34.4, v1.36.1, v1.36.3 answer two equal causes, v1.37.2 one.
+SINGLE_NO_NEW_FINALIZERS_CAUSE: Release = (1, 37, 0)
+
+_VERSION = re.compile(r"^v?(\d+)\.(\d+)\.(\d+)")
+
+
+def parse(git_version: str) -> Release | None:
+    """``"v1.36.3"`` (or ``"v1.36.3-rc.0+abc"``) → ``(1, 36, 3)``; None for anything else."""
+    found = _VERSION.match(git_version or "")
+    return (int(found[1]), int(found[2]), int(found[3])) if found else None
+
+
+def text(release: Release) -> str:
+    return "v" + ".".join(map(str, release))
