@@ -89,6 +89,8 @@ class CheckedClient:
         self.watches: list[WatchCheck] = []
         self._watch_seq = 0
         self._server_version: str | None = None
+        #: (resource, namespace, name) -> the server-owned metadata the last answer showing the object carried
+        self._owned: dict[tuple[str, str, str], dict[str, Any]] = {}
 
     def server_version(self) -> str:
         """The target's gitVersion ("" in process), asked once: findings are recognised per release."""
@@ -105,17 +107,37 @@ class CheckedClient:
         A broken one fails the example, named with what the findings registry knows of it; a known finding
         reported without failing (KUBEPROP_REPORT_KNOWN=1) returns False: the answer is not compared with the
         model and changes nothing in it (a refused request stored nothing)."""
-        problems = api_checks.no_5xx(what, resp.code, resp.body)
-        if not problems:
-            return True
-        invariant = api_checks.no_5xx.invariant
-        version = self.server_version()
-        known = findings.matching(invariant, op.verb, op.resource, resp.code, resp.body, version)
-        if known is not None and not findings.fail_on_known():
-            findings.record(known, f"a call to {version}", f"{what()}\nanswered {resp.code}: {resp.body!r}")
-            return False
-        which = f"; {findings.describe(known)}" if findings.applicable(version) else ""
-        self.fail(violation(invariant, "; ".join(problems) + which))
+        found = [(api_checks.no_5xx, api_checks.no_5xx(what, resp.code, resp.body))]
+        if op.verb in ("create", "update", "patch"):
+            name = op.name or ((op.body if isinstance(op.body, dict) else {}).get("metadata") or {}).get("name")
+            before = self._owned.get((op.resource, op.namespace or "", name or ""))
+            found.append((api_checks.server_owned,
+                          api_checks.server_owned(what, op.verb, op.body, resp.code, resp.body, before)))
+        self._remember_owned(op, resp)
+        for chk, problems in found:
+            if not problems:
+                continue
+            invariant = chk.invariant
+            version = self.server_version()
+            known = findings.matching(invariant, op.verb, op.resource, resp.code, resp.body, version)
+            if known is not None and not findings.fail_on_known():
+                findings.record(known, f"a call to {version}", f"{what()}\nanswered {resp.code}: {resp.body!r}")
+                return False
+            which = f"; {findings.describe(known)}" if findings.applicable(version) else ""
+            self.fail(violation(invariant, "; ".join(problems) + which))
+        return True
+
+    def _remember_owned(self, op: Op, resp: Response) -> None:
+        """The server-owned metadata of every object an answer shows, as api.server-owned-fields compares an
+        update's answer with it (kept apart from the model: only answers go in)."""
+        if resp.code >= 300 or not isinstance(resp.body, dict):
+            return
+        objects = resp.body.get("items") if op.verb == "list" else [resp.body]
+        for obj in objects or []:
+            meta = obj.get("metadata") if isinstance(obj, dict) and obj.get("kind") != "Status" else None
+            if isinstance(meta, dict) and meta.get("name"):
+                key = (op.resource, meta.get("namespace") or op.namespace or "", meta["name"])
+                self._owned[key] = {f: meta.get(f) for f in api_checks.OWNED}
 
     # ----- API calls ------------------------------------------------------------------------------
 

@@ -16,6 +16,8 @@ INVARIANTS: dict[str, str] = {
     "api.uid-unique": "no two objects ever share a uid",
     "api.finalizers": "an object with finalizers is not removed until they are gone; none may be added while deleting",
     "api.list-selector": "a list returns exactly the objects its label selector matches",
+    "api.server-owned-fields": "a client cannot set uid, creationTimestamp, deletionTimestamp or "
+                               "deletionGracePeriodSeconds by a create, an update or a patch",
     "api.no-5xx-for-client-errors": "a request to a healthy server never gets a 5xx: a malformed or invalid one "
                                     "gets a 4xx Status",
     "binding.at-most-once": "a pod's nodeName, once set, never changes; a second binding gets 409",

@@ -237,6 +237,33 @@ class APIServerMachine(CheckedMachine):
         body["spec"] = spec
         self.client.write(Op.update("leases", ns, name, body))
 
+    @rule(verb=st.sampled_from(("create", "update", "patch")),
+          resource=st.sampled_from(("pods", "nodes", "leases", "namespaces")), ns=NS, index=PICK,
+          field=st.sampled_from(tuple(gen.SERVER_OWNED)))
+    def set_server_owned_field(self, verb: str, resource: str, ns: str, index: int, field: str) -> None:
+        """A field only the server may set, sent by the client: on a create (the server sets its own,
+        rest/meta.go WipeObjectMetaSystemFields, FillObjectMetaSystemFields), in a PUT of the stored object (the
+        uid a precondition, the rest kept or refused as immutable: rest/update.go BeforeUpdate) or a merge patch."""
+        ns_ = _ns_for(resource, ns)
+        value = gen.SERVER_OWNED[field]
+        if verb == "create":
+            res = BY_PLURAL[resource]
+            pool = {"pods": gen.POD_NAMES, "nodes": gen.NODE_NAMES, "leases": gen.LEASE_NAMES,
+                    "namespaces": gen.NAMESPACES}[resource]
+            body: dict[str, Any] = {"apiVersion": res.api_version, "kind": res.kind,
+                                    "metadata": {"name": pool[index % len(pool)], field: value}}
+            if resource == "pods":
+                body["spec"] = {"containers": [{"name": "c0", "image": gen.IMAGES[0]}]}
+            self.client.write(Op.create(resource, ns_, body))
+            return
+        name = self._pick(resource, ns, index)
+        if verb == "patch":
+            self.client.write(Op.patch(resource, ns_, name, {"metadata": {field: value}}, "merge"))
+            return
+        body = self._body_for_update(resource, ns_, name, "fresh")
+        body["metadata"][field] = value
+        self.client.write(Op.update(resource, ns_, name, body))
+
     # ----- patches (apiserver/pkg/endpoints/handlers/patch.go) -------------------------------------------
 
     @rule(resource=st.sampled_from(("pods", "nodes", "leases", "namespaces")), ns=NS, index=PICK,

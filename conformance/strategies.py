@@ -32,6 +32,10 @@ LEASE_NAMES = ("l0", "l1")
 INVALID_NAMES = ("Bad_Name", "-leading-dash", "x" * 64, "dotted.name")
 FINALIZERS = ("kubeprop.io/a", "kubeprop.io/b")
 IMAGES = ("registry.k8s.io/pause:3.10", "busybox:1.36", "nginx:1.27")
+#: metadata only the server may set (apimachinery/pkg/apis/meta/v1/types.go: ObjectMeta, "Populated by the
+#: system"), with a value a client might send; resourceVersion has its own rules (a precondition on update)
+SERVER_OWNED = {"uid": "c1e47000-0000-4000-8000-000000000001", "creationTimestamp": "2001-02-03T04:05:06Z",
+                "deletionTimestamp": "2001-02-03T04:05:06Z", "deletionGracePeriodSeconds": 7}
 
 LABEL_KEYS = ("app", "tier", "env")
 LABEL_VALUES = ("web", "db", "prod", "dev")

@@ -54,6 +54,9 @@ FAULTS: tuple[Fault, ...] = (
           "an update (or patch) that leaves a spec field out keeps the stored value instead of removing it"),
     Fault("list.stale-item-rv", "api.read-your-writes",
           "list items carry the resourceVersion their object was created with, not the current one"),
+    Fault("update.takes-creation-timestamp", "api.server-owned-fields",
+          "an update (or patch) that sends a creationTimestamp stores it instead of keeping the server's",
+          also=("api.matches-model",)),
     Fault("create.keeps-status", "api.matches-model",
           "a pod create keeps the status fields the client sent (only phase is reset to Pending)"),
     # faults only concurrent clients reveal: a check and the write it guards, with other requests let in between

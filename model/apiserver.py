@@ -482,7 +482,8 @@ class APIModel:
 
     # ----- update -----------------------------------------------------------------------------
 
-    def update(self, plural: str, namespace: str | None, name: str, body: JSON) -> Expect:
+    def update(self, plural: str, namespace: str | None, name: str, body: JSON, patched: bool = False) -> Expect:
+        """PUT ``body``; ``patched``: the object a PATCH made of the stored one (its uid is no precondition)."""
         res = resource(plural)
         stored = self.lookup(plural, namespace, name)
         meta = body.get("metadata") or {}
@@ -502,6 +503,14 @@ class APIModel:
                 return expect
             return Expect("update", 404, status=st.not_found(res, name))
         smeta = stored["metadata"]
+        if not patched and meta.get("uid") and meta["uid"] != smeta.get("uid"):
+            # apiserver/pkg/registry/rest/update.go: DefaultUpdatedObjectInfo.Preconditions -- a PUT's uid is a
+            # storage precondition, checked on the stored object before anything else (interfaces.go:
+            # Preconditions.Check)
+            return Expect("update", 409, rule=OPTIMISTIC, status=st.conflict(res.group, res.plural, name, (
+                f"StorageError: invalid object, Code: 4, Key: {_storage_key(res, namespace, name)}, ResourceVersion: "
+                f"0, AdditionalErrorMsg: Precondition failed: UID in precondition: {meta['uid']}, UID in object "
+                f"meta: {smeta.get('uid')}")), why="the uid in the body is not the stored object's")
         rv = meta.get("resourceVersion")
         if not rv and not res.unconditional_update:
             # store.go: Update -- the strategy does not allow an update without a resourceVersion
@@ -512,6 +521,12 @@ class APIModel:
             return Expect("update", 409, rule=OPTIMISTIC, status=st.stale_update(res, name),
                           why="resourceVersion in the body is not the stored one")
 
+        immutable = _immutable_meta_errors(meta, smeta)
+        if immutable:
+            # twice before 1.37 (model/releases.py: SINGLE_META_UPDATE_CAUSES)
+            times = 1 if self.release >= releases.SINGLE_META_UPDATE_CAUSES else 2
+            return Expect("update", 422, rule=MATCHES, status=st.invalid(res, name, immutable * times),
+                          why="server-owned metadata cannot be changed by an update")
         new = clone(body)
         new["apiVersion"], new["kind"] = res.api_version, res.kind
         nm = new.setdefault("metadata", {})
@@ -563,8 +578,8 @@ class APIModel:
                 cause = ("FieldValueForbidden", "metadata.finalizers",
                          f"Forbidden: no new finalizers can be added if the object is being deleted, "
                          f"found new finalizers {found}")
-                # twice before 1.37 (model/releases.py: SINGLE_NO_NEW_FINALIZERS_CAUSE)
-                times = 1 if self.release >= releases.SINGLE_NO_NEW_FINALIZERS_CAUSE else 2
+                # twice before 1.37 (model/releases.py: SINGLE_META_UPDATE_CAUSES)
+                times = 1 if self.release >= releases.SINGLE_META_UPDATE_CAUSES else 2
                 return Expect("update", 422, rule=FINALIZERS, status=st.invalid(res, name, [cause] * times))
             if not nm.get("finalizers") and not smeta.get("deletionGracePeriodSeconds"):
                 # registry/generic/registry/store.go: ShouldDeleteDuringUpdate, then deleteWithoutFinalizers --
@@ -618,7 +633,7 @@ class APIModel:
                 return Expect("patch", 422, status=st.patch_not_applicable(), why="the JSON patch does not apply")
         else:
             raise ValueError(f"the model knows merge and json patches, not {patch_type!r}")
-        expect = self.update(plural, namespace, name, patched)
+        expect = self.update(plural, namespace, name, patched, patched=True)
         expect.op = "patch"
         return expect
 
@@ -860,3 +875,30 @@ class APIModel:
         return [c for c in self.log[plan.start_position:]
                 if c.plural == plan.plural
                 and (plan.namespace is None or c.obj["metadata"].get("namespace") == plan.namespace)]
+
+
+def _storage_key(res: Resource, namespace: str | None, name: str) -> str:
+    """The object's etcd key as storage errors name it (pkg/registry/core/node/storage/storage.go keeps nodes
+    under the old prefix "minions")."""
+    prefix = "minions" if res is NODES else res.plural
+    return f"/registry/{prefix}/{namespace}/{name}" if res.namespaced else f"/registry/{prefix}/{name}"
+
+
+def _immutable_meta_errors(meta: JSON, smeta: JSON) -> list[tuple[str, str, str]]:
+    """What an update may not change of the server-owned metadata, as causes in upstream's order
+    (apimachinery/pkg/api/validation/objectmeta.go: ValidateObjectMetaAccessorUpdate, ValidateImmutableField),
+    after rest/update.go BeforeUpdate has put back what it keeps: an empty uid becomes the stored one, a
+    deletionTimestamp is the stored one once there is one, an absent deletionGracePeriodSeconds the stored one."""
+    errs = []
+    uid = meta.get("uid")
+    if uid and uid != smeta.get("uid"):
+        errs.append(("FieldValueInvalid", "metadata.uid", f"Invalid value: {go_quote(str(uid))}: field is immutable"))
+    when = meta.get("deletionTimestamp")
+    if when and not smeta.get("deletionTimestamp"):
+        errs.append(("FieldValueInvalid", "metadata.deletionTimestamp",
+                     f"Invalid value: {go_quote(str(when))}: field is immutable"))
+    grace = meta.get("deletionGracePeriodSeconds")
+    if grace is not None and grace != smeta.get("deletionGracePeriodSeconds"):
+        errs.append(("FieldValueInvalid", "metadata.deletionGracePeriodSeconds",
+                     f"Invalid value: {grace}: field is immutable"))
+    return errs

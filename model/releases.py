@@ -19,13 +19,17 @@ Release = tuple[int, int, int]
 #: the release the model describes when it is told none (tools/kube/go.mod)
 PINNED: Release = (1, 37, 2)
 
-#: An update refused because it adds a finalizer to an object being deleted carries the cause once from 1.37 on,
-#: twice before: both apiserver/pkg/registry/rest/update.go (BeforeUpdate, validateCommonFields calls
+#: An update refused for what it does to server-owned metadata carries each cause once from 1.37 on, twice before:
+#: both apiserver/pkg/registry/rest/update.go (BeforeUpdate, validateCommonFields calls
 #: ValidateObjectMetaAccessorUpdate) and the type's strategy (ValidateObjectMetaUpdate) run
-#: apimachinery/pkg/api/validation/objectmeta.go ValidateNoNewFinalizers, and errors.go NewInvalid keeps every
-#: cause while its message (ErrorList.ToAggregate) folds equal texts into one. Measured on leases, nodes and pods:
-#: v1.34.0, v1.34.4, v1.36.1, v1.36.3 answer two equal causes, v1.37.2 one.
-SINGLE_NO_NEW_FINALIZERS_CAUSE: Release = (1, 37, 0)
+#: apimachinery/pkg/api/validation/objectmeta.go (ValidateNoNewFinalizers, ValidateImmutableField for uid,
+#: deletionTimestamp, deletionGracePeriodSeconds), and errors.go NewInvalid keeps every cause while its message
+#: (ErrorList.ToAggregate) folds equal texts into one. Measured: a finalizer added to a lease, node or pod being
+#: deleted on v1.34.0, v1.34.4, v1.36.1, v1.36.3 (two equal causes) and v1.37.2 (one); a lease's uid (patch),
+#: deletionTimestamp and deletionGracePeriodSeconds changed by PUT and patch on v1.34.0 (two) and v1.37.2 (one).
+#: The upstream change that made it one was not located (rest/update.go and objectmeta.go read the same in
+#: v0.36.3 and v0.37.2 for these checks).
+SINGLE_META_UPDATE_CAUSES: Release = (1, 37, 0)
 
 _VERSION = re.compile(r"^v?(\d+)\.(\d+)\.(\d+)")
 

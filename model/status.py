@@ -69,8 +69,8 @@ def invalid(res: Resource, name: str, causes: list[tuple[str, str, str]]) -> dic
 
 def invalid_kind(qualified_kind: str, group: str, kind: str, name: str, causes: list[tuple[str, str, str]]) -> dict:
     """An Invalid Status for a kind that is not one of the stored resources (a Binding, say)."""
-    # errors.go: NewInvalid; field/errors.go: ErrorList.ToAggregate
-    texts = [f"{f}: {b}" for _, f, b in causes]
+    # errors.go: NewInvalid keeps every cause; field/errors.go: ErrorList.ToAggregate folds equal texts into one
+    texts = list(dict.fromkeys(f"{f}: {b}" for _, f, b in causes))
     agg = texts[0] if len(texts) == 1 else "[" + ", ".join(texts) + "]"
     return failure(422, "Invalid", f'{qualified_kind} "{name}" is invalid: {agg}',
                    _details(name, group, kind, causes=[{"reason": r, "message": b, "field": f} for r, f, b in causes]))

@@ -592,6 +592,13 @@ class Store:
                 raise BadRequest(
                     "the namespace of the provided object does not match the namespace sent on the request"
                 )
+            if patched is None and old is not None and meta.get("uid") and meta["uid"] != old["metadata"].get("uid"):
+                # rest/update.go: DefaultUpdatedObjectInfo.Preconditions -- a PUT's uid is a storage precondition,
+                # checked on the stored object first (storage/interfaces.go: Preconditions.Check)
+                raise Conflict(res.qualified_resource, res.group, res.plural, name, (
+                    f"StorageError: invalid object, Code: 4, Key: {key}, ResourceVersion: 0, AdditionalErrorMsg: "
+                    f"Precondition failed: UID in precondition: {meta['uid']}, UID in object meta: "
+                    f"{old['metadata'].get('uid')}"))
             asked_rv = meta.get("resourceVersion")
             if not asked_rv and not self.strategy.allow_unconditional_update:
                 # store.go: Update -- an Invalid whose kind is the resource (GroupKind{Group, Resource})
@@ -607,12 +614,22 @@ class Store:
             self._stamp(new, namespace)
             new_meta, old_meta = new["metadata"], old["metadata"]
             new_meta.pop("resourceVersion", None)
+            # apiserver/pkg/registry/rest/update.go: BeforeUpdate puts back an empty uid, a deletionTimestamp once
+            # there is one and an absent deletionGracePeriodSeconds; anything else changed is refused
+            # (apimachinery/pkg/api/validation/objectmeta.go: ValidateObjectMetaAccessorUpdate)
+            immutable = [invalid_value(f"metadata.{f}", new_meta[f], "field is immutable") for f in (
+                "uid", "deletionTimestamp", "deletionGracePeriodSeconds") if _changes_owned(f, new_meta, old_meta)]
+            if immutable:
+                raise Invalid(res.qualified_kind, res.group, res.kind, name, immutable)
             # apiserver/pkg/registry/rest/update.go: BeforeUpdate -- server-owned metadata keeps its value
+            sent_creation = new_meta.get("creationTimestamp")
             for f in ("uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "generation"):
                 if f in old_meta:
                     new_meta[f] = old_meta[f]
                 else:
                     new_meta.pop(f, None)
+            if sent_creation and self.ctx.faults.enabled("update.takes-creation-timestamp"):
+                new_meta["creationTimestamp"] = sent_creation
             normalize_meta(new_meta)
             stored = without_rv(old)
             self.strategy.prepare_for_update(new, stored)
@@ -839,3 +856,15 @@ class Store:
         w.end_replay()
         w.attach(handle)
         return w
+
+
+def _changes_owned(field_name: str, new_meta: JSON, old_meta: JSON) -> bool:
+    """Whether an update's metadata changes a server-owned field in a way rest/update.go BeforeUpdate does not
+    put back (an empty uid and an absent grace period take the stored ones; a deletionTimestamp is the stored one
+    once the object has one)."""
+    new, old = new_meta.get(field_name), old_meta.get(field_name)
+    if field_name == "deletionTimestamp":
+        return bool(new) and not old
+    if field_name == "uid":
+        return bool(new) and new != old
+    return new is not None and new != old

@@ -177,3 +177,23 @@ def test_removing_the_last_finalizer_deletes_and_the_watch_shows_the_delete_revi
     assert r.code == 200 and r.body["metadata"]["resourceVersion"] == marked["metadata"]["resourceVersion"]
     assert client.model.lookup("pods", "a", "f") is None
     client.check_watches()
+
+
+def test_server_owned_fields_are_judged_from_answers_alone() -> None:
+    from conformance.checks.api import server_owned
+
+    before = {"uid": "u1", "creationTimestamp": "2026-01-01T00:00:00Z", "deletionTimestamp": None,
+              "deletionGracePeriodSeconds": None}
+    kept = {"kind": "Lease", "metadata": {"name": "l", **before}}
+    sent = {"metadata": {"name": "l", "creationTimestamp": "2001-02-03T04:05:06Z"}}
+    assert server_owned("PUT l", "update", sent, 200, kept, before) == []
+    taken = {"kind": "Lease", "metadata": {**kept["metadata"], "creationTimestamp": "2001-02-03T04:05:06Z"}}
+    assert "creationTimestamp changed" in server_owned("PUT l", "update", sent, 200, taken, before)[0]
+    # a refusal stores nothing, and an object never seen is not judged on update
+    assert server_owned("PUT l", "update", sent, 422, {"kind": "Status"}, before) == []
+    assert server_owned("PUT l", "update", sent, 200, taken, None) == []
+    # a create keeps neither the client's uid nor a deletion
+    created = {"kind": "Lease", "metadata": {"name": "l", "uid": "c1", "deletionTimestamp": "2001-02-03T04:05:06Z"}}
+    problems = server_owned("POST l", "create", {"metadata": {"uid": "c1", "deletionTimestamp": "x"}}, 201,
+                            created, None)
+    assert "kept the uid" in problems[0] and "being deleted" in problems[0]

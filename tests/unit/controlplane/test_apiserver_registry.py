@@ -169,11 +169,31 @@ def test_update_bumps_rv_and_generation_on_spec_change(t: InProcessTarget) -> No
 
 def test_update_keeps_server_owned_fields(t: InProcessTarget) -> None:
     p = t.create("pods", "ns", pod("p", node="n1")).body
-    body = with_meta(p, uid="u", creationTimestamp="2000-01-01T00:00:00Z", generation=9,
-                     deletionTimestamp=T0, deletionGracePeriodSeconds=1)
+    body = with_meta(p, creationTimestamp="2000-01-01T00:00:00Z", generation=9)
     body = {**body, "spec": {"nodeName": "other"}, "status": {"phase": "Running"}}
     r = t.update("pods", "ns", "p", body)
-    assert r.body == p  # every change was to a server-owned field: a no-op
+    assert r.body == p  # every change was to a server-owned field that BeforeUpdate puts back: a no-op
+
+
+def test_update_refuses_a_changed_uid_deletion_timestamp_or_grace(t: InProcessTarget) -> None:
+    # as kube-apiserver v1.34.0 and v1.37.2 answer: a PUT's uid is a storage precondition (409); a merge patch's is
+    # an immutable field (422); a deletionTimestamp on an object not being deleted, or any other grace, is immutable
+    p = t.create("pods", "ns", pod("p")).body
+    r = t.update("pods", "ns", "p", with_meta(p, uid="c1e47000"))
+    assert r.code == 409 and r.body["message"] == (
+        'Operation cannot be fulfilled on pods "p": StorageError: invalid object, Code: 4, Key: /registry/pods/ns/p, '
+        f'ResourceVersion: 0, AdditionalErrorMsg: Precondition failed: UID in precondition: c1e47000, UID in object '
+        f'meta: {p["metadata"]["uid"]}')
+    r = t.patch("pods", "ns", "p", {"metadata": {"uid": "c1e47000"}})
+    assert r.code == 422 and r.body["message"] == ('Pod "p" is invalid: metadata.uid: Invalid value: "c1e47000": '
+                                                   "field is immutable")
+    r = t.update("pods", "ns", "p", with_meta(p, deletionTimestamp=T0))
+    assert r.code == 422 and r.body["details"]["causes"] == [{
+        "reason": "FieldValueInvalid", "message": f'Invalid value: "{T0}": field is immutable',
+        "field": "metadata.deletionTimestamp"}]
+    r = t.update("pods", "ns", "p", with_meta(p, deletionGracePeriodSeconds=7))
+    assert r.code == 422 and r.body["details"]["causes"][0]["message"] == "Invalid value: 7: field is immutable"
+    assert t.get("pods", "ns", "p").body == p
 
 
 def test_unconditional_update_allowed(t: InProcessTarget) -> None:

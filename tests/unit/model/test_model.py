@@ -105,7 +105,7 @@ def test_selectors() -> None:
 
 
 def test_releases_before_1_37_repeat_the_no_new_finalizers_cause() -> None:
-    # model/releases.py: SINGLE_NO_NEW_FINALIZERS_CAUSE, measured on v1.34.0 .. v1.36.3 (twice) and v1.37.2 (once)
+    # model/releases.py: SINGLE_META_UPDATE_CAUSES, measured on v1.34.0 .. v1.36.3 (twice) and v1.37.2 (once)
     from model import releases
 
     assert releases.parse("v1.36.3") == (1, 36, 3)
@@ -129,3 +129,15 @@ def test_releases_before_1_37_repeat_the_no_new_finalizers_cause() -> None:
         causes[release] = e.status["details"]["causes"]
     assert causes[(1, 36, 3)] == causes[(1, 37, 2)] * 2
     assert len(causes[(1, 37, 2)]) == 1
+
+
+def test_an_invalid_message_folds_equal_causes() -> None:
+    # field/errors.go: ErrorList.ToAggregate -- the causes stay two, the message says it once
+    from model import status as st
+    from model.resources import LEASES
+
+    cause = ("FieldValueInvalid", "metadata.uid", 'Invalid value: "x": field is immutable')
+    body = st.invalid(LEASES, "l", [cause, cause])
+    assert body["message"] == ('Lease.coordination.k8s.io "l" is invalid: metadata.uid: Invalid value: "x": '
+                               "field is immutable")
+    assert len(body["details"]["causes"]) == 2
