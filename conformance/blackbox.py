@@ -133,6 +133,7 @@ from conformance import strategies as gen
 from conformance.checks import lease as lease_checks
 from conformance.checks import scheduling as sched_checks
 from conformance.client import transport
+from conformance.disruption import ResumingWatch
 from conformance.invariants import (
     TransportFailure,
     forget_first,
@@ -216,6 +217,10 @@ class State:
         return [sched.node_info(n, self.bound_on(name, leave_out)) for name, n in sorted(self.nodes.items())]
 
 
+#: seconds a watch the server ended may take to be opened again
+RESUME_WITHIN = 10.0
+
+
 class Observer:
     """The three watches of one example and everything they showed, stamped as it arrived."""
 
@@ -226,12 +231,22 @@ class Observer:
         self.leases: list[Record] = []
         self.ended: list[str] = []
         self._stop = threading.Event()
+        # each watch is reopened from the last resourceVersion it delivered when the server ends it, as an
+        # informer's reflector does (kube-apiserver closes a watcher that falls behind during a burst:
+        # apiserver/pkg/storage/cacher/cache_watcher.go, add); one that cannot go on (410, or no server for
+        # RESUME_WITHIN seconds) ends the example as a transport failure
+        def opener(resource: str, ns: str | None, selector: str | None = None) -> Callable[[str], Any]:
+            return lambda rv: target.watch(resource, ns, resource_version=rv or None, label_selector=selector)
+
         with transport("open the watches of pods, nodes and the Lease"):
             self._watches = [
-                ("pod", target.watch("pods", namespace)),
-                ("node", target.watch("nodes", None, label_selector=f"{RUN_LABEL}={run_id}")),
-                ("lease", target.watch("leases", LEASE_NS)),
+                ("pod", ResumingWatch(opener("pods", namespace), "", RESUME_WITHIN, None)),
+                ("node", ResumingWatch(opener("nodes", None, f"{RUN_LABEL}={run_id}"), "", RESUME_WITHIN, None)),
+                ("lease", ResumingWatch(opener("leases", LEASE_NS), "", RESUME_WITHIN, None)),
             ]
+            for kind, w in self._watches:
+                if w.ended:
+                    raise TargetError(f"the watch of {kind}s could not be opened: {w.segments[-1:]}")
         self._thread = threading.Thread(target=self._pump, name="kubeprop-blackbox-watch", daemon=True)
         self._thread.start()
 
@@ -242,15 +257,12 @@ class Observer:
                     self._take(kind, e, time.monotonic())
                 if w.ended and not self._stop.is_set():
                     with self.lock:
-                        if kind not in self.ended:
-                            self.ended.append(kind)
+                        if not any(e.startswith(kind) for e in self.ended):
+                            self.ended.append(f"{kind} ({'410 Expired' if w.expired else 'not reopened'}: "
+                                              f"{w.record()[-1:]})")
 
     def _take(self, kind: str, event: JSON, at: float) -> None:
         obj = event.get("object") or {}
-        if event.get("type") == "ERROR":
-            with self.lock:
-                self.ended.append(f"{kind} (ERROR {obj.get('message')})")
-            return
         if event.get("type") == "BOOKMARK":
             return
         if kind == "lease":

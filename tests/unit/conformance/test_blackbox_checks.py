@@ -83,3 +83,54 @@ def test_fit_error_is_judged_on_the_state_around_the_status_write() -> None:
     fits = seen(pod("b", 4, cpu="100m", message=expected), "pod", "MODIFIED", at=9.0)
     assert "fits on ['n1']" in check_unschedulable([*events, seen(pod("b", 3, cpu="100m"), "pod", at=8.0), fits],
                                                    fits)[0]
+
+
+class _Stream:
+    """A watch stream that delivers its events and then ends, as kube-apiserver ends a watcher that fell behind."""
+
+    def __init__(self, events: list[JSON], ends: bool) -> None:
+        self.events, self.ended = list(events), False
+        self._ends = ends
+
+    def drain(self, timeout: float = 0.0) -> list[JSON]:
+        out, self.events = self.events, []
+        self.ended = self.ended or self._ends
+        return out
+
+    def close(self) -> None:
+        pass
+
+
+class _Server:
+    """Pods p0 (rv 5) and p1 (rv 7): the first pod watch ends after p0, the reopened one goes on from rv 5."""
+
+    def __init__(self) -> None:
+        self.asked: list[tuple[str, str | None]] = []
+
+    def watch(self, resource: str, namespace: str | None = None, *, resource_version: str | None = None,
+              label_selector: str | None = None) -> _Stream:
+        self.asked.append((resource, resource_version))
+        if resource != "pods":
+            return _Stream([], ends=False)
+        if resource_version is None:
+            return _Stream([{"type": "ADDED", "object": pod("p0", 5)}], ends=True)
+        assert resource_version == "5"
+        return _Stream([{"type": "ADDED", "object": pod("p1", 7)}], ends=False)
+
+
+def test_the_observer_reopens_a_watch_the_server_ended() -> None:
+    import time
+
+    from conformance.blackbox import Observer
+
+    server = _Server()
+    observer = Observer(server, "ns", "run")  # type: ignore[arg-type]
+    try:
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and len(observer.snapshot()[0]) < 2:
+            time.sleep(0.02)
+        seen, _ = observer.snapshot()  # a transport failure if the ended watch were not reopened
+    finally:
+        observer.close()
+    assert [s.obj["metadata"]["name"] for s in seen] == ["p0", "p1"]
+    assert ("pods", "5") in server.asked
