@@ -491,6 +491,11 @@ class APIModel:
             # apiserver/pkg/endpoints/handlers/update.go: name mismatch
             return Expect("update", 400, status=st.bad_request(
                 f"the name of the object ({meta.get('name')}) does not match the name on the URL ({name})"))
+        if stored is None and res.create_on_update and meta.get("uid"):
+            # store.go: Update -- where a PUT may create, a missing object is read as an empty one, and the body's
+            # uid, a storage precondition (rest/update.go), fails against its empty uid
+            return Expect("update", 409, rule=OPTIMISTIC, status=_uid_conflict(res, namespace, name, meta["uid"], ""),
+                          why="the uid in the body is a precondition no missing object meets")
         if stored is None:
             if res.create_on_update and not meta.get("uid"):
                 # store.go: Update -- the missing object is created (metadata system fields wiped, so a
@@ -507,10 +512,9 @@ class APIModel:
             # apiserver/pkg/registry/rest/update.go: DefaultUpdatedObjectInfo.Preconditions -- a PUT's uid is a
             # storage precondition, checked on the stored object before anything else (interfaces.go:
             # Preconditions.Check)
-            return Expect("update", 409, rule=OPTIMISTIC, status=st.conflict(res.group, res.plural, name, (
-                f"StorageError: invalid object, Code: 4, Key: {_storage_key(res, namespace, name)}, ResourceVersion: "
-                f"0, AdditionalErrorMsg: Precondition failed: UID in precondition: {meta['uid']}, UID in object "
-                f"meta: {smeta.get('uid')}")), why="the uid in the body is not the stored object's")
+            return Expect("update", 409, rule=OPTIMISTIC,
+                          status=_uid_conflict(res, namespace, name, meta["uid"], smeta.get("uid", "")),
+                          why="the uid in the body is not the stored object's")
         rv = meta.get("resourceVersion")
         if not rv and not res.unconditional_update:
             # store.go: Update -- the strategy does not allow an update without a resourceVersion
@@ -882,6 +886,13 @@ def _storage_key(res: Resource, namespace: str | None, name: str) -> str:
     under the old prefix "minions")."""
     prefix = "minions" if res is NODES else res.plural
     return f"/registry/{prefix}/{namespace}/{name}" if res.namespaced else f"/registry/{prefix}/{name}"
+
+
+def _uid_conflict(res: Resource, namespace: str | None, name: str, asked: str, stored: str) -> JSON:
+    # apiserver/pkg/storage/interfaces.go: Preconditions.Check, wrapped as store.go wraps a storage error
+    return st.conflict(res.group, res.plural, name, (
+        f"StorageError: invalid object, Code: 4, Key: {_storage_key(res, namespace, name)}, ResourceVersion: 0, "
+        f"AdditionalErrorMsg: Precondition failed: UID in precondition: {asked}, UID in object meta: {stored}"))
 
 
 def _immutable_meta_errors(meta: JSON, smeta: JSON) -> list[tuple[str, str, str]]:

@@ -315,6 +315,12 @@ class Store:
         value, rev = got
         return value, rev, decode(value, rev)
 
+    def _uid_precondition_failed(self, namespace: str | None, name: str, asked: str, stored: str) -> Conflict:
+        res = self.res
+        return Conflict(res.qualified_resource, res.group, res.plural, name, (
+            f"StorageError: invalid object, Code: 4, Key: {res.key(namespace, name)}, ResourceVersion: 0, "
+            f"AdditionalErrorMsg: Precondition failed: UID in precondition: {asked}, UID in object meta: {stored}"))
+
     def _not_found(self, name: str) -> NotFound:
         return NotFound(self.res.qualified_resource, self.res.group, self.res.plural, name)
 
@@ -558,6 +564,11 @@ class Store:
             return self.update(namespace, name, body), False
         base = self._checked_body(body)
         meta = base["metadata"]
+        if (meta.get("name") or "") == name and meta.get("uid"):
+            if self.ctx.storage.get(self.res.key(namespace, name)) is None:
+                # store.go: Update -- where a PUT may create, a missing object is read as an empty one, and the
+                # body's uid, a precondition (rest/update.go), fails against its empty uid
+                raise self._uid_precondition_failed(namespace, name, meta["uid"], "")
         if (meta.get("name") or "") == name and not meta.get("uid"):
             if self.ctx.storage.get(self.res.key(namespace, name)) is None:
                 # rest/meta.go: WipeObjectMetaSystemFields -- what the body says of them does not count
@@ -595,10 +606,7 @@ class Store:
             if patched is None and old is not None and meta.get("uid") and meta["uid"] != old["metadata"].get("uid"):
                 # rest/update.go: DefaultUpdatedObjectInfo.Preconditions -- a PUT's uid is a storage precondition,
                 # checked on the stored object first (storage/interfaces.go: Preconditions.Check)
-                raise Conflict(res.qualified_resource, res.group, res.plural, name, (
-                    f"StorageError: invalid object, Code: 4, Key: {key}, ResourceVersion: 0, AdditionalErrorMsg: "
-                    f"Precondition failed: UID in precondition: {meta['uid']}, UID in object meta: "
-                    f"{old['metadata'].get('uid')}"))
+                raise self._uid_precondition_failed(namespace, name, meta["uid"], old["metadata"].get("uid", ""))
             asked_rv = meta.get("resourceVersion")
             if not asked_rv and not self.strategy.allow_unconditional_update:
                 # store.go: Update -- an Invalid whose kind is the resource (GroupKind{Group, Resource})
