@@ -94,7 +94,8 @@ FAULTS: tuple[Fault, ...] = (
     Fault("watch.racy-start", "watch.list-then-watch",
           "a watch from a resourceVersion replays the changes since, lets other requests in, then follows the store "
           "from that moment: a change committed in between is in neither the list nor the watch",
-          concurrent=True),
+          # a bookmark the watch sends later promises every change up to its revision, the lost one included
+          also=("watch.bookmarkable",), concurrent=True),
     Fault("watch.drops-event", "watch.reliable",
           "watchers never receive DELETED events"),
     Fault("watch.reorders", "watch.ordered",
