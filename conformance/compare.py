@@ -89,10 +89,10 @@ def exact_diffs(expected: Any, actual: Any, path: str, time_skew: int = 0) -> li
     if isinstance(expected, list):
         if not isinstance(actual, list) or len(actual) != len(expected):
             return [f"{path}: expected {short(expected)}, got {short(actual)}"]
-        if path.endswith(".conditions"):
+        if path.endswith(".conditions") and _typed(expected) and _typed(actual):
             # conditions are keyed by type: compared per type, whatever order the server keeps them in
-            want = {c.get("type"): c for c in expected if isinstance(c, dict)}
-            got = {c.get("type"): c for c in actual if isinstance(c, dict)}
+            want = {c["type"]: c for c in expected}
+            got = {c["type"]: c for c in actual}
             if sorted(want, key=str) != sorted(got, key=str):
                 return [f"{path}: expected types {sorted(want, key=str)}, got {sorted(got, key=str)}"]
             return [d for t, c in want.items() for d in exact_diffs(c, got[t], f"{path}[{t}]", time_skew)]
@@ -223,3 +223,10 @@ def _check_object(model: APIModel, plural: str, expect: Expect, body: Any) -> No
     diffs = object_diffs(expect.obj, body, time_skew=model.time_skew)
     if diffs:
         raise violation(expect.rule, f"{expect.op}: object differs: " + "; ".join(diffs))
+
+
+def _typed(items: list[Any]) -> bool:
+    """Whether a list is conditions as the API has them: maps, each with its own string ``type``; anything else
+    is compared item by item."""
+    types = [c.get("type") for c in items if isinstance(c, dict)]
+    return len(types) == len(items) and all(isinstance(t, str) for t in types) and len(set(types)) == len(types)

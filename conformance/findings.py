@@ -116,8 +116,29 @@ FINDINGS: tuple[Finding, ...] = (
         upstream="long-standing: https://github.com/kubernetes/kubernetes/pull/62836 (2018, closed) kept the "
                  "refusal and left the code; no open kubernetes/kubernetes issue found about the 500",
     ),
+    Finding(
+        id="create-on-update-keeps-deletion",
+        label="create by PUT keeps deletionTimestamp",
+        invariant="api.server-owned-fields",
+        title="an object created by a PUT (a Lease, where a PUT may create) keeps the deletionTimestamp and "
+              "deletionGracePeriodSeconds the client sent: it is born being deleted",
+        matches=lambda verb, resource, code, body: (
+            verb in ("update", "patch") and code == 201 and isinstance(body, dict)
+            and bool(((body.get("metadata") or {}).get("deletionTimestamp"))
+                     or (body.get("metadata") or {}).get("deletionGracePeriodSeconds") is not None)),
+        seen_on=("v1.34.4",),
+        cause="apiserver/pkg/registry/generic/registry/store.go: Update creates a missing object after "
+              "rest.FillObjectMetaSystemFields only (uid, creationTimestamp); the create path's "
+              "rest.WipeObjectMetaSystemFields (rest/meta.go), which clears deletionTimestamp and "
+              "deletionGracePeriodSeconds, is not called there before 1.37 (k8s.io/apiserver v0.34.4 and v0.36.3 "
+              "lack it; v0.37.2 calls it, 'to match create behavior')",
+        reproduction="PUT /apis/coordination.k8s.io/v1/namespaces/NS/leases/NEW with metadata.deletionTimestamp "
+                     "\"2001-02-03T04:05:06Z\": 201, and the Lease carries it (v1.34.4); v1.37.2 answers 201 "
+                     "without it",
+        upstream="fixed in 1.37 (the wipe in store.go Update); the kubernetes/kubernetes issue or pull request that "
+                 "made the change was not located",
+    ),
 )
-
 
 #: set to 1 (or pass pytest's --report-known) to report known findings without failing
 REPORT_KNOWN_ENV = "KUBEPROP_REPORT_KNOWN"

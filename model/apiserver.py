@@ -504,6 +504,11 @@ class APIModel:
                 fresh["metadata"] = {k: v for k, v in meta.items() if k not in (
                     "uid", "resourceVersion", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds")}
                 expect = self.create(plural, namespace, fresh)
+                kept = {k: clone(meta[k]) for k in ("deletionTimestamp", "deletionGracePeriodSeconds") if k in meta}
+                if kept and self.release < releases.CREATE_ON_UPDATE_WIPES_DELETION and expect.obj is not None:
+                    # before 1.37 the created object keeps them (model/releases.py): a finding of
+                    # api.server-owned-fields, and what such a release stores
+                    expect.obj["metadata"].update(kept)
                 expect.op = "update"
                 return expect
             return Expect("update", 404, status=st.not_found(res, name))

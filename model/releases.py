@@ -31,6 +31,14 @@ PINNED: Release = (1, 37, 2)
 #: v0.36.3 and v0.37.2 for these checks).
 SINGLE_META_UPDATE_CAUSES: Release = (1, 37, 0)
 
+#: An object a PUT creates (where the strategy allows it: leases) has its deletionTimestamp and
+#: deletionGracePeriodSeconds cleared from 1.37 on, and keeps what the client sent before:
+#: apiserver/pkg/registry/generic/registry/store.go Update calls rest.WipeObjectMetaSystemFields before
+#: FillObjectMetaSystemFields in v0.37.2 and only the latter in v0.34.4 and v0.36.3. Seen on v1.34.4 (a Lease
+#: created with the client's deletionTimestamp); it breaks api.server-owned-fields, a finding
+#: (conformance/findings.py: create-on-update-keeps-deletion).
+CREATE_ON_UPDATE_WIPES_DELETION: Release = (1, 37, 0)
+
 _VERSION = re.compile(r"^v?(\d+)\.(\d+)\.(\d+)")
 
 

@@ -64,7 +64,7 @@ def server_owned(what: str | Callable[[], str], verb: str, sent: Any, code: int,
     got = answer["metadata"]
     sent_meta = (sent.get("metadata") if isinstance(sent, dict) else None) or {}
     problems: list[str] = []
-    if verb == "create":
+    if verb == "create" or code == 201:  # a PUT that created the object is a create (store.go: Update)
         now = now or datetime.now(UTC)
         for f in OWNED:
             if f not in sent_meta:

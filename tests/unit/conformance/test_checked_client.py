@@ -197,3 +197,20 @@ def test_server_owned_fields_are_judged_from_answers_alone() -> None:
     problems = server_owned("POST l", "create", {"metadata": {"uid": "c1", "deletionTimestamp": "x"}}, 201,
                             created, None)
     assert "kept the uid" in problems[0] and "being deleted" in problems[0]
+
+
+def test_a_put_that_creates_is_held_to_a_create_and_the_finding_is_known() -> None:
+    from conformance import findings
+    from conformance.checks.api import server_owned
+
+    sent = {"metadata": {"name": "l", "deletionTimestamp": "2001-02-03T04:05:06Z"}}
+    born_deleting = {"kind": "Lease",
+                     "metadata": {"name": "l", "uid": "u", "deletionTimestamp": "2001-02-03T04:05:06Z"}}
+    problems = server_owned("PUT l", "update", sent, 201, born_deleting, None)
+    assert problems and "being deleted" in problems[0]
+    assert server_owned("PUT l", "update", sent, 201, {"kind": "Lease", "metadata": {"name": "l", "uid": "u"}},
+                        None) == []
+    known = findings.matching("api.server-owned-fields", "update", "leases", 201, born_deleting, "v1.34.4")
+    assert known is not None and known.id == "create-on-update-keeps-deletion"
+    assert findings.matching("api.server-owned-fields", "update", "leases", 201, born_deleting,
+                             "v1.37.2-kubeprop") is None  # the bundled server is held to the contract

@@ -141,3 +141,17 @@ def test_an_invalid_message_folds_equal_causes() -> None:
     assert body["message"] == ('Lease.coordination.k8s.io "l" is invalid: metadata.uid: Invalid value: "x": '
                                "field is immutable")
     assert len(body["details"]["causes"]) == 2
+
+
+def test_a_lease_created_by_put_keeps_the_clients_deletion_before_1_37() -> None:
+    # model/releases.py: CREATE_ON_UPDATE_WIPES_DELETION (store.go Update wipes system fields from v0.37 on)
+    kept = {}
+    for release in ((1, 34, 4), (1, 37, 2)):
+        m = APIModel(release=release)
+        created(m, "namespaces", None, ns("a"), "1", "u1")
+        e = m.update("leases", "a", "l", {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
+                                          "metadata": {"name": "l", "namespace": "a",
+                                                       "deletionTimestamp": "2001-02-03T04:05:06Z"}})
+        assert e.code == 201
+        kept[release] = e.obj["metadata"].get("deletionTimestamp")
+    assert kept == {(1, 34, 4): "2001-02-03T04:05:06Z", (1, 37, 2): None}
