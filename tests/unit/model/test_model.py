@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from model.apiserver import APIModel
+from model.apiserver import APIModel, clone
 from model.selectors import Requirement, Selector
 
 
@@ -155,3 +155,22 @@ def test_a_lease_created_by_put_keeps_the_clients_deletion_before_1_37() -> None
         assert e.code == 201
         kept[release] = e.obj["metadata"].get("deletionTimestamp")
     assert kept == {(1, 34, 4): "2001-02-03T04:05:06Z", (1, 37, 2): None}
+
+
+def test_an_update_naming_another_deletion_timestamp_is_written() -> None:
+    # kube-apiserver v1.36.3 and v1.37.2: a PUT of a pod being deleted whose body names another deletionTimestamp
+    # gets a new resourceVersion though BeforeUpdate puts the stored stamp back; the same body with the stored
+    # stamp is a no-op
+    m = APIModel()
+    created(m, "namespaces", None, ns("ns-a"), "1", "u1")
+    body = {**pod("p"), "metadata": {"name": "p", "finalizers": ["x.io/a"]}}
+    created(m, "pods", "ns-a", body, "2", "u2")
+    e = m.delete("pods", "ns-a", "p", None)
+    e.commit({"metadata": {"resourceVersion": "3", "deletionTimestamp": "2026-01-01T00:00:01Z"}})
+    stored = m.lookup("pods", "ns-a", "p")
+    assert stored["metadata"]["deletionTimestamp"] == "2026-01-01T00:00:01Z"  # the server's stamp, learned
+    assert m.update("pods", "ns-a", "p", clone(stored)).commit is None  # a no-op
+    other = clone(stored)
+    other["metadata"]["deletionTimestamp"] = "2001-02-03T04:05:06Z"
+    e = m.update("pods", "ns-a", "p", other)
+    assert e.code == 200 and e.fresh_rv and e.obj["metadata"]["deletionTimestamp"] == "2026-01-01T00:00:01Z"
