@@ -75,7 +75,7 @@ FINDINGS: tuple[Finding, ...] = (
         title="a Binding whose target fails validation (kind other than Node, no name) is answered 500, not 422",
         matches=lambda verb, resource, code, body: (
             verb == "bind" and code == 500 and _message(body).lstrip("[").startswith("target.")),
-        seen_on=("v1.37.2",),
+        seen_on=("v1.34.0", "v1.34.4", "v1.36.1", "v1.36.3", "v1.37.2"),
         cause="pkg/registry/core/pod/storage/storage.go: BindingREST.Create returns ValidatePodBinding's field "
               "errors as a plain aggregate error, which the handler turns into an InternalError (500)",
         reproduction="POST /api/v1/namespaces/NS/pods/NAME/binding with target {\"kind\": \"foo\"}",
@@ -90,7 +90,7 @@ FINDINGS: tuple[Finding, ...] = (
         title="a get whose resourceVersion parameter is not a decimal revision is answered 500, not 400",
         matches=lambda verb, resource, code, body: (
             verb == "get" and code == 500 and _message(body).startswith("resourceVersion: Invalid value: ")),
-        seen_on=("v1.37.2",),
+        seen_on=("v1.34.0", "v1.34.4", "v1.36.1", "v1.36.3", "v1.37.2"),
         cause="apiserver/pkg/storage/api_object_versioner.go: ParseResourceVersion returns a storage InvalidError, "
               "which a list turns into a BadRequest (storage/interfaces.go: ValidateListOptions) but a get, and a "
               "watch, hand on to the handler as an InternalError (500)",
@@ -108,7 +108,7 @@ FINDINGS: tuple[Finding, ...] = (
         matches=lambda verb, resource, code, body: (
             verb == "create" and code == 500
             and _message(body) == "resourceVersion should not be set on objects to be created"),
-        seen_on=("v1.37.2",),
+        seen_on=("v1.34.0", "v1.34.4", "v1.36.1", "v1.36.3", "v1.37.2"),
         cause="apiserver/pkg/storage/etcd3/store.go: Create returns the plain error ErrResourceVersionSetOnCreate, "
               "which the handler turns into an InternalError (500); the request is refused on purpose, only the "
               "code says the server failed",
@@ -126,7 +126,7 @@ FINDINGS: tuple[Finding, ...] = (
             verb in ("update", "patch") and code == 201 and isinstance(body, dict)
             and bool(((body.get("metadata") or {}).get("deletionTimestamp"))
                      or (body.get("metadata") or {}).get("deletionGracePeriodSeconds") is not None)),
-        seen_on=("v1.34.4",),
+        seen_on=("v1.34.0", "v1.34.4", "v1.36.1", "v1.36.3"),
         cause="apiserver/pkg/registry/generic/registry/store.go: Update creates a missing object after "
               "rest.FillObjectMetaSystemFields only (uid, creationTimestamp); the create path's "
               "rest.WipeObjectMetaSystemFields (rest/meta.go), which clears deletionTimestamp and "
