@@ -118,7 +118,8 @@ def _worker(index: int, url: str, machines: tuple[str, ...], faults: tuple[str, 
     for cls in classes.values():
         counting(cls)
 
-    conf = settings(profiles.PROFILES[profiles.DEFAULT], max_examples=CHUNK, database=database,
+    # fresh draws in every chunk, also where Hypothesis' CI profile would derandomize (the CI variable set)
+    conf = settings(profiles.PROFILES[profiles.DEFAULT], max_examples=CHUNK, database=database, derandomize=False,
                     phases=[Phase.generate, Phase.shrink], print_blob=False)
     turn = 0
     while not stop.is_set():
