@@ -73,7 +73,10 @@ class Target(Protocol):
     name: str
     controls: Controls | None
 
-    def create(self, resource: str, namespace: str | None, body: JSON) -> Response: ...
+    def create(self, resource: str, namespace: str | None, body: JSON, *, dry_run: list[str] | None = None
+               ) -> Response:
+        """A create; every write takes ``dry_run``, the values of the ``dryRun`` query parameter (None sends
+        none; "All" asks for every check and no change, apimachinery/pkg/apis/meta/v1/types.go: CreateOptions)."""
 
     def get(self, resource: str, namespace: str | None, name: str, *, resource_version: str = "") -> Response:
         """A get; ``resource_version`` "0" lets the server answer from its cache, any other value asks for an
@@ -86,19 +89,22 @@ class Target(Protocol):
         """A list; ``limit`` > 0 asks for one page, ``continue_`` for the next (the token of the page before);
         ``resource_version`` and ``resource_version_match`` (Exact, NotOlderThan) choose the revision read."""
 
-    def update(self, resource: str, namespace: str | None, name: str, body: JSON) -> Response: ...
+    def update(self, resource: str, namespace: str | None, name: str, body: JSON, *,
+               dry_run: list[str] | None = None) -> Response: ...
 
     def patch(
-        self, resource: str, namespace: str | None, name: str, patch: Any, *, patch_type: str = "merge"
+        self, resource: str, namespace: str | None, name: str, patch: Any, *, patch_type: str = "merge",
+        dry_run: list[str] | None = None
     ) -> Response:
         """PATCH with ``patch_type`` "merge" (RFC 7386), "json" (RFC 6902) or "strategic"."""
 
     def delete(
-        self, resource: str, namespace: str | None, name: str, *, options: JSON | None = None
+        self, resource: str, namespace: str | None, name: str, *, options: JSON | None = None,
+        dry_run: list[str] | None = None
     ) -> Response:
         """``options`` is a DeleteOptions body (gracePeriodSeconds, preconditions)."""
 
-    def bind(self, namespace: str, name: str, body: JSON) -> Response:
+    def bind(self, namespace: str, name: str, body: JSON, *, dry_run: list[str] | None = None) -> Response:
         """POST a Binding to ``pods/{name}/binding``."""
 
     def watch(

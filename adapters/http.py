@@ -46,6 +46,11 @@ def _seg(text: str) -> str:
     return quote(text, safe="")
 
 
+def _dry(dry_run: list[str] | None) -> dict[str, list[str]] | None:
+    """The ``dryRun`` query parameter, once per value (requests repeats a key for a list)."""
+    return {"dryRun": list(dry_run)} if dry_run is not None else None
+
+
 def _decode(resp: requests.Response) -> Any:
     try:
         return resp.json()
@@ -219,7 +224,7 @@ class HTTPTarget:
             path += f"/{_seg(name)}"
         return path
 
-    def _request(self, method: str, path: str, *, body: Any = None, params: dict[str, str] | None = None,
+    def _request(self, method: str, path: str, *, body: Any = None, params: dict[str, Any] | None = None,
                  stream: bool = False, timeout: Any = REQUEST_TIMEOUT,
                  headers: dict[str, str] | None = None) -> requests.Response:
         data = None if body is None else json.dumps(body)
@@ -236,8 +241,9 @@ class HTTPTarget:
         resp = self._request(method, path, **kwargs)
         return Response(resp.status_code, _decode(resp))
 
-    def create(self, resource: str, namespace: str | None, body: JSON) -> Response:
-        return self._call("POST", self._path(resource, namespace), body=body)
+    def create(self, resource: str, namespace: str | None, body: JSON, *, dry_run: list[str] | None = None
+               ) -> Response:
+        return self._call("POST", self._path(resource, namespace), body=body, params=_dry(dry_run))
 
     def get(self, resource: str, namespace: str | None, name: str, *, resource_version: str = "") -> Response:
         params = {"resourceVersion": resource_version} if resource_version else None
@@ -257,27 +263,30 @@ class HTTPTarget:
             params["resourceVersionMatch"] = resource_version_match
         return self._call("GET", self._path(resource, namespace), params=params or None)
 
-    def update(self, resource: str, namespace: str | None, name: str, body: JSON) -> Response:
-        return self._call("PUT", self._path(resource, namespace, name), body=body)
+    def update(self, resource: str, namespace: str | None, name: str, body: JSON, *,
+               dry_run: list[str] | None = None) -> Response:
+        return self._call("PUT", self._path(resource, namespace, name), body=body, params=_dry(dry_run))
 
     def patch(self, resource: str, namespace: str | None, name: str, patch: Any, *,
-              patch_type: str = "merge") -> Response:
+              patch_type: str = "merge", dry_run: list[str] | None = None) -> Response:
         try:
             content_type = PATCH_CONTENT_TYPES[patch_type]
         except KeyError:
             content_type = patch_type  # a media type given as it is
         return self._call("PATCH", self._path(resource, namespace, name), body=patch,
-                          headers={"Content-Type": content_type})
+                          headers={"Content-Type": content_type}, params=_dry(dry_run))
 
-    def delete(self, resource: str, namespace: str | None, name: str, *, options: JSON | None = None) -> Response:
-        return self._call("DELETE", self._path(resource, namespace, name), body=options)
+    def delete(self, resource: str, namespace: str | None, name: str, *, options: JSON | None = None,
+               dry_run: list[str] | None = None) -> Response:
+        return self._call("DELETE", self._path(resource, namespace, name), body=options, params=_dry(dry_run))
 
     def delete_collection(self, resource: str, namespace: str | None, *, options: JSON | None = None) -> Response:
         """DELETE on the collection: every object of ``resource`` in ``namespace``."""
         return self._call("DELETE", self._path(resource, namespace), body=options)
 
-    def bind(self, namespace: str, name: str, body: JSON) -> Response:
-        return self._call("POST", self._path("pods", namespace, name) + "/binding", body=body)
+    def bind(self, namespace: str, name: str, body: JSON, *, dry_run: list[str] | None = None) -> Response:
+        return self._call("POST", self._path("pods", namespace, name) + "/binding", body=body,
+                          params=_dry(dry_run))
 
     def watch(
         self,

@@ -113,8 +113,9 @@ class InProcessTarget:
         self._watches: list[InProcessWatch] = []
         self.schedulers: InProcessSchedulers | None = None
 
-    def create(self, resource: str, namespace: str | None, body: JSON) -> Response:
-        return _response(self.server.create(resource, namespace, body))
+    def create(self, resource: str, namespace: str | None, body: JSON, *, dry_run: list[str] | None = None
+               ) -> Response:
+        return _response(self.server.create(resource, namespace, body, dry_run=dry_run))
 
     def get(self, resource: str, namespace: str | None, name: str, *, resource_version: str = "") -> Response:
         # the bundled server reads storage for every get: the newest object is a right answer whatever the
@@ -128,20 +129,22 @@ class InProcessTarget:
                                           continue_=continue_, resource_version=resource_version,
                                           resource_version_match=resource_version_match))
 
-    def update(self, resource: str, namespace: str | None, name: str, body: JSON) -> Response:
-        return _response(self.server.update(resource, namespace, name, body))
+    def update(self, resource: str, namespace: str | None, name: str, body: JSON, *,
+               dry_run: list[str] | None = None) -> Response:
+        return _response(self.server.update(resource, namespace, name, body, dry_run=dry_run))
 
     def patch(self, resource: str, namespace: str | None, name: str, patch: Any, *,
-              patch_type: str = "merge") -> Response:
-        return _response(self.server.patch(resource, namespace, name, patch_type, patch))
+              patch_type: str = "merge", dry_run: list[str] | None = None) -> Response:
+        return _response(self.server.patch(resource, namespace, name, patch_type, patch, dry_run=dry_run))
 
     def delete(
-        self, resource: str, namespace: str | None, name: str, *, options: JSON | None = None
+        self, resource: str, namespace: str | None, name: str, *, options: JSON | None = None,
+        dry_run: list[str] | None = None
     ) -> Response:
-        return _response(self.server.delete(resource, namespace, name, options))
+        return _response(self.server.delete(resource, namespace, name, options, dry_run=dry_run))
 
-    def bind(self, namespace: str, name: str, body: JSON) -> Response:
-        return _response(self.server.bind(namespace, name, body))
+    def bind(self, namespace: str, name: str, body: JSON, *, dry_run: list[str] | None = None) -> Response:
+        return _response(self.server.bind(namespace, name, body, dry_run=dry_run))
 
     def watch(
         self,

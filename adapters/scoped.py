@@ -43,6 +43,11 @@ UNSCHEDULED = "kubeprop-unscheduled"
 NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"
 
 
+def _dry(dry_run: list[str] | None) -> dict[str, Any]:
+    """The keyword a write passes on to the inner target: none when the request asks no dry run."""
+    return {"dry_run": dry_run} if dry_run is not None else {}
+
+
 def new_run_id() -> str:
     """A short id that keeps every mapped name a valid DNS label (``k`` + 10 hex digits). Names a deleted
     example leaves behind may stay for good (a namespace stays Terminating where no namespace controller runs), so
@@ -172,11 +177,12 @@ class ScopedTarget:
 
     # ----- the Target protocol ----------------------------------------------------------------
 
-    def create(self, resource: str, namespace: str | None, body: JSON) -> Response:
+    def create(self, resource: str, namespace: str | None, body: JSON, *, dry_run: list[str] | None = None
+               ) -> Response:
         out = self._outward_body(resource, body)
         ns = self._ns(namespace)
-        resp = self.inner.create(resource, ns, out)
-        if resp.ok and isinstance(resp.body, dict):
+        resp = self.inner.create(resource, ns, out, **_dry(dry_run))
+        if resp.ok and isinstance(resp.body, dict) and not dry_run:
             self._created.add((resource, ns, resp.body.get("metadata", {}).get("name", "")))
         return self._answer(resp)
 
@@ -192,21 +198,22 @@ class ScopedTarget:
                                             continue_=continue_, resource_version=resource_version,
                                             resource_version_match=resource_version_match))
 
-    def update(self, resource: str, namespace: str | None, name: str, body: JSON) -> Response:
+    def update(self, resource: str, namespace: str | None, name: str, body: JSON, *,
+               dry_run: list[str] | None = None) -> Response:
         ns, physical = self._ns(namespace), self._name(resource, name)
-        resp = self.inner.update(resource, ns, physical, self._outward_body(resource, body))
-        if resp.code == 201:
+        resp = self.inner.update(resource, ns, physical, self._outward_body(resource, body), **_dry(dry_run))
+        if resp.code == 201 and not dry_run:
             self._created.add((resource, ns, physical))  # a PUT that created (leases allow it)
         return self._answer(resp)
 
     def patch(self, resource: str, namespace: str | None, name: str, patch: Any, *,
-              patch_type: str = "merge") -> Response:
+              patch_type: str = "merge", dry_run: list[str] | None = None) -> Response:
         if patch_type == "json" and isinstance(patch, list):
             out: Any = [self._outward_op(resource, op) for op in patch]
         else:
             out = self._outward_body(resource, patch, patch=True)
         return self._answer(self.inner.patch(resource, self._ns(namespace), self._name(resource, name), out,
-                                             patch_type=patch_type))
+                                             patch_type=patch_type, **_dry(dry_run)))
 
     def _outward_op(self, resource: str, op: Any) -> Any:
         """One JSON-patch operation in this run's names: a whole label map set keeps the run label."""
@@ -219,13 +226,14 @@ class ScopedTarget:
             op["value"] = self._outward_body(resource, {"metadata": op["value"]})["metadata"]
         return op
 
-    def delete(self, resource: str, namespace: str | None, name: str, *, options: JSON | None = None) -> Response:
+    def delete(self, resource: str, namespace: str | None, name: str, *, options: JSON | None = None,
+               dry_run: list[str] | None = None) -> Response:
         return self._answer(self.inner.delete(resource, self._ns(namespace), self._name(resource, name),
-                                              options=options))
+                                              options=options, **_dry(dry_run)))
 
-    def bind(self, namespace: str, name: str, body: JSON) -> Response:
+    def bind(self, namespace: str, name: str, body: JSON, *, dry_run: list[str] | None = None) -> Response:
         out = self._outward_body("bindings", body)
-        return self._answer(self.inner.bind(self.outward_name(namespace), name, out))
+        return self._answer(self.inner.bind(self.outward_name(namespace), name, out, **_dry(dry_run)))
 
     def watch(self, resource: str, namespace: str | None = None, *, resource_version: str | None = None,
               label_selector: str | None = None, bookmarks: bool = False, timeout_seconds: int = 0) -> ScopedWatch:

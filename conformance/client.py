@@ -91,6 +91,9 @@ class CheckedClient:
         self._server_version: str | None = None
         #: (resource, namespace, name) -> the server-owned metadata the last answer showing the object carried
         self._owned: dict[tuple[str, str, str], dict[str, Any]] = {}
+        #: (resource, namespace, name) -> its resourceVersion in the last answer that showed it ("": a get found
+        #: none), for api.dry-run
+        self._seen_rv: dict[tuple[str, str, str], str] = {}
 
     def server_version(self) -> str:
         """The target's gitVersion ("" in process), asked once: findings are recognised per release."""
@@ -114,7 +117,8 @@ class CheckedClient:
             before = self._owned.get((op.resource, op.namespace or "", name or ""))
             found.append((api_checks.server_owned,
                           api_checks.server_owned(what, op.verb, op.body, resp.code, resp.body, before)))
-        self._remember_owned(op, resp)
+        if not op.asks_dry_run:  # a dry run's answer shows an object as it would be, not as it is
+            self._remember_owned(op, resp)
         for chk, problems in found:
             if not problems:
                 continue
@@ -133,6 +137,8 @@ class CheckedClient:
     def _remember_owned(self, op: Op, resp: Response) -> None:
         """The server-owned metadata of every object an answer shows, as api.server-owned-fields compares an
         update's answer with it (kept apart from the model: only answers go in)."""
+        if op.verb == "get" and resp.code == 404:
+            self._seen_rv[(op.resource, op.namespace or "", op.name or "")] = ""
         if resp.code >= 300 or not isinstance(resp.body, dict):
             return
         objects = resp.body.get("items") if op.verb == "list" else [resp.body]
@@ -141,6 +147,8 @@ class CheckedClient:
             if isinstance(meta, dict) and meta.get("name"):
                 key = (op.resource, meta.get("namespace") or op.namespace or "", meta["name"])
                 self._owned[key] = {f: meta.get(f) for f in api_checks.OWNED}
+                if meta.get("resourceVersion"):
+                    self._seen_rv[key] = meta["resourceVersion"]
 
     # ----- API calls ------------------------------------------------------------------------------
 
@@ -154,19 +162,27 @@ class CheckedClient:
         if self.target.controls is None:
             self.model.now = wall_now()  # the server stamps this call with its time now
         expect = op.expect(self.model)
+        resp, what = self._send(op, via)
+        return self._judge(op, expect, resp, what)
+
+    def _send(self, op: Op, via: Target | None = None) -> tuple[Response, Callable[[], str]]:
+        """Record (unless it is a replica's call) and send ``op``; its answer and how to describe it."""
         if via is None:
             args, kwargs = op.call_args()
             record = self.history.record(op.verb, *args, **kwargs)
-            what: Callable[[], str] = record.render
-            with transport(what):
+            with transport(record.render):
                 resp = op.send(self.target)
             record.code, record.body = resp.code, resp.body
-        else:
-            def what() -> str:
-                return f"a scheduler replica's {op.verb} of {op.resource} {op.namespace}/{op.name}"
+            return resp, record.render
 
-            with transport(what):
-                resp = op.send(via)
+        def what() -> str:
+            return f"a scheduler replica's {op.verb} of {op.resource} {op.namespace}/{op.name}"
+
+        with transport(what):
+            return op.send(via), what
+
+    def _judge(self, op: Op, expect: Expect, resp: Response, what: Callable[[], str]) -> Response:
+        """The API's promises on ``resp``, then the model's ``expect``, then the model takes in what happened."""
         if not self._promises(op, what, resp):
             return resp
         check = self.reporter.note_check(self.history, expect, resp.code, resp.body)
@@ -199,9 +215,45 @@ class CheckedClient:
 
     def write(self, op: Op) -> Response:
         """A write, then the read that shows what it left behind (read-your-writes)."""
+        if op.asks_dry_run and op.name:
+            return self._dry_write(op)
         resp = self.call(op)
         if resp.code < 500 and op.name:
             self.call(op.read_back())
+        return resp
+
+    def _dry_write(self, op: Op) -> Response:
+        """A write that asks for a dry run, and the read right after, both sent before either is judged:
+        api.dry-run (conformance/checks/api.py) is judged on what the two answers show against the object as
+        answers showed it before, and only then is each held to the model. A known finding reported without
+        failing (KUBEPROP_REPORT_KNOWN=1) holds the answer to the write the server carried out instead."""
+        key = (op.resource, op.namespace or "", op.name or "")
+        before = self._seen_rv.get(key)
+        if self.target.controls is None:
+            self.model.now = wall_now()
+        expect = op.expect(self.model)
+        carried_out = op.carried_out().expect(self.model)
+        resp, what = self._send(op)
+        read = op.read_back()
+        read_resp, read_what = self._send(read)
+        problems = api_checks.dry_run(what, op.dry_values(), resp.code, resp.body, before, read_resp.code,
+                                      read_resp.body)
+        if problems:
+            invariant = api_checks.dry_run.invariant
+            version = self.server_version()
+            known = findings.matching(invariant, op.verb, op.resource, resp.code, resp.body, version, request=op)
+            if known is None or findings.fail_on_known():
+                which = f"; {findings.describe(known)}" if findings.applicable(version) else ""
+                self.fail(violation(invariant, "; ".join(problems) + which))
+            findings.record(known, f"a call to {version}", f"{what()}\nanswered {resp.code}: {resp.body!r}")
+            if known.then == "nothing-stored":
+                self._promises(op, what, resp)
+                self._judge(read, read.expect(self.model), read_resp, read_what)
+                return resp
+            expect = carried_out
+        self._judge(op, expect, resp, what)
+        if resp.code < 500:
+            self._judge(read, read.expect(self.model), read_resp, read_what)
         return resp
 
     # ----- watches --------------------------------------------------------------------------------

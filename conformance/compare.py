@@ -210,7 +210,7 @@ def _check_object(model: APIModel, plural: str, expect: Expect, body: Any) -> No
         raise violation(expect.rule, f"{expect.op}: expected a {expect.obj.get('kind')} object"
                         f"{' (' + expect.why + ')' if expect.why else ''}, got {short(body)}")
     rv = (body.get("metadata") or {}).get("resourceVersion")
-    if expect.rv is not None and rv != expect.rv:
+    if expect.rv is not None and (rv or "") != expect.rv:  # "": the object must carry none (a dry-run create)
         raise violation("api.rv-changes" if expect.rule in ("api.rv-changes", "api.matches-model") else expect.rule,
                         f"{expect.op}: expected resourceVersion {expect.rv!r}"
                         f"{' (' + expect.why + ')' if expect.why else ''}, got {rv!r}")

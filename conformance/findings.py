@@ -29,6 +29,19 @@ def _message(body: Any) -> str:
     return str(body.get("message", "")) if isinstance(body, dict) else ""
 
 
+def _hides_dry_run_query(op: Any) -> bool:
+    """A DELETE with a DeleteOptions body whose dryRun does not say what its URL's does."""
+    body = op.options if isinstance(op.options, dict) else None
+    return op.verb == "delete" and bool(op.dry_run) and body is not None \
+        and list(body.get("dryRun") or []) != list(op.dry_run)
+
+
+def _sets_resource_version(op: Any) -> bool:
+    """A create whose body sets metadata.resourceVersion."""
+    meta = (op.body.get("metadata") if isinstance(op.body, dict) else None) or {}
+    return op.verb == "create" and bool(meta.get("resourceVersion"))
+
+
 @dataclass(frozen=True)
 class Finding:
     id: str
@@ -45,6 +58,12 @@ class Finding:
     matches: Callable[[str, str, int, Any], bool] | None = None
     #: the Allure category and console label
     label: str = ""
+    #: for a promise checked call by call: whether the request (a conformance.ops.Op) is one this finding is about
+    request: Callable[[Any], bool] | None = None
+    #: for an api.dry-run finding reported without failing, what the server did with the write: "carried-out"
+    #: (the answer is held to the model's verdict on the same write without dryRun) or "nothing-stored" (the
+    #: answer is not held to the model, which keeps its state)
+    then: str = ""
 
     def category(self) -> str:
         return f"known upstream: {self.label or self.id}"
@@ -138,6 +157,41 @@ FINDINGS: tuple[Finding, ...] = (
         upstream="fixed in 1.37 (the wipe in store.go Update); the kubernetes/kubernetes issue or pull request that "
                  "made the change was not located",
     ),
+    Finding(
+        id="delete-body-hides-dry-run-query",
+        label="DELETE body hides ?dryRun",
+        invariant="api.dry-run",
+        title="a DELETE whose URL says dryRun=All is carried out when it also sends a DeleteOptions body without "
+              "dryRun (and an unsupported dryRun in the URL is not refused): the object is deleted or marked",
+        request=_hides_dry_run_query,
+        seen_on=("v1.37.2",),
+        cause="apiserver/pkg/endpoints/handlers/delete.go: DeleteResource decodes the DeleteOptions from the body "
+              "when there is one and reads the query parameters only when there is none, so the URL's dryRun "
+              "(which the API's reference lists as a parameter of every delete) is dropped without an error",
+        reproduction="DELETE /api/v1/namespaces/NS/pods/BOUND?dryRun=All with body {\"gracePeriodSeconds\": 20}: 200, "
+                     "and the pod is marked for deletion (a new resourceVersion, a MODIFIED event); with "
+                     "gracePeriodSeconds 0 it is removed. Without a body the same URL changes nothing",
+        upstream="not found in kubernetes/kubernetes issues; not reported yet",
+        then="carried-out",
+    ),
+    Finding(
+        id="dry-run-create-with-resourceversion",
+        label="dry-run create with resourceVersion: 201",
+        invariant="api.dry-run",
+        title="a dry-run create whose body sets metadata.resourceVersion is answered 201 with that resourceVersion, "
+              "where the same create without dryRun is refused: the dry run does not tell what the write does",
+        matches=lambda verb, resource, code, body: code == 201,
+        request=_sets_resource_version,
+        seen_on=("v1.37.2",),
+        cause="apiserver/pkg/storage/etcd3/store.go: Create is where a create with a resourceVersion is refused "
+              "(ErrResourceVersionSetOnCreate, itself answered 500: create-with-resourceversion-500); "
+              "apiserver/pkg/registry/generic/registry/dryrun.go: DryRunnableStorage.Create never calls it for a "
+              "dry run, and copies the object, the client's resourceVersion with it, into the answer",
+        reproduction="POST /api/v1/namespaces/NS/pods?dryRun=All with metadata.resourceVersion \"12345\": 201 and "
+                     "resourceVersion \"12345\"; without dryRun: 500",
+        upstream="not found in kubernetes/kubernetes issues; not reported yet",
+        then="nothing-stored",
+    ),
 )
 
 #: set to 1 (or pass pytest's --report-known) to report known findings without failing
@@ -150,13 +204,19 @@ def fail_on_known() -> bool:
 
 
 def matching(invariant: str, verb: str, resource: str, code: int, body: Any,
-             server_version: str) -> Finding | None:
-    """The known finding one answer that broke ``invariant`` is, on a server of that version, if any."""
+             server_version: str, request: Any = None) -> Finding | None:
+    """The known finding one answer that broke ``invariant`` is, on a server of that version, if any; ``request``
+    is the call (a conformance.ops.Op) for a finding that is recognised by what was asked."""
     for finding in applicable(server_version):
-        if finding.invariant == invariant and finding.matches is not None \
-                and finding.matches(verb, resource, code, body):
-            return finding
+        if finding.invariant != invariant or (finding.matches is None and finding.request is None):
+            continue
+        if finding.matches is not None and not finding.matches(verb, resource, code, body):
+            continue
+        if finding.request is not None and (request is None or not finding.request(request)):
+            continue
+        return finding
     return None
+
 
 
 def describe(finding: Finding | None) -> str:

@@ -130,12 +130,35 @@ class CheckedMachine(RuleBasedStateMachine):
 class APIServerMachine(CheckedMachine):
     """Create, read, update, delete, bind and watch namespaces, pods, nodes and leases."""
 
+    #: the dryRun the next writes carry (set by arm_dry_run): None, or how it is asked; and for how many writes
+    _dry_next: str | None = None
+    _dry_left = 0
+
+    @precondition(lambda self: self._dry_next is None)
+    @rule(how=st.sampled_from(gen.DRY_RUN_FORMS), writes=st.integers(1, 3))
+    def arm_dry_run(self, how: str, writes: int) -> None:
+        """The next ``writes`` writes ask for a dry run, in one of the forms a client may use
+        (conformance/strategies.py: DRY_RUN_FORMS), whatever they are, as a client checking a set of changes
+        (kubectl's --dry-run=server over a manifest) does: every create, update, patch, delete and binding the
+        machine makes is also made as a dry run, and must change nothing."""
+        self._dry_next, self._dry_left = how, writes
+
+    def _write(self, op: Op) -> Response:
+        """Every write of this machine goes through here: the dry run armed for it, if any, then the write."""
+        how = self._dry_next
+        if how is not None:
+            op = gen.with_dry_run(op, how)
+            self._dry_left -= 1
+            if self._dry_left <= 0:
+                self._dry_next = None
+        return self.client.write(op)
+
     @rule(name=gen.names(gen.NAMESPACES, gen.INVALID_NAMES[:2]), labels=gen.labels)
     def create_namespace(self, name: str, labels: dict[str, str]) -> None:
         body: dict[str, Any] = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}
         if labels:
             body["metadata"]["labels"] = labels
-        self.client.write(Op.create("namespaces", None, body))
+        self._write(Op.create("namespaces", None, body))
 
     @rule(
         ns=gen.names((gen.NAMESPACES[0],) * 5 + gen.NAMESPACES[1:], (gen.MISSING_NAMESPACE,)),
@@ -158,17 +181,17 @@ class APIServerMachine(CheckedMachine):
             body["metadata"]["finalizers"] = finalizers
         if with_rv:
             body["metadata"]["resourceVersion"] = "12345"
-        self.client.write(Op.create("pods", ns, body))
+        self._write(Op.create("pods", ns, body))
 
     @rule(name=gen.names(gen.NODE_NAMES, gen.INVALID_NAMES[:1]), parts=gen.node_parts())
     def create_node(self, name: str, parts: dict[str, Any]) -> None:
         body = gen.node_body(name, parts)
-        self.client.write(Op.create("nodes", None, body))
+        self._write(Op.create("nodes", None, body))
 
     @rule(ns=NS, name=st.sampled_from(gen.LEASE_NAMES), spec=gen.lease_specs)
     def create_lease(self, ns: str, name: str, spec: dict[str, Any]) -> None:
         body = {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease", "metadata": {"name": name}, "spec": spec}
-        self.client.write(Op.create("leases", ns, body))
+        self._write(Op.create("leases", ns, body))
 
     # ----- reads ------------------------------------------------------------------------------
 
@@ -203,7 +226,7 @@ class APIServerMachine(CheckedMachine):
         if resource == "namespaces":
             labels = {**labels, "kubernetes.io/metadata.name": name}
         body["metadata"]["labels"] = labels
-        self.client.write(Op.update(resource, ns_, name, body))
+        self._write(Op.update(resource, ns_, name, body))
 
     @rule(resource=st.sampled_from(("pods", "nodes", "leases")), ns=NS,
           index=PICK, finalizers=gen.finalizer_lists,
@@ -213,14 +236,14 @@ class APIServerMachine(CheckedMachine):
         ns_ = _ns_for(resource, ns)
         body = self._body_for_update(resource, ns_, name, rv_mode)
         body["metadata"]["finalizers"] = finalizers
-        self.client.write(Op.update(resource, ns_, name, body))
+        self._write(Op.update(resource, ns_, name, body))
 
     @rule(ns=NS, index=PICK, image=st.sampled_from(gen.IMAGES), rv_mode=st.sampled_from(("fresh", "stale", "none")))
     def update_pod_image(self, ns: str, index: int, image: str, rv_mode: str) -> None:
         name = self._pick("pods", ns, index)
         body = self._body_for_update("pods", ns, name, rv_mode)
         body["spec"]["containers"][0]["image"] = image
-        self.client.write(Op.update("pods", ns, name, body))
+        self._write(Op.update("pods", ns, name, body))
 
     @rule(resource=st.sampled_from(("pods", "nodes", "leases", "namespaces")), ns=NS,
           index=PICK, rv_mode=st.sampled_from(("fresh", "none")))
@@ -228,14 +251,14 @@ class APIServerMachine(CheckedMachine):
         name = self._pick(resource, ns, index)
         ns_ = _ns_for(resource, ns)
         body = self._body_for_update(resource, ns_, name, rv_mode)
-        self.client.write(Op.update(resource, ns_, name, body))
+        self._write(Op.update(resource, ns_, name, body))
 
     @rule(ns=NS, index=PICK, spec=gen.lease_specs, rv_mode=st.sampled_from(("fresh", "stale", "none")))
     def update_lease(self, ns: str, index: int, spec: dict[str, Any], rv_mode: str) -> None:
         name = self._pick("leases", ns, index)
         body = self._body_for_update("leases", ns, name, rv_mode)
         body["spec"] = spec
-        self.client.write(Op.update("leases", ns, name, body))
+        self._write(Op.update("leases", ns, name, body))
 
     @rule(verb=st.sampled_from(("create", "update", "patch")),
           resource=st.sampled_from(("pods", "nodes", "leases", "namespaces")), ns=NS, index=PICK,
@@ -254,15 +277,15 @@ class APIServerMachine(CheckedMachine):
                                     "metadata": {"name": pool[index % len(pool)], field: value}}
             if resource == "pods":
                 body["spec"] = {"containers": [{"name": "c0", "image": gen.IMAGES[0]}]}
-            self.client.write(Op.create(resource, ns_, body))
+            self._write(Op.create(resource, ns_, body))
             return
         name = self._pick(resource, ns, index)
         if verb == "patch":
-            self.client.write(Op.patch(resource, ns_, name, {"metadata": {field: value}}, "merge"))
+            self._write(Op.patch(resource, ns_, name, {"metadata": {field: value}}, "merge"))
             return
         body = self._body_for_update(resource, ns_, name, "fresh")
         body["metadata"][field] = value
-        self.client.write(Op.update(resource, ns_, name, body))
+        self._write(Op.update(resource, ns_, name, body))
 
     # ----- patches (apiserver/pkg/endpoints/handlers/patch.go) -------------------------------------------
 
@@ -297,7 +320,7 @@ class APIServerMachine(CheckedMachine):
             for k in [k for k, v in changes.items() if v is None]:
                 labels.pop(k, None)
             patch.append({"op": "add", "path": "/metadata/labels", "value": labels})
-        self.client.write(Op.patch(resource, ns_, name, patch, patch_type))
+        self._write(Op.patch(resource, ns_, name, patch, patch_type))
 
     @rule(ns=NS, index=PICK, image=st.sampled_from(gen.IMAGES),
           how=st.sampled_from(("merge", "json", "json-test")))
@@ -315,7 +338,7 @@ class APIServerMachine(CheckedMachine):
             if how == "json-test":
                 patch.append({"op": "test", "path": "/spec/containers/0/image", "value": gen.IMAGES[0]})
             patch.append({"op": "replace", "path": "/spec/containers/0/image", "value": image})
-        self.client.write(Op.patch("pods", ns, name, patch, patch_type))
+        self._write(Op.patch("pods", ns, name, patch, patch_type))
 
     def _pick(self, resource: str, ns: str, index: int) -> str:
         """An existing object's name for most indexes (so calls do something); the last index names any."""
@@ -331,8 +354,11 @@ class APIServerMachine(CheckedMachine):
 
     @rule(target=HELD_PODS, resource=st.sampled_from(("pods", "pods", "nodes", "leases")), ns=NS,
           index=PICK, grace=st.sampled_from((None, 0, 1, 5, 30)),
-          precondition=st.sampled_from(("none", "none", "uid", "wrong-uid", "rv", "stale-rv")))
-    def delete_object(self, resource: str, ns: str, index: int, grace: int | None, precondition: str) -> Any:
+          precondition=st.sampled_from(("none", "none", "uid", "wrong-uid", "rv", "stale-rv")),
+          # a delete cannot be undone: it is also asked as a dry run on its own, besides arm_dry_run
+          dry=st.sampled_from((None,) * 5 + gen.DRY_RUN_FORMS))
+    def delete_object(self, resource: str, ns: str, index: int, grace: int | None, precondition: str,
+                      dry: str | None) -> Any:
         name = self._pick(resource, ns, index)
         ns_ = _ns_for(resource, ns)
         stored = self.model.lookup(resource, ns_, name)
@@ -348,7 +374,8 @@ class APIServerMachine(CheckedMachine):
             options["preconditions"] = {"resourceVersion": meta.get("resourceVersion", "1")}
         elif precondition == "stale-rv":
             options["preconditions"] = {"resourceVersion": self._stale_rv(resource, meta.get("resourceVersion"))}
-        self.client.write(Op.delete(resource, ns_, name, options))
+        op = Op.delete(resource, ns_, name, options)
+        self._write(gen.with_dry_run(op, dry) if dry is not None else op)
         held = self.model.lookup(resource, ns_, name)
         if resource == "pods" and held is not None and held["metadata"].get("deletionTimestamp"):
             return multiple((ns, name))  # for the rules that act on a pod being deleted
@@ -364,7 +391,9 @@ class APIServerMachine(CheckedMachine):
     def bind_pod(self, ns: str, index: int, node: str, uid_mode: str, annotations: dict[str, str],
                  target_form: tuple[str | None, bool]) -> Any:
         name = self._pick("pods", ns, index)
-        if self._bind(ns, name, node, uid_mode, annotations, target_form).code == 201:
+        self._bind(ns, name, node, uid_mode, annotations, target_form)
+        pod = self.model.lookup("pods", ns, name)
+        if pod is not None and pod.get("spec", {}).get("nodeName"):
             return multiple((ns, name))  # for the rules that act on a bound pod
         return multiple()
 
@@ -393,7 +422,7 @@ class APIServerMachine(CheckedMachine):
         if named:
             target["name"] = node
         body = {"apiVersion": "v1", "kind": "Binding", "metadata": meta, "target": target}
-        return self.client.write(Op.bind(ns, name, body))
+        return self._write(Op.bind(ns, name, body))
 
     # ----- watches, clock, compaction ---------------------------------------------------------
 

@@ -10,7 +10,7 @@ method by string.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from adapters.base import Response, Target
@@ -40,6 +40,9 @@ class Op:
     options: JSON | None = field(default=None, compare=False)
     #: get and list: the resourceVersion parameter ("" sends none)
     resource_version: str = ""
+    #: writes: the values of the ``dryRun`` query parameter (none sent when empty); a delete may also carry
+    #: ``dryRun`` in its DeleteOptions body (``options``)
+    dry_run: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.verb not in VERBS:
@@ -87,6 +90,22 @@ class Op:
     def is_write(self) -> bool:
         return self.verb in WRITES
 
+    def dry_values(self) -> list[str]:
+        """Every dryRun value the request carries, in its URL and (a delete's) DeleteOptions body."""
+        body = (self.options or {}).get("dryRun") if self.verb == "delete" else None
+        return [*self.dry_run, *(body if isinstance(body, list) else [])]
+
+    @property
+    def asks_dry_run(self) -> bool:
+        return bool(self.dry_values())
+
+    def carried_out(self) -> Op:
+        """The same request without any dryRun: the write a server that ignored it carried out."""
+        options = self.options
+        if self.verb == "delete" and isinstance(options, dict) and "dryRun" in options:
+            options = {k: v for k, v in options.items() if k != "dryRun"}
+        return replace(self, dry_run=(), options=options)
+
     def read_back(self) -> Op:
         """The read that shows what a write left behind."""
         if self.name is None:
@@ -95,6 +114,12 @@ class Op:
 
     def call_args(self) -> tuple[tuple[Any, ...], JSON]:
         """The target method's positional and keyword arguments (the Target protocol, adapters/base.py)."""
+        args, kwargs = self._call_args()
+        if self.dry_run:
+            kwargs["dry_run"] = list(self.dry_run)
+        return args, kwargs
+
+    def _call_args(self) -> tuple[tuple[Any, ...], JSON]:
         if self.verb == "create":
             return (self.resource, self.namespace, self.body), {}
         rv = {"resource_version": self.resource_version} if self.resource_version else {}
@@ -117,6 +142,14 @@ class Op:
 
     def expect(self, model: APIModel) -> Expect:
         """What the model requires of this call's answer, on the model's state now."""
+        if not self.is_write or not self.asks_dry_run:
+            return self._expect(model)
+        refused = model.dry_run_refused(self.verb, self.dry_values())
+        if refused is not None:
+            return refused
+        return model.dry_run(self._expect(model), self.resource, self.namespace, self.name)
+
+    def _expect(self, model: APIModel) -> Expect:
         ns, name = self.namespace, self.name or ""
         if self.verb == "create":
             return model.create(self.resource, ns, self.body)

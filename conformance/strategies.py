@@ -8,6 +8,7 @@ unchanged. The scheduler state machines reuse the pod and node generators.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from hypothesis import strategies as st
@@ -348,3 +349,20 @@ def sched_pod_specs(draw: st.DrawFn) -> dict[str, Any]:
 #: resourceVersion parameters no storage parses (apiserver/pkg/storage/api_object_versioner.go: ParseResourceVersion
 #: takes "" and "0", else an unsigned 64-bit decimal): signs, fractions, other bases, spaces, out of range, words
 malformed_resource_versions = st.sampled_from(("abc", "-1", "1.5", "0x10", "1e3", " 7", "+3", "18446744073709551616"))
+
+
+#: how a write asks for a dry run (apimachinery/pkg/apis/meta/v1/types.go: the DryRun field of CreateOptions,
+#: UpdateOptions, PatchOptions, DeleteOptions; the only supported value is "All"): in the URL ("query"), twice in
+#: the URL, in a delete's DeleteOptions body ("body"; other writes have no options body and use the URL), in both,
+#: and with values the API does not support ("Some", an empty value, "All" beside another)
+DRY_RUN_FORMS = ("query", "query", "body", "body", "both", "twice", "unsupported", "empty", "mixed")
+
+
+def with_dry_run(op: Any, how: str) -> Any:
+    """``op`` (a conformance.ops.Op) asking for a dry run as ``how`` (DRY_RUN_FORMS) says."""
+    query = {"query": ("All",), "both": ("All",), "twice": ("All", "All"), "unsupported": ("Some",),
+             "empty": ("",), "mixed": ("All", "Some")}.get(how, ())
+    in_body = how in ("body", "both")
+    if op.verb == "delete" and in_body:
+        return replace(op, dry_run=query, options={**(op.options or {}), "dryRun": ["All"]})
+    return replace(op, dry_run=query or ("All",))

@@ -57,6 +57,9 @@ FAULTS: tuple[Fault, ...] = (
     Fault("update.takes-creation-timestamp", "api.server-owned-fields",
           "an update (or patch) that sends a creationTimestamp stores it instead of keeping the server's",
           also=("api.matches-model",)),
+    Fault("delete.ignores-dry-run", "api.dry-run",
+          "a delete that asks dryRun=All is carried out: the object is marked or removed",
+          also=("api.matches-model",)),
     Fault("create.keeps-status", "api.matches-model",
           "a pod create keeps the status fields the client sent (only phase is reset to Pending)"),
     # faults only concurrent clients reveal: a check and the write it guards, with other requests let in between

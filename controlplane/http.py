@@ -234,6 +234,12 @@ def route(path: str) -> Route:
     raise _not_found()
 
 
+def _dry_run(environ: JSON) -> list[str] | None:
+    """Every value of the ``dryRun`` query parameter (a list, as apimachinery decodes it), or None when absent."""
+    values = parse_qs(environ.get("QUERY_STRING", ""), keep_blank_values=True).get("dryRun")
+    return list(values) if values is not None else None
+
+
 def _query(environ: JSON) -> dict[str, str]:
     # a repeated parameter keeps its first value, as Go's url.Values.Get does
     return {k: v[0] for k, v in parse_qs(environ.get("QUERY_STRING", ""), keep_blank_values=True).items()}
@@ -935,16 +941,17 @@ class APIApp:
                     name = meta.get("name") if isinstance(meta, dict) else None
                     if not isinstance(name, str) or not name:
                         raise _bad_request("a Binding posted to bindings needs metadata.name")
-                reply = self.api.bind(r.namespace, name, body)
+                reply = self.api.bind(r.namespace, name, body, dry_run=_dry_run(environ))
             elif r.res.namespaced and r.namespace is None:
                 raise _method_not_allowed(method)  # no create across all namespaces
             else:
-                reply = self.api.create(r.res.plural, r.namespace, body)
+                reply = self.api.create(r.res.plural, r.namespace, body, dry_run=_dry_run(environ))
         elif method == "PUT":
             if r.name is None or r.binding:
                 raise _method_not_allowed(method)
             _check_input_type(environ)
-            reply = self.api.update(r.res.plural, r.namespace, r.name, _decode_json(_read_body(environ)))
+            reply = self.api.update(r.res.plural, r.namespace, r.name, _decode_json(_read_body(environ)),
+                                    dry_run=_dry_run(environ))
         elif method == "PATCH":
             if r.name is None or r.binding:
                 raise _method_not_allowed(method)
@@ -952,7 +959,8 @@ class APIApp:
         elif method == "DELETE":
             if r.name is None or r.binding:
                 raise _method_not_allowed(method)
-            reply = self.api.delete(r.res.plural, r.namespace, r.name, self._delete_options(environ, q))
+            reply = self.api.delete(r.res.plural, r.namespace, r.name, self._delete_options(environ, q),
+                                    dry_run=_dry_run(environ))
         else:
             raise _method_not_allowed(method)
         return self._reply(start_response, reply)
@@ -968,7 +976,7 @@ class APIApp:
         except (UnicodeDecodeError, ValueError, RecursionError):
             raise _bad_request("invalid JSON patch") from None
         assert r.name is not None
-        return self.api.patch(r.res.plural, r.namespace, r.name, kind, body)
+        return self.api.patch(r.res.plural, r.namespace, r.name, kind, body, dry_run=_dry_run(environ))
 
     def _reply(self, start_response: StartResponse, reply: Reply) -> list[bytes]:
         return self._json(start_response, reply.code, reply.body)

@@ -18,6 +18,13 @@ for one, and it is not excused here.
 answer carries the server's own uid and creationTimestamp and no deletion; an update's or a patch's answer
 keeps all four as the object had them (only a delete starts or shortens a deletion). Judged from the request
 sent, the answer and the object as the client last saw it in an answer, never from the model.
+
+``api.dry-run``: a write that asks ``dryRun=All`` stores nothing, and one whose dryRun value is not "All" is an
+error and goes no further (apimachinery/pkg/apis/meta/v1/types.go: CreateOptions, UpdateOptions, PatchOptions and
+DeleteOptions, DryRun: "modifications should not be persisted", "an invalid or unrecognized dryRun directive will
+result in an error response and no further processing of the request"). Judged from every dryRun value the
+request carried (its URL's and a delete's DeleteOptions'), the answer, the object's resourceVersion as the client
+last saw it in an answer, and a read of the object made right after.
 """
 
 from __future__ import annotations
@@ -85,3 +92,34 @@ def server_owned(what: str | Callable[[], str], verb: str, sent: Any, code: int,
     if not problems:
         return []
     return [f"{what if isinstance(what, str) else what()} was answered {code}: " + "; ".join(problems)]
+
+
+@check("api.dry-run")
+def dry_run(what: str | Callable[[], str], values: list[str], code: int, answer: Any, before_rv: str | None,
+            read_code: int, read_body: Any) -> list[str]:
+    """A write carrying the dryRun ``values`` was answered ``code`` with ``answer``; ``before_rv`` is the object's
+    resourceVersion as an answer last showed it ("" for an answer that showed it absent, None if none did);
+    a read right after answered ``read_code`` with ``read_body``."""
+    problems: list[str] = []
+    message = answer.get("message") if isinstance(answer, dict) and answer.get("kind") == "Status" else None
+    if not all(v == "All" for v in values) and (code < 400 or "dryRun" not in str(message or "")):
+        problems.append(f"the unsupported dryRun {values!r} was answered {code}"
+                        + (f" ({message!r}), not refused for it" if code >= 400 else ", not refused"))
+    shown = answer.get("metadata") if isinstance(answer, dict) and answer.get("kind") != "Status" else None
+    answer_rv = shown.get("resourceVersion") if isinstance(shown, dict) else None
+    if code == 201 and answer_rv:
+        problems.append(f"the answer to a create carries resourceVersion {answer_rv!r}: a stored object's, or one "
+                        "the client sent, which a create refuses")
+    elif code < 300 and answer_rv and before_rv and answer_rv != before_rv:
+        problems.append(f"the answer shows resourceVersion {answer_rv!r}; the object had {before_rv!r}")
+    read = read_body.get("metadata") if read_code == 200 and isinstance(read_body, dict) else None
+    now_rv = (read or {}).get("resourceVersion", "") if read_code == 200 else ("" if read_code == 404 else None)
+    if before_rv is not None and now_rv is not None and now_rv != before_rv:
+        problems.append("a read right after finds " + (f"resourceVersion {now_rv!r}" if now_rv else "no object")
+                        + " where the object " + (f"had {before_rv!r}" if before_rv else "did not exist"))
+    elif before_rv is None and code == 201 and now_rv:
+        problems.append(f"a read right after finds the object it would have created (resourceVersion {now_rv!r})")
+    if not problems:
+        return []
+    return [f"{what if isinstance(what, str) else what()} (dryRun {values!r}) was answered {code}: "
+            + "; ".join(problems)]

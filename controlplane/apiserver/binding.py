@@ -81,11 +81,11 @@ def bind(pods: Store, namespace: str, name: str, body: Any) -> JSON:
         pod_meta = pod["metadata"]
         # apiserver/pkg/storage/interfaces.go: Preconditions.Check, uid then resourceVersion
         if pre_uid and pre_uid != pod_meta.get("uid") and not ctx.faults.enabled("binding.ignores-uid"):
-            raise _precondition(namespace, name,
-                                f"UID in precondition: {pre_uid}, UID in object meta: {pod_meta.get('uid', '')}")
+            raise pods.precondition_failed(
+                namespace, name, f"UID in precondition: {pre_uid}, UID in object meta: {pod_meta.get('uid', '')}")
         if pre_rv and pre_rv != str(cur_rev):
-            raise _precondition(namespace, name,
-                                f"ResourceVersion in precondition: {pre_rv}, ResourceVersion in object meta: {cur_rev}")
+            raise pods.precondition_failed(namespace, name, f"ResourceVersion in precondition: {pre_rv}, "
+                                                            f"ResourceVersion in object meta: {cur_rev}")
         spec = pod.get("spec") or {}
         # storage.go: setPodNodeAndMetadata -- the checks, in this order
         if pod_meta.get("deletionTimestamp") and not ctx.faults.enabled("binding.ignores-deleting"):
@@ -112,15 +112,6 @@ def bind(pods: Store, namespace: str, name: str, body: Any) -> JSON:
         pods._note_write(key, pod, new, new_value, rev)
         return dict(SUCCESS_201)
     raise InternalError(f"too many conflicts binding {key}")
-
-
-def _precondition(namespace: str, name: str, detail: str) -> Conflict:
-    # apiserver/pkg/storage/errors.go: StorageError.Error with ErrCodeInvalidObj (4), as store.go wraps it
-    cause = (
-        f"StorageError: invalid object, Code: 4, Key: {resources.PODS.key(namespace, name)}, "
-        f"ResourceVersion: 0, AdditionalErrorMsg: Precondition failed: {detail}"
-    )
-    return Conflict("pods", "", "pods", name, cause)
 
 
 def _scheduled(status: JSON, now: str) -> JSON:

@@ -8,6 +8,7 @@ for 422 Invalid follow apimachinery/pkg/util/validation/field/errors.go.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -43,6 +44,8 @@ def go_value(value: Any) -> str:
         return "true" if value else "false"
     if isinstance(value, str):
         return go_quote(value)
+    if isinstance(value, list):  # a []string prints as compact JSON (field/errors.go: ErrorBody, json.Marshal)
+        return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
     return str(value)
 
 

@@ -82,6 +82,8 @@ class Context:
     # lets other requests run for a moment, the server lock released (set by APIServer); only the window of a
     # seeded concurrency fault calls it
     interleave: Callable[[str], None] = field(default=lambda point: None)
+    #: a dry run (dryRun=All): the storage checks every write and keeps none (storage.DryRunStorage)
+    dry: bool = False
 
     def racy(self, fault: str, point: str) -> bool:
         """With ``fault`` on: open a window at ``point`` in which other requests run, and say so (the caller then
@@ -315,11 +317,21 @@ class Store:
         value, rev = got
         return value, rev, decode(value, rev)
 
-    def _uid_precondition_failed(self, namespace: str | None, name: str, asked: str, stored: str) -> Conflict:
+    def precondition_failed(self, namespace: str | None, name: str, detail: str) -> Conflict:
+        """A storage precondition that failed (apiserver/pkg/storage/errors.go: StorageError.Error with
+        ErrCodeInvalidObj, 4, as store.go wraps it). A dry run names the key without the storage's /registry
+        prefix: registry/dryrun.go checks the preconditions itself, on the key as the registry builds it, which
+        etcd3/store.go alone prefixes (measured on v1.37.2)."""
         res = self.res
+        key = res.key(namespace, name)
+        if self.ctx.dry:
+            key = key.removeprefix("/registry")
         return Conflict(res.qualified_resource, res.group, res.plural, name, (
-            f"StorageError: invalid object, Code: 4, Key: {res.key(namespace, name)}, ResourceVersion: 0, "
-            f"AdditionalErrorMsg: Precondition failed: UID in precondition: {asked}, UID in object meta: {stored}"))
+            f"StorageError: invalid object, Code: 4, Key: {key}, ResourceVersion: 0, "
+            f"AdditionalErrorMsg: Precondition failed: {detail}"))
+
+    def _uid_precondition_failed(self, namespace: str | None, name: str, asked: str, stored: str) -> Conflict:
+        return self.precondition_failed(namespace, name, f"UID in precondition: {asked}, UID in object meta: {stored}")
 
     def _not_found(self, name: str) -> NotFound:
         return NotFound(self.res.qualified_resource, self.res.group, self.res.plural, name)
@@ -348,7 +360,7 @@ class Store:
 
     def _note_write(self, key: str, old: JSON | None, new: JSON | None, value: bytes | None, rev: int) -> None:
         """Keep the get.stale-read fault's cache; a no-op unless that fault is on."""
-        if not self.ctx.faults.enabled("get.stale-read"):
+        if self.ctx.dry or not self.ctx.faults.enabled("get.stale-read"):
             return
         cache = self.ctx.stale_cache
         if new is None or value is None:
@@ -443,6 +455,8 @@ class Store:
                 err.message = f"object is being deleted: {err.message}"
             raise err from None
         self._note_write(key, None, obj, value, rev)
+        if self.ctx.dry:
+            return obj  # nothing stored, so no resourceVersion (registry/dryrun.go: Create copies the object)
         if self.ctx.faults.enabled("list.stale-item-rv"):
             self.ctx.created_at[key] = rev
         meta["resourceVersion"] = str(rev)

@@ -260,3 +260,49 @@ class MemoryStorage:
             self._compacted = revision
             start = bisect.bisect_left(self._history, revision, key=lambda e: e.revision)
             del self._history[:start]
+
+
+class DryRunStorage:
+    """A storage for one dry run: reads go to ``inner``; a write is checked as ``inner`` would check it (the key
+    exists or not, the expected revision) and kept nowhere, and reports the revision the key has now (0 for a
+    key that does not exist), as apiserver/pkg/registry/generic/registry/dryrun.go: DryRunnableStorage answers
+    with the stored object's resourceVersion and writes nothing."""
+
+    def __init__(self, inner: Storage) -> None:
+        self.inner = inner
+
+    def current_revision(self) -> int:
+        return self.inner.current_revision()
+
+    def get(self, key: str) -> tuple[bytes, int] | None:
+        return self.inner.get(key)
+
+    def range(self, prefix: str) -> tuple[list[tuple[str, bytes, int]], int]:
+        return self.inner.range(prefix)
+
+    def range_at(self, prefix: str, revision: int) -> list[tuple[str, bytes, int]]:
+        return self.inner.range_at(prefix, revision)
+
+    def _check(self, key: str, expected_mod_revision: int, creating: bool) -> int:
+        got = self.inner.get(key)
+        rev = got[1] if got is not None else 0
+        if creating and got is not None:
+            raise KeyExists(key)
+        if not creating and got is None:
+            raise KeyNotFound(key)
+        if not creating and rev != expected_mod_revision:
+            raise RevisionConflict(key, expected_mod_revision, rev)
+        return rev
+
+    def put(self, key: str, value: bytes, expected_mod_revision: int) -> int:
+        return self._check(key, expected_mod_revision, creating=expected_mod_revision == 0)
+
+    def delete(self, key: str, expected_mod_revision: int) -> int:
+        return self._check(key, expected_mod_revision, creating=False)
+
+    def watch(self, prefix: str, from_revision: int, sink: Sink,
+              on_error: Callable[[StorageError], None] | None = None) -> StorageWatch:
+        raise TypeError("a dry run opens no watch")
+
+    def compact(self, revision: int) -> None:
+        raise TypeError("a dry run compacts nothing")
