@@ -25,7 +25,7 @@ from adapters.base import Response, Target, TargetError
 from conformance import findings
 from conformance.checks import api as api_checks
 from conformance.compare import check_answer
-from conformance.deviations import admission_for, release_for
+from conformance.deviations import admission_for, keeps_promises, release_for
 from conformance.history import History
 from conformance.invariants import InvariantViolation, TransportFailure, violation
 from conformance.ops import Op
@@ -40,6 +40,7 @@ TIME_SKEW = 5
 #: admission plugins per target, found once per process (a server's /version does not change in a session)
 _ADMISSION: dict[str, frozenset[str]] = {}
 _RELEASE: dict[str, releases.Release] = {}
+_PROMISES: dict[str, bool] = {}
 
 
 @contextmanager
@@ -70,9 +71,13 @@ def model_for(target: Target, target_spec: dict[str, Any]) -> APIModel:
     release = _RELEASE.get(key)
     if release is None:
         release = _RELEASE[key] = release_for(target)
+    promises = _PROMISES.get(key)
+    if promises is None:
+        promises = _PROMISES[key] = keeps_promises(target)
     if target.controls is not None:
-        return APIModel(now=target.controls.now(), admission=admission, release=release)
-    return APIModel(now=wall_now(), time_skew=TIME_SKEW, admission=admission, release=release)
+        return APIModel(now=target.controls.now(), admission=admission, release=release, keeps_promises=promises)
+    return APIModel(now=wall_now(), time_skew=TIME_SKEW, admission=admission, release=release,
+                    keeps_promises=promises)
 
 
 class CheckedClient:
@@ -111,7 +116,8 @@ class CheckedClient:
         reported without failing (KUBEPROP_REPORT_KNOWN=1) is recorded; for a 5xx this returns False: the answer
         is not compared with the model and changes nothing in it (a refused request stored nothing); for a
         server-owned field the answer goes on to the model, which says what that release stores."""
-        found = [(api_checks.no_5xx, api_checks.no_5xx(what, resp.code, resp.body))]
+        found = [(api_checks.no_5xx, api_checks.no_5xx(what, resp.code, resp.body)),
+                 (api_checks.validation, api_checks.validation(what, op.verb, resp.code, resp.body))]
         if op.verb in ("create", "update", "patch"):
             name = op.name or ((op.body if isinstance(op.body, dict) else {}).get("metadata") or {}).get("name")
             before = self._owned.get((op.resource, op.namespace or "", name or ""))
@@ -226,13 +232,13 @@ class CheckedClient:
         """A write that asks for a dry run, and the read right after, both sent before either is judged:
         api.dry-run (conformance/checks/api.py) is judged on what the two answers show against the object as
         answers showed it before, and only then is each held to the model. A known finding reported without
-        failing (KUBEPROP_REPORT_KNOWN=1) holds the answer to the write the server carried out instead."""
+        failing (KUBEPROP_REPORT_KNOWN=1) holds the answer to what the server did instead (findings.Finding.then)."""
         key = (op.resource, op.namespace or "", op.name or "")
         before = self._seen_rv.get(key)
         if self.target.controls is None:
             self.model.now = wall_now()
         expect = op.expect(self.model)
-        carried_out = op.carried_out().expect(self.model)
+        query_ignored = op.without_query_dry_run().expect(self.model)
         resp, what = self._send(op)
         read = op.read_back()
         read_resp, read_what = self._send(read)
@@ -250,7 +256,7 @@ class CheckedClient:
                 self._promises(op, what, resp)
                 self._judge(read, read.expect(self.model), read_resp, read_what)
                 return resp
-            expect = carried_out
+            expect = query_ignored
         self._judge(op, expect, resp, what)
         if resp.code < 500:
             self._judge(read, read.expect(self.model), read_resp, read_what)

@@ -18,6 +18,7 @@ from typing import Any
 
 from adapters.base import Response
 from conformance.invariants import violation
+from model import status as st
 from model.apiserver import APIModel, Expect
 
 #: fields of a returned object that the comparison does not hold to the model's value, and why
@@ -152,12 +153,22 @@ def object_diffs(expected: dict, actual: Any, *, check_kind: bool = True, time_s
     return exact_diffs(expected, actual, "", time_skew)
 
 
+def _causes_sorted(details: dict) -> dict:
+    causes = details.get("causes")
+    if not isinstance(causes, list):
+        return details
+    return {**details, "causes": sorted(causes, key=lambda c: json.dumps(c, sort_keys=True))}
+
+
 def status_diffs(expected: dict, actual: Any) -> list[str]:
     if not isinstance(actual, dict):
         return [f"expected a Status, got {short(actual)}"]
     diffs = []
-    for k in sorted(set(expected) | set(actual)):
+    any_order = bool(expected.get(st.ANY_ORDER))
+    for k in sorted((set(expected) | set(actual)) - {st.ANY_ORDER}):
         ev, av = expected.get(k), actual.get(k)
+        if any_order and k == "details" and isinstance(ev, dict) and isinstance(av, dict):
+            ev, av = _causes_sorted(ev), _causes_sorted(av)
         if isinstance(ev, re.Pattern):
             if not isinstance(av, str) or not ev.fullmatch(av):
                 diffs.append(f"{k}: expected to match /{ev.pattern}/, got {short(av)}")

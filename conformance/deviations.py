@@ -114,6 +114,15 @@ def release_for(target: Any) -> releases.Release:
     return releases.parse(str(info.get("gitVersion", ""))) or releases.PINNED
 
 
+def keeps_promises(target: Any) -> bool:
+    """Whether the model holds ``target`` to the API's promises where every release breaks them (the bundled
+    server), rather than to what a release does there (a real kube-apiserver: model/apiserver.py, APIModel)."""
+    if getattr(target, "name", "") != "http":
+        return True
+    version = getattr(target, "server_version", None)
+    return is_bundled(version() if version is not None else {})
+
+
 def admission_for(target: Any) -> frozenset[str]:
     """The admission plugins the model applies against ``target``: none for the bundled server."""
     if getattr(target, "name", "") != "http":

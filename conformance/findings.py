@@ -36,6 +36,17 @@ def _hides_dry_run_query(op: Any) -> bool:
         and list(body.get("dryRun") or []) != list(op.dry_run)
 
 
+def _only_invalid_annotations(resource: str, body: Any) -> bool:
+    """Pods an answer shows whose only values the API refuses are annotation keys."""
+    from conformance.checks.api import invalid_values
+
+    if resource != "pods" or not isinstance(body, dict):
+        return False
+    objects = body.get("items") if isinstance(body.get("items"), list) else [body]
+    found = [v for obj in objects for v in invalid_values(obj)]
+    return bool(found) and all(v.startswith("annotation key") for v in found)
+
+
 def _sets_resource_version(op: Any) -> bool:
     """A create whose body sets metadata.resourceVersion."""
     meta = (op.body.get("metadata") if isinstance(op.body, dict) else None) or {}
@@ -60,9 +71,9 @@ class Finding:
     label: str = ""
     #: for a promise checked call by call: whether the request (a conformance.ops.Op) is one this finding is about
     request: Callable[[Any], bool] | None = None
-    #: for an api.dry-run finding reported without failing, what the server did with the write: "carried-out"
-    #: (the answer is held to the model's verdict on the same write without dryRun) or "nothing-stored" (the
-    #: answer is not held to the model, which keeps its state)
+    #: for an api.dry-run finding reported without failing, what the server did with the write: "query-ignored"
+    #: (the answer is held to the model's verdict on the same request without the URL's dryRun) or
+    #: "nothing-stored" (the answer is not held to the model, which keeps its state)
     then: str = ""
 
     def category(self) -> str:
@@ -161,8 +172,9 @@ FINDINGS: tuple[Finding, ...] = (
         id="delete-body-hides-dry-run-query",
         label="DELETE body hides ?dryRun",
         invariant="api.dry-run",
-        title="a DELETE whose URL says dryRun=All is carried out when it also sends a DeleteOptions body without "
-              "dryRun (and an unsupported dryRun in the URL is not refused): the object is deleted or marked",
+        title="a DELETE with a DeleteOptions body ignores its URL's dryRun: a URL that says dryRun=All beside a "
+              "body without dryRun is carried out (the object deleted or marked), and an unsupported value in the "
+              "URL is not refused",
         request=_hides_dry_run_query,
         seen_on=("v1.37.2",),
         cause="apiserver/pkg/endpoints/handlers/delete.go: DeleteResource decodes the DeleteOptions from the body "
@@ -172,7 +184,7 @@ FINDINGS: tuple[Finding, ...] = (
                      "and the pod is marked for deletion (a new resourceVersion, a MODIFIED event); with "
                      "gracePeriodSeconds 0 it is removed. Without a body the same URL changes nothing",
         upstream="not found in kubernetes/kubernetes issues; not reported yet",
-        then="carried-out",
+        then="query-ignored",
     ),
     Finding(
         id="dry-run-create-with-resourceversion",
@@ -191,6 +203,24 @@ FINDINGS: tuple[Finding, ...] = (
                      "resourceVersion \"12345\"; without dryRun: 500",
         upstream="not found in kubernetes/kubernetes issues; not reported yet",
         then="nothing-stored",
+    ),
+    Finding(
+        id="binding-stores-invalid-annotations",
+        label="binding stores invalid annotations",
+        invariant="api.validation",
+        title="a Binding's annotations are copied onto the pod without validation: a key the pod itself may not "
+              "carry is stored, and every later update of the pod that keeps it is refused",
+        matches=lambda verb, resource, code, body: code < 300 and _only_invalid_annotations(resource, body),
+        seen_on=("v1.37.2",),
+        cause="pkg/registry/core/pod/storage/storage.go: BindingREST.Create validates only the target "
+              "(pkg/apis/core/validation/validation.go: ValidatePodBinding), and setPodNodeAndMetadata merges "
+              "binding.Annotations into the pod and writes it through GuaranteedUpdate, which runs no pod "
+              "validation; apimachinery/pkg/api/validation/objectmeta.go ValidateAnnotations refuses the same key "
+              "on any create or update of the pod",
+        reproduction="POST .../pods/p/binding with metadata.annotations {\"bad key\": \"v\"}: 201, and the pod "
+                     "carries the annotation; a PUT of the pod as read is then 422 for it",
+        upstream="not found in kubernetes/kubernetes issues (kubernetes#5005, 2015, added the copying); not "
+                 "reported yet",
     ),
 )
 

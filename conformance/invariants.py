@@ -18,6 +18,8 @@ INVARIANTS: dict[str, str] = {
     "api.list-selector": "a list returns exactly the objects its label selector matches",
     "api.server-owned-fields": "a client cannot set uid, creationTimestamp, deletionTimestamp or "
                                "deletionGracePeriodSeconds by a create, an update or a patch",
+    "api.validation": "an invalid label, annotation or Lease spec value is never stored, by any verb or "
+                      "subresource",
     "api.dry-run": "a write that asks dryRun=All stores nothing and changes nothing; an unsupported dryRun value "
                    "is refused",
     "api.no-5xx-for-client-errors": "a request to a healthy server never gets a 5xx: a malformed or invalid one "

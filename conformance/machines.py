@@ -287,6 +287,62 @@ class APIServerMachine(CheckedMachine):
         body["metadata"][field] = value
         self._write(Op.update(resource, ns_, name, body))
 
+    @rule(verb=st.sampled_from(("create", "update", "patch", "bind")),
+          resource=st.sampled_from(("pods", "nodes", "leases", "namespaces")), ns=NS, index=PICK,
+          where=st.sampled_from(tuple(gen.INVALID_VALUES)), pick=st.integers(0, 7))
+    def set_invalid_value(self, verb: str, resource: str, ns: str, index: int, where: str, pick: int) -> None:
+        """One value the API refuses (conformance/strategies.py: INVALID_VALUES), sent by every verb that can store
+        it: a create, a PUT of the stored object, a merge patch, and a binding, whose annotations the binding
+        subresource copies onto the pod (pkg/registry/core/pod/storage/storage.go: setPodNodeAndMetadata). A
+        Lease spec value goes to a Lease; a binding carries an annotation."""
+        if where.startswith("lease-"):
+            resource = "leases"
+        if verb == "bind":
+            resource, where = "pods", "annotation-key"
+        values = gen.INVALID_VALUES[where]
+        value = values[pick % len(values)]
+        ns_ = _ns_for(resource, ns)
+        meta: dict[str, Any] = {}
+        spec: dict[str, Any] = {}
+        if where == "label-key":
+            meta["labels"] = {value: "v"}
+        elif where == "label-value":
+            meta["labels"] = {"app": value}
+        elif where == "annotation-key":
+            meta["annotations"] = {value: "v"}
+        else:
+            spec["leaseDurationSeconds" if where == "lease-duration" else "leaseTransitions"] = value
+        if verb == "bind":
+            name = self._pick("pods", ns, index)
+            node = gen.NODE_NAMES[index % len(gen.NODE_NAMES)]
+            body = {"apiVersion": "v1", "kind": "Binding", "metadata": {"name": name, "namespace": ns, **meta},
+                    "target": {"kind": "Node", "name": node}}
+            self._write(Op.bind(ns, name, body))
+            return
+        if verb == "create":
+            res = BY_PLURAL[resource]
+            pool = {"pods": gen.POD_NAMES, "nodes": gen.NODE_NAMES, "leases": gen.LEASE_NAMES,
+                    "namespaces": gen.NAMESPACES}[resource]
+            body = {"apiVersion": res.api_version, "kind": res.kind,
+                    "metadata": {"name": pool[index % len(pool)], **meta}}
+            if resource == "pods":
+                body["spec"] = {"containers": [{"name": "c0", "image": gen.IMAGES[0]}]}
+            elif resource == "leases":
+                body["spec"] = {"holderIdentity": "replica-0", **spec}
+            self._write(Op.create(resource, ns_, body))
+            return
+        name = self._pick(resource, ns, index)
+        if verb == "patch":
+            self._write(Op.patch(resource, ns_, name, {"metadata": meta, "spec": spec} if spec else {"metadata": meta},
+                                 "merge"))
+            return
+        body = self._body_for_update(resource, ns_, name, "fresh")
+        for k, v in meta.items():
+            body["metadata"][k] = {**(body["metadata"].get(k) or {}), **v}
+        if spec:
+            body["spec"] = {**(body.get("spec") or {}), **spec}
+        self._write(Op.update(resource, ns_, name, body))
+
     # ----- patches (apiserver/pkg/endpoints/handlers/patch.go) -------------------------------------------
 
     @rule(resource=st.sampled_from(("pods", "nodes", "leases", "namespaces")), ns=NS, index=PICK,

@@ -38,6 +38,17 @@ IMAGES = ("registry.k8s.io/pause:3.10", "busybox:1.36", "nginx:1.27")
 SERVER_OWNED = {"uid": "c1e47000-0000-4000-8000-000000000001", "creationTimestamp": "2001-02-03T04:05:06Z",
                 "deletionTimestamp": "2001-02-03T04:05:06Z", "deletionGracePeriodSeconds": 7}
 
+#: values the API refuses, per place (apimachinery/pkg/api/validate/content/kube.go: IsLabelKey, IsLabelValue;
+#: apimachinery/pkg/api/validation/objectmeta.go: ValidateAnnotations; pkg/apis/coordination/validation/
+#: validation.go: ValidateLeaseSpec): one breaks each rule the server checks there
+INVALID_VALUES: dict[str, tuple[Any, ...]] = {
+    "label-key": ("bad key", "a/b/c", "/x", "-x", "x" * 64, "Example.COM/x", "example.com/", "a" * 254 + "/x"),
+    "label-value": ("bad value", "-x", "x" * 64, "a/b", "x_"),
+    "annotation-key": ("bad key", "a/b/c", "-x", "/x", "x" * 64),
+    "lease-duration": (0, -1),
+    "lease-transitions": (-1,),
+}
+
 LABEL_KEYS = ("app", "tier", "env")
 LABEL_VALUES = ("web", "db", "prod", "dev")
 CPU = ("100m", "250m", "500m", "1", "2")

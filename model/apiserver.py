@@ -30,8 +30,8 @@ import jsonpointer
 
 from model import releases
 from model import status as st
-from model.names import go_quote, label_errors, label_value_errors, subdomain_errors
-from model.resources import BY_PLURAL, NAMESPACES, NODES, PODS, Resource, resource
+from model.names import go_quote, label_errors, label_key_errors, label_value_errors, subdomain_errors
+from model.resources import BY_PLURAL, LEASES, NAMESPACES, NODES, PODS, Resource, resource
 from model.scheduler.quantity import quantity
 from model.selectors import Selector
 
@@ -206,6 +206,34 @@ def _qos_class(spec: JSON) -> str:
     return pod or "BestEffort"
 
 
+def _value_errors(res: Resource, meta: JSON, spec: Any) -> list[tuple[str, str, str]]:
+    """Labels, annotation keys and a Lease's spec numbers the API refuses, as their causes.
+
+    apimachinery/pkg/apis/meta/v1/validation/validation.go: ValidateLabels (each key, then its value);
+    apimachinery/pkg/api/validation/objectmeta.go: ValidateAnnotations (each key, lowercased, shown as sent);
+    pkg/apis/coordination/validation/validation.go: ValidateLeaseSpec. Go walks the maps in no set order, so
+    which of two invalid labels comes first is not defined: the machine sends one at a time.
+    """
+    errs = []
+    for key, value in (meta.get("labels") or {}).items():
+        errs += [("FieldValueInvalid", "metadata.labels", f"Invalid value: {go_quote(key)}: {m}")
+                 for m in label_key_errors(key)]
+        errs += [("FieldValueInvalid", "metadata.labels", f"Invalid value: {go_quote(str(value))}: {m}")
+                 for m in label_value_errors(str(value))]
+    for key in meta.get("annotations") or {}:
+        errs += [("FieldValueInvalid", "metadata.annotations", f"Invalid value: {go_quote(key)}: {m}")
+                 for m in label_key_errors(key.lower())]
+    if res is LEASES and isinstance(spec, dict):
+        duration, transitions = spec.get("leaseDurationSeconds"), spec.get("leaseTransitions")
+        if isinstance(duration, int) and duration <= 0:
+            errs.append(("FieldValueInvalid", "spec.leaseDurationSeconds",
+                         f"Invalid value: {duration}: must be greater than 0"))
+        if isinstance(transitions, int) and transitions < 0:
+            errs.append(("FieldValueInvalid", "spec.leaseTransitions",
+                         f"Invalid value: {transitions}: must be greater than or equal to 0"))
+    return errs
+
+
 def _host_port_errors(spec: JSON) -> list[tuple[str, str, str]]:
     """A protocol/hostIP/hostPort triple used twice among the containers is a Duplicate value."""
     # pkg/apis/core/validation/validation.go: AccumulateUniqueHostPorts (after the metadata errors)
@@ -249,10 +277,15 @@ class APIModel:
     """The model's view of one server: objects, change log, observed versions, the clock."""
 
     def __init__(self, now: str = "2026-01-01T00:00:00Z", time_skew: int = 0,
-                 admission: frozenset[str] = frozenset(), release: releases.Release = releases.PINNED) -> None:
+                 admission: frozenset[str] = frozenset(), release: releases.Release = releases.PINNED,
+                 keeps_promises: bool = True) -> None:
         self.now = now
         #: the release whose answers the model gives (model/releases.py)
         self.release = release
+        #: where every release so far breaks a promise of the API (a finding, conformance/findings.py), whether
+        #: the model expects the promise kept (the bundled server) or what releases do (a real kube-apiserver,
+        #: whose broken promise the checks of conformance/checks/api.py report)
+        self.keeps_promises = keeps_promises
         self.time_skew = time_skew  # 0: the target's clock is the model's, timestamps compare exactly
         self.admission = frozenset(admission)
         self.objects: dict[Key, JSON] = {}
@@ -345,10 +378,12 @@ class APIModel:
             # label before validation, so ValidateObjectMeta checks it as a label value too
             errs += [("FieldValueInvalid", "metadata.labels", f"Invalid value: {go_quote(name)}: {m}")
                      for m in label_value_errors(name)]
+        errs += _value_errors(res, meta, body.get("spec"))
+        any_order = sum(f in ("metadata.labels", "metadata.annotations") for _, f, _ in errs) > 1
         if res is PODS:
             errs += _host_port_errors(body.get("spec") or {})
         if errs:
-            return Expect("create", 422, status=st.invalid(res, name, errs))
+            return Expect("create", 422, status=st.invalid(res, name, errs, any_order=any_order))
         if meta.get("resourceVersion"):
             # apiserver/pkg/storage/etcd3/store.go: Create refuses it (ErrResourceVersionSetOnCreate). Releases
             # answer that plain error 500, which breaks api.no-5xx-for-client-errors (conformance/checks/api.py)
@@ -588,6 +623,14 @@ class APIModel:
             new["status"] = clone(stored.get("status", {}))
             nm.setdefault("labels", {})["kubernetes.io/metadata.name"] = name
         _prune_meta(nm)
+        invalid = _value_errors(res, nm, new.get("spec"))
+        if invalid:
+            # apimachinery/pkg/api/validation/objectmeta.go: ValidateObjectMetaUpdate validates the labels and
+            # annotations as on create, and the strategy's ValidateUpdate the spec (one cause each: v1.37.2). A
+            # release stores invalid annotations a binding brought (binding-stores-invalid-annotations), so several
+            # may be refused at once, in the order Go walks the map
+            return Expect("update", 422, status=st.invalid(res, name, invalid, any_order=True),
+                          why="an invalid value is refused")
 
         if smeta.get("deletionTimestamp"):
             added = sorted(set(nm.get("finalizers", [])) - set(smeta.get("finalizers", [])))
@@ -850,6 +893,12 @@ class APIModel:
             causes.append(("FieldValueRequired", "target.name", "Required value"))
         if causes:
             return Expect("bind", 422, status=st.invalid_kind("Binding", "", "Binding", name, causes))
+        annotation_errs = [c for c in _value_errors(PODS, {"annotations": meta.get("annotations") or {}}, None)]
+        if annotation_errs and self.keeps_promises:
+            # the annotations a binding copies onto the pod (setPodNodeAndMetadata) must be ones the pod may carry;
+            # releases copy them unvalidated (conformance/findings.py: binding-stores-invalid-annotations)
+            return Expect("bind", 422, status=st.invalid_kind("Binding", "", "Binding", name, annotation_errs),
+                          why="an annotation key the pod may not carry")
         pod = self.lookup("pods", namespace, name)
         if pod is None:
             return Expect("bind", 404, rule=BINDING_PRECONDITIONS, status=st.not_found(PODS, name))

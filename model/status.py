@@ -6,6 +6,7 @@ it (e.g. the oldest revision it still keeps).
 
 from __future__ import annotations
 
+import itertools
 import re
 from typing import Any
 
@@ -62,9 +63,23 @@ def stale_update(res: Resource, name: str) -> dict:
     return conflict(res.group, res.plural, name, OPTIMISTIC_LOCK)
 
 
-def invalid(res: Resource, name: str, causes: list[tuple[str, str, str]]) -> dict:
-    """causes: (reason, field, body) triples, e.g. ("FieldValueInvalid", "metadata.name", 'Invalid value: ...')."""
-    return invalid_kind(res.qualified_kind, res.group, res.kind, name, causes)
+#: a key of an expected Status (never sent by a server): its causes may come in any order, as causes found by
+#: walking a Go map do (apimachinery/pkg/apis/meta/v1/validation/validation.go: ValidateLabels and
+#: objectmeta.go: ValidateAnnotations range over maps); conformance/compare.py compares them as a multiset
+ANY_ORDER = "$causes-in-any-order"
+
+
+def invalid(res: Resource, name: str, causes: list[tuple[str, str, str]], *, any_order: bool = False) -> dict:
+    """causes: (reason, field, body) triples, e.g. ("FieldValueInvalid", "metadata.name", 'Invalid value: ...');
+    ``any_order``: the server may list them in any order."""
+    status = invalid_kind(res.qualified_kind, res.group, res.kind, name, causes)
+    texts = list(dict.fromkeys(f"{f}: {b}" for _, f, b in causes))
+    if any_order and len(texts) > 1:
+        head = re.escape(f'{res.qualified_kind} "{name}" is invalid: ')
+        orders = "|".join(re.escape("[" + ", ".join(p) + "]") for p in itertools.permutations(texts))
+        status["message"] = re.compile(f"{head}(?:{orders})")
+        status[ANY_ORDER] = True
+    return status
 
 
 def invalid_kind(qualified_kind: str, group: str, kind: str, name: str, causes: list[tuple[str, str, str]]) -> dict:

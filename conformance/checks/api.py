@@ -19,6 +19,13 @@ answer carries the server's own uid and creationTimestamp and no deletion; an up
 keeps all four as the object had them (only a delete starts or shortens a deletion). Judged from the request
 sent, the answer and the object as the client last saw it in an answer, never from the model.
 
+``api.validation``: an invalid value is never stored, by any verb or subresource. Every object an answer shows
+(a write's, a get's, each list item) must carry only label keys and values and annotation keys the API accepts
+(apimachinery/pkg/apis/meta/v1/validation/validation.go: ValidateLabels; apimachinery/pkg/api/validation/
+objectmeta.go: ValidateAnnotations, keys lowercased first) and, for a Lease, a positive leaseDurationSeconds and
+a non-negative leaseTransitions (pkg/apis/coordination/validation/validation.go: ValidateLeaseSpec). The rules are
+written here again, apart from the model and the bundled server.
+
 ``api.dry-run``: a write that asks ``dryRun=All`` stores nothing, and one whose dryRun value is not "All" is an
 error and goes no further (apimachinery/pkg/apis/meta/v1/types.go: CreateOptions, UpdateOptions, PatchOptions and
 DeleteOptions, DryRun: "modifications should not be persisted", "an invalid or unrecognized dryRun directive will
@@ -29,6 +36,7 @@ last saw it in an answer, and a read of the object made right after.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -123,3 +131,57 @@ def dry_run(what: str | Callable[[], str], values: list[str], code: int, answer:
         return []
     return [f"{what if isinstance(what, str) else what()} (dryRun {values!r}) was answered {code}: "
             + "; ".join(problems)]
+
+
+_NAME_PART = re.compile(r"([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]")
+_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
+
+
+def _qualified_name(key: str) -> bool:
+    """A label or annotation key: an optional DNS subdomain prefix (at most 253 bytes) and '/', then a name part
+    of at most 63 bytes (apimachinery/pkg/util/validation/validation.go: IsQualifiedName)."""
+    parts = key.split("/")
+    if len(parts) > 2:
+        return False
+    if len(parts) == 2 and not (parts[0] and len(parts[0].encode()) <= 253 and _SUBDOMAIN.fullmatch(parts[0])):
+        return False
+    return len(parts[-1].encode()) <= 63 and _NAME_PART.fullmatch(parts[-1]) is not None
+
+
+def _label_value(value: Any) -> bool:
+    return isinstance(value, str) and len(value.encode()) <= 63 \
+        and (not value or _NAME_PART.fullmatch(value) is not None)
+
+
+def invalid_values(obj: Any) -> list[str]:
+    """What in ``obj`` (an object as an answer shows it) the API never accepts."""
+    if not isinstance(obj, dict) or obj.get("kind") == "Status":
+        return []
+    meta = obj.get("metadata") if isinstance(obj.get("metadata"), dict) else {}
+    found = [f"label key {k!r}" for k in (meta.get("labels") or {}) if not _qualified_name(str(k))]
+    found += [f"label value {v!r} (key {k!r})" for k, v in (meta.get("labels") or {}).items() if not _label_value(v)]
+    found += [f"annotation key {k!r}" for k in (meta.get("annotations") or {}) if not _qualified_name(str(k).lower())]
+    spec = obj.get("spec") if obj.get("kind") == "Lease" and isinstance(obj.get("spec"), dict) else {}
+    duration, transitions = spec.get("leaseDurationSeconds"), spec.get("leaseTransitions")
+    if isinstance(duration, int) and duration <= 0:
+        found.append(f"spec.leaseDurationSeconds {duration}")
+    if isinstance(transitions, int) and transitions < 0:
+        found.append(f"spec.leaseTransitions {transitions}")
+    return found
+
+
+@check("api.validation")
+def validation(what: str | Callable[[], str], verb: str, code: int, body: Any) -> list[str]:
+    """``what`` was answered ``code`` with ``body``: every object it shows holds only values the API accepts."""
+    if code >= 300 or not isinstance(body, dict):
+        return []
+    objects = body.get("items") if verb == "list" else [body]
+    problems = []
+    for obj in objects if isinstance(objects, list) else []:
+        bad = invalid_values(obj)
+        if bad:
+            name = ((obj.get("metadata") or {}).get("name")) if isinstance(obj, dict) else None
+            problems.append(f"{obj.get('kind')} {name!r} is stored with " + ", ".join(bad))
+    if not problems:
+        return []
+    return [f"{what if isinstance(what, str) else what()} was answered {code}: " + "; ".join(problems)]

@@ -422,7 +422,8 @@ class Store:
             errs.extend(invalid_value("metadata.name", name, msg) for msg in res.name_rule(name))
         # pkg/apis/core/v1/defaults.go: SetDefaults_Namespace sets the name label before validation when the name
         # is in the body, so it is validated like any label; only a generated name gets it after (Canonicalize)
-        errs.extend(_meta_errors(meta, self.strategy.canonical_labels if generated else ()))
+        if not self.ctx.faults.enabled("create.skips-label-validation"):
+            errs.extend(_meta_errors(meta, self.strategy.canonical_labels if generated else ()))
         errs.extend(self.strategy.validate(obj))
         if errs:
             raise Invalid(res.qualified_kind, res.group, res.kind, name, errs)

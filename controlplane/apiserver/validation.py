@@ -88,6 +88,8 @@ def label_key(value: str) -> list[str]:
     if len(parts) == 2:
         if not parts[0]:
             errs.append("prefix part must be non-empty")
+        elif _byte_len(parts[0]) > 253:
+            errs.append("prefix part must be no more than 253 bytes")  # bytes, measured on v1.37.2
         else:
             errs.extend("prefix part " + m for m in dns1123_subdomain(parts[0]))
     if not name:
