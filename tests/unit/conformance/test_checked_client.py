@@ -274,3 +274,27 @@ def test_a_dry_run_carried_out_breaks_the_promise_and_is_known(client: CheckedCl
     with pytest.warns(findings.KnownFinding, match="DELETE body hides"):
         release.write(Op("delete", "pods", "a", "q", options={"gracePeriodSeconds": 0}, dry_run=("All",)))
     assert release.model.lookup("pods", "a", "q") is None
+
+
+def test_validation_is_judged_from_answers_alone() -> None:
+    from conformance.checks.api import invalid_values, validation
+
+    ok = {"kind": "Lease", "metadata": {"name": "l", "labels": {"example.com/app": "web", "x": ""},
+                                        "annotations": {"Example.COM/X": "v"}},
+          "spec": {"leaseDurationSeconds": 1, "leaseTransitions": 0}}
+    assert invalid_values(ok) == []
+    for meta in ({"labels": {"bad key": "v"}}, {"labels": {"a/b/c": "v"}}, {"labels": {"/x": "v"}},
+                 {"labels": {"x" * 64: "v"}}, {"labels": {"a" * 254 + "/x": "v"}}, {"labels": {"app": "-x"}},
+                 {"labels": {"app": "x" * 64}}, {"annotations": {"bad key": "v"}}):
+        assert invalid_values({"kind": "Pod", "metadata": {"name": "p", **meta}}), meta
+    assert invalid_values({"kind": "Lease", "metadata": {"name": "l"}, "spec": {"leaseDurationSeconds": 0}})
+    listed = {"kind": "PodList", "items": [{"kind": "Pod", "metadata": {"name": "p", "annotations": {"a b": "v"}}}]}
+    assert "annotation key 'a b'" in validation("GET pods", "list", 200, listed)[0]
+    assert validation("POST pods", "create", 422, {"kind": "Status"}) == []
+
+
+def test_a_binding_with_an_invalid_annotation_is_refused_by_the_bundled_server(client: CheckedClient) -> None:
+    body = _binding(client, "n1")
+    body["metadata"]["annotations"] = {"bad key": "v"}
+    refused = client.write(Op.bind("a", "p", body))
+    assert refused.code == 422 and "metadata.annotations" in refused.body["message"]
