@@ -187,9 +187,11 @@ class CheckedClient:
         with transport(what):
             return op.send(via), what
 
-    def _judge(self, op: Op, expect: Expect, resp: Response, what: Callable[[], str]) -> Response:
-        """The API's promises on ``resp``, then the model's ``expect``, then the model takes in what happened."""
-        if not self._promises(op, what, resp):
+    def _judge(self, op: Op, expect: Expect, resp: Response, what: Callable[[], str], *,
+               promises_judged: bool = False) -> Response:
+        """The API's promises on ``resp`` (unless already judged), then the model's ``expect``, then the model
+        takes in what happened."""
+        if not promises_judged and not self._promises(op, what, resp):
             return resp
         check = self.reporter.note_check(self.history, expect, resp.code, resp.body)
         try:
@@ -223,9 +225,29 @@ class CheckedClient:
         """A write, then the read that shows what it left behind (read-your-writes)."""
         if op.asks_dry_run and op.name:
             return self._dry_write(op)
+        if op.verb == "bind":
+            return self._bind_write(op)
         resp = self.call(op)
         if resp.code < 500 and op.name:
             self.call(op.read_back())
+        return resp
+
+    def _bind_write(self, op: Op) -> Response:
+        """A binding and the read of its pod, both sent before either is judged: a binding answers a Status, and
+        what it stored (the node, the annotations it copies) shows only on the pod, so the API's promises on the
+        pod's answer (api.validation) are judged before the binding's answer is held to the model."""
+        if self.target.controls is None:
+            self.model.now = wall_now()
+        expect = op.expect(self.model)
+        resp, what = self._send(op)
+        if resp.code >= 500:
+            return self._judge(op, expect, resp, what)
+        read = op.read_back()
+        read_resp, read_what = self._send(read)
+        stored = self._promises(read, read_what, read_resp)
+        self._judge(op, expect, resp, what)
+        if stored:
+            self._judge(read, read.expect(self.model), read_resp, read_what, promises_judged=True)
         return resp
 
     def _dry_write(self, op: Op) -> Response:

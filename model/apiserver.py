@@ -893,12 +893,6 @@ class APIModel:
             causes.append(("FieldValueRequired", "target.name", "Required value"))
         if causes:
             return Expect("bind", 422, status=st.invalid_kind("Binding", "", "Binding", name, causes))
-        annotation_errs = [c for c in _value_errors(PODS, {"annotations": meta.get("annotations") or {}}, None)]
-        if annotation_errs and self.keeps_promises:
-            # the annotations a binding copies onto the pod (setPodNodeAndMetadata) must be ones the pod may carry;
-            # releases copy them unvalidated (conformance/findings.py: binding-stores-invalid-annotations)
-            return Expect("bind", 422, status=st.invalid_kind("Binding", "", "Binding", name, annotation_errs),
-                          why="an annotation key the pod may not carry")
         pod = self.lookup("pods", namespace, name)
         if pod is None:
             return Expect("bind", 404, rule=BINDING_PRECONDITIONS, status=st.not_found(PODS, name))
@@ -923,6 +917,13 @@ class APIModel:
         if pod.get("spec", {}).get("schedulingGates"):
             return Expect("bind", 409, rule=BINDING_PRECONDITIONS, status=st.conflict(
                 "", "pods/binding", name, f"pod {name} has non-empty .spec.schedulingGates"))
+        annotation_errs = _value_errors(PODS, {"annotations": meta.get("annotations") or {}}, None)
+        if annotation_errs and self.keeps_promises:
+            # the pod as the binding would leave it (setPodNodeAndMetadata copies the annotations) must pass the
+            # rules any write of a pod does; releases copy them unvalidated (conformance/findings.py:
+            # binding-stores-invalid-annotations)
+            return Expect("bind", 422, status=st.invalid(PODS, name, annotation_errs, any_order=True),
+                          why="an annotation key the pod may not carry")
         new = clone(pod)
         new["spec"]["nodeName"] = (body.get("target") or {}).get("name", "")
         if meta.get("annotations"):
