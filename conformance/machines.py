@@ -410,25 +410,18 @@ class APIServerMachine(CheckedMachine):
 
     @rule(target=HELD_PODS, resource=st.sampled_from(("pods", "pods", "nodes", "leases")), ns=NS,
           index=PICK, grace=st.sampled_from((None, 0, 1, 5, 30)),
-          precondition=st.sampled_from(("none", "none", "uid", "wrong-uid", "rv", "stale-rv")))
-    def delete_object(self, resource: str, ns: str, index: int, grace: int | None, precondition: str) -> Any:
+          precondition=st.sampled_from(("none", "none", "uid", "wrong-uid", "rv", "stale-rv")),
+          # a delete cannot be undone: one in four is also asked as a dry run on its own, besides arm_dry_run
+          dry=st.sampled_from((None,) * 9 + ("query", "body", "both")))
+    def delete_object(self, resource: str, ns: str, index: int, grace: int | None, precondition: str,
+                      dry: str | None) -> Any:
         name, ns_ = self._pick(resource, ns, index), _ns_for(resource, ns)
-        self._write(Op.delete(resource, ns_, name, self._delete_options(resource, ns_, name, grace, precondition)))
+        op = Op.delete(resource, ns_, name, self._delete_options(resource, ns_, name, grace, precondition))
+        self._write(gen.with_dry_run(op, dry) if dry is not None else op)
         held = self.model.lookup(resource, ns_, name)
         if resource == "pods" and held is not None and held["metadata"].get("deletionTimestamp"):
             return multiple((ns, name))  # for the rules that act on a pod being deleted
         return multiple()
-
-    @rule(resource=st.sampled_from(("pods", "pods", "nodes", "leases")), ns=NS, index=PICK,
-          grace=st.sampled_from((None, 0, 30)), precondition=st.sampled_from(("none", "uid", "stale-rv")),
-          how=st.sampled_from(gen.DRY_RUN_FORMS))
-    def dry_run_delete(self, resource: str, ns: str, index: int, grace: int | None, precondition: str,
-                       how: str) -> None:
-        """A delete asked as a dry run, on its own: a delete cannot be undone, so it is asked this way more often
-        than arm_dry_run alone would, without taking a share from the deletes that are carried out."""
-        name, ns_ = self._pick(resource, ns, index), _ns_for(resource, ns)
-        op = Op.delete(resource, ns_, name, self._delete_options(resource, ns_, name, grace, precondition))
-        self._write(gen.with_dry_run(op, how))
 
     def _delete_options(self, resource: str, ns: str | None, name: str, grace: int | None,
                         precondition: str) -> dict[str, Any]:
