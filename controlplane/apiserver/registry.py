@@ -643,7 +643,9 @@ class Store:
             immutable = [invalid_value(f"metadata.{f}", new_meta[f], "field is immutable") for f in (
                 "uid", "deletionTimestamp", "deletionGracePeriodSeconds") if _changes_owned(f, new_meta, old_meta)]
             if immutable:
-                raise Invalid(res.qualified_kind, res.group, res.kind, name, immutable)
+                # the metadata's own values are validated before the immutable fields are compared
+                raise Invalid(res.qualified_kind, res.group, res.kind, name,
+                              _meta_errors(new_meta, self.strategy.canonical_labels) + immutable)
             # apiserver/pkg/registry/rest/update.go: BeforeUpdate -- server-owned metadata keeps its value
             sent_creation, sent_deletion = new_meta.get("creationTimestamp"), new_meta.get("deletionTimestamp")
             for f in ("uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "generation"):
