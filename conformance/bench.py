@@ -40,7 +40,7 @@ from conformance import profiles
 from conformance.concurrency import ConcurrentMachine
 from conformance.invariants import InvariantViolation
 from conformance.machines import APIServerMachine, CheckedMachine
-from conformance.runner import base_for_fault, machine_for
+from conformance.runner import base_for_fault, machine_for, without_local_constants
 from conformance.scheduling import SchedulerMachine
 
 
@@ -89,6 +89,7 @@ def hunt(fault: str, invariant: str, seed_value: int, examples: int, steps: int,
     cls = seed(seed_value)(cls)
     CheckedMachine.first_failure_at = ConcurrentMachine.first_failure_at = None
     phases = profiles.NO_EXPLAIN if shrink else [p for p in profiles.NO_EXPLAIN if p is not Phase.shrink]
+    without_local_constants()
     t0 = time.perf_counter()
     found: InvariantViolation | None = None
     try:

@@ -141,6 +141,7 @@ from conformance.invariants import (
     violation,
     violations_in,
 )
+from conformance.runner import without_local_constants
 from model import scheduler as sched
 from model.leaderelection import Record
 
@@ -852,6 +853,7 @@ def run_blackbox(kubeconfig: str, *, examples: int = 5, steps: int = 12, derando
     conf = settings(max_examples=examples, stateful_step_count=steps, deadline=None, database=None,
                     derandomize=derandomize, phases=phases, report_multiple_bugs=False,
                     suppress_health_check=list(HealthCheck), print_blob=False)
+    without_local_constants()
     forget_first()
     try:
         run_state_machine_as_test(machine, settings=conf)

@@ -61,7 +61,7 @@ FAULTS: tuple[Fault, ...] = (
           "a binding copies its annotations onto the pod without validating their keys, as releases do",
           also=("api.matches-model",)),
     Fault("create.skips-label-validation", "api.validation",
-          "a create stores labels whose keys or values the API refuses",
+          "a create of a free name whose only errors are in its labels or annotations stores them",
           also=("api.matches-model",)),
     Fault("delete.ignores-dry-run", "api.dry-run",
           "a delete that asks dryRun=All is carried out: the object is marked or removed",

@@ -422,9 +422,12 @@ class Store:
             errs.extend(invalid_value("metadata.name", name, msg) for msg in res.name_rule(name))
         # pkg/apis/core/v1/defaults.go: SetDefaults_Namespace sets the name label before validation when the name
         # is in the body, so it is validated like any label; only a generated name gets it after (Canonicalize)
-        if not self.ctx.faults.enabled("create.skips-label-validation"):
-            errs.extend(_meta_errors(meta, self.strategy.canonical_labels if generated else ()))
+        meta_errs = _meta_errors(meta, self.strategy.canonical_labels if generated else ())
+        errs.extend(meta_errs)
         errs.extend(self.strategy.validate(obj))
+        if self.ctx.faults.enabled("create.skips-label-validation") and len(errs) == len(meta_errs) \
+                and self.ctx.storage.get(res.key(namespace, name)) is None:
+            errs = []  # stored, when its labels and annotations are all that is wrong with it and its name is free
         if errs:
             raise Invalid(res.qualified_kind, res.group, res.kind, name, errs)
         if asked_rv:

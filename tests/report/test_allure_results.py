@@ -44,6 +44,8 @@ class WatchMachine(CheckedMachine):
     open_watch = APIServerMachine.open_watch
     watches_deliver_the_log = APIServerMachine.watches_deliver_the_log
     _pick = APIServerMachine._pick
+    _write = APIServerMachine._write
+    _dry_next = APIServerMachine._dry_next
     teardown = APIServerMachine.teardown
 
 

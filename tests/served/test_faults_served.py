@@ -48,6 +48,8 @@ def test_seeded_fault_is_caught_over_http(serve: Callable[..., ServedServer], fa
     machine = machine_for(APIServerMachine, kind="http", kubeconfig=served.kubeconfig, test_controls=True)
     with pytest.raises((InvariantViolation, BaseExceptionGroup)) as info:
         run(machine, BUDGET)
-    found = sorted({v.invariant for v in violations_in(info.value)})
-    assert invariant in found, f"{fault} should break {invariant} over HTTP, but the suite reported {found}"
+    violations = violations_in(info.value)
+    found = sorted({v.invariant for v in violations})
+    assert invariant in found, (f"{fault} should break {invariant} over HTTP, but the suite reported {found}:\n"
+                                + "\n".join(str(v).split("Reproduction")[0] for v in violations))
     assert served.stop() == 0, served.log()
