@@ -128,17 +128,39 @@ class CheckedClient:
         for chk, problems in found:
             if not problems:
                 continue
-            invariant = chk.invariant
-            version = self.server_version()
-            known = findings.matching(invariant, op.verb, op.resource, resp.code, resp.body, version)
-            if known is not None and not findings.fail_on_known():
-                findings.record(known, f"a call to {version}", f"{what()}\nanswered {resp.code}: {resp.body!r}")
-                if chk is api_checks.no_5xx:
-                    return False  # refused: nothing stored, nothing for the model to take in
-                continue  # stored as that release stores it, which the model for that release says
-            which = f"; {findings.describe(known)}" if findings.applicable(version) else ""
-            self.fail(violation(invariant, "; ".join(problems) + which))
+            broken = self._broken(chk.invariant, problems, op.verb, op.resource, resp, what)
+            if broken is not None:
+                self.fail(broken)
+            if chk is api_checks.no_5xx:
+                return False  # refused: nothing stored, nothing for the model to take in
+            # else stored as that release stores it, which the model for that release says
         return True
+
+    def _broken(self, invariant: str, problems: list[str], verb: str, resource: str, resp: Response,
+                what: Callable[[], str]) -> InvariantViolation | None:
+        """A promise ``resp`` broke, named with what the findings registry knows of it; None for a known finding
+        reported without failing (KUBEPROP_REPORT_KNOWN=1), which is recorded instead."""
+        version = self.server_version()
+        known = findings.matching(invariant, verb, resource, resp.code, resp.body, version)
+        if known is not None and not findings.fail_on_known():
+            findings.record(known, f"a call to {version}", f"{what()}\nanswered {resp.code}: {resp.body!r}")
+            return None
+        which = f"; {findings.describe(known)}" if findings.applicable(version) else ""
+        return violation(invariant, "; ".join(problems) + which)
+
+    def _stored_promises(self, w: WatchCheck) -> None:
+        """api.validation on every object a watch delivered since the last look: an event shows what was stored,
+        whoever wrote it (another client, a scheduler, a binding whose answer showed no object)."""
+        for event in w.received[w.promised:]:
+            obj = event.get("object")
+            if event.get("type") in ("ADDED", "MODIFIED", "DELETED") and isinstance(obj, dict):
+                what = f"watch {w.label} delivered {event.get('type')}"
+                problems = api_checks.validation(what, "get", 200, obj)
+                broken = problems and self._broken(api_checks.validation.invariant, problems, "watch",
+                                                   w.plan.plural, Response(200, obj), lambda what=what: what)
+                if broken:
+                    raise broken  # in the watch checks, which fail the example with it
+        w.promised = len(w.received)
 
     def _remember_owned(self, op: Op, resp: Response) -> None:
         """The server-owned metadata of every object an answer shows, as api.server-owned-fields compares an
@@ -305,7 +327,7 @@ class CheckedClient:
         for w in self.watches:
             try:
                 with transport(f"reading watch {w.label}"):
-                    learned = w.check(self.model, timeout=self.watch_timeout)
+                    learned = w.check(self.model, timeout=self.watch_timeout, promises=self._stored_promises)
             except InvariantViolation as err:
                 self.fail(err)
             for change, rv in learned:

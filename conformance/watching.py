@@ -9,6 +9,7 @@ A stream is judged on everything it has delivered so far, in this order:
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,14 +31,18 @@ class WatchCheck:
     received: list[dict[str, Any]] = field(default_factory=list)
     expected: list[Change] = field(default_factory=list)
     expired_seen: bool = False
+    #: how many of ``received`` the API's promises were judged on (conformance/client.py)
+    promised: int = 0
 
     def _rv(self, event: dict[str, Any]) -> str | None:
         obj = event.get("object")
         return (obj.get("metadata") or {}).get("resourceVersion") if isinstance(obj, dict) else None
 
-    def check(self, model: APIModel, timeout: float = 0.0) -> list[tuple[Change, str]]:
+    def check(self, model: APIModel, timeout: float = 0.0,
+              promises: Callable[[WatchCheck], None] | None = None) -> list[tuple[Change, str]]:
         """Drain the stream and judge it; return the resourceVersions it taught (a change whose version no
-        answer showed, paired with the version its event carried) for the caller to hand to the model."""
+        answer showed, paired with the version its event carried) for the caller to hand to the model.
+        ``promises`` judges what was delivered against the API's own promises first, before the model."""
         if self.expired_seen:
             return []
         self.expected = list(self.plan.initial) + model.changes_after(self.plan)
@@ -57,6 +62,8 @@ class WatchCheck:
                 self.received += self.stream.drain(timeout=left)
             if self.stream.ended:
                 self.received += self.stream.drain()  # what arrived just before the stream ended
+        if promises is not None:
+            promises(self)
         got = self.received
         errors = [e for e in got if e.get("type") == "ERROR"]
         if self.plan.expired or (self.plan.may_expire and errors):

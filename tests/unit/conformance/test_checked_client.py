@@ -298,3 +298,22 @@ def test_a_binding_with_an_invalid_annotation_is_refused_by_the_bundled_server(c
     body["metadata"]["annotations"] = {"bad key": "v"}
     refused = client.write(Op.bind("a", "p", body))
     assert refused.code == 422 and "metadata.annotations" in refused.body["message"]
+
+
+def test_an_invalid_value_a_watch_delivers_breaks_validation_before_the_model_is_asked() -> None:
+    # another client's binding stores an annotation key the API refuses (the seeded fault copies it unvalidated);
+    # the watch shows it before the model, which never heard of the binding, is asked about the event
+    target = InProcessTarget(faults=["binding.copies-invalid-annotations"])
+    c = CheckedClient(target, model_for(target, SPEC), History(SPEC), Reporter(), _raise)
+    c.write(Op.create("namespaces", None, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "a"}}))
+    c.write(Op.create("pods", "a", {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"},
+                                    "spec": {"containers": [{"name": "c", "image": "busybox"}]}}))
+    c.open_watch("pods", "a", None)
+    c.check_watches()
+    body = _binding(c, "n1")
+    body["metadata"]["annotations"] = {"bad key": "v"}
+    assert target.bind("a", "p", body).code == 201  # the other client
+    with pytest.raises(InvariantViolation) as info:
+        c.check_watches()
+    assert info.value.invariant == "api.validation"
+    assert "annotation key 'bad key'" in str(info.value) and "delivered MODIFIED" in str(info.value)
