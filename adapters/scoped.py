@@ -26,6 +26,7 @@ Pods and leases keep their names: they live in the run's namespaces.
 from __future__ import annotations
 
 import copy
+import re
 import secrets
 from typing import Any
 
@@ -76,6 +77,23 @@ class ScopedWatch:
 
     def close(self) -> None:
         self._inner.close()
+
+
+_TAINT_INDEX = re.compile(r"(\.taints\[)(\d+)(\])")
+
+
+def _taints_unshifted(status: JSON) -> JSON:
+    """A refusal of a node as the machine sent it: every ``taints[i]`` it names one lower, the run taint gone."""
+    def shift(text: Any) -> Any:
+        return _TAINT_INDEX.sub(lambda m: f"{m[1]}{int(m[2]) - 1}{m[3]}", text) if isinstance(text, str) else text
+
+    out = {**status, "message": shift(status.get("message"))}
+    details = status.get("details")
+    if isinstance(details, dict) and isinstance(details.get("causes"), list):
+        out["details"] = {**details, "causes": [{**c, "field": shift(c.get("field")),
+                                                 "message": shift(c.get("message"))} if isinstance(c, dict) else c
+                                                for c in details["causes"]]}
+    return out
 
 
 class ScopedTarget:
@@ -172,8 +190,15 @@ class ScopedTarget:
         own = f"{RUN_LABEL}={self.run_id}"
         return f"{label_selector},{own}" if label_selector else own
 
-    def _answer(self, resp: Response) -> Response:
-        return Response(resp.code, self.inward(resp.body))
+    def _answer(self, resp: Response, sent: Any = None) -> Response:
+        """``resp`` in the machine's names; ``sent`` is the node body or patch sent, whose run taint (put first)
+        shifted the index of every other taint a refusal names."""
+        body = self.inward(resp.body)
+        taints = ((sent.get("spec") if isinstance(sent, dict) else None) or {}).get("taints")
+        if resp.code == 422 and isinstance(body, dict) and isinstance(taints, list) and taints \
+                and self._is_run_taint(taints[0]):
+            body = _taints_unshifted(body)
+        return Response(resp.code, body)
 
     # ----- the Target protocol ----------------------------------------------------------------
 
@@ -184,7 +209,7 @@ class ScopedTarget:
         resp = self.inner.create(resource, ns, out, **_dry(dry_run))
         if resp.ok and isinstance(resp.body, dict) and not dry_run:
             self._created.add((resource, ns, resp.body.get("metadata", {}).get("name", "")))
-        return self._answer(resp)
+        return self._answer(resp, out)
 
     def get(self, resource: str, namespace: str | None, name: str, *, resource_version: str = "") -> Response:
         return self._answer(self.inner.get(resource, self._ns(namespace), self._name(resource, name),
@@ -201,10 +226,11 @@ class ScopedTarget:
     def update(self, resource: str, namespace: str | None, name: str, body: JSON, *,
                dry_run: list[str] | None = None) -> Response:
         ns, physical = self._ns(namespace), self._name(resource, name)
-        resp = self.inner.update(resource, ns, physical, self._outward_body(resource, body), **_dry(dry_run))
+        out = self._outward_body(resource, body)
+        resp = self.inner.update(resource, ns, physical, out, **_dry(dry_run))
         if resp.code == 201 and not dry_run:
             self._created.add((resource, ns, physical))  # a PUT that created (leases allow it)
-        return self._answer(resp)
+        return self._answer(resp, out)
 
     def patch(self, resource: str, namespace: str | None, name: str, patch: Any, *,
               patch_type: str = "merge", dry_run: list[str] | None = None) -> Response:
@@ -213,7 +239,7 @@ class ScopedTarget:
         else:
             out = self._outward_body(resource, patch, patch=True)
         return self._answer(self.inner.patch(resource, self._ns(namespace), self._name(resource, name), out,
-                                             patch_type=patch_type, **_dry(dry_run)))
+                                             patch_type=patch_type, **_dry(dry_run)), out)
 
     def _outward_op(self, resource: str, op: Any) -> Any:
         """One JSON-patch operation in this run's names: a whole label map set keeps the run label."""

@@ -294,9 +294,12 @@ class APIServerMachine(CheckedMachine):
         """One value the API refuses (conformance/strategies.py: INVALID_VALUES), sent by every verb that can store
         it: a create, a PUT of the stored object, a merge patch, and a binding, whose annotations the binding
         subresource copies onto the pod (pkg/registry/core/pod/storage/storage.go: setPodNodeAndMetadata). A
-        Lease spec value goes to a Lease; a binding carries an annotation."""
+        Lease spec value goes to a Lease, a taint to a node (its taints replaced by the one or two sent); a binding
+        carries an annotation."""
         if where.startswith("lease-"):
             resource = "leases"
+        elif where.startswith("taint-"):
+            resource = "nodes"
         if verb == "bind":
             resource, where = "pods", "annotation-key"
         values = gen.INVALID_VALUES[where]
@@ -310,6 +313,13 @@ class APIServerMachine(CheckedMachine):
             meta["labels"] = {"app": value}
         elif where == "annotation-key":
             meta["annotations"] = {value: "v"}
+        elif where.startswith("taint-"):
+            taint = {"key": "dedicated", "effect": "NoSchedule"}
+            if where == "taint-duplicate":
+                spec["taints"] = [{"key": value, "effect": "NoSchedule"},
+                                  {"key": value, "value": "v", "effect": "NoSchedule"}]
+            else:
+                spec["taints"] = [{**taint, where.removeprefix("taint-"): value}]
         else:
             spec["leaseDurationSeconds" if where == "lease-duration" else "leaseTransitions"] = value
         if verb == "bind":
@@ -329,6 +339,8 @@ class APIServerMachine(CheckedMachine):
                 body["spec"] = {"containers": [{"name": "c0", "image": gen.IMAGES[0]}]}
             elif resource == "leases":
                 body["spec"] = {"holderIdentity": "replica-0", **spec}
+            elif spec:
+                body["spec"] = spec
             self._write(Op.create(resource, ns_, body))
             return
         name = self._pick(resource, ns, index)

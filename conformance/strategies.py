@@ -47,6 +47,13 @@ INVALID_VALUES: dict[str, tuple[Any, ...]] = {
     "annotation-key": ("bad key", "a/b/c", "-x", "/x", "x" * 64),
     "lease-duration": (0, -1),
     "lease-transitions": (-1,),
+    # a node's spec.taints (pkg/apis/core/validation/validation.go: validateNodeTaints): the key a label key, the
+    # value a label value, the effect one of three, and a key and effect pair once (a value here: the key that
+    # comes twice)
+    "taint-key": ("bad key", "a/b/c", "-x", "x" * 64, "example.com/"),
+    "taint-value": ("bad value", "-x", "x" * 64, "a/b"),
+    "taint-effect": ("", "NoScheduleNoAdmit", "noschedule"),
+    "taint-duplicate": ("dedicated", "gpu", "kubeprop.io/fake"),
 }
 
 LABEL_KEYS = ("app", "tier", "env")

@@ -153,6 +153,28 @@ def _label_value(value: Any) -> bool:
         and (not value or _NAME_PART.fullmatch(value) is not None)
 
 
+def _invalid_taints(spec: Any) -> list[str]:
+    """A node's taints the API refuses: each key a qualified name, each value a label value, each effect one of
+    NoSchedule, PreferNoSchedule, NoExecute, and no key and effect pair twice (the Node API's reference;
+    pkg/apis/core/validation/validation.go: validateNodeTaints). Only nodes have ``spec.taints``."""
+    taints = spec.get("taints") if isinstance(spec, dict) else None
+    found, pairs = [], set()
+    for taint in taints if isinstance(taints, list) else []:
+        if not isinstance(taint, dict):
+            continue
+        key, value, effect = taint.get("key"), taint.get("value", ""), taint.get("effect")
+        if not isinstance(key, str) or not _qualified_name(key):
+            found.append(f"taint key {key!r}")
+        if not _label_value(value):
+            found.append(f"taint value {value!r} (key {key!r})")
+        if effect not in ("NoSchedule", "PreferNoSchedule", "NoExecute"):
+            found.append(f"taint effect {effect!r} (key {key!r})")
+        if (key, effect) in pairs:
+            found.append(f"taint {key!r} with effect {effect!r} twice")
+        pairs.add((key, effect))
+    return found
+
+
 def invalid_values(obj: Any) -> list[str]:
     """What in ``obj`` (an object as an answer shows it) the API never accepts."""
     if not isinstance(obj, dict) or obj.get("kind") == "Status":
@@ -161,6 +183,7 @@ def invalid_values(obj: Any) -> list[str]:
     found = [f"label key {k!r}" for k in (meta.get("labels") or {}) if not _qualified_name(str(k))]
     found += [f"label value {v!r} (key {k!r})" for k, v in (meta.get("labels") or {}).items() if not _label_value(v)]
     found += [f"annotation key {k!r}" for k in (meta.get("annotations") or {}) if not _qualified_name(str(k).lower())]
+    found += _invalid_taints(obj.get("spec"))
     spec = obj.get("spec") if obj.get("kind") == "Lease" and isinstance(obj.get("spec"), dict) else {}
     duration, transitions = spec.get("leaseDurationSeconds"), spec.get("leaseTransitions")
     if isinstance(duration, int) and duration <= 0:

@@ -44,7 +44,7 @@ def go_value(value: Any) -> str:
         return "true" if value else "false"
     if isinstance(value, str):
         return go_quote(value)
-    if isinstance(value, list):  # a []string prints as compact JSON (field/errors.go: ErrorBody, json.Marshal)
+    if isinstance(value, list | dict):  # a slice or struct prints as compact JSON (field/errors.go: ErrorBody)
         return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
     return str(value)
 

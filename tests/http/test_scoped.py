@@ -54,3 +54,18 @@ def test_conformance_examples_share_one_server(server: HTTPAPIServer, kubeconfig
         items = left.list(resource, label_selector=RUN_LABEL).body["items"]
         assert items == [], (resource, [i["metadata"]["name"] for i in items])
     left.close()
+
+
+def test_a_refused_taint_is_named_at_the_index_sent(kubeconfig: str) -> None:
+    # the run taint goes first in every node written; a refusal names the taints as the machine sent them
+    t = ScopedTarget(HTTPTarget(kubeconfig), run_id="ktest02")
+    node = {"apiVersion": "v1", "kind": "Node", "metadata": {"name": "n0"},
+            "spec": {"taints": [{"key": "ok", "effect": "NoSchedule"}, {"key": "bad key", "effect": "NoSchedule"}]}}
+    refused = t.create("nodes", None, node)
+    assert refused.code == 422, refused.body
+    assert [c["field"] for c in refused.body["details"]["causes"]] == ["metadata.taints[1].key"]
+    assert refused.body["message"].startswith('Node "n0" is invalid: metadata.taints[1].key: Invalid value: "bad key"')
+    assert t.create("nodes", None, {**node, "spec": {}}).code == 201
+    patched = t.patch("nodes", None, "n0", {"metadata": {}, "spec": {"taints": [{"key": "k", "effect": "x"}]}})
+    assert [c["field"] for c in patched.body["details"]["causes"]] == ["metadata.taints[0].effect"]
+    t.close()

@@ -291,6 +291,17 @@ def test_validation_is_judged_from_answers_alone() -> None:
     listed = {"kind": "PodList", "items": [{"kind": "Pod", "metadata": {"name": "p", "annotations": {"a b": "v"}}}]}
     assert "annotation key 'a b'" in validation("GET pods", "list", 200, listed)[0]
     assert validation("POST pods", "create", 422, {"kind": "Status"}) == []
+    node = {"kind": "Node", "metadata": {"name": "n"},
+            "spec": {"taints": [{"key": "example.com/gpu", "value": "", "effect": "NoExecute"},
+                                {"key": "example.com/gpu", "effect": "NoSchedule"}]}}
+    assert invalid_values(node) == []
+    for taint in ({"key": "bad key", "effect": "NoSchedule"}, {"key": "k", "value": "-x", "effect": "NoSchedule"},
+                  {"key": "k", "effect": ""}, {"key": "k"}, {"key": "k", "effect": "noschedule"}):
+        assert invalid_values({"kind": "Node", "metadata": {"name": "n"}, "spec": {"taints": [taint]}}), taint
+    twice = {"kind": "Node", "metadata": {"name": "n"}, "spec": {"taints": [{"key": "k", "effect": "NoSchedule"},
+                                                                           {"key": "k", "value": "v",
+                                                                            "effect": "NoSchedule"}]}}
+    assert invalid_values(twice) == ["taint 'k' with effect 'NoSchedule' twice"]
 
 
 def test_a_binding_with_an_invalid_annotation_is_refused_by_the_bundled_server(client: CheckedClient) -> None:
