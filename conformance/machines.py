@@ -294,12 +294,15 @@ class APIServerMachine(CheckedMachine):
         """One value the API refuses (conformance/strategies.py: INVALID_VALUES), sent by every verb that can store
         it: a create, a PUT of the stored object, a merge patch, and a binding, whose annotations the binding
         subresource copies onto the pod (pkg/registry/core/pod/storage/storage.go: setPodNodeAndMetadata). A
-        Lease spec value goes to a Lease, a taint to a node (its taints replaced by the one or two sent); a binding
-        carries an annotation."""
+        Lease spec value goes to a Lease, a taint to a node (its taints replaced by the one or two sent), a pod
+        spec value to a new pod (an update may change almost nothing of a pod's spec); a binding carries an
+        annotation."""
         if where.startswith("lease-"):
             resource = "leases"
         elif where.startswith("taint-"):
             resource = "nodes"
+        elif where in gen.POD_SPEC_INVALID:
+            resource, verb = "pods", "create"
         if verb == "bind":
             resource, where = "pods", "annotation-key"
         values = gen.INVALID_VALUES[where]
@@ -320,6 +323,14 @@ class APIServerMachine(CheckedMachine):
                                   {"key": value, "value": "v", "effect": "NoSchedule"}]
             else:
                 spec["taints"] = [{**taint, where.removeprefix("taint-"): value}]
+        elif where in gen.POD_SPEC_INVALID:
+            spec["containers"] = [{"name": value if where == "container-name" else "c0", "image": gen.IMAGES[0]}]
+            if where == "node-selector-key":
+                spec["nodeSelector"] = {value: "v"}
+            elif where == "node-selector-value":
+                spec["nodeSelector"] = {"app": value}
+            elif where == "toleration":
+                spec["tolerations"] = [value]
         else:
             spec["leaseDurationSeconds" if where == "lease-duration" else "leaseTransitions"] = value
         if verb == "bind":
@@ -336,7 +347,7 @@ class APIServerMachine(CheckedMachine):
             body = {"apiVersion": res.api_version, "kind": res.kind,
                     "metadata": {"name": pool[index % len(pool)], **meta}}
             if resource == "pods":
-                body["spec"] = {"containers": [{"name": "c0", "image": gen.IMAGES[0]}]}
+                body["spec"] = spec or {"containers": [{"name": "c0", "image": gen.IMAGES[0]}]}
             elif resource == "leases":
                 body["spec"] = {"holderIdentity": "replica-0", **spec}
             elif spec:

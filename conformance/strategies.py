@@ -54,7 +54,20 @@ INVALID_VALUES: dict[str, tuple[Any, ...]] = {
     "taint-value": ("bad value", "-x", "x" * 64, "a/b"),
     "taint-effect": ("", "NoScheduleNoAdmit", "noschedule"),
     "taint-duplicate": ("dedicated", "gpu", "kubeprop.io/fake"),
+    # a pod's spec, sent by create (an update may change almost nothing of it): a container's name a DNS-1123
+    # label; the nodeSelector as labels; a toleration's key, operator, value, effect and tolerationSeconds
+    # (ValidatePodSpec, ValidateTolerations)
+    "container-name": ("Bad_Name", "-c", "c" * 64, "c.d"),
+    "node-selector-key": ("bad key", "a/b/c", "-x", "example.com/"),
+    "node-selector-value": ("bad value", "-x", "x" * 64),
+    "toleration": ({"key": "bad key", "operator": "Exists"}, {"key": "dedicated", "operator": "Bogus"},
+                   {"key": "dedicated", "value": "-x"}, {"key": "dedicated", "operator": "Exists", "value": "v"},
+                   {"operator": "Equal", "value": "v"}, {"key": "dedicated", "operator": "Exists", "effect": "Bogus"},
+                   {"key": "dedicated", "operator": "Exists", "effect": "NoSchedule", "tolerationSeconds": 5}),
 }
+
+#: the INVALID_VALUES that go in a pod's spec, and only by create
+POD_SPEC_INVALID = ("container-name", "node-selector-key", "node-selector-value", "toleration")
 
 LABEL_KEYS = ("app", "tier", "env")
 LABEL_VALUES = ("web", "db", "prod", "dev")

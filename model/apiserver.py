@@ -225,6 +225,8 @@ def _value_errors(res: Resource, meta: JSON, spec: Any) -> list[tuple[str, str, 
                  for m in label_key_errors(key.lower())]
     if res is NODES and isinstance(spec, dict):
         errs += _taint_errors(spec.get("taints") or [])
+    if res is PODS and isinstance(spec, dict):
+        errs += _pod_spec_errors(spec)
     if res is LEASES and isinstance(spec, dict):
         duration, transitions = spec.get("leaseDurationSeconds"), spec.get("leaseTransitions")
         if isinstance(duration, int) and duration <= 0:
@@ -271,6 +273,60 @@ def _taint_errors(taints: list[Any]) -> list[tuple[str, str, str]]:
                          f"Duplicate value: {shown}: taints must be unique by key and effect pair"))
             continue
         seen.add((key, effect))
+    return errs
+
+
+def _pod_spec_errors(spec: JSON) -> list[tuple[str, str, str]]:
+    """What the API refuses in the parts of a pod's spec the machine sends invalid, in ValidatePodSpec's order
+    (pkg/apis/core/validation/validation.go): each container's name (a DNS-1123 label), the host ports used twice
+    (checkHostPortConflicts, at the end of validateContainers), the nodeSelector as labels (one cause per message,
+    on ``spec.nodeSelector``), then the tolerations (ValidateTolerations: the key, if any, as a label key; an empty
+    key needs Exists; tolerationSeconds needs NoExecute; the value as a label value for Equal, empty for Exists,
+    other operators unsupported; the effect, if any, one of the three taint effects). A toleration's value errors
+    name its ``operator``, as upstream does. The operators Lt and Gt (their own rules since v1.37) are not sent."""
+    errs: list[tuple[str, str, str]] = []
+    for i, c in enumerate(spec.get("containers") or []):
+        name = c.get("name") if isinstance(c, dict) else None
+        if isinstance(name, str) and name:
+            errs += [("FieldValueInvalid", f"spec.containers[{i}].name", f"Invalid value: {go_quote(name)}: {m}")
+                     for m in label_errors(name)]
+    errs += _host_port_errors(spec)
+    selector = spec.get("nodeSelector") or {}
+    for key, value in selector.items() if isinstance(selector, dict) else ():
+        errs += [("FieldValueInvalid", "spec.nodeSelector", f"Invalid value: {go_quote(key)}: {m}")
+                 for m in label_key_errors(key)]
+        errs += [("FieldValueInvalid", "spec.nodeSelector", f"Invalid value: {go_quote(str(value))}: {m}")
+                 for m in label_value_errors(str(value))]
+    for i, tol in enumerate(spec.get("tolerations") or []):
+        if not isinstance(tol, dict):
+            continue
+        at = f"spec.tolerations[{i}]"
+        key, op, value = str(tol.get("key") or ""), str(tol.get("operator") or ""), str(tol.get("value") or "")
+        effect = str(tol.get("effect") or "")
+        if key:
+            errs += [("FieldValueInvalid", f"{at}.key", f"Invalid value: {go_quote(key)}: {m}")
+                     for m in label_key_errors(key)]
+        if not key and op != "Exists":
+            errs.append(("FieldValueInvalid", f"{at}.operator", f"Invalid value: {go_quote(op)}: operator must be "
+                         "Exists when `key` is empty, which means \"match all values and all keys\""))
+        if tol.get("tolerationSeconds") is not None and effect != "NoExecute":
+            errs.append(("FieldValueInvalid", f"{at}.effect", f"Invalid value: {go_quote(effect)}: effect must be "
+                         "'NoExecute' when `tolerationSeconds` is set"))
+        if op in ("Equal", ""):
+            bad = label_value_errors(value)
+            if bad:
+                errs.append(("FieldValueInvalid", f"{at}.operator",
+                             f"Invalid value: {go_quote(value)}: {';'.join(bad)}"))
+        elif op == "Exists":
+            if value:
+                errs.append(("FieldValueInvalid", f"{at}.operator", f"Invalid value: {go_quote(value)}: value must be "
+                             "empty when `operator` is 'Exists'"))
+        else:
+            errs.append(("FieldValueNotSupported", f"{at}.operator",
+                         f"Unsupported value: {go_quote(op)}: supported values: \"Equal\", \"Exists\""))
+        if effect and effect not in TAINT_EFFECTS:
+            errs.append(("FieldValueNotSupported", f"{at}.effect", f"Unsupported value: {go_quote(effect)}: "
+                         "supported values: " + ", ".join(go_quote(e) for e in TAINT_EFFECTS)))
     return errs
 
 
@@ -419,9 +475,8 @@ class APIModel:
             errs += [("FieldValueInvalid", "metadata.labels", f"Invalid value: {go_quote(name)}: {m}")
                      for m in label_value_errors(name)]
         errs += _value_errors(res, meta, body.get("spec"))
-        any_order = sum(f in ("metadata.labels", "metadata.annotations") for _, f, _ in errs) > 1
-        if res is PODS:
-            errs += _host_port_errors(body.get("spec") or {})
+        any_order = sum(f in ("metadata.labels", "metadata.annotations", "spec.nodeSelector")
+                        for _, f, _ in errs) > 1
         if errs:
             return Expect("create", 422, status=st.invalid(res, name, errs, any_order=any_order))
         if meta.get("resourceVersion"):

@@ -175,6 +175,38 @@ def _invalid_taints(spec: Any) -> list[str]:
     return found
 
 
+_DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
+
+
+def _invalid_pod_spec(spec: Any) -> list[str]:
+    """In a pod's spec (the Pod API's reference; pkg/apis/core/validation/validation.go: ValidatePodSpec): each
+    container's name a DNS-1123 label of at most 63 characters, the nodeSelector's keys and values as labels', and
+    each toleration's key a label key, an empty key only with Exists, the operator Equal (or empty) with a label
+    value or Exists with none (Lt and Gt are left alone: newer releases accept them), tolerationSeconds only with
+    NoExecute, the effect empty or a taint effect."""
+    if not isinstance(spec, dict) or not isinstance(spec.get("containers"), list):
+        return []
+    found = [f"container name {c.get('name')!r}" for c in spec["containers"] if isinstance(c, dict)
+             and isinstance(c.get("name"), str) and not (len(c["name"]) <= 63 and _DNS_LABEL.fullmatch(c["name"]))]
+    selector = spec.get("nodeSelector")
+    for key, value in selector.items() if isinstance(selector, dict) else ():
+        if not _qualified_name(str(key)) or not _label_value(value):
+            found.append(f"nodeSelector {key!r}: {value!r}")
+    for tol in spec.get("tolerations") or []:
+        if not isinstance(tol, dict):
+            continue
+        key, op, value, effect = tol.get("key") or "", tol.get("operator") or "", tol.get("value") or "", \
+            tol.get("effect") or ""
+        bad = (key and not _qualified_name(str(key))) or (not key and op != "Exists") \
+            or (op in ("", "Equal") and not _label_value(value)) or (op == "Exists" and value) \
+            or op not in ("", "Equal", "Exists", "Lt", "Gt") \
+            or (tol.get("tolerationSeconds") is not None and effect != "NoExecute") \
+            or effect not in ("", "NoSchedule", "PreferNoSchedule", "NoExecute")
+        if bad:
+            found.append(f"toleration {tol!r}")
+    return found
+
+
 def invalid_values(obj: Any) -> list[str]:
     """What in ``obj`` (an object as an answer shows it) the API never accepts."""
     if not isinstance(obj, dict) or obj.get("kind") == "Status":
@@ -184,6 +216,7 @@ def invalid_values(obj: Any) -> list[str]:
     found += [f"label value {v!r} (key {k!r})" for k, v in (meta.get("labels") or {}).items() if not _label_value(v)]
     found += [f"annotation key {k!r}" for k in (meta.get("annotations") or {}) if not _qualified_name(str(k).lower())]
     found += _invalid_taints(obj.get("spec"))
+    found += _invalid_pod_spec(obj.get("spec"))
     spec = obj.get("spec") if obj.get("kind") == "Lease" and isinstance(obj.get("spec"), dict) else {}
     duration, transitions = spec.get("leaseDurationSeconds"), spec.get("leaseTransitions")
     if isinstance(duration, int) and duration <= 0:

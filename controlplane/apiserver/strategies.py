@@ -90,11 +90,34 @@ class PodStrategy(Strategy):
         new["metadata"]["generation"] = generation
 
     def validate(self, obj: JSON) -> list[FieldError]:
+        # pkg/apis/core/validation/validation.go: ValidatePodSpec, in its order, for the fields checked here:
+        # container names, host ports, nodeSelector, tolerations
+        spec = obj.get("spec") or {}
+        errs: list[FieldError] = []
+        for i, c in enumerate(spec.get("containers") or []):
+            name = c.get("name") if isinstance(c, dict) else None
+            if isinstance(name, str) and name:
+                errs.extend(invalid_value(f"spec.containers[{i}].name", name, m)
+                            for m in validation.dns1123_label(name))
+        errs.extend(self._host_ports(spec))
+        selector = spec.get("nodeSelector")
+        # apimachinery/pkg/apis/meta/v1/validation/validation.go: ValidateLabels on spec.nodeSelector
+        for key in sorted(selector) if isinstance(selector, dict) else ():
+            errs.extend(invalid_value("spec.nodeSelector", key, m) for m in validation.label_key(key))
+            errs.extend(invalid_value("spec.nodeSelector", selector[key], m)
+                        for m in validation.label_value(str(selector[key])))
+        for i, tol in enumerate(spec.get("tolerations") or []):
+            if isinstance(tol, dict):
+                errs.extend(_toleration_errors(f"spec.tolerations[{i}]", tol))
+        return errs
+
+    @staticmethod
+    def _host_ports(spec: JSON) -> list[FieldError]:
         # pkg/apis/core/validation/validation.go: AccumulateUniqueHostPorts -- a protocol/hostIP/hostPort
         # triple may appear once among the pod's containers
         errs: list[FieldError] = []
         seen: set[str] = set()
-        for i, c in enumerate((obj.get("spec") or {}).get("containers") or []):
+        for i, c in enumerate(spec.get("containers") or []):
             for j, port in enumerate((c or {}).get("ports") or []):
                 if not isinstance(port, dict) or not port.get("hostPort"):
                     continue
@@ -151,6 +174,34 @@ class NamespaceStrategy(Strategy):
 
 
 TAINT_EFFECTS = ["NoSchedule", "PreferNoSchedule", "NoExecute"]
+
+
+def _toleration_errors(at: str, tol: JSON) -> list[FieldError]:
+    """pkg/apis/core/validation/validation.go: ValidateTolerations, for one toleration (the operators Lt and Gt,
+    which have rules of their own since v1.37, are refused here as unsupported)."""
+    errs: list[FieldError] = []
+    key, op, value = str(tol.get("key") or ""), str(tol.get("operator") or ""), str(tol.get("value") or "")
+    effect = str(tol.get("effect") or "")
+    if key:
+        errs.extend(invalid_value(f"{at}.key", key, m) for m in validation.label_key(key))
+    else:
+        if op != "Exists":
+            errs.append(invalid_value(f"{at}.operator", op, 'operator must be Exists when `key` is empty, which '
+                                                            'means "match all values and all keys"'))
+    if tol.get("tolerationSeconds") is not None and effect != "NoExecute":
+        errs.append(invalid_value(f"{at}.effect", effect, "effect must be 'NoExecute' when `tolerationSeconds` is set"))
+    if op in ("", "Equal"):
+        bad = validation.label_value(value)
+        if bad:
+            errs.append(invalid_value(f"{at}.operator", value, ";".join(bad)))  # upstream names the operator
+    elif op == "Exists":
+        if value:
+            errs.append(invalid_value(f"{at}.operator", value, "value must be empty when `operator` is 'Exists'"))
+    else:
+        errs.append(not_supported(f"{at}.operator", op, ["Equal", "Exists"]))
+    if effect and effect not in TAINT_EFFECTS:
+        errs.append(not_supported(f"{at}.effect", effect, TAINT_EFFECTS))
+    return errs
 
 
 class NodeStrategy(Strategy):

@@ -302,6 +302,21 @@ def test_validation_is_judged_from_answers_alone() -> None:
                                                                            {"key": "k", "value": "v",
                                                                             "effect": "NoSchedule"}]}}
     assert invalid_values(twice) == ["taint 'k' with effect 'NoSchedule' twice"]
+    pod = {"kind": "Pod", "metadata": {"name": "p"},
+           "spec": {"containers": [{"name": "c-0", "image": "busybox"}], "nodeSelector": {"example.com/a": ""},
+                    "tolerations": [{"operator": "Exists"}, {"key": "k", "operator": "Equal", "value": "v"},
+                                    {"key": "k", "operator": "Exists", "effect": "NoExecute",
+                                     "tolerationSeconds": 300}]}}
+    assert invalid_values(pod) == []
+    for spec in ({"containers": [{"name": "Bad_Name"}]}, {"containers": [{"name": "c" * 64}]},
+                 {"nodeSelector": {"bad key": "v"}}, {"nodeSelector": {"app": "-x"}},
+                 {"tolerations": [{"key": "bad key", "operator": "Exists"}]},
+                 {"tolerations": [{"key": "k", "operator": "Bogus"}]}, {"tolerations": [{"key": "k", "value": "-x"}]},
+                 {"tolerations": [{"key": "k", "operator": "Exists", "value": "v"}]},
+                 {"tolerations": [{"operator": "Equal"}]}, {"tolerations": [{"key": "k", "effect": "Bogus"}]},
+                 {"tolerations": [{"key": "k", "effect": "NoSchedule", "tolerationSeconds": 5}]}):
+        assert invalid_values({"kind": "Pod", "metadata": {"name": "p"},
+                               "spec": {"containers": [{"name": "c"}], **spec}}), spec
 
 
 def test_a_binding_with_an_invalid_annotation_is_refused_by_the_bundled_server(client: CheckedClient) -> None:
