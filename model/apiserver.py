@@ -206,8 +206,9 @@ def _qos_class(spec: JSON) -> str:
     return pod or "BestEffort"
 
 
-def _value_errors(res: Resource, meta: JSON, spec: Any) -> list[tuple[str, str, str]]:
-    """Labels, annotation keys and a Lease's spec numbers the API refuses, as their causes.
+def _value_errors(res: Resource, meta: JSON, spec: Any, legacy: bool = False) -> list[tuple[str, str, str]]:
+    """Labels, annotation keys and a Lease's spec numbers the API refuses, as their causes (``legacy``: in the
+    texts of releases before 1.35, model/releases.py: LABEL_KEY_TEXTS).
 
     apimachinery/pkg/apis/meta/v1/validation/validation.go: ValidateLabels (each key, then its value);
     apimachinery/pkg/api/validation/objectmeta.go: ValidateAnnotations (each key, lowercased, shown as sent);
@@ -217,16 +218,16 @@ def _value_errors(res: Resource, meta: JSON, spec: Any) -> list[tuple[str, str, 
     errs = []
     for key, value in (meta.get("labels") or {}).items():
         errs += [("FieldValueInvalid", "metadata.labels", f"Invalid value: {go_quote(key)}: {m}")
-                 for m in label_key_errors(key)]
+                 for m in label_key_errors(key, legacy)]
         errs += [("FieldValueInvalid", "metadata.labels", f"Invalid value: {go_quote(str(value))}: {m}")
-                 for m in label_value_errors(str(value))]
+                 for m in label_value_errors(str(value), legacy)]
     for key in meta.get("annotations") or {}:
         errs += [("FieldValueInvalid", "metadata.annotations", f"Invalid value: {go_quote(key)}: {m}")
-                 for m in label_key_errors(key.lower())]
+                 for m in label_key_errors(key.lower(), legacy)]
     if res is NODES and isinstance(spec, dict):
-        errs += _taint_errors(spec.get("taints") or [])
+        errs += _taint_errors(spec.get("taints") or [], legacy)
     if res is PODS and isinstance(spec, dict):
-        errs += _pod_spec_errors(spec)
+        errs += _pod_spec_errors(spec, legacy)
     if res is LEASES and isinstance(spec, dict):
         duration, transitions = spec.get("leaseDurationSeconds"), spec.get("leaseTransitions")
         if isinstance(duration, int) and duration <= 0:
@@ -241,7 +242,7 @@ def _value_errors(res: Resource, meta: JSON, spec: Any) -> list[tuple[str, str, 
 TAINT_EFFECTS = ("NoSchedule", "PreferNoSchedule", "NoExecute")
 
 
-def _taint_errors(taints: list[Any]) -> list[tuple[str, str, str]]:
+def _taint_errors(taints: list[Any], legacy: bool = False) -> list[tuple[str, str, str]]:
     """A node's taints the API refuses, as causes (pkg/apis/core/validation/validation.go: validateNodeTaints).
 
     ValidateNode hands it the metadata's path, so the causes name ``metadata.taints[i]``; per taint: the key's
@@ -257,8 +258,8 @@ def _taint_errors(taints: list[Any]) -> list[tuple[str, str, str]]:
         at = f"metadata.taints[{i}]"
         key, value, effect = str(taint.get("key") or ""), str(taint.get("value") or ""), str(taint.get("effect") or "")
         errs += [("FieldValueInvalid", f"{at}.key", f"Invalid value: {go_quote(key)}: {m}")
-                 for m in label_key_errors(key)]
-        bad = label_value_errors(value)
+                 for m in label_key_errors(key, legacy)]
+        bad = label_value_errors(value, legacy)
         if bad:
             errs.append(("FieldValueInvalid", f"{at}.value", f"Invalid value: {go_quote(value)}: {';'.join(bad)}"))
         if not effect:
@@ -276,7 +277,7 @@ def _taint_errors(taints: list[Any]) -> list[tuple[str, str, str]]:
     return errs
 
 
-def _pod_spec_errors(spec: JSON) -> list[tuple[str, str, str]]:
+def _pod_spec_errors(spec: JSON, legacy: bool = False) -> list[tuple[str, str, str]]:
     """What the API refuses in the parts of a pod's spec the machine sends invalid, in ValidatePodSpec's order
     (pkg/apis/core/validation/validation.go): each container's name (a DNS-1123 label), the host ports used twice
     (checkHostPortConflicts, at the end of validateContainers), the nodeSelector as labels (one cause per message,
@@ -294,9 +295,9 @@ def _pod_spec_errors(spec: JSON) -> list[tuple[str, str, str]]:
     selector = spec.get("nodeSelector") or {}
     for key, value in selector.items() if isinstance(selector, dict) else ():
         errs += [("FieldValueInvalid", "spec.nodeSelector", f"Invalid value: {go_quote(key)}: {m}")
-                 for m in label_key_errors(key)]
+                 for m in label_key_errors(key, legacy)]
         errs += [("FieldValueInvalid", "spec.nodeSelector", f"Invalid value: {go_quote(str(value))}: {m}")
-                 for m in label_value_errors(str(value))]
+                 for m in label_value_errors(str(value), legacy)]
     for i, tol in enumerate(spec.get("tolerations") or []):
         if not isinstance(tol, dict):
             continue
@@ -305,7 +306,7 @@ def _pod_spec_errors(spec: JSON) -> list[tuple[str, str, str]]:
         effect = str(tol.get("effect") or "")
         if key:
             errs += [("FieldValueInvalid", f"{at}.key", f"Invalid value: {go_quote(key)}: {m}")
-                     for m in label_key_errors(key)]
+                     for m in label_key_errors(key, legacy)]
         if not key and op != "Exists":
             errs.append(("FieldValueInvalid", f"{at}.operator", f"Invalid value: {go_quote(op)}: operator must be "
                          "Exists when `key` is empty, which means \"match all values and all keys\""))
@@ -313,7 +314,7 @@ def _pod_spec_errors(spec: JSON) -> list[tuple[str, str, str]]:
             errs.append(("FieldValueInvalid", f"{at}.effect", f"Invalid value: {go_quote(effect)}: effect must be "
                          "'NoExecute' when `tolerationSeconds` is set"))
         if op in ("Equal", ""):
-            bad = label_value_errors(value)
+            bad = label_value_errors(value, legacy)
             if bad:
                 errs.append(("FieldValueInvalid", f"{at}.operator",
                              f"Invalid value: {go_quote(value)}: {';'.join(bad)}"))
@@ -395,10 +396,30 @@ class APIModel:
 
     # ----- helpers -------------------------------------------------------------------------
 
+    @property
+    def legacy_texts(self) -> bool:
+        """Whether this release refuses label keys and values in the texts before 1.35 (model/releases.py:
+        LABEL_KEY_TEXTS)."""
+        return self.release < releases.LABEL_KEY_TEXTS
+
     def _meta_causes(self, causes: list[tuple[str, str, str]]) -> list[tuple[str, str, str]]:
         """The causes of an update refused for its metadata as this release reports them: twice before 1.37
         (model/releases.py: SINGLE_META_UPDATE_CAUSES)."""
         return causes if self.release >= releases.SINGLE_META_UPDATE_CAUSES else causes * 2
+
+    def _invalid_update_causes(self, res: Resource, causes: list[tuple[str, str, str]]) -> list[tuple[str, str, str]]:
+        """The causes of an update refused for invalid values as this release reports them: each once from 1.37
+        on; before, the label and annotation causes three times for a Lease and four times for the rest, a node's
+        taint causes twice (model/releases.py: SINGLE_META_UPDATE_CAUSES, measured on v1.36.3)."""
+        if self.release >= releases.SINGLE_META_UPDATE_CAUSES:
+            return causes
+        meta = [c for c in causes if c[1] in ("metadata.labels", "metadata.annotations")]
+        rest = [c for c in causes if c not in meta]
+        if res is LEASES:
+            return meta * 3 + rest
+        if res is NODES:
+            return meta * 3 + rest + meta + rest  # ValidateNode, then ValidateNodeUpdate
+        return meta * 4 + rest
 
     @staticmethod
     def key(plural: str, namespace: str | None, name: str) -> Key:
@@ -473,8 +494,8 @@ class APIModel:
             # pkg/apis/core/v1/defaults.go: SetDefaults_Namespace puts the name in the kubernetes.io/metadata.name
             # label before validation, so ValidateObjectMeta checks it as a label value too
             errs += [("FieldValueInvalid", "metadata.labels", f"Invalid value: {go_quote(name)}: {m}")
-                     for m in label_value_errors(name)]
-        errs += _value_errors(res, meta, body.get("spec"))
+                     for m in label_value_errors(name, self.legacy_texts)]
+        errs += _value_errors(res, meta, body.get("spec"), self.legacy_texts)
         any_order = sum(f in ("metadata.labels", "metadata.annotations", "spec.nodeSelector")
                         for _, f, _ in errs) > 1
         if errs:
@@ -677,7 +698,7 @@ class APIModel:
             # the metadata's own values are validated before the immutable fields are compared: a pod carrying an
             # annotation a binding stored unvalidated (binding-stores-invalid-annotations) is refused for both,
             # the annotation first (measured on v1.37.2: a merge patch of the uid)
-            causes = [c for c in _value_errors(res, meta, None) if c[1].startswith("metadata.")]
+            causes = [c for c in _value_errors(res, meta, None, self.legacy_texts) if c[1].startswith("metadata.")]
             status = st.invalid(res, name, causes + self._meta_causes(immutable), any_order=len(causes) > 1)
             return Expect("update", 422, rule=MATCHES, status=status,
                           why="server-owned metadata cannot be changed by an update")
@@ -723,13 +744,14 @@ class APIModel:
             new["status"] = clone(stored.get("status", {}))
             nm.setdefault("labels", {})["kubernetes.io/metadata.name"] = name
         _prune_meta(nm)
-        invalid = _value_errors(res, nm, new.get("spec"))
+        invalid = _value_errors(res, nm, new.get("spec"), self.legacy_texts)
         if invalid:
             # apimachinery/pkg/api/validation/objectmeta.go: ValidateObjectMetaUpdate validates the labels and
             # annotations as on create, and the strategy's ValidateUpdate the spec (one cause each: v1.37.2). A
             # release stores invalid annotations a binding brought (binding-stores-invalid-annotations), so several
             # may be refused at once, in the order Go walks the map
-            return Expect("update", 422, status=st.invalid(res, name, invalid, any_order=True),
+            return Expect("update", 422, status=st.invalid(res, name, self._invalid_update_causes(res, invalid),
+                                                           any_order=True),
                           why="an invalid value is refused")
 
         if smeta.get("deletionTimestamp"):
@@ -1017,7 +1039,8 @@ class APIModel:
         if pod.get("spec", {}).get("schedulingGates"):
             return Expect("bind", 409, rule=BINDING_PRECONDITIONS, status=st.conflict(
                 "", "pods/binding", name, f"pod {name} has non-empty .spec.schedulingGates"))
-        annotation_errs = _value_errors(PODS, {"annotations": meta.get("annotations") or {}}, None)
+        annotation_errs = _value_errors(PODS, {"annotations": meta.get("annotations") or {}}, None,
+                                        self.legacy_texts)
         if annotation_errs and self.keeps_promises:
             # the pod as the binding would leave it (setPodNodeAndMetadata copies the annotations) must pass the
             # rules any write of a pod does; releases copy them unvalidated (conformance/findings.py:

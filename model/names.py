@@ -55,11 +55,12 @@ LABEL_VALUE_MSG = (
 )
 
 
-def label_value_errors(value: str) -> list[str]:
-    # validation.go: IsValidLabelValue
+def label_value_errors(value: str, legacy: bool = False) -> list[str]:
+    # content/kube.go: IsLabelValue; ``legacy``: util/validation/validation.go IsValidLabelValue before 1.35, whose
+    # length message says "characters" (model/releases.py: LABEL_KEY_TEXTS)
     errs = []
     if len(value.encode()) > 63:
-        errs.append("must be no more than 63 bytes")
+        errs.append(f"must be no more than 63 {'characters' if legacy else 'bytes'}")
     if not _LABEL_VALUE_RE.match(value):
         errs.append(LABEL_VALUE_MSG)
     return errs
@@ -73,30 +74,35 @@ QUALIFIED_MSG = (
 )
 
 
-def label_key_errors(key: str) -> list[str]:
+def label_key_errors(key: str, legacy: bool = False) -> list[str]:
     """A label key (an annotation key, lowercased): an optional DNS subdomain prefix and '/', then a name part.
 
     apimachinery/pkg/api/validate/content/kube.go: IsLabelKey; messages measured on kube-apiserver v1.37.2 (a
-    prefix longer than 253 bytes says "bytes").
+    prefix longer than 253 bytes says "bytes"). ``legacy``: util/validation/validation.go IsQualifiedName before
+    1.35 (model/releases.py: LABEL_KEY_TEXTS), which says "a qualified name" and "characters", and whose prefix
+    check (IsDNS1123Subdomain) also gives the pattern's message for a long prefix that breaks it.
     """
     parts = key.split("/")
     if len(parts) > 2:
-        return [f"a valid label key {QUALIFIED_MSG} with an optional DNS subdomain prefix and '/' "
-                "(e.g. 'example.com/MyName')"]
+        return [f"a {'qualified name' if legacy else 'valid label key'} {QUALIFIED_MSG} with an optional DNS "
+                "subdomain prefix and '/' (e.g. 'example.com/MyName')"]
+    unit = "characters" if legacy else "bytes"
     errs = []
     if len(parts) == 2:
         prefix = parts[0]
         if not prefix:
             errs.append("prefix part must be non-empty")
         elif len(prefix.encode()) > 253:
-            errs.append("prefix part must be no more than 253 bytes")
+            errs.append(f"prefix part must be no more than 253 {unit}")
+            if legacy and not _SUBDOMAIN_RE.match(prefix):
+                errs.append("prefix part " + SUBDOMAIN_MSG)
         elif not _SUBDOMAIN_RE.match(prefix):
             errs.append("prefix part " + SUBDOMAIN_MSG)
     name = parts[-1]
     if not name:
         errs.append("name part must be non-empty")
     elif len(name.encode()) > 63:
-        errs.append("name part must be no more than 63 bytes")
+        errs.append(f"name part must be no more than 63 {unit}")
     if not _NAME_PART_RE.match(name):
         errs.append("name part " + QUALIFIED_MSG)
     return errs

@@ -28,7 +28,10 @@ PINNED: Release = (1, 37, 2)
 #: deleted on v1.34.0, v1.34.4, v1.36.1, v1.36.3 (two equal causes) and v1.37.2 (one); a lease's uid (patch),
 #: deletionTimestamp and deletionGracePeriodSeconds changed by PUT and patch on v1.34.0 (two) and v1.37.2 (one).
 #: The upstream change that made it one was not located (rest/update.go and objectmeta.go read the same in
-#: v0.36.3 and v0.37.2 for these checks).
+#: v0.36.3 and v0.37.2 for these checks). The same holds for an update refused for invalid values: on v1.36.3 a
+#: PUT or merge patch carrying an invalid label or annotation key is answered with that cause three times for a
+#: Lease and four times for a pod, node or namespace, and a node's invalid taint twice (ValidateNode, then
+#: ValidateNodeUpdate, each calling validateNodeTaints); a Lease's spec cause once; v1.37.2 lists each once.
 SINGLE_META_UPDATE_CAUSES: Release = (1, 37, 0)
 
 #: An object a PUT creates (where the strategy allows it: leases) has its deletionTimestamp and
@@ -38,6 +41,14 @@ SINGLE_META_UPDATE_CAUSES: Release = (1, 37, 0)
 #: created with the client's deletionTimestamp); it breaks api.server-owned-fields, a finding
 #: (conformance/findings.py: create-on-update-keeps-deletion).
 CREATE_ON_UPDATE_WIPES_DELETION: Release = (1, 37, 0)
+
+#: Label keys and values (and every field checked as one: annotation keys, taint keys and values, toleration keys,
+#: nodeSelector) are refused with apimachinery/pkg/api/validate/content/kube.go IsLabelKey and IsLabelValue from
+#: 1.35 on ("a valid label key must consist of ...", "must be no more than 63 bytes"); before, with
+#: pkg/util/validation/validation.go IsQualifiedName and IsValidLabelValue ("a qualified name must consist of
+#: ...", "must be no more than 63 characters"). Read in apimachinery v0.34.4 and v0.35.0; measured on v1.34.4
+#: (the older texts) and v1.36.3, v1.37.2 (the newer).
+LABEL_KEY_TEXTS: Release = (1, 35, 0)
 
 _VERSION = re.compile(r"^v?(\d+)\.(\d+)\.(\d+)")
 

@@ -131,6 +131,34 @@ def test_releases_before_1_37_repeat_the_no_new_finalizers_cause() -> None:
     assert len(causes[(1, 37, 2)]) == 1
 
 
+def test_releases_name_invalid_values_in_their_own_texts_and_counts() -> None:
+    # model/releases.py: LABEL_KEY_TEXTS (measured on v1.34.4) and SINGLE_META_UPDATE_CAUSES (v1.36.3, v1.37.2)
+    def refused(release: tuple[int, int, int], verb: str, key: str, taints: list[dict] | None = None) -> list[dict]:
+        m = APIModel(release=release)
+        node = {"apiVersion": "v1", "kind": "Node", "metadata": {"name": "n"}, "spec": {}}
+        created(m, "nodes", None, node, "1", "u1")
+        body = clone(m.lookup("nodes", None, "n"))
+        body["metadata"]["labels"] = {key: "v"}
+        if taints is not None:
+            body["spec"]["taints"] = taints
+        e = m.create("nodes", None, {**body, "metadata": {"name": "n2", "labels": {key: "v"}}}) if verb == "create" \
+            else m.update("nodes", None, "n", body)
+        assert e.code == 422
+        return e.status["details"]["causes"]
+
+    old, new = refused((1, 34, 4), "create", "a/b/c"), refused((1, 37, 2), "create", "a/b/c")
+    assert old[0]["message"].startswith('Invalid value: "a/b/c": a qualified name must consist')
+    assert new[0]["message"].startswith('Invalid value: "a/b/c": a valid label key must consist')
+    assert refused((1, 34, 4), "create", "x" * 64)[0]["message"].endswith("must be no more than 63 characters")
+    assert refused((1, 36, 3), "create", "x" * 64)[0]["message"].endswith("must be no more than 63 bytes")
+    bad_effect = [{"key": "k", "effect": ""}]
+    once = refused((1, 37, 2), "update", "bad key", bad_effect)
+    assert [c["field"] for c in once] == ["metadata.labels", "metadata.taints[0].effect"]
+    repeated = refused((1, 36, 3), "update", "bad key", bad_effect)
+    assert [c["field"] for c in repeated] == ["metadata.labels"] * 3 + ["metadata.taints[0].effect", "metadata.labels",
+                                                                      "metadata.taints[0].effect"]
+
+
 def test_an_invalid_message_folds_equal_causes() -> None:
     # field/errors.go: ErrorList.ToAggregate -- the causes stay two, the message says it once
     from model import status as st
