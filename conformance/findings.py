@@ -86,7 +86,7 @@ FINDINGS: tuple[Finding, ...] = (
         invariant="api.linearizable",
         title="a pod deleted without a grace period while it is being bound is removed at once, bound",
         allow="pod-grace-as-first-read",
-        seen_on=("v1.34.4", "v1.36.3", "v1.37.2"),
+        seen_on=("v1.34.0", "v1.34.4", "v1.36.1", "v1.36.3", "v1.37.2"),
         cause="pkg/registry/core/pod/strategy.go: CheckGracefulDelete decides the grace period on the pod as the "
               "delete first read it (0 while unscheduled) and writes it into the request's DeleteOptions; "
               "apiserver/pkg/registry/generic/registry/store.go: Delete applies those options again, in "
@@ -176,7 +176,7 @@ FINDINGS: tuple[Finding, ...] = (
               "body without dryRun is carried out (the object deleted or marked), and an unsupported value in the "
               "URL is not refused",
         request=_hides_dry_run_query,
-        seen_on=("v1.34.4", "v1.37.2"),
+        seen_on=("v1.34.0", "v1.34.4", "v1.36.1", "v1.36.3", "v1.37.2"),
         cause="apiserver/pkg/endpoints/handlers/delete.go: DeleteResource decodes the DeleteOptions from the body "
               "when there is one and reads the query parameters only when there is none, so the URL's dryRun "
               "(which the API's reference lists as a parameter of every delete) is dropped without an error",
@@ -194,7 +194,7 @@ FINDINGS: tuple[Finding, ...] = (
               "where the same create without dryRun is refused: the dry run does not tell what the write does",
         matches=lambda verb, resource, code, body: code == 201,
         request=_sets_resource_version,
-        seen_on=("v1.34.4", "v1.37.2"),
+        seen_on=("v1.34.0", "v1.34.4", "v1.36.1", "v1.36.3", "v1.37.2"),
         cause="apiserver/pkg/storage/etcd3/store.go: Create is where a create with a resourceVersion is refused "
               "(ErrResourceVersionSetOnCreate, itself answered 500: create-with-resourceversion-500); "
               "apiserver/pkg/registry/generic/registry/dryrun.go: DryRunnableStorage.Create never calls it for a "
@@ -211,7 +211,7 @@ FINDINGS: tuple[Finding, ...] = (
         title="a Binding's annotations are copied onto the pod without validation: a key the pod itself may not "
               "carry is stored, and every later update of the pod that keeps it is refused",
         matches=lambda verb, resource, code, body: code < 300 and _only_invalid_annotations(resource, body),
-        seen_on=("v1.34.4", "v1.36.3", "v1.37.2"),
+        seen_on=("v1.34.0", "v1.34.4", "v1.36.1", "v1.36.3", "v1.37.2"),
         cause="pkg/registry/core/pod/storage/storage.go: BindingREST.Create validates only the target "
               "(pkg/apis/core/validation/validation.go: ValidatePodBinding), and setPodNodeAndMetadata merges "
               "binding.Annotations into the pod and writes it through GuaranteedUpdate, which runs no pod "
