@@ -35,6 +35,15 @@ from model.apiserver import clone
 from model.selectors import Selector
 
 MAX_WATCHES = 3
+#: what an example starts with besides its namespace (see APIServerMachine.first_namespace): watches open from the
+#: start, and objects stored before the first rule (each list may shrink to nothing)
+START_WATCHES = st.lists(st.sampled_from(("pods", "nodes", "leases")), unique=True, max_size=MAX_WATCHES - 1)
+START_PODS = st.lists(st.tuples(st.sampled_from(gen.POD_NAMES), gen.pod_specs(), gen.labels), max_size=3,
+                      unique_by=lambda t: t[0])
+START_NODES = st.lists(st.tuples(st.sampled_from(gen.NODE_NAMES), gen.node_parts()), max_size=2,
+                       unique_by=lambda t: t[0])
+START_LEASES = st.lists(st.tuples(st.sampled_from(gen.LEASE_NAMES), gen.lease_specs), max_size=2,
+                        unique_by=lambda t: t[0])
 #: namespaced calls mostly go to the namespace every example starts with
 NS = st.sampled_from((gen.NAMESPACES[0],) * 5 + gen.NAMESPACES[1:])
 #: picks an existing object most of the time (see APIServerMachine._pick)
@@ -133,6 +142,27 @@ class APIServerMachine(CheckedMachine):
     #: the dryRun the next writes carry (set by arm_dry_run): None, or how it is asked; and for how many writes
     _dry_next: str | None = None
     _dry_left = 0
+
+    @initialize(watches=START_WATCHES, pods=START_PODS, nodes=START_NODES, leases=START_LEASES)
+    def first_namespace(self, watches: list[str], pods: list[tuple[str, dict[str, Any], dict[str, str]]],
+                        nodes: list[tuple[str, dict[str, Any]]], leases: list[tuple[str, dict[str, Any]]]) -> None:
+        """The namespace every example starts with; and, drawn, watches open on whole resources from the start
+        (each later change of theirs is then checked on a stream, not only the changes made after a watch
+        rule happened to run) and objects already stored (so the rules that read, change, bind or delete an
+        existing object, most of the rules, rarely meet an empty store)."""
+        CheckedMachine.first_namespace(self)
+        for resource in watches:
+            self.client.open_watch(resource, None, None)
+        ns = gen.NAMESPACES[0]
+        for name, spec, labels in pods:
+            meta: dict[str, Any] = {"name": name, **({"labels": labels} if labels else {})}
+            self.client.write(Op.create("pods", ns, {"apiVersion": "v1", "kind": "Pod", "metadata": meta,
+                                                     "spec": spec}))
+        for name, parts in nodes:
+            self.client.write(Op.create("nodes", None, gen.node_body(name, parts)))
+        for name, spec in leases:
+            self.client.write(Op.create("leases", ns, {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
+                                                       "metadata": {"name": name}, "spec": spec}))
 
     @precondition(lambda self: self._dry_next is None)
     @rule(how=st.sampled_from(gen.DRY_RUN_FORMS), writes=st.integers(1, 3))
