@@ -265,8 +265,7 @@ def _taint_errors(taints: list[Any], legacy: bool = False) -> list[tuple[str, st
         if not effect:
             errs.append(("FieldValueRequired", f"{at}.effect", "Required value"))
         elif effect not in TAINT_EFFECTS:
-            errs.append(("FieldValueNotSupported", f"{at}.effect", f"Unsupported value: {go_quote(effect)}: "
-                         "supported values: " + ", ".join(go_quote(e) for e in TAINT_EFFECTS)))
+            errs.append(_unsupported_effect(at, effect))
         if (key, effect) in seen:
             shown = json.dumps({"Key": key, "Value": value, "Effect": effect, "TimeAdded": taint.get("timeAdded")},
                                separators=(",", ":"))
@@ -326,9 +325,14 @@ def _pod_spec_errors(spec: JSON, legacy: bool = False) -> list[tuple[str, str, s
             errs.append(("FieldValueNotSupported", f"{at}.operator",
                          f"Unsupported value: {go_quote(op)}: supported values: \"Equal\", \"Exists\""))
         if effect and effect not in TAINT_EFFECTS:
-            errs.append(("FieldValueNotSupported", f"{at}.effect", f"Unsupported value: {go_quote(effect)}: "
-                         "supported values: " + ", ".join(go_quote(e) for e in TAINT_EFFECTS)))
+            errs.append(_unsupported_effect(at, effect))
     return errs
+
+
+def _unsupported_effect(at: str, effect: str) -> tuple[str, str, str]:
+    """A taint's or toleration's effect outside the three the API knows (validation.go: validateTaintEffect)."""
+    return ("FieldValueNotSupported", f"{at}.effect",
+            f"Unsupported value: {go_quote(effect)}: supported values: " + ", ".join(go_quote(e) for e in TAINT_EFFECTS))
 
 
 def _host_port_errors(spec: JSON) -> list[tuple[str, str, str]]:
