@@ -38,8 +38,8 @@ MAX_WATCHES = 3
 #: what an example starts with besides its namespace (see APIServerMachine.first_namespace): watches open from the
 #: start, and objects stored before the first rule (each list may shrink to nothing)
 START_WATCHES = st.lists(st.sampled_from(("pods", "nodes", "leases")), unique=True, max_size=MAX_WATCHES - 1)
-START_PODS = st.lists(st.tuples(st.sampled_from(gen.POD_NAMES), gen.pod_specs(), gen.labels), max_size=3,
-                      unique_by=lambda t: t[0])
+START_PODS = st.lists(st.tuples(st.sampled_from(gen.POD_NAMES), gen.pod_specs(), gen.labels, gen.finalizer_lists),
+                      max_size=3, unique_by=lambda t: t[0])
 START_NODES = st.lists(st.tuples(st.sampled_from(gen.NODE_NAMES), gen.node_parts()), max_size=2,
                        unique_by=lambda t: t[0])
 START_LEASES = st.lists(st.tuples(st.sampled_from(gen.LEASE_NAMES), gen.lease_specs), max_size=2,
@@ -144,7 +144,7 @@ class APIServerMachine(CheckedMachine):
     _dry_left = 0
 
     @initialize(watches=START_WATCHES, pods=START_PODS, nodes=START_NODES, leases=START_LEASES)
-    def first_namespace(self, watches: list[str], pods: list[tuple[str, dict[str, Any], dict[str, str]]],
+    def first_namespace(self, watches: list[str], pods: list[tuple[str, dict[str, Any], dict[str, str], list[str]]],
                         nodes: list[tuple[str, dict[str, Any]]], leases: list[tuple[str, dict[str, Any]]]) -> None:
         """The namespace every example starts with; and, drawn, watches open on whole resources from the start
         (each later change of theirs is then checked on a stream, not only the changes made after a watch
@@ -154,8 +154,9 @@ class APIServerMachine(CheckedMachine):
         for resource in watches:
             self.client.open_watch(resource, None, None)
         ns = gen.NAMESPACES[0]
-        for name, spec, labels in pods:
-            meta: dict[str, Any] = {"name": name, **({"labels": labels} if labels else {})}
+        for name, spec, labels, finalizers in pods:
+            meta: dict[str, Any] = {"name": name, **({"labels": labels} if labels else {}),
+                                    **({"finalizers": finalizers} if finalizers else {})}
             self.client.write(Op.create("pods", ns, {"apiVersion": "v1", "kind": "Pod", "metadata": meta,
                                                      "spec": spec}))
         for name, parts in nodes:

@@ -51,7 +51,11 @@ FAULTS: tuple[Fault, ...] = (
     Fault("get.stale-read", "api.read-your-writes",
           "get answers from a read cache that misses updates that changed only metadata.labels"),
     Fault("update.keeps-dropped-field", "api.matches-model",
-          "an update (or patch) that leaves a spec field out keeps the stored value instead of removing it"),
+          "an update (or patch) that leaves a spec field out keeps the stored value instead of removing it",
+          # a dry-run update is answered with what the update would store, so the kept field shows there first
+          # when the first such update is a dry run (its answer is judged under api.dry-run); an update whose
+          # only change was the dropped field changes nothing, so its resourceVersion stays (api.rv-changes)
+          also=("api.dry-run", "api.rv-changes")),
     Fault("list.stale-item-rv", "api.read-your-writes",
           "list items carry the resourceVersion their object was created with, not the current one"),
     Fault("update.takes-creation-timestamp", "api.server-owned-fields",
@@ -70,7 +74,9 @@ FAULTS: tuple[Fault, ...] = (
           "a delete that asks dryRun=All is carried out: the object is marked or removed",
           also=("api.matches-model",)),
     Fault("create.keeps-status", "api.matches-model",
-          "a pod create keeps the status fields the client sent (only phase is reset to Pending)"),
+          "a pod create keeps the status fields the client sent (only phase is reset to Pending)",
+          # a dry-run create is answered with what the create would store (judged under api.dry-run)
+          also=("api.dry-run",)),
     # faults only concurrent clients reveal: a check and the write it guards, with other requests let in between
     Fault("update.racy-precondition", "api.linearizable",
           "an update checks the resourceVersion precondition, lets other requests in, then overwrites what is stored",
