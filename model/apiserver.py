@@ -332,7 +332,8 @@ def _pod_spec_errors(spec: JSON, legacy: bool = False) -> list[tuple[str, str, s
 def _unsupported_effect(at: str, effect: str) -> tuple[str, str, str]:
     """A taint's or toleration's effect outside the three the API knows (validation.go: validateTaintEffect)."""
     supported = ", ".join(go_quote(e) for e in TAINT_EFFECTS)
-    return ("FieldValueNotSupported", f"{at}.effect", f"Unsupported value: {go_quote(effect)}: supported values: {supported}")
+    return "FieldValueNotSupported", f"{at}.effect", f"Unsupported value: {go_quote(effect)}: supported values: " \
+        + supported
 
 
 def _host_port_errors(spec: JSON) -> list[tuple[str, str, str]]:
