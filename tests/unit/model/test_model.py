@@ -159,6 +159,25 @@ def test_releases_name_invalid_values_in_their_own_texts_and_counts() -> None:
                                                                       "metadata.taints[0].effect"]
 
 
+def test_releases_before_1_37_repeat_values_and_immutable_fields_of_an_update() -> None:
+    # measured on v1.36.3 and v1.37.2: a PUT changing deletionTimestamp of a pod carrying an annotation key a
+    # binding stored unvalidated (binding-stores-invalid-annotations)
+    fields = {}
+    for release in ((1, 36, 3), (1, 37, 2)):
+        m = APIModel(release=release)
+        created(m, "namespaces", None, ns("ns-a"), "1", "u1")
+        created(m, "pods", "ns-a", pod("p"), "2", "u2")
+        m.lookup("pods", "ns-a", "p")["metadata"]["annotations"] = {"bad key": "v"}
+        body = clone(m.lookup("pods", "ns-a", "p"))
+        body["metadata"]["deletionTimestamp"] = "2026-01-01T00:00:00Z"
+        e = m.update("pods", "ns-a", "p", body)
+        assert e.code == 422
+        fields[release] = [c["field"] for c in e.status["details"]["causes"]]
+    values, stamp = "metadata.annotations", "metadata.deletionTimestamp"
+    assert fields[(1, 37, 2)] == [values, stamp]
+    assert fields[(1, 36, 3)] == [values, stamp, values, stamp, values, values]
+
+
 def test_an_invalid_message_folds_equal_causes() -> None:
     # field/errors.go: ErrorList.ToAggregate -- the causes stay two, the message says it once
     from model import status as st
