@@ -326,8 +326,13 @@ func step(s *state, req request, resp response, allow behaviours) []interface{} 
 			}
 			// a delete commits a revision too, but the answer does not say which: it
 			// does not raise maxRV
+			// a precondition no revision the object may have satisfies: this delete cannot be linearized
+			// here (matches returns no state then)
 			base, ok := s.matches(req.key, req.precondition)
-			return one(base.remove(req.key), ok)
+			if !ok {
+				return nil
+			}
+			return one(base.remove(req.key), true)
 		case 0:
 			outcomes := []interface{}{s}
 			if present {

@@ -315,3 +315,15 @@ def test_an_update_that_meets_a_pod_marked_with_grace_0_removes_it() -> None:
     assert check(plain).result == "illegal"
     # and its revision must be the marked pod's: one below the pod's creation is no revision the pod had
     assert check(history({"code": 200, "rv": "5", "grace": 0}, None, gone)).result == "illegal"
+
+
+def test_a_delete_whose_precondition_no_hidden_revision_meets_is_illegal() -> None:
+    # an update of unknown outcome leaves, if it took effect, a revision above 5; a delete answered 200 with a
+    # precondition of revision 3 meets neither that nor the known 5 (the checker once crashed on it)
+    history = [
+        op(0, 0, 1, create("a/p1", "A"), {"code": 201, "rv": "5"}),
+        op(0, 2, 3, update("a/p1", "B", "5"), {"code": 0}),
+    ]
+    assert verdict(*history, op(1, 4, 5, delete("a/p1", "3"), {"code": 200})) == "illegal"
+    assert verdict(*history, op(1, 4, 5, delete("a/p1", "5"), {"code": 200})) == "ok"  # the update did not happen
+    assert verdict(*history, op(1, 4, 5, delete("a/p1", "8"), {"code": 200})) == "ok"  # it did, at 8
