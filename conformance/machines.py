@@ -155,15 +155,11 @@ class APIServerMachine(CheckedMachine):
             self.client.open_watch(resource, None, None)
         ns = gen.NAMESPACES[0]
         for name, spec, labels, finalizers in pods:
-            meta: dict[str, Any] = {"name": name, **({"labels": labels} if labels else {}),
-                                    **({"finalizers": finalizers} if finalizers else {})}
-            self.client.write(Op.create("pods", ns, {"apiVersion": "v1", "kind": "Pod", "metadata": meta,
-                                                     "spec": spec}))
+            self.client.write(Op.create("pods", ns, gen.pod_body(name, spec, labels, finalizers)))
         for name, parts in nodes:
             self.client.write(Op.create("nodes", None, gen.node_body(name, parts)))
         for name, spec in leases:
-            self.client.write(Op.create("leases", ns, {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
-                                                       "metadata": {"name": name}, "spec": spec}))
+            self.client.write(Op.create("leases", ns, gen.lease_body(name, spec)))
 
     @precondition(lambda self: self._dry_next is None)
     @rule(how=st.sampled_from(gen.DRY_RUN_FORMS), writes=st.integers(1, 3))
@@ -203,13 +199,9 @@ class APIServerMachine(CheckedMachine):
     )
     def create_pod(self, ns: str, name: str, spec: dict[str, Any], labels: dict[str, str],
                    finalizers: list[str], with_rv: bool, status: dict[str, Any] | None) -> None:
-        body: dict[str, Any] = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name}, "spec": spec}
+        body = gen.pod_body(name, spec, labels, finalizers)
         if status is not None:
             body["status"] = dict(status)
-        if labels:
-            body["metadata"]["labels"] = labels
-        if finalizers:
-            body["metadata"]["finalizers"] = finalizers
         if with_rv:
             body["metadata"]["resourceVersion"] = "12345"
         self._write(Op.create("pods", ns, body))
@@ -221,8 +213,7 @@ class APIServerMachine(CheckedMachine):
 
     @rule(ns=NS, name=st.sampled_from(gen.LEASE_NAMES), spec=gen.lease_specs)
     def create_lease(self, ns: str, name: str, spec: dict[str, Any]) -> None:
-        body = {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease", "metadata": {"name": name}, "spec": spec}
-        self._write(Op.create("leases", ns, body))
+        self._write(Op.create("leases", ns, gen.lease_body(name, spec)))
 
     # ----- reads ------------------------------------------------------------------------------
 

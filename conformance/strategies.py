@@ -199,6 +199,19 @@ def node_parts(draw: st.DrawFn) -> dict[str, Any]:
     return {"labels": draw(labels), "spec": spec, "status": {"capacity": dict(alloc), "allocatable": alloc}}
 
 
+def pod_body(name: str, spec: dict[str, Any], labels: dict[str, str], finalizers: list[str]) -> dict[str, Any]:
+    meta: dict[str, Any] = {"name": name}
+    if labels:
+        meta["labels"] = labels
+    if finalizers:
+        meta["finalizers"] = finalizers
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": meta, "spec": spec}
+
+
+def lease_body(name: str, spec: dict[str, Any]) -> dict[str, Any]:
+    return {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease", "metadata": {"name": name}, "spec": spec}
+
+
 def node_body(name: str, parts: dict[str, Any]) -> dict[str, Any]:
     body: dict[str, Any] = {"apiVersion": "v1", "kind": "Node", "metadata": {"name": name},
                             "spec": parts["spec"], "status": parts["status"]}
