@@ -21,99 +21,30 @@ removed at once.
 
 from __future__ import annotations
 
-import argparse
 import sys
-import tempfile
-import threading
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from adapters.http import HTTPTarget  # noqa: E402
-from adapters.scoped import ScopedTarget  # noqa: E402
-
-NS = "race"
+from races import NS, ScopedTarget, at_once, binding, main, unscheduled_pod  # noqa: E402
 
 
-def trial(main: ScopedTarget, kubeconfig: str, i: int) -> str:
+def trial(run: ScopedTarget, kubeconfig: str, i: int) -> str:
     name = f"p{i}"
-    pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name},
-           "spec": {"schedulerName": "kubeprop-nobody", "containers": [{"name": "c", "image": "kubeprop/none"}]}}
-    assert main.create("pods", NS, pod).code == 201
-    answers: dict[str, object] = {}
-    binder = ScopedTarget(HTTPTarget(kubeconfig), run_id=main.run_id)
-    deleter = ScopedTarget(HTTPTarget(kubeconfig), run_id=main.run_id)
-    go = threading.Barrier(2)
-
-    def bind() -> None:
-        go.wait()
-        answers["bind"] = binder.bind(NS, name, {"apiVersion": "v1", "kind": "Binding", "metadata": {"name": name},
-                                                 "target": {"kind": "Node", "name": "n0"}}).code
-
-    def delete() -> None:
-        go.wait()
-        answers["delete"] = deleter.delete("pods", NS, name)
-
-    threads = [threading.Thread(target=bind), threading.Thread(target=delete)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    binder.inner.close()
-    deleter.inner.close()
-    resp = answers["delete"]
+    assert run.create("pods", NS, unscheduled_pod(name)).code == 201
+    bound, resp = at_once(run, kubeconfig, lambda c: c.bind(NS, name, binding(name)).code,
+                          lambda c: c.delete("pods", NS, name))
     meta = resp.body.get("metadata", {}) if isinstance(resp.body, dict) else {}
     node = (resp.body.get("spec") or {}).get("nodeName") if isinstance(resp.body, dict) else None
     grace = meta.get("deletionGracePeriodSeconds")
     if grace:  # pending: finish it, so the next trial starts clean
-        main.delete("pods", NS, name, options={"gracePeriodSeconds": 0})
-    if answers["bind"] == 201 and node and grace == 0:
+        run.delete("pods", NS, name, options={"gracePeriodSeconds": 0})
+    if bound == 201 and node and grace == 0:
         return "bound pod removed at once"
-    if answers["bind"] == 201 and grace:
+    if bound == 201 and grace:
         return "bound, then deletion pending (grace 30)"
-    return f"removed unbound, binding answered {answers['bind']}"
-
-
-def run(kubeconfig: str, trials: int) -> dict[str, int]:
-    main = ScopedTarget(HTTPTarget(kubeconfig))
-    counts: dict[str, int] = {}
-    try:
-        assert main.create("namespaces", None, {"apiVersion": "v1", "kind": "Namespace",
-                                                "metadata": {"name": NS}}).code == 201
-        for i in range(trials):
-            outcome = trial(main, kubeconfig, i)
-            counts[outcome] = counts.get(outcome, 0) + 1
-    finally:
-        main.close()
-    return counts
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    where = parser.add_mutually_exclusive_group(required=True)
-    where.add_argument("--kubeconfig")
-    where.add_argument("--served", action="store_true", help="the bundled server, started here")
-    where.add_argument("--start", action="store_true", help="etcd + kube-apiserver from tools/kube, started here")
-    parser.add_argument("--trials", type=int, default=200)
-    args = parser.parse_args(argv)
-    if args.kubeconfig:
-        counts = run(args.kubeconfig, args.trials)
-    elif args.served:
-        from adapters.served import ServedServer
-
-        with ServedServer(tempfile.mkdtemp(prefix="kubeprop-race-")) as served:
-            counts = run(served.kubeconfig, args.trials)
-    else:
-        from conformance.kubecluster import cluster_module
-
-        kube = cluster_module()
-        with kube.Cluster(0, binaries=kube.find_binaries()) as cluster:
-            print(f"kube-apiserver {cluster.version()['gitVersion']}", flush=True)
-            counts = run(str(cluster.kubeconfig), args.trials)
-    for outcome, n in sorted(counts.items(), key=lambda kv: -kv[1]):
-        print(f"{n:>5}  {outcome}")
-    return 0
+    return f"removed unbound, binding answered {bound}"
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(__doc__, trial))

@@ -331,8 +331,10 @@ func allowed(names []string) (behaviours, error) {
 		switch n {
 		case "pod-grace-as-first-read":
 			b.podGraceAsFirstRead = true
+		case "mark-answers-own-read":
+			b.markAnswersOwnRead = true
 		default:
-			return b, fmt.Errorf("history: allow names %q; known: pod-grace-as-first-read", n)
+			return b, fmt.Errorf("history: allow names %q; known: pod-grace-as-first-read, mark-answers-own-read", n)
 		}
 	}
 	return b, nil

@@ -51,6 +51,13 @@ type behaviours struct {
 	// as stored at the write (store.go: Delete, updateForGracefulDeletionAndFinalizers): a
 	// pod bound while the delete ran is removed at once, with grace 0.
 	podGraceAsFirstRead bool
+	// markAnswersOwnRead: a pod delete that finds the pod's deletion made pending by another
+	// delete since it read the pod answers the copy it marked in memory, at the revision
+	// it read (store.go: Delete, updateForGracefulDeletionAndFinalizers returns
+	// errAlreadyDeleting, then finalizeDelete of the object read first), not the pod as
+	// stored. Only the revision the pod had just before its deletion was made pending is
+	// recognised (object.markedFrom): a read older than that, with writes in between, is not.
+	markAnswersOwnRead bool
 }
 
 // podDefaultGrace is the grace period of a pod whose spec does not set one
@@ -102,6 +109,9 @@ type object struct {
 	view
 	rv     int64
 	lo, hi int64
+	// markedFrom: the revision the object had just before its deletion was made pending (0:
+	// not being deleted, or that revision is not known)
+	markedFrom int64
 }
 
 func (o object) known() bool { return o.rv != 0 }
@@ -201,15 +211,23 @@ func (s *state) hidden(v view, after int64) object {
 }
 
 // written records a write of o's new view: at revision rv, or at a hidden one when rv is 0.
+// The revision before a pending deletion is kept (markedFrom), and set when this write makes
+// one pending.
 func (s *state) written(key string, o object, v view, rv int64) (*state, bool) {
+	markedFrom := o.markedFrom
+	if o.grace < 0 && v.grace >= 0 {
+		markedFrom = o.rv
+	}
 	if rv == 0 {
-		return s.put(key, s.hidden(v, o.lo+1)), true
+		h := s.hidden(v, o.lo+1)
+		h.markedFrom = markedFrom
+		return s.put(key, h), true
 	}
 	next, ok := s.commit(rv)
 	if !ok {
 		return nil, false
 	}
-	return next.put(key, object{view: v, rv: rv}), true
+	return next.put(key, object{view: v, rv: rv, markedFrom: markedFrom}), true
 }
 
 // deletion is the view a delete of o leaves pending, or false when it changes nothing
@@ -299,8 +317,8 @@ func step(s *state, req request, resp response, allow behaviours) []interface{} 
 					outcomes = append(outcomes, noop)
 				}
 			}
-			if next, ok := base.commit(resp.rv); ok {
-				outcomes = append(outcomes, next.put(req.key, object{view: view{req.value, o.node, o.grace}, rv: resp.rv}))
+			if next, ok := base.written(req.key, o, view{req.value, o.node, o.grace}, resp.rv); ok {
+				outcomes = append(outcomes, next)
 			}
 			return outcomes
 		case 0:
@@ -309,7 +327,8 @@ func step(s *state, req request, resp response, allow behaviours) []interface{} 
 				if base, ok := s.matches(req.key, req.precondition); ok && o.grace == 0 {
 					outcomes = append(outcomes, base.remove(req.key))
 				} else if ok {
-					outcomes = append(outcomes, base.put(req.key, base.hidden(view{req.value, o.node, o.grace}, o.lo+1)))
+					next, _ := base.written(req.key, o, view{req.value, o.node, o.grace}, 0)
+					outcomes = append(outcomes, next)
 				}
 			}
 			return outcomes
@@ -429,6 +448,14 @@ func step(s *state, req request, resp response, allow behaviours) []interface{} 
 				return nil
 			}
 			v, changes := deletion(o, req.grace)
+			if !changes && allow.markAnswersOwnRead && o.grace >= 0 && o.markedFrom != 0 && resp.rv == o.markedFrom {
+				// the copy this delete read before another delete marked the pod, marked in memory
+				read := o.view
+				read.grace = -1
+				if first, _ := deletion(object{view: read}, req.grace); first.grace == resp.grace {
+					return one(base, true)
+				}
+			}
 			if v.grace != resp.grace && allow.podGraceAsFirstRead && o.grace < 0 && req.grace < 0 && resp.grace == 0 {
 				v.grace = 0 // decided on the pod as it was before its binding
 			}
