@@ -51,6 +51,16 @@ Invariants (the pure checks of ``conformance/checks``, same ids):
   assumed whose bindings the API shows only after); and a pod still neither
   bound nor reported when settle runs out of time, though it fits nowhere,
   breaks it too (it was never reported).
+- ``scheduler.best-score``, for every binding: the node is among the model's
+  top-score nodes in at least one view the scheduler may have decided on
+  (:func:`check_best_score`): the nodes as of any revision from
+  ``INFORMER_LAG`` seconds before the pod was created up to the binding, the
+  bound pods as of any such revision (each informer lags on its own), and any
+  choice of the pods it may have assumed and the API does not show bound yet:
+  those bound at most ``INFORMER_LAG`` seconds after the binding arrived, on
+  their node, and those deleted before they were ever bound, on any node.
+  A binding with more than ``MAX_VIEWS`` views, or one a score plugin the model
+  leaves out may score, is counted as unjudged.
 - ``binding.exactly-once`` after settle: no pod is left pending, or reported
   unschedulable, while the model finds a node for it **on the settled state**
   (nodes and bound pods as the API shows them at the end of settle). A pod that
@@ -88,8 +98,8 @@ What the API does not show, and so is not checked here: which replica wrote a
 binding (the bundled server writes no managedFields, and a binding carries no
 identity), what a scheduler assumed and has not bound, its cache and its
 queue, a binding refused by the server (no trace on the pod), and its clocks.
-``scheduler.best-score`` is left out: a scheduler may legitimately choose on
-pods it assumed whose bindings the API does not show yet.
+What a scheduler assumed is bounded from what the API shows later, as
+``scheduler.best-score`` says above.
 
 resourceVersions are compared for order across pods and nodes: both targets
 write them from one global revision (etcd's; the bundled storage's counter),
@@ -103,6 +113,8 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import itertools
+import math
 import signal
 import threading
 import time
@@ -230,6 +242,8 @@ class Observer:
         self.lock = threading.Lock()
         self.events: list[Seen] = []
         self.leases: list[Record] = []
+        #: when (harness clock) the watch showed the Lease's holder change, after the first record it showed
+        self.transitions: list[float] = []
         self.ended: list[str] = []
         self._stop = threading.Event()
         # each watch is reopened from the last resourceVersion it delivered when the server ends it, as an
@@ -270,6 +284,8 @@ class Observer:
             if (obj.get("metadata") or {}).get("name") == LEASE_NAME and event.get("type") != "DELETED":
                 rec = Record.from_lease(obj)
                 with self.lock:
+                    if self.leases and self.leases[-1].holder != rec.holder:
+                        self.transitions.append(at)
                     if not self.leases or self.leases[-1] != rec:
                         self.leases.append(rec)
             return
@@ -282,6 +298,10 @@ class Observer:
             if self.ended:
                 raise TransportFailure(f"transport failure, not a finding: the watch of {self.ended[0]} ended")
             return sorted(self.events, key=lambda s: s.rv), list(self.leases)
+
+    def holder_changes(self) -> list[float]:
+        with self.lock:
+            return list(self.transitions)
 
     def close(self) -> None:
         self._stop.set()
@@ -386,20 +406,294 @@ def check_binding(events: list[Seen], bind: Seen) -> list[tuple[str, list[str]]]
     return [(inv, ps) for inv, ps in out if ps]
 
 
+#: views (node state x pod state x assumed pods) of one binding at most, before best-score leaves it unjudged
+MAX_VIEWS = 4096
+#: places tried in the search for an order of the scheduling cycles, at most, before it is left unjudged
+MAX_ORDER_STEPS = 20000
+
+
+@dataclass
+class ScoreVerdict:
+    """What a best-score check found: the problems (empty when it holds), how many views it scored, and why it
+    did not judge (empty when it did)."""
+
+    problems: list[str]
+    views: int = 0
+    unjudged: str = ""
+    #: some node the pod fits on was not among the top-score nodes (in the first view): the choice mattered
+    contested: bool = False
+
+
+@dataclass(frozen=True)
+class Life:
+    """One pod uid as the watches showed it: its first event, the first that shows it bound, its DELETED."""
+
+    created: Seen
+    bound: Seen | None
+    deleted: Seen | None
+
+
+def lives(events: list[Seen]) -> dict[str, Life]:
+    out: dict[str, list[Any]] = {}
+    for e in events:
+        if e.kind != "pod":
+            continue
+        life = out.setdefault(e.key, [e, None, None])
+        if e.obj["spec"].get("nodeName") and life[1] is None:
+            life[1] = e
+        if e.type == "DELETED":
+            life[2] = e
+    return {u: Life(*life) for u, life in out.items()}
+
+
+def _pending(bind: Seen) -> JSON:
+    """The pod of a bound event as the scheduler saw it: pending (a nodeName would admit that node alone)."""
+    pod = copy.deepcopy(bind.obj)
+    del pod["spec"]["nodeName"]
+    return pod
+
+
+def _anywhere(pod: JSON, nodes: Iterable[str]) -> list[JSON | None]:
+    """A pod the scheduler may have assumed on any of ``nodes``, or not at all (None, first)."""
+    options: list[JSON | None] = [None]
+    for n in nodes:
+        placed = copy.deepcopy(pod)
+        placed["spec"]["nodeName"] = n
+        options.append(placed)
+    return options
+
+
+def _failed_binds(known: dict[str, Life], uid: str, bind: Seen, rv: int,
+                  nodes: Iterable[str]) -> list[list[JSON | None]]:
+    """Pods the scheduler may have assumed whose bind then failed: never bound, deleted after ``rv`` and at most
+    ``INFORMER_LAG`` seconds after ``bind`` arrived (a bind is sent right after its cycle, pkg/scheduler/
+    schedule_one.go: bindingCycle, and fails once the pod is gone), created before ``bind``; on any node, as the
+    API shows nothing of where (pkg/scheduler/internal/cache/cache.go: AssumePod, then ForgetPod)."""
+    return [_anywhere(life.deleted.obj, nodes) for u, life in known.items()
+            if u != uid and life.bound is None and life.deleted is not None and life.deleted.rv > rv
+            and life.created.rv < bind.rv and life.deleted.at <= bind.at + INFORMER_LAG]
+
+
+def _node_views(events: list[Seen], lo: int, hi: int) -> list[dict[str, JSON]]:
+    """The distinct states of the nodes from revision ``lo`` to ``hi``, newest first."""
+    views: list[dict[str, JSON]] = []
+    for rv in reversed(_revisions(events, lo, hi)):
+        nodes = state_at(events, rv).nodes
+        if nodes not in views:
+            views.append(nodes)
+    return views
+
+
+def _top_in_some_view(pod: JSON, node: str, node_views: list[dict[str, JSON]], fixed: list[JSON],
+                      optional: list[list[JSON | None]]) -> tuple[bool, int, sched.Decision]:
+    """Whether ``node`` is among the model's top-score nodes for ``pod`` with the pods ``fixed`` counted, some
+    choice of each of ``optional`` (None: not counted) and some state of the nodes; the views scored, and the
+    decision in the first (``optional``'s first choices, the first node state)."""
+    tried = 0
+    first = None
+    for chosen in itertools.product(*optional):
+        pods = [*fixed, *(p for p in chosen if p is not None)]
+        for nodes in node_views:
+            infos = [sched.node_info(n, [p for p in pods if p["spec"]["nodeName"] == name])
+                     for name, n in sorted(nodes.items())]
+            decision = sched.schedule(pod, infos)
+            tried += 1
+            first = first or decision
+            if node in decision.top or (not decision.exact and node in decision.feasible):
+                return True, tried, first
+    assert first is not None
+    return False, tried, first
+
+
+def check_best_score(events: list[Seen], bind: Seen) -> ScoreVerdict:
+    """``scheduler.best-score`` for one binding, from outside: the node is among the model's top-score nodes in
+    at least one view the scheduler may have decided on. A view is a state of the nodes and a state of the bound
+    pods, each as of any revision from ``INFORMER_LAG`` seconds before the pod was created up to the binding (a
+    scheduler's node and pod informers are watches of their own and may trail the API, each by its own lag), plus
+    any choice of the pods it may have assumed: those the API shows bound later, created before this binding and
+    bound at most ``INFORMER_LAG`` seconds after it arrived (on their node), and :func:`_failed_binds`. A view can
+    only make the check easier to pass: a node that is top in none of them was not the scheduler's best on
+    anything it could have seen. :func:`check_cycle_order` is the stricter check for one scheduler's turn."""
+    node, uid, pod = bind.obj["spec"]["nodeName"], bind.key, _pending(bind)
+    known = lives(events)
+    lo = _window_start(events, known[uid].created.at)
+    node_views = _node_views(events, lo, bind.rv)
+    pod_views: list[tuple[int, dict[str, JSON]]] = []
+    seen_sets: list[frozenset[tuple[str, str]]] = []
+    for rv in reversed(_revisions(events, lo, bind.rv)):
+        bound = {u: p for u, p in state_at(events, rv).pods.items() if u != uid and p["spec"].get("nodeName")}
+        key = frozenset((u, p["spec"]["nodeName"]) for u, p in bound.items())
+        if key not in seen_sets:
+            seen_sets.append(key)
+            pod_views.append((rv, bound))
+    omitted = sched.omitted_scores(pod, [p for _, bound in pod_views for p in bound.values()])
+    if omitted:
+        return ScoreVerdict([], 0, f"score plugins the model leaves out may score it: {'; '.join(omitted)}")
+    everywhere = sorted({n for nodes in node_views for n in nodes})
+    combos = []
+    total = 0
+    for rv, bound in pod_views:
+        # the pods bound just after, counted as assumed, first: the likeliest view
+        options: list[list[JSON | None]] = [
+            [life.bound.obj, None] for u, life in known.items()
+            if u != uid and life.bound is not None and u not in bound and life.bound.rv > rv
+            and life.created.rv < bind.rv and life.bound.at <= bind.at + INFORMER_LAG]
+        options += _failed_binds(known, uid, bind, rv, everywhere)
+        total += math.prod(len(o) for o in options) * len(node_views)
+        combos.append((list(bound.values()), options))
+    if total > MAX_VIEWS:
+        return ScoreVerdict([], 0, f"{total} views, past {MAX_VIEWS}")
+    tried = 0
+    first = None
+    for fixed, options in combos:
+        ok, n, decision = _top_in_some_view(pod, node, node_views, fixed, options)
+        tried += n
+        first = first or decision
+        if ok:
+            return ScoreVerdict([], tried, contested=bool(set(first.feasible) - set(first.top)))
+    assert first is not None
+    problems = sched_checks.best_score(pod, node, first) or [f"{_ref(pod)} went to {node}"]
+    return ScoreVerdict([f"{p} (as the API stood at the binding, resourceVersion {bind.rv}, with the pods bound "
+                         f"just after it counted as assumed; {node} is top in none of the {tried} views the scheduler "
+                         f"may have decided on: node states and bound pods from {INFORMER_LAG:g}s before the pod was "
+                         "created up to the binding, with any choice of the pods it may have assumed)"
+                         for p in problems], tried, contested=True)
+
+
+class _Unjudged(Exception):
+    pass
+
+
+def check_cycle_order(events: list[Seen], transitions: Iterable[float]) -> ScoreVerdict:
+    """``scheduler.best-score`` over all the bindings of one scheduler's turn at once: some order of their
+    scheduling cycles makes every choice a top-score one.
+
+    A scheduler runs one scheduling cycle at a time and counts, in each, every pod whose cycle came before it,
+    assumed until its binding shows up (pkg/scheduler/schedule_one.go: ScheduleOne, assume, then bindingCycle in a
+    goroutine of its own; pkg/scheduler/internal/cache/cache.go: AssumePod, FinishBinding). Bindings may reach the
+    API out of cycle order, so the order is searched, with what the API does pin down: a pod bound before another
+    was created came first, and a pod bound more than ``INFORMER_LAG`` seconds after another's binding came after
+    it (as :func:`check_best_score` assumes). In a pod's cycle the counted pods are exactly those before it, less
+    any whose deletion came ``INFORMER_LAG`` seconds before it was created (one deleted after that may or may not
+    be counted yet), plus :func:`_failed_binds`; the nodes are any state of :func:`check_best_score`'s window.
+
+    This holds only while one scheduler acts: a new leader has not assumed what the last one did, and sees its
+    bindings only through its informer. A pod created or bound within ``INFORMER_LAG`` seconds of a change of the
+    Lease's holder (``transitions``: when the watch showed one, harness clock) is left to
+    :func:`check_best_score` alone, and counts as placed wherever the order needs it."""
+    known = lives(events)
+    bound = sorted(((u, life) for u, life in known.items() if life.bound is not None),
+                   key=lambda ul: ul[1].bound.rv)  # type: ignore[union-attr]
+    changes = list(transitions)
+
+    def strict(life: Life) -> bool:
+        assert life.bound is not None
+        return not any(life.created.at - 2 * INFORMER_LAG <= t <= life.bound.at + INFORMER_LAG for t in changes)
+
+    before: dict[str, set[str]] = {u: set() for u, _ in bound}
+    for x, lx in bound:
+        for y, ly in bound:
+            assert lx.bound is not None and ly.bound is not None
+            if x != y and (lx.bound.rv < ly.created.rv or ly.bound.at > lx.bound.at + INFORMER_LAG):
+                before[y].add(x)
+    judged = [(u, life) for u, life in bound if strict(life)]
+    if not judged:
+        return ScoreVerdict([])
+    views: dict[str, list[dict[str, JSON]]] = {}
+    memo: dict[tuple[str, frozenset[str]], tuple[bool, int, sched.Decision]] = {}
+    steps = [0]
+
+    def place(u: str, life: Life, placed: frozenset[str]) -> tuple[bool, int, sched.Decision | None]:
+        """Whether pod ``u`` chose a top-score node in a cycle that came after exactly ``placed``."""
+        assert life.bound is not None
+        if not strict(life):
+            return True, 0, None
+        lo = _window_start(events, life.created.at)
+        counted = frozenset(x for x in placed if known[x].deleted is None or known[x].deleted.rv > lo)  # type: ignore[union-attr]
+        key = (u, counted)
+        if key not in memo:
+            steps[0] += 1
+            if steps[0] > MAX_ORDER_STEPS:
+                raise _Unjudged
+            if u not in views:
+                views[u] = _node_views(events, lo, life.bound.rv)
+            fixed: list[JSON] = []
+            optional: list[list[JSON | None]] = []
+            for x in sorted(counted):
+                lx = known[x]
+                assert lx.bound is not None
+                gone_before = lx.deleted is not None and lx.deleted.rv <= life.bound.rv
+                (optional.append([lx.bound.obj, None]) if gone_before else fixed.append(lx.bound.obj))
+            optional += _failed_binds(known, u, life.bound, lo, sorted({n for nodes in views[u] for n in nodes}))
+            if math.prod(len(o) for o in optional) * len(views[u]) > MAX_VIEWS:
+                raise _Unjudged
+            memo[key] = _top_in_some_view(_pending(life.bound), life.bound.obj["spec"]["nodeName"], views[u], fixed,
+                                          optional)
+        return memo[key]
+
+    dead_ends: set[frozenset[str]] = set()
+
+    def search(placed: frozenset[str]) -> bool:
+        if len(placed) == len(bound):
+            return True
+        if placed in dead_ends:
+            return False
+        for u, life in bound:
+            if u in placed or before[u] - placed:
+                continue
+            if place(u, life, placed)[0] and search(placed | {u}):
+                return True
+        dead_ends.add(placed)
+        return False
+
+    try:
+        if search(frozenset()):
+            return ScoreVerdict([], len(memo))
+        # the order of the bindings is one the API allows: name the first choice that is not top in it
+        placed: frozenset[str] = frozenset()
+        for u, life in bound:
+            ok, tried, decision = place(u, life, placed)
+            if not ok and decision is not None and life.bound is not None:
+                node = life.bound.obj["spec"]["nodeName"]
+                problems = sched_checks.best_score(_pending(life.bound), node, decision)
+                return ScoreVerdict(
+                    [f"{p} (with the {len(placed)} pods bound before it counted; no order of the {len(bound)} "
+                     "scheduling cycles the API allows makes every binding a top-score choice: one scheduler "
+                     "decides one pod at a time and counts each pod it decided before; in the order of the "
+                     f"bindings this is the first that is not, in any of {tried} views)" for p in problems],
+                    len(memo), contested=True)
+            placed = placed | {u}
+        return ScoreVerdict(["no order of the scheduling cycles makes every binding a top-score choice"], len(memo))
+    except _Unjudged:
+        return ScoreVerdict([], len(memo), f"past {MAX_ORDER_STEPS} places or {MAX_VIEWS} views")
+
+
 def check_unschedulable(events: list[Seen], report: Seen) -> list[str]:
     """``scheduler.fit-error`` for the event that wrote a pod's Unschedulable condition: the message is the
-    model's FitError on some state within ``INFORMER_LAG`` seconds of the write (see the module doc)."""
+    model's FitError on some state within ``INFORMER_LAG`` seconds of the write (see the module doc), with any
+    choice of the pods whose bind may have failed (:func:`_failed_binds`: assumed, they counted where they were
+    assumed). Past ``MAX_VIEWS`` views it is not judged."""
     pod, uid = report.obj, report.key
     msg = (_condition(pod) or {}).get("message")
     hi = max([report.rv, *(e.rv for e in events if e.at <= report.at + INFORMER_LAG)])
+    known = lives(events)
     first: list[str] = []
-    for rv in _revisions(events, _window_start(events, report.at), hi):
-        st_ = state_at(events, rv)
-        problems = sched_checks.fit_error(pod, sched.schedule(pod, st_.infos(uid)), msg, prefix=True)
-        if not problems:
-            return []
-        if rv >= report.rv and not first:
-            first = [f"{p} (status written at resourceVersion {report.rv})" for p in problems]
+    revs = _revisions(events, _window_start(events, report.at), hi)
+    states = [state_at(events, rv) for rv in revs]
+    options = [_failed_binds(known, uid, report, rv, sorted(st_.nodes)) for rv, st_ in zip(revs, states, strict=True)]
+    if sum(math.prod(len(o) for o in opts) for opts in options) > MAX_VIEWS:
+        return []
+    for rv, st_, opts in zip(revs, states, options, strict=True):
+        for chosen in itertools.product(*opts):
+            extra = [p for p in chosen if p is not None]
+            infos = [sched.node_info(n, [*st_.bound_on(name, uid),
+                                         *(p for p in extra if p["spec"]["nodeName"] == name)])
+                     for name, n in sorted(st_.nodes.items())]
+            problems = sched_checks.fit_error(pod, sched.schedule(pod, infos), msg, prefix=True)
+            if not problems:
+                return []
+            if rv >= report.rv and not first:
+                first = [f"{p} (status written at resourceVersion {report.rv})" for p in problems]
     return first
 
 
@@ -775,6 +1069,16 @@ class BlackBoxMachine(RuleBasedStateMachine):
             type(self).stats["bindings"] = type(self).stats.get("bindings", 0) + 1
             for inv, problems in check_binding(events, bind):
                 raise violation(inv, "; ".join(problems))
+            verdict = check_best_score(events, bind)
+            stats = type(self).stats
+            if verdict.unjudged:
+                stats["scores_unjudged"] = stats.get("scores_unjudged", 0) + 1
+            else:
+                stats["scores_judged"] = stats.get("scores_judged", 0) + 1
+                stats["score_views"] = stats.get("score_views", 0) + verdict.views
+                stats["scores_contested"] = stats.get("scores_contested", 0) + verdict.contested
+            if verdict.problems:
+                raise violation("scheduler.best-score", "; ".join(verdict.problems))
             sent = self.created_at.get(uid)
             if sent is not None and leases:  # a target without leader election shows no Lease to hold it to
                 problems = lease_checks.bound_within_a_live_term(
@@ -783,6 +1087,13 @@ class BlackBoxMachine(RuleBasedStateMachine):
                     acting=lambda h: not h.startswith(HARNESS_HOLDER))
                 if problems:
                     raise violation("lease.only-leader-acts", "; ".join(problems))
+        if first_bound and self.observer is not None:
+            verdict = check_cycle_order(events, self.observer.holder_changes())
+            if verdict.unjudged:
+                type(self).stats["orders_unjudged"] = type(self).stats.get("orders_unjudged", 0) + 1
+            type(self).stats["order_places"] = type(self).stats.get("order_places", 0) + verdict.views
+            if verdict.problems:
+                raise violation("scheduler.best-score", "; ".join(verdict.problems))
         for (uid, _), report in reports.items():
             if (uid, report.rv) in self.checked:
                 continue
@@ -849,6 +1160,13 @@ def run_blackbox(kubeconfig: str, *, examples: int = 5, steps: int = 12, derando
     """Run the machine as a test (raises what it found); the machine class, whose ``stats`` say what was checked."""
     machine = blackbox_machine(kubeconfig, priorities=priorities, reports_unschedulable=reports_unschedulable,
                                settle_timeout=settle_timeout, replicas=replicas)
+    run_machine(machine, examples=examples, steps=steps, derandomize=derandomize, shrink=shrink)
+    return machine
+
+
+def run_machine(machine: type[BlackBoxMachine], *, examples: int, steps: int, derandomize: bool,
+                shrink: bool) -> None:
+    """Run a :func:`blackbox_machine` class as a test: raises what it found."""
     phases = [Phase.explicit, Phase.generate, *([Phase.shrink] if shrink else [])]
     conf = settings(max_examples=examples, stateful_step_count=steps, deadline=None, database=None,
                     derandomize=derandomize, phases=phases, report_multiple_bugs=False,
@@ -864,7 +1182,6 @@ def run_blackbox(kubeconfig: str, *, examples: int = 5, steps: int = 12, derando
         if found is None:
             raise
         raise found from flaky
-    return machine
 
 
 # --------------------------------------------------------------------------- measuring its teeth
@@ -895,9 +1212,9 @@ def measure(faults: Iterable[str], *, runs: int = 2, examples: int = 6, steps: i
                 replicas = (BundledReplicas(served.kubeconfig, f"{work}/replicas", count=schedulers,
                                             faults=[fault] if fault else [], **SHORT_LEASE) if processes else None)
                 started = time.monotonic()
+                machine = blackbox_machine(served.kubeconfig, reports_unschedulable=False, replicas=replicas)
                 try:
-                    run_blackbox(served.kubeconfig, examples=examples, steps=steps, derandomize=False, shrink=False,
-                                 reports_unschedulable=False, replicas=replicas)
+                    run_machine(machine, examples=examples, steps=steps, derandomize=False, shrink=False)
                     verdict = "passed"
                 except (AssertionError, FlakyFailure) as err:
                     verdict = ", ".join(v.invariant for v in violations_in(err)) or type(err).__name__
@@ -905,7 +1222,9 @@ def measure(faults: Iterable[str], *, runs: int = 2, examples: int = 6, steps: i
                     if replicas is not None:
                         replicas.close()
                 out.append((fault, run, verdict, time.monotonic() - started))
-                print(f"{fault or '(none)'}\trun {run + 1}\t{verdict}\t{out[-1][3]:.1f}s", flush=True)
+                checked = {k: round(v, 1) for k, v in machine.stats.items()
+                           if k in ("pods", "bindings", "scores_contested", "orders_unjudged", "kills", "pauses")}
+                print(f"{fault or '(none)'}\trun {run + 1}\t{verdict}\t{out[-1][3]:.1f}s\t{checked}", flush=True)
     return out
 
 

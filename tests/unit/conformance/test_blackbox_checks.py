@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from conformance.blackbox import Seen, at_most_once, check_binding, check_unschedulable, state_at
+from conformance.blackbox import (
+    Seen,
+    at_most_once,
+    check_best_score,
+    check_binding,
+    check_cycle_order,
+    check_unschedulable,
+    state_at,
+)
 
 JSON = dict[str, Any]
 
@@ -134,3 +142,67 @@ def test_the_observer_reopens_a_watch_the_server_ended() -> None:
         observer.close()
     assert [s.obj["metadata"]["name"] for s in seen] == ["p0", "p1"]
     assert ("pods", "5") in server.asked
+
+
+def _half_full() -> list[Seen]:
+    # n1 carries x (1 of its 2 cpus) since long before; n2 is empty; a (500m) comes at 5.0
+    return [seen(node("n1", 1, cpu="2"), "node", at=0.0), seen(node("n2", 2, cpu="2"), "node", at=0.0),
+            seen(pod("x", 3, cpu="1"), "pod", at=0.0), seen(pod("x", 4, cpu="1", node_name="n1"), "pod", "MODIFIED"),
+            seen(pod("a", 5), "pod", at=5.0)]
+
+
+def test_best_score_from_outside_fails_a_binding_no_view_makes_best() -> None:
+    events = _half_full()
+    to_n1 = seen(pod("a", 6, node_name="n1"), "pod", "MODIFIED", at=5.1)
+    verdict = check_best_score([*events, to_n1], to_n1)
+    assert len(verdict.problems) == 1 and "top-score nodes are ['n2']" in verdict.problems[0], verdict
+    to_n2 = seen(pod("a", 6, node_name="n2"), "pod", "MODIFIED", at=5.1)
+    assert check_best_score([*events, to_n2], to_n2).problems == []
+
+
+def test_best_score_from_outside_counts_what_the_scheduler_may_have_assumed() -> None:
+    # b (1500m), created with a and bound to n2 just after a's binding: the scheduler may have assumed it first
+    events = [*_half_full(), seen(pod("b", 6, cpu="1500m"), "pod", at=5.0)]
+    to_n1 = seen(pod("a", 7, node_name="n1"), "pod", "MODIFIED", at=5.1)
+    b_bound = seen(pod("b", 8, cpu="1500m", node_name="n2"), "pod", "MODIFIED", at=5.2)
+    verdict = check_best_score([*events, to_n1, b_bound], to_n1)
+    assert verdict.problems == [] and verdict.contested, verdict
+    # bound long after (past the informer lag), b cannot explain it
+    late = seen(pod("b", 8, cpu="1500m", node_name="n2"), "pod", "MODIFIED", at=9.0)
+    assert check_best_score([*events, to_n1, late], to_n1).problems
+    # b deleted before any binding: its bind failed, but it counted on whichever node it was assumed to
+    gone = seen(pod("b", 8, cpu="1500m"), "pod", "DELETED", at=5.2)
+    assert check_best_score([*events, to_n1, gone], to_n1).problems == []
+
+
+def _burst(a_node: str, b_node: str) -> list[Seen]:
+    # two empty nodes; a and b created together, bound in turn
+    return [seen(node("n1", 1, cpu="2"), "node", at=0.0), seen(node("n2", 2, cpu="2"), "node", at=0.0),
+            seen(pod("a", 3), "pod", at=5.0), seen(pod("b", 4), "pod", at=5.0),
+            seen(pod("a", 5, node_name=a_node), "pod", "MODIFIED", at=5.1),
+            seen(pod("b", 6, node_name=b_node), "pod", "MODIFIED", at=5.15)]
+
+
+def test_the_cycle_order_holds_one_scheduler_to_what_it_decided_before() -> None:
+    spread = _burst("n1", "n2")
+    assert check_cycle_order(spread, []).problems == []
+    stacked = _burst("n1", "n1")
+    # each binding alone may have been decided before the other was counted
+    assert [check_best_score(stacked, e).problems for e in stacked[-2:]] == [[], []]
+    # but one of the two cycles came second and counted the first: n2 was better then
+    problems = check_cycle_order(stacked, []).problems
+    assert len(problems) == 1 and "no order of the 2 scheduling cycles" in problems[0], problems
+    # a change of the Lease's holder meanwhile: the second scheduler need not have counted the first's pod
+    assert check_cycle_order(stacked, [5.05]).problems == []
+
+
+def test_fit_error_counts_a_pod_assumed_whose_bind_failed() -> None:
+    # n1 takes one pod; x was assumed there, then deleted before its bind: a's report counted it
+    full = "0/1 nodes are available: 1 Too many pods."
+    events = [seen(node("n1", 1, pods="1"), "node", at=0.0), seen(pod("x", 2), "pod", at=5.0),
+              seen(pod("a", 3), "pod", at=5.0), seen(pod("x", 4), "pod", "DELETED", at=5.1)]
+    report = seen(pod("a", 5, message=full), "pod", "MODIFIED", at=5.2)
+    assert check_unschedulable([*events, report], report) == []
+    # x deleted long after: its bind would have been sent and answered by then
+    late = [*events[:3], seen(pod("x", 6), "pod", "DELETED", at=9.0)]
+    assert check_unschedulable([*late[:3], report, late[3]], report)
