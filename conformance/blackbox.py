@@ -45,9 +45,10 @@ Invariants (the pure checks of ``conformance/checks``, same ids):
   must have counted). A resource excess among pods bound together in a burst is
   ``no-overcommit``'s.
 - ``scheduler.fit-error`` for a pod reported unschedulable: its condition's
-  message starts with the model's FitError text on the state the API held
-  around the status write (within ``INFORMER_LAG`` seconds either way: the
-  scheduler decides on a snapshot taken before it writes, and counts pods it
+  message starts with the model's FitError text in some view around the
+  status write (:func:`views`, within ``INFORMER_LAG`` seconds either way: the
+  scheduler decides on a snapshot taken before it writes, its node and pod
+  informers each trail the API by their own lag, and it counts pods it
   assumed whose bindings the API shows only after); and a pod still neither
   bound nor reported when settle runs out of time, though it fits nowhere,
   breaks it too (it was never reported).
@@ -484,74 +485,85 @@ def _node_views(events: list[Seen], lo: int, hi: int) -> list[dict[str, JSON]]:
     return views
 
 
-def _top_in_some_view(pod: JSON, node: str, node_views: list[dict[str, JSON]], fixed: list[JSON],
-                      optional: list[list[JSON | None]]) -> tuple[bool, int, sched.Decision]:
-    """Whether ``node`` is among the model's top-score nodes for ``pod`` with the pods ``fixed`` counted, some
-    choice of each of ``optional`` (None: not counted) and some state of the nodes; the views scored, and the
-    decision in the first (``optional``'s first choices, the first node state)."""
+def _top_in_some_view(pod: JSON, node: str, around: Views) -> tuple[bool, int, sched.Decision]:
+    """Whether ``node`` is among the model's top-score nodes for ``pod`` in some view; the views scored, and the
+    decision in the first."""
     tried = 0
     first = None
-    for chosen in itertools.product(*optional):
-        pods = [*fixed, *(p for p in chosen if p is not None)]
-        for nodes in node_views:
-            infos = [sched.node_info(n, [p for p in pods if p["spec"]["nodeName"] == name])
-                     for name, n in sorted(nodes.items())]
-            decision = sched.schedule(pod, infos)
-            tried += 1
-            first = first or decision
-            if node in decision.top or (not decision.exact and node in decision.feasible):
-                return True, tried, first
+    for infos in around.infos():
+        decision = sched.schedule(pod, infos)
+        tried += 1
+        first = first or decision
+        if node in decision.top or (not decision.exact and node in decision.feasible):
+            return True, tried, first
     assert first is not None
     return False, tried, first
 
 
+@dataclass
+class Views:
+    """What a scheduler may have decided on, around one event (``anchor``: a binding, or an Unschedulable report)
+    of pod ``uid``: each state of the nodes, and each state of the bound pods with its ``optional`` pods (those it
+    may have counted as assumed, None: not), both as of any revision from ``lo`` to ``hi``, the newest first."""
+
+    nodes: list[dict[str, JSON]]
+    pods: list[tuple[list[JSON], list[list[JSON | None]]]]
+
+    def count(self) -> int:
+        return sum(math.prod(len(o) for o in options) for _, options in self.pods) * len(self.nodes)
+
+    def infos(self) -> Iterable[list[sched.NodeInfo]]:
+        for fixed, options in self.pods:
+            for chosen in itertools.product(*options):
+                pods = [*fixed, *(p for p in chosen if p is not None)]
+                for nodes in self.nodes:
+                    yield [sched.node_info(n, [p for p in pods if p["spec"]["nodeName"] == name])
+                           for name, n in sorted(nodes.items())]
+
+
+def views(events: list[Seen], known: dict[str, Life], uid: str, anchor: Seen, lo: int, hi: int) -> Views:
+    """The views around ``anchor`` (see :class:`Views`): a scheduler's node and pod informers are watches of their
+    own and may trail the API, each by its own lag; the pods it may have assumed are those the API shows bound
+    later, created before ``anchor`` and bound at most ``INFORMER_LAG`` seconds after it arrived (on their node),
+    and :func:`_failed_binds`."""
+    node_views = _node_views(events, lo, hi)
+    everywhere = sorted({n for nodes in node_views for n in nodes})
+    pod_views: list[tuple[list[JSON], list[list[JSON | None]]]] = []
+    seen: set[tuple[frozenset[tuple[str, str]], frozenset[str]]] = set()
+    for rv in reversed(_revisions(events, lo, hi)):
+        bound = {u: p for u, p in state_at(events, rv).pods.items() if u != uid and p["spec"].get("nodeName")}
+        # the pods bound just after, counted as assumed, first: the likeliest view
+        later = [u for u, life in known.items()
+                 if u != uid and life.bound is not None and u not in bound and life.bound.rv > rv
+                 and life.created.rv < anchor.rv and life.bound.at <= anchor.at + INFORMER_LAG]
+        failed = _failed_binds(known, uid, anchor, rv, everywhere)
+        key = (frozenset((u, p["spec"]["nodeName"]) for u, p in bound.items()),
+               frozenset([*later, *(o[1]["metadata"]["uid"] for o in failed if len(o) > 1)]))
+        if key in seen:
+            continue
+        seen.add(key)
+        options: list[list[JSON | None]] = [[known[u].bound.obj, None] for u in later]  # type: ignore[union-attr]
+        pod_views.append((list(bound.values()), options + failed))
+    return Views(node_views, pod_views)
+
+
 def check_best_score(events: list[Seen], bind: Seen) -> ScoreVerdict:
     """``scheduler.best-score`` for one binding, from outside: the node is among the model's top-score nodes in
-    at least one view the scheduler may have decided on. A view is a state of the nodes and a state of the bound
-    pods, each as of any revision from ``INFORMER_LAG`` seconds before the pod was created up to the binding (a
-    scheduler's node and pod informers are watches of their own and may trail the API, each by its own lag), plus
-    any choice of the pods it may have assumed: those the API shows bound later, created before this binding and
-    bound at most ``INFORMER_LAG`` seconds after it arrived (on their node), and :func:`_failed_binds`. A view can
-    only make the check easier to pass: a node that is top in none of them was not the scheduler's best on
-    anything it could have seen. :func:`check_cycle_order` is the stricter check for one scheduler's turn."""
+    at least one view (:func:`views`) the scheduler may have decided on, from ``INFORMER_LAG`` seconds before the
+    pod was created up to the binding. A view can only make the check easier to pass: a node that is top in none
+    of them was not the scheduler's best on anything it could have seen. :func:`check_cycle_order` is the
+    stricter check for one scheduler's turn."""
     node, uid, pod = bind.obj["spec"]["nodeName"], bind.key, _pending(bind)
     known = lives(events)
-    lo = _window_start(events, known[uid].created.at)
-    node_views = _node_views(events, lo, bind.rv)
-    pod_views: list[tuple[int, dict[str, JSON]]] = []
-    seen_sets: list[frozenset[tuple[str, str]]] = []
-    for rv in reversed(_revisions(events, lo, bind.rv)):
-        bound = {u: p for u, p in state_at(events, rv).pods.items() if u != uid and p["spec"].get("nodeName")}
-        key = frozenset((u, p["spec"]["nodeName"]) for u, p in bound.items())
-        if key not in seen_sets:
-            seen_sets.append(key)
-            pod_views.append((rv, bound))
-    omitted = sched.omitted_scores(pod, [p for _, bound in pod_views for p in bound.values()])
+    around = views(events, known, uid, bind, _window_start(events, known[uid].created.at), bind.rv)
+    omitted = sched.omitted_scores(pod, [p for fixed, _ in around.pods for p in fixed])
     if omitted:
         return ScoreVerdict([], 0, f"score plugins the model leaves out may score it: {'; '.join(omitted)}")
-    everywhere = sorted({n for nodes in node_views for n in nodes})
-    combos = []
-    total = 0
-    for rv, bound in pod_views:
-        # the pods bound just after, counted as assumed, first: the likeliest view
-        options: list[list[JSON | None]] = [
-            [life.bound.obj, None] for u, life in known.items()
-            if u != uid and life.bound is not None and u not in bound and life.bound.rv > rv
-            and life.created.rv < bind.rv and life.bound.at <= bind.at + INFORMER_LAG]
-        options += _failed_binds(known, uid, bind, rv, everywhere)
-        total += math.prod(len(o) for o in options) * len(node_views)
-        combos.append((list(bound.values()), options))
-    if total > MAX_VIEWS:
-        return ScoreVerdict([], 0, f"{total} views, past {MAX_VIEWS}")
-    tried = 0
-    first = None
-    for fixed, options in combos:
-        ok, n, decision = _top_in_some_view(pod, node, node_views, fixed, options)
-        tried += n
-        first = first or decision
-        if ok:
-            return ScoreVerdict([], tried, contested=bool(set(first.feasible) - set(first.top)))
-    assert first is not None
+    if around.count() > MAX_VIEWS:
+        return ScoreVerdict([], 0, f"{around.count()} views, past {MAX_VIEWS}")
+    ok, tried, first = _top_in_some_view(pod, node, around)
+    if ok:
+        return ScoreVerdict([], tried, contested=bool(set(first.feasible) - set(first.top)))
     problems = sched_checks.best_score(pod, node, first) or [f"{_ref(pod)} went to {node}"]
     return ScoreVerdict([f"{p} (as the API stood at the binding, resourceVersion {bind.rv}, with the pods bound "
                          f"just after it counted as assumed; {node} is top in none of the {tried} views the scheduler "
@@ -599,7 +611,7 @@ def check_cycle_order(events: list[Seen], transitions: Iterable[float]) -> Score
     judged = [(u, life) for u, life in bound if strict(life)]
     if not judged:
         return ScoreVerdict([])
-    views: dict[str, list[dict[str, JSON]]] = {}
+    node_views: dict[str, list[dict[str, JSON]]] = {}
     memo: dict[tuple[str, frozenset[str]], tuple[bool, int, sched.Decision]] = {}
     steps = [0]
 
@@ -615,8 +627,8 @@ def check_cycle_order(events: list[Seen], transitions: Iterable[float]) -> Score
             steps[0] += 1
             if steps[0] > MAX_ORDER_STEPS:
                 raise _Unjudged
-            if u not in views:
-                views[u] = _node_views(events, lo, life.bound.rv)
+            if u not in node_views:
+                node_views[u] = _node_views(events, lo, life.bound.rv)
             fixed: list[JSON] = []
             optional: list[list[JSON | None]] = []
             for x in sorted(counted):
@@ -624,11 +636,12 @@ def check_cycle_order(events: list[Seen], transitions: Iterable[float]) -> Score
                 assert lx.bound is not None
                 gone_before = lx.deleted is not None and lx.deleted.rv <= life.bound.rv
                 (optional.append([lx.bound.obj, None]) if gone_before else fixed.append(lx.bound.obj))
-            optional += _failed_binds(known, u, life.bound, lo, sorted({n for nodes in views[u] for n in nodes}))
-            if math.prod(len(o) for o in optional) * len(views[u]) > MAX_VIEWS:
+            optional += _failed_binds(known, u, life.bound, lo,
+                                      sorted({n for nodes in node_views[u] for n in nodes}))
+            around = Views(node_views[u], [(fixed, optional)])
+            if around.count() > MAX_VIEWS:
                 raise _Unjudged
-            memo[key] = _top_in_some_view(_pending(life.bound), life.bound.obj["spec"]["nodeName"], views[u], fixed,
-                                          optional)
+            memo[key] = _top_in_some_view(_pending(life.bound), life.bound.obj["spec"]["nodeName"], around)
         return memo[key]
 
     dead_ends: set[frozenset[str]] = set()
@@ -670,30 +683,22 @@ def check_cycle_order(events: list[Seen], transitions: Iterable[float]) -> Score
 
 def check_unschedulable(events: list[Seen], report: Seen) -> list[str]:
     """``scheduler.fit-error`` for the event that wrote a pod's Unschedulable condition: the message is the
-    model's FitError on some state within ``INFORMER_LAG`` seconds of the write (see the module doc), with any
-    choice of the pods whose bind may have failed (:func:`_failed_binds`: assumed, they counted where they were
-    assumed). Past ``MAX_VIEWS`` views it is not judged."""
+    model's FitError in some view (:func:`views`) from ``INFORMER_LAG`` seconds before the write to
+    ``INFORMER_LAG`` seconds after it (see the module doc). Past ``MAX_VIEWS`` views it is not judged."""
     pod, uid = report.obj, report.key
     msg = (_condition(pod) or {}).get("message")
     hi = max([report.rv, *(e.rv for e in events if e.at <= report.at + INFORMER_LAG)])
-    known = lives(events)
-    first: list[str] = []
-    revs = _revisions(events, _window_start(events, report.at), hi)
-    states = [state_at(events, rv) for rv in revs]
-    options = [_failed_binds(known, uid, report, rv, sorted(st_.nodes)) for rv, st_ in zip(revs, states, strict=True)]
-    if sum(math.prod(len(o) for o in opts) for opts in options) > MAX_VIEWS:
+    around = views(events, lives(events), uid, report, _window_start(events, report.at), hi)
+    if around.count() > MAX_VIEWS:
         return []
-    for rv, st_, opts in zip(revs, states, options, strict=True):
-        for chosen in itertools.product(*opts):
-            extra = [p for p in chosen if p is not None]
-            infos = [sched.node_info(n, [*st_.bound_on(name, uid),
-                                         *(p for p in extra if p["spec"]["nodeName"] == name)])
-                     for name, n in sorted(st_.nodes.items())]
-            problems = sched_checks.fit_error(pod, sched.schedule(pod, infos), msg, prefix=True)
-            if not problems:
-                return []
-            if rv >= report.rv and not first:
-                first = [f"{p} (status written at resourceVersion {report.rv})" for p in problems]
+    first: list[str] = []
+    for infos in around.infos():
+        problems = sched_checks.fit_error(pod, sched.schedule(pod, infos), msg, prefix=True)
+        if not problems:
+            return []
+        first = first or [f"{p} (status written at resourceVersion {report.rv}; in none of the {around.count()} "
+                          f"views from {INFORMER_LAG:g}s before to {INFORMER_LAG:g}s after it either)"
+                          for p in problems]
     return first
 
 

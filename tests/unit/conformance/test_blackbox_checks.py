@@ -206,3 +206,20 @@ def test_fit_error_counts_a_pod_assumed_whose_bind_failed() -> None:
     # x deleted long after: its bind would have been sent and answered by then
     late = [*events[:3], seen(pod("x", 6), "pod", "DELETED", at=9.0)]
     assert check_unschedulable([*late[:3], report, late[3]], report)
+
+
+def test_fit_error_takes_the_nodes_and_the_pods_each_as_of_its_own_revision() -> None:
+    # seen against kube-scheduler v1.37.2: its node informer had not yet shown n2's not-ready taint lifted, while it
+    # counted p and q on n1 (q assumed, its binding shown just after the report); no single revision shows that
+    not_ready = {"key": "node.kubernetes.io/not-ready", "effect": "NoSchedule"}
+    events = [seen(node("n1", 1, cpu="4", pods="2"), "node", at=0.0),
+              seen(node("n2", 2, taints=[not_ready]), "node", at=5.0),
+              seen(pod("p", 3), "pod", at=5.0), seen(pod("q", 4), "pod", at=5.0), seen(pod("a", 5), "pod", at=5.0),
+              seen(node("n2", 6), "node", "MODIFIED", at=5.01),
+              seen(pod("p", 7, node_name="n1"), "pod", "MODIFIED", at=5.02)]
+    message = "0/2 nodes are available: 1 Too many pods, 1 node(s) had untolerated taint(s)."
+    report = seen(pod("a", 8, message=message), "pod", "MODIFIED", at=5.02)
+    q_bound = seen(pod("q", 9, node_name="n1"), "pod", "MODIFIED", at=5.03)
+    assert check_unschedulable([*events, report, q_bound], report) == []
+    # without q's binding nothing filled n1: a fitted there
+    assert check_unschedulable([*events, report], report)
