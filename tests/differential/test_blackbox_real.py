@@ -12,7 +12,7 @@ from conformance.blackbox import run_blackbox
 
 pytestmark = pytest.mark.differential
 
-EXAMPLES = int(os.environ.get("KUBEPROP_BLACKBOX_EXAMPLES", "4"))
+EXAMPLES = int(os.environ.get("KUBEPROP_BLACKBOX_EXAMPLES", "8"))
 STEPS = 12
 
 
@@ -21,6 +21,7 @@ def test_blackbox_machine_real_scheduler(kubeconfig: str, figures: dict) -> None
     # a real kube-apiserver's Priority admission refuses a bare spec.priority (plugin/pkg/admission/priority),
     # and kube-scheduler reports every pod that fits nowhere (PodScheduled=False, reason Unschedulable)
     machine = run_blackbox(kubeconfig, examples=EXAMPLES, steps=STEPS, priorities=False, reports_unschedulable=True)
+    assert machine.stats.get("scores_judged", 0) > 0, machine.stats
     figures["blackbox real kube-scheduler"] = {**machine.stats, "examples": EXAMPLES,
                                                "seconds": round(time.monotonic() - started, 1)}
 

@@ -25,10 +25,12 @@ def test_clean_bundled_schedulers_pass(serve: Callable[..., ServedServer]) -> No
     machine = run_blackbox(served.kubeconfig, examples=EXAMPLES, steps=STEPS, shrink=False,
                            reports_unschedulable=False)
     assert machine.stats.get("bindings", 0) > 0, machine.stats
+    assert machine.stats.get("scores_judged", 0) > 0, machine.stats
 
 
 @pytest.mark.parametrize(("fault", "invariant"), [
     ("scheduler.ignores-taints", "scheduler.fits"),
+    ("scheduler.picks-first-feasible", "scheduler.best-score"),
     ("lease.ignores-expiry", "lease.single-holder-per-term"),
 ])
 def test_seeded_fault_is_caught_from_outside(serve: Callable[..., ServedServer], fault: str,
