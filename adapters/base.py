@@ -104,8 +104,10 @@ class Target(Protocol):
     ) -> Response:
         """``options`` is a DeleteOptions body (gracePeriodSeconds, preconditions)."""
 
-    def bind(self, namespace: str, name: str, body: JSON, *, dry_run: list[str] | None = None) -> Response:
-        """POST a Binding to ``pods/{name}/binding``."""
+    def bind(self, namespace: str, name: str, body: JSON, *, dry_run: list[str] | None = None,
+             legacy: bool = False) -> Response:
+        """POST a Binding to ``pods/{name}/binding``; ``legacy``: to the older ``namespaces/{ns}/bindings``, which
+        takes the pod's name from the Binding's metadata.name (``name`` is then not sent)."""
 
     def watch(
         self,

@@ -284,9 +284,11 @@ class HTTPTarget:
         """DELETE on the collection: every object of ``resource`` in ``namespace``."""
         return self._call("DELETE", self._path(resource, namespace), body=options)
 
-    def bind(self, namespace: str, name: str, body: JSON, *, dry_run: list[str] | None = None) -> Response:
-        return self._call("POST", self._path("pods", namespace, name) + "/binding", body=body,
-                          params=_dry(dry_run))
+    def bind(self, namespace: str, name: str, body: JSON, *, dry_run: list[str] | None = None,
+             legacy: bool = False) -> Response:
+        path = (f"{BY_PLURAL['pods'].prefix}/namespaces/{_seg(namespace)}/bindings" if legacy
+                else self._path("pods", namespace, name) + "/binding")
+        return self._call("POST", path, body=body, params=_dry(dry_run))
 
     def watch(
         self,

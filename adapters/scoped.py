@@ -257,9 +257,11 @@ class ScopedTarget:
         return self._answer(self.inner.delete(resource, self._ns(namespace), self._name(resource, name),
                                               options=options, **_dry(dry_run)))
 
-    def bind(self, namespace: str, name: str, body: JSON, *, dry_run: list[str] | None = None) -> Response:
+    def bind(self, namespace: str, name: str, body: JSON, *, dry_run: list[str] | None = None,
+             legacy: bool = False) -> Response:
         out = self._outward_body("bindings", body)
-        return self._answer(self.inner.bind(self.outward_name(namespace), name, out, **_dry(dry_run)))
+        return self._answer(self.inner.bind(self.outward_name(namespace), name, out, **_dry(dry_run),
+                                            **({"legacy": True} if legacy else {})))
 
     def watch(self, resource: str, namespace: str | None = None, *, resource_version: str | None = None,
               label_selector: str | None = None, bookmarks: bool = False, timeout_seconds: int = 0) -> ScopedWatch:

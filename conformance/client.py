@@ -261,9 +261,21 @@ class CheckedClient:
         if self.target.controls is None:
             self.model.now = wall_now()
         expect = op.expect(self.model)
+        owned = self._owned.get(("pods", op.namespace or "", op.name or "")) or {}
         resp, what = self._send(op)
         if resp.code >= 500:
             return self._judge(op, expect, resp, what)
+        problems = api_checks.binding_uid(what, op.body, resp.code, owned.get("uid"))
+        if problems:
+            version = self.server_version()
+            invariant = api_checks.binding_uid.invariant
+            known = findings.matching(invariant, op.verb, op.resource, resp.code, resp.body, version, request=op)
+            if known is None or findings.fail_on_known():
+                which = f"; {findings.describe(known)}" if findings.applicable(version) else ""
+                self.fail(violation(invariant, "; ".join(problems) + which))
+            findings.record(known, f"a call to {version}", f"{what()}\nanswered {resp.code}: {resp.body!r}")
+            if known.then == "uid-ignored":
+                expect = op.without_uid().expect(self.model)  # the model has not moved since the send
         read = op.read_back()
         read_resp, read_what = self._send(read)
         stored = self._promises(read, read_what, read_resp)

@@ -47,6 +47,12 @@ def _only_invalid_annotations(resource: str, body: Any) -> bool:
     return bool(found) and all(v.startswith("annotation key") for v in found)
 
 
+def _legacy_binding_with_uid(op: Any) -> bool:
+    """A Binding posted to namespaces/{ns}/bindings that names a uid."""
+    meta = (op.body.get("metadata") if isinstance(op.body, dict) else None) or {}
+    return op.verb == "bind" and getattr(op, "form", "") == "bindings" and bool(meta.get("uid"))
+
+
 def _sets_resource_version(op: Any) -> bool:
     """A create whose body sets metadata.resourceVersion."""
     meta = (op.body.get("metadata") if isinstance(op.body, dict) else None) or {}
@@ -73,7 +79,8 @@ class Finding:
     request: Callable[[Any], bool] | None = None
     #: for an api.dry-run finding reported without failing, what the server did with the write: "query-ignored"
     #: (the answer is held to the model's verdict on the same request without the URL's dryRun) or
-    #: "nothing-stored" (the answer is not held to the model, which keeps its state)
+    #: "nothing-stored" (the answer is not held to the model, which keeps its state); for a binding.preconditions
+    #: one, "uid-ignored" (the answer is held to the model's verdict on the Binding without its uid)
     then: str = ""
 
     def category(self) -> str:
@@ -222,6 +229,29 @@ FINDINGS: tuple[Finding, ...] = (
                      "resourceVersion \"12345\"; without dryRun: 500",
         upstream="not found in kubernetes/kubernetes issues; not reported yet",
         then="nothing-stored",
+    ),
+    Finding(
+        id="legacy-bindings-ignore-uid",
+        label="namespaces/NS/bindings ignores the uid",
+        invariant="binding.preconditions",
+        title="a Binding posted to the older namespaces/{ns}/bindings binds the pod whatever uid it names: the uid "
+              "precondition that pods/{name}/binding honours is dropped, so a binding meant for a pod that was "
+              "deleted and created again under its name lands on the new one",
+        matches=lambda verb, resource, code, body: code == 201,
+        request=_legacy_binding_with_uid,
+        seen_on=("v1.36.3", "v1.37.2"),
+        cause="apiserver/pkg/endpoints/handlers/create.go: createHandler wipes metadata.uid (with the other system "
+              "fields, rest.WipeObjectMetaSystemFields in registry/rest/meta.go) on every create unless the "
+              "request is for a subresource whose storage implements rest.SubresourceObjectMetaPreserver; "
+              "BindingREST does (pkg/registry/core/pod/storage/storage.go, since kubernetes#116550), but "
+              "bindings is a top-level resource served by LegacyBindingREST, so BindingREST.Create receives the "
+              "Binding without its uid and sets no uid precondition (the resourceVersion one, not wiped, holds)",
+        reproduction="python tools/findings/legacy_bindings_uid.py --start --trials 20 (v1.37.2 and, with "
+                     "KUBE_VERSION=v1.36.3, v1.36.3: 20 of 20 bound through namespaces/NS/bindings, 0 of 20 through "
+                     "pods/NAME/binding; the bundled server, --served: 0 of 20 either way)",
+        upstream="not found in kubernetes/kubernetes issues; kubernetes#110646 (1.25) began the wipe that dropped "
+                 "the binding's uid, kubernetes#116550 restored it for pods/{name}/binding only; not reported yet",
+        then="uid-ignored",
     ),
     Finding(
         id="binding-stores-invalid-annotations",

@@ -491,11 +491,11 @@ class APIServerMachine(CheckedMachine):
           uid_mode=st.sampled_from(("right", "right", "none", "wrong")),
           annotations=st.dictionaries(st.sampled_from(("kubeprop.io/by", "kubeprop.io/why")),
                                       st.sampled_from(("test", "sched")), max_size=1),
-          target_form=gen.binding_targets)
+          target_form=gen.binding_targets, url=gen.binding_urls)
     def bind_pod(self, ns: str, index: int, node: str, uid_mode: str, annotations: dict[str, str],
-                 target_form: tuple[str | None, bool]) -> Any:
+                 target_form: tuple[str | None, bool], url: str) -> Any:
         name = self._pick("pods", ns, index)
-        self._bind(ns, name, node, uid_mode, annotations, target_form)
+        self._bind(ns, name, node, uid_mode, annotations, target_form, url)
         pod = self.model.lookup("pods", ns, name)
         if pod is not None and pod.get("spec", {}).get("nodeName"):
             return multiple((ns, name))  # for the rules that act on a bound pod
@@ -512,7 +512,7 @@ class APIServerMachine(CheckedMachine):
         self._bind(*pod, node, uid_mode, {})
 
     def _bind(self, ns: str, name: str, node: str, uid_mode: str, annotations: dict[str, str],
-              target_form: tuple[str | None, bool] = ("Node", True)) -> Response:
+              target_form: tuple[str | None, bool] = ("Node", True), url: str = "") -> Response:
         pod = self.model.lookup("pods", ns, name)
         meta: dict[str, Any] = {"name": name, "namespace": ns}
         if uid_mode == "right" and pod is not None:
@@ -526,7 +526,7 @@ class APIServerMachine(CheckedMachine):
         if named:
             target["name"] = node
         body = {"apiVersion": "v1", "kind": "Binding", "metadata": meta, "target": target}
-        return self._write(Op.bind(ns, name, body))
+        return self._write(Op.bind(ns, name, body, form=url))
 
     # ----- watches, clock, compaction ---------------------------------------------------------
 

@@ -43,6 +43,10 @@ class Op:
     #: writes: the values of the ``dryRun`` query parameter (none sent when empty); a delete may also carry
     #: ``dryRun`` in its DeleteOptions body (``options``)
     dry_run: tuple[str, ...] = ()
+    #: bind: which URL the API serves it at: "" for pods/{name}/binding, "bindings" for the older
+    #: namespaces/{ns}/bindings that takes the pod's name from the Binding (pkg/registry/core/rest/storage_core.go);
+    #: the API promises both the same answer
+    form: str = ""
 
     def __post_init__(self) -> None:
         if self.verb not in VERBS:
@@ -81,10 +85,18 @@ class Op:
         return cls("delete", resource, namespace, name, options=options)
 
     @classmethod
-    def bind(cls, namespace: str, name: str, body: JSON) -> Op:
-        return cls("bind", "pods", namespace, name, body)
+    def bind(cls, namespace: str, name: str, body: JSON, form: str = "") -> Op:
+        if form not in ("", "bindings"):
+            raise ValueError(f"unknown binding URL form {form!r}; known: '' (pods/NAME/binding), 'bindings'")
+        return cls("bind", "pods", namespace, name, body, form=form)
 
     # ----- what an Op does ------------------------------------------------------------------------
+
+    def without_uid(self) -> Op:
+        """This binding with no uid in its Binding: what a server that drops it decides on."""
+        meta = {k: v for k, v in ((self.body.get("metadata") or {}) if isinstance(self.body, dict) else {}).items()
+                if k != "uid"}
+        return replace(self, body={**self.body, "metadata": meta})
 
     @property
     def is_write(self) -> bool:
@@ -125,7 +137,7 @@ class Op:
             return (self.resource, self.namespace), (
                 {"label_selector": self.selector.render()} if self.selector is not None else {}) | rv
         if self.verb == "bind":
-            return (self.namespace, self.name, self.body), {}
+            return (self.namespace, self.name, self.body), ({"legacy": True} if self.form == "bindings" else {})
         if self.verb in ("update", "patch"):
             kwargs = {"patch_type": self.patch_type} if self.verb == "patch" else {}
             return (self.resource, self.namespace, self.name, self.body), kwargs

@@ -29,6 +29,9 @@ binding_targets = st.one_of(
     st.sampled_from(((None, True), ("Node", False), (None, False), ("node", True), ("Pod", True),
                      ("Pod", False))),
 )
+#: the URL a binding is posted to (conformance.ops.Op.form): pods/{name}/binding, or the older
+#: namespaces/{ns}/bindings the API also serves for the same request
+binding_urls = st.sampled_from(("", "", "", "bindings"))
 LEASE_NAMES = ("l0", "l1")
 INVALID_NAMES = ("Bad_Name", "-leading-dash", "x" * 64, "dotted.name")
 FINALIZERS = ("kubeprop.io/a", "kubeprop.io/b")

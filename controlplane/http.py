@@ -46,7 +46,7 @@ from urllib.parse import parse_qs
 from cheroot import makefile, wsgi
 
 from .apiserver import APIServer, Reply, Watcher
-from .apiserver.errors import APIError
+from .apiserver.errors import LEGACY_BINDING_NO_NAME, APIError
 from .apiserver.patch import media_type
 from .apiserver.registry import validate_watch_options
 from .apiserver.resources import BY_PLURAL, Resource
@@ -940,7 +940,7 @@ class APIApp:
                     meta = body.get("metadata") if isinstance(body, dict) else None
                     name = meta.get("name") if isinstance(meta, dict) else None
                     if not isinstance(name, str) or not name:
-                        raise _bad_request("a Binding posted to bindings needs metadata.name")
+                        raise _bad_request(LEGACY_BINDING_NO_NAME)
                 reply = self.api.bind(r.namespace, name, body, dry_run=_dry_run(environ))
             elif r.res.namespaced and r.namespace is None:
                 raise _method_not_allowed(method)  # no create across all namespaces

@@ -102,6 +102,19 @@ def server_owned(what: str | Callable[[], str], verb: str, sent: Any, code: int,
     return [f"{what if isinstance(what, str) else what()} was answered {code}: " + "; ".join(problems)]
 
 
+@check("binding.preconditions")
+def binding_uid(what: str | Callable[[], str], sent: Any, code: int, pod_uid: Any) -> list[str]:
+    """A Binding that names a uid (metadata.uid, a precondition: pkg/registry/core/pod/storage/storage.go,
+    BindingREST.Create) other than the uid of the pod as answers last showed it (``pod_uid``; None: not seen)
+    binds nothing: it is refused, whatever URL it was posted to."""
+    meta = (sent.get("metadata") if isinstance(sent, dict) else None) or {}
+    uid = meta.get("uid")
+    if code >= 300 or not uid or not isinstance(pod_uid, str) or not pod_uid or uid == pod_uid:
+        return []
+    return [f"{what if isinstance(what, str) else what()} was answered {code}, though the Binding names uid "
+            f"{uid!r} and the pod's uid is {pod_uid!r}"]
+
+
 @check("api.dry-run")
 def dry_run(what: str | Callable[[], str], values: list[str], code: int, answer: Any, before_rv: str | None,
             read_code: int, read_body: Any) -> list[str]:

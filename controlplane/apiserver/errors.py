@@ -14,6 +14,9 @@ from typing import Any
 
 JSON = dict[str, Any]
 
+#: a Binding posted to namespaces/{ns}/bindings without metadata.name: 400, in kube-apiserver v1.37.2's words
+LEGACY_BINDING_NO_NAME = "Name parameter required."
+
 
 _GO_ESCAPES = {'"': '\\"', "\\": "\\\\", "\n": "\\n", "\t": "\\t", "\r": "\\r", "\a": "\\a",
                "\b": "\\b", "\f": "\\f", "\v": "\\v"}

@@ -343,3 +343,52 @@ def test_an_invalid_value_a_watch_delivers_breaks_validation_before_the_model_is
         c.check_watches()
     assert info.value.invariant == "api.validation"
     assert "annotation key 'bad key'" in str(info.value) and "delivered MODIFIED" in str(info.value)
+
+
+def _wrong_uid(c: CheckedClient) -> dict:
+    body = _binding(c, "n1")
+    body["metadata"]["uid"] = "00000000-0000-0000-0000-0000000000ff"
+    return body
+
+
+def test_both_binding_urls_refuse_a_wrong_uid_on_the_bundled_server(client: CheckedClient) -> None:
+    assert client.write(Op.bind("a", "p", _wrong_uid(client), form="bindings")).code == 409
+    assert client.write(Op.bind("a", "p", _binding(client, "n1"), form="bindings")).code == 201
+    assert client.model.lookup("pods", "a", "p")["spec"]["nodeName"] == "n1"
+
+
+class _DropsUid(_Release):
+    """A release whose namespaces/{ns}/bindings drops the Binding's uid (conformance/findings.py:
+    legacy-bindings-ignore-uid)."""
+
+    def bind(self, namespace: str, name: str, body: dict, *, dry_run=None, legacy: bool = False):
+        if legacy:
+            body = {**body, "metadata": {k: v for k, v in body["metadata"].items() if k != "uid"}}
+        return self._inner.bind(namespace, name, body, legacy=legacy)
+
+
+def test_a_binding_url_that_drops_the_uid_breaks_the_promise_and_is_known(client: CheckedClient, monkeypatch,
+                                                                          tmp_path) -> None:
+    from conformance import findings
+
+    monkeypatch.delenv("KUBEPROP_REPORT_KNOWN", raising=False)
+    release = CheckedClient(_DropsUid(client.target), client.model, client.history, client.reporter, _raise)
+    release.call(Op.get("pods", "a", "p"))  # the pod's uid, as an answer shows it
+    with pytest.raises(InvariantViolation) as info:
+        release.write(Op.bind("a", "p", _wrong_uid(release), form="bindings"))
+    assert info.value.invariant == "binding.preconditions"
+    assert "known upstream: namespaces/NS/bindings ignores the uid --" in str(info.value)
+
+
+def test_a_binding_url_that_drops_the_uid_may_be_reported_and_the_model_follows(client: CheckedClient, monkeypatch,
+                                                                                tmp_path) -> None:
+    from conformance import findings
+
+    monkeypatch.setenv("KUBEPROP_REPORT_KNOWN", "1")
+    monkeypatch.chdir(tmp_path)
+    release = CheckedClient(_DropsUid(client.target), client.model, client.history, client.reporter, _raise)
+    release.call(Op.get("pods", "a", "p"))  # the pod's uid, as an answer shows it
+    with pytest.warns(findings.KnownFinding, match="legacy-bindings-ignore-uid"):
+        assert release.write(Op.bind("a", "p", _wrong_uid(release), form="bindings")).code == 201
+    # held to the model's verdict on the Binding without its uid: the model bound it too, and reads agree
+    assert release.call(Op.get("pods", "a", "p")).body["spec"]["nodeName"] == "n1"
