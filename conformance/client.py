@@ -267,13 +267,7 @@ class CheckedClient:
             return self._judge(op, expect, resp, what)
         problems = api_checks.binding_uid(what, op.body, resp.code, owned.get("uid"))
         if problems:
-            version = self.server_version()
-            invariant = api_checks.binding_uid.invariant
-            known = findings.matching(invariant, op.verb, op.resource, resp.code, resp.body, version, request=op)
-            if known is None or findings.fail_on_known():
-                which = f"; {findings.describe(known)}" if findings.applicable(version) else ""
-                self.fail(violation(invariant, "; ".join(problems) + which))
-            findings.record(known, f"a call to {version}", f"{what()}\nanswered {resp.code}: {resp.body!r}")
+            known = self._reported(api_checks.binding_uid.invariant, problems, op, resp, what)
             if known.then == "uid-ignored":
                 expect = op.without_uid().expect(self.model)  # the model has not moved since the send
         read = op.read_back()
@@ -283,6 +277,20 @@ class CheckedClient:
         if stored:
             self._judge(read, read.expect(self.model), read_resp, read_what, promises_judged=True)
         return resp
+
+    def _reported(self, invariant: str, problems: list[str], op: Op, resp: Response,
+                  what: Callable[[], str]) -> findings.Finding:
+        """A promise ``op``'s answer broke: fails the example, named with what the findings registry knows of it,
+        unless it is a known finding reported without failing (KUBEPROP_REPORT_KNOWN=1), which is recorded and
+        returned."""
+        version = self.server_version()
+        known = findings.matching(invariant, op.verb, op.resource, resp.code, resp.body, version, request=op)
+        if known is None or findings.fail_on_known():
+            which = f"; {findings.describe(known)}" if findings.applicable(version) else ""
+            self.fail(violation(invariant, "; ".join(problems) + which))
+        assert known is not None
+        findings.record(known, f"a call to {version}", f"{what()}\nanswered {resp.code}: {resp.body!r}")
+        return known
 
     def _dry_write(self, op: Op) -> Response:
         """A write that asks for a dry run, and the read right after, both sent before either is judged:
@@ -300,13 +308,7 @@ class CheckedClient:
         problems = api_checks.dry_run(what, op.dry_values(), resp.code, resp.body, before, read_resp.code,
                                       read_resp.body)
         if problems:
-            invariant = api_checks.dry_run.invariant
-            version = self.server_version()
-            known = findings.matching(invariant, op.verb, op.resource, resp.code, resp.body, version, request=op)
-            if known is None or findings.fail_on_known():
-                which = f"; {findings.describe(known)}" if findings.applicable(version) else ""
-                self.fail(violation(invariant, "; ".join(problems) + which))
-            findings.record(known, f"a call to {version}", f"{what()}\nanswered {resp.code}: {resp.body!r}")
+            known = self._reported(api_checks.dry_run.invariant, problems, op, resp, what)
             if known.then == "nothing-stored":
                 self._promises(op, what, resp)
                 self._judge(read, read.expect(self.model), read_resp, read_what)

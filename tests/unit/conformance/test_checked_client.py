@@ -369,7 +369,6 @@ class _DropsUid(_Release):
 
 def test_a_binding_url_that_drops_the_uid_breaks_the_promise_and_is_known(client: CheckedClient, monkeypatch,
                                                                           tmp_path) -> None:
-    from conformance import findings
 
     monkeypatch.delenv("KUBEPROP_REPORT_KNOWN", raising=False)
     release = CheckedClient(_DropsUid(client.target), client.model, client.history, client.reporter, _raise)
