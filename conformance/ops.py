@@ -179,4 +179,8 @@ class Op:
             return model.patch(self.resource, ns, name, self.patch_type, self.body)
         if self.verb == "delete":
             return model.delete(self.resource, ns, name, self.options)
+        if self.form == "bindings" and not model.keeps_promises:
+            # a release drops the Binding's uid at this URL (conformance/findings.py: legacy-bindings-ignore-uid),
+            # so every other answer follows from the Binding without it; binding.preconditions is judged apart
+            return model.bind(ns or "", name, self.without_uid().body)
         return model.bind(ns or "", name, self.body)
