@@ -18,7 +18,6 @@ from typing import Any
 
 from adapters.base import JSON, Response
 from controlplane.apiserver import APIServer, MemoryStorage, Reply, Watcher
-from controlplane.apiserver.errors import LEGACY_BINDING_NO_NAME
 from controlplane.apiserver.meta import format_time
 from controlplane.faults import FAULTS
 
@@ -146,12 +145,7 @@ class InProcessTarget:
 
     def bind(self, namespace: str, name: str, body: JSON, *, dry_run: list[str] | None = None,
              legacy: bool = False) -> Response:
-        if legacy:  # the name is the Binding's own, as the served router takes it (controlplane/http.py)
-            meta = body.get("metadata") if isinstance(body, dict) else None
-            name = meta.get("name") if isinstance(meta, dict) and isinstance(meta.get("name"), str) else ""
-            if not name:
-                return Response(400, _status(400, "BadRequest", LEGACY_BINDING_NO_NAME))
-        return _response(self.server.bind(namespace, name, body, dry_run=dry_run))
+        return _response(self.server.bind(namespace, None if legacy else name, body, dry_run=dry_run))
 
     def watch(
         self,

@@ -475,13 +475,17 @@ def _failed_binds(known: dict[str, Life], uid: str, bind: Seen, rv: int,
             and life.created.rv < bind.rv and life.deleted.at <= bind.at + INFORMER_LAG]
 
 
-def _node_views(events: list[Seen], lo: int, hi: int) -> list[dict[str, JSON]]:
-    """The distinct states of the nodes from revision ``lo`` to ``hi``, newest first."""
+def _states(events: list[Seen], lo: int, hi: int) -> list[tuple[int, State]]:
+    """The API's state at each revision from ``lo`` to ``hi`` the watches showed, newest first."""
+    return [(rv, state_at(events, rv)) for rv in reversed(_revisions(events, lo, hi))]
+
+
+def _node_views(states: list[tuple[int, State]]) -> list[dict[str, JSON]]:
+    """The distinct states of the nodes among ``states``, in their order."""
     views: list[dict[str, JSON]] = []
-    for rv in reversed(_revisions(events, lo, hi)):
-        nodes = state_at(events, rv).nodes
-        if nodes not in views:
-            views.append(nodes)
+    for _, st_ in states:
+        if st_.nodes not in views:
+            views.append(st_.nodes)
     return views
 
 
@@ -526,12 +530,13 @@ def views(events: list[Seen], known: dict[str, Life], uid: str, anchor: Seen, lo
     own and may trail the API, each by its own lag; the pods it may have assumed are those the API shows bound
     later, created before ``anchor`` and bound at most ``INFORMER_LAG`` seconds after it arrived (on their node),
     and :func:`_failed_binds`."""
-    node_views = _node_views(events, lo, hi)
+    states = _states(events, lo, hi)
+    node_views = _node_views(states)
     everywhere = sorted({n for nodes in node_views for n in nodes})
     pod_views: list[tuple[list[JSON], list[list[JSON | None]]]] = []
     seen: set[tuple[frozenset[tuple[str, str]], frozenset[str]]] = set()
-    for rv in reversed(_revisions(events, lo, hi)):
-        bound = {u: p for u, p in state_at(events, rv).pods.items() if u != uid and p["spec"].get("nodeName")}
+    for rv, st_ in states:
+        bound = {u: p for u, p in st_.pods.items() if u != uid and p["spec"].get("nodeName")}
         # the pods bound just after, counted as assumed, first: the likeliest view
         later = [u for u, life in known.items()
                  if u != uid and life.bound is not None and u not in bound and life.bound.rv > rv
@@ -608,10 +613,10 @@ def check_cycle_order(events: list[Seen], transitions: Iterable[float]) -> Score
             assert lx.bound is not None and ly.bound is not None
             if x != y and (lx.bound.rv < ly.created.rv or ly.bound.at > lx.bound.at + INFORMER_LAG):
                 before[y].add(x)
-    judged = [(u, life) for u, life in bound if strict(life)]
-    if not judged:
+    if not any(strict(life) for _, life in bound):
         return ScoreVerdict([])
-    node_views: dict[str, list[dict[str, JSON]]] = {}
+    #: per pod: the revision its window starts at, and the node states in it
+    windows: dict[str, tuple[int, list[dict[str, JSON]]]] = {}
     memo: dict[tuple[str, frozenset[str]], tuple[bool, int, sched.Decision]] = {}
     steps = [0]
 
@@ -620,15 +625,16 @@ def check_cycle_order(events: list[Seen], transitions: Iterable[float]) -> Score
         assert life.bound is not None
         if not strict(life):
             return True, 0, None
-        lo = _window_start(events, life.created.at)
+        if u not in windows:
+            lo = _window_start(events, life.created.at)
+            windows[u] = (lo, _node_views(_states(events, lo, life.bound.rv)))
+        lo, nodes_seen = windows[u]
         counted = frozenset(x for x in placed if known[x].deleted is None or known[x].deleted.rv > lo)  # type: ignore[union-attr]
         key = (u, counted)
         if key not in memo:
             steps[0] += 1
             if steps[0] > MAX_ORDER_STEPS:
                 raise _Unjudged
-            if u not in node_views:
-                node_views[u] = _node_views(events, lo, life.bound.rv)
             fixed: list[JSON] = []
             optional: list[list[JSON | None]] = []
             for x in sorted(counted):
@@ -636,9 +642,8 @@ def check_cycle_order(events: list[Seen], transitions: Iterable[float]) -> Score
                 assert lx.bound is not None
                 gone_before = lx.deleted is not None and lx.deleted.rv <= life.bound.rv
                 (optional.append([lx.bound.obj, None]) if gone_before else fixed.append(lx.bound.obj))
-            optional += _failed_binds(known, u, life.bound, lo,
-                                      sorted({n for nodes in node_views[u] for n in nodes}))
-            around = Views(node_views[u], [(fixed, optional)])
+            optional += _failed_binds(known, u, life.bound, lo, sorted({n for nodes in nodes_seen for n in nodes}))
+            around = Views(nodes_seen, [(fixed, optional)])
             if around.count() > MAX_VIEWS:
                 raise _Unjudged
             memo[key] = _top_in_some_view(_pending(life.bound), life.bound.obj["spec"]["nodeName"], around)

@@ -79,8 +79,7 @@ class Finding:
     request: Callable[[Any], bool] | None = None
     #: for an api.dry-run finding reported without failing, what the server did with the write: "query-ignored"
     #: (the answer is held to the model's verdict on the same request without the URL's dryRun) or
-    #: "nothing-stored" (the answer is not held to the model, which keeps its state); for a binding.preconditions
-    #: one, "uid-ignored" (the answer is held to the model's verdict on the Binding without its uid)
+    #: "nothing-stored" (the answer is not held to the model, which keeps its state)
     then: str = ""
 
     def category(self) -> str:
@@ -251,7 +250,6 @@ FINDINGS: tuple[Finding, ...] = (
                      "pods/NAME/binding; the bundled server, --served: 0 of 20 either way)",
         upstream="not found in kubernetes/kubernetes issues; kubernetes#110646 (1.25) began the wipe that dropped "
                  "the binding's uid, kubernetes#116550 restored it for pods/{name}/binding only; not reported yet",
-        then="uid-ignored",
     ),
     Finding(
         id="binding-stores-invalid-annotations",

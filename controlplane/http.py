@@ -46,7 +46,7 @@ from urllib.parse import parse_qs
 from cheroot import makefile, wsgi
 
 from .apiserver import APIServer, Reply, Watcher
-from .apiserver.errors import LEGACY_BINDING_NO_NAME, APIError
+from .apiserver.errors import APIError
 from .apiserver.patch import media_type
 from .apiserver.registry import validate_watch_options
 from .apiserver.resources import BY_PLURAL, Resource
@@ -935,13 +935,7 @@ class APIApp:
             body = _decode_json(_read_body(environ))
             if r.binding:
                 assert r.namespace is not None
-                name = r.name
-                if name is None:
-                    meta = body.get("metadata") if isinstance(body, dict) else None
-                    name = meta.get("name") if isinstance(meta, dict) else None
-                    if not isinstance(name, str) or not name:
-                        raise _bad_request(LEGACY_BINDING_NO_NAME)
-                reply = self.api.bind(r.namespace, name, body, dry_run=_dry_run(environ))
+                reply = self.api.bind(r.namespace, r.name, body, dry_run=_dry_run(environ))
             elif r.res.namespaced and r.namespace is None:
                 raise _method_not_allowed(method)  # no create across all namespaces
             else:

@@ -18,7 +18,15 @@ from typing import Any
 from ..faults import FaultSet
 from . import binding
 from . import patch as patch_ops
-from .errors import APIError, InternalError, Invalid, UnknownResource, not_supported
+from .errors import (
+    LEGACY_BINDING_NO_NAME,
+    APIError,
+    BadRequest,
+    InternalError,
+    Invalid,
+    UnknownResource,
+    not_supported,
+)
 from .registry import Context, Store, parse_resource_version
 from .selectors import Selector
 from .storage import Compacted, DryRunStorage, MemoryStorage, Storage
@@ -186,9 +194,20 @@ class APIServer:
 
         return self._call(200, run)
 
-    def bind(self, namespace: str, name: str, body: Any, dry_run: list[str] | None = None) -> Reply:
-        return self._call(201, lambda: binding.bind(self._writer("pods", namespace, "CreateOptions", dry_run),
-                                                    namespace, name, body))
+    def bind(self, namespace: str, name: str | None, body: Any, dry_run: list[str] | None = None) -> Reply:
+        """A Binding posted to pods/{name}/binding, or with ``name`` None to the older namespaces/{ns}/bindings,
+        which takes the pod's name from the Binding (pkg/registry/core/pod/storage/storage.go: LegacyBindingREST)."""
+
+        def run() -> Any:
+            pod = name
+            if pod is None:
+                meta = body.get("metadata") if isinstance(body, dict) else None
+                pod = meta.get("name") if isinstance(meta, dict) else None
+                if not isinstance(pod, str) or not pod:
+                    raise BadRequest(LEGACY_BINDING_NO_NAME)
+            return binding.bind(self._writer("pods", namespace, "CreateOptions", dry_run), namespace, pod, body)
+
+        return self._call(201, run)
 
     def watch(
         self,
