@@ -199,7 +199,7 @@ def scheduler_main(args: argparse.Namespace) -> int:
           + (f"; seeded faults: {', '.join(args.fault)}" if args.fault else ""), flush=True)
     led, code = False, 0
     while not stop.wait(0.1):
-        leading = replica.scheduler.leading()
+        leading = replica.leading()
         if leading and not led:
             print(f"{time.strftime('%H:%M:%S')} leading", flush=True)
         elif led and not leading:

@@ -113,6 +113,8 @@ class RESTClient:
         cfg = k8s.Configuration()
         kube_config.load_kube_config(config_file=kubeconfig, context=context, client_configuration=cfg,
                                      persist_config=False)
+        # a connection for each bind thread, the informers' watches and the elector, kept for reuse
+        cfg.connection_pool_maxsize = 32
         self.host = cfg.host
         self.api = k8s.ApiClient(cfg)
 

@@ -6,7 +6,9 @@ the HTTP routes call). Each thread does what kube-scheduler's main loop does
 (cmd/kube-scheduler/app/server.go: Run; pkg/scheduler/scheduler.go: Run):
 
 - every retry period, one tryAcquireOrRenew (client-go tools/leaderelection/leaderelection.go: renew/acquire);
-- while it leads: schedule_one / bind_one until neither has work;
+- while it leads: schedule_one until the queue has nothing ready, each chosen pod's Binding handed to a pool of
+  bind threads and posted while the loop schedules the next pod (schedule_one.go runs each bindingCycle in a
+  goroutine of its own; the pod counts as assumed on its node until the binding's answer is in);
 - then it sleeps until the next wakeup the replica asks for (a pod leaving backoff, the elector due), at
   most ``poll`` seconds, so pods created meanwhile are picked up promptly.
 
@@ -20,6 +22,7 @@ import logging
 import threading
 import time
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
 
@@ -28,6 +31,9 @@ from .scheduler import Scheduler
 log = logging.getLogger(__name__)
 
 IDENTITY = "kubeprop-scheduler-{i}"
+#: bindings in flight at once per replica (kube-scheduler starts a goroutine per binding, bounded only by its
+#: client's QPS and burst; threads cost more, and 16 keep a loopback API server busy)
+BIND_THREADS = 16
 
 
 def _wall_clock() -> datetime:
@@ -47,19 +53,40 @@ class ReplicaThread:
         self.poll = poll
         self.bound = 0
         self._stop = threading.Event()
+        # the loop thread and the bind threads share the replica; each step on it holds this lock, a Binding's
+        # request does not
+        self._lock = threading.RLock()
+        self._binds = ThreadPoolExecutor(BIND_THREADS, thread_name_prefix=f"kubeprop-scheduler-{i}-bind")
         self._thread = threading.Thread(target=self._run, name=f"kubeprop-scheduler-{i}", daemon=True)
 
     def start(self) -> None:
-        self.scheduler.start()
+        with self._lock:
+            self.scheduler.start()
         self._thread.start()
 
+    def leading(self) -> bool:
+        """Whether the replica leads now (asked from another thread)."""
+        with self._lock:
+            return self.scheduler.leading()
+
     def _work(self) -> bool:
-        """schedule_one then bind_one once each; whether either did something."""
-        cycle = self.scheduler.schedule_one()
-        step = self.scheduler.bind_one()
-        if step is not None and 200 <= step.code < 300:
-            self.bound += 1
-        return cycle is not None or step is not None
+        """One scheduling cycle, its Binding (if any) handed to the bind threads; whether it did something."""
+        with self._lock:
+            cycle = self.scheduler.schedule_one()
+            taken = self.scheduler.take_bind()
+        if taken is not None:
+            self._binds.submit(self._bind, taken)
+        return cycle is not None
+
+    def _bind(self, taken: Any) -> None:
+        try:
+            step = self.scheduler.post_bind(taken)
+            with self._lock:
+                self.scheduler.finish_bind(taken, step)
+                if 200 <= step.code < 300:
+                    self.bound += 1
+        except Exception:  # one failed binding must not end the pool's thread
+            log.exception("scheduler %s failed a binding", self.scheduler.identity)
 
     def _run(self) -> None:
         next_tick = 0.0
@@ -67,14 +94,19 @@ class ReplicaThread:
             try:
                 now = time.monotonic()
                 if now >= next_tick:
-                    self.scheduler.tick()
+                    with self._lock:
+                        self.scheduler.tick()
                     next_tick = now + self.retry_period
-                if self.scheduler.may_act():  # it leads (or, under a seeded fault, acts as if it did)
+                with self._lock:
+                    acts = self.scheduler.may_act()  # it leads (or, under a seeded fault, acts as if it did)
+                if acts:
                     while not self._stop.is_set() and self._work():
                         pass
                 else:
-                    self.scheduler.sync()  # a candidate keeps its informers current, as upstream does
-                wake = self.scheduler.next_wakeup()
+                    with self._lock:
+                        self.scheduler.sync()  # a candidate keeps its informers current, as upstream does
+                with self._lock:
+                    wake = self.scheduler.next_wakeup()
             except Exception:  # a replica must outlive one bad step, as a crash-looping pod would come back
                 log.exception("scheduler %s failed a step", self.scheduler.identity)
                 wake = None
@@ -88,8 +120,10 @@ class ReplicaThread:
         self._stop.set()
         if self._thread.is_alive():
             self._thread.join(timeout)
+        self._binds.shutdown(wait=True)  # bindings already posted get their answers before the lease goes
         try:
-            self.scheduler.stop()
+            with self._lock:
+                self.scheduler.stop()
         except Exception:
             log.exception("scheduler %s did not stop cleanly", self.scheduler.identity)
 

@@ -65,6 +65,7 @@ class BindStep:
 class _InFlight:
     bind: PendingBind
     queued: QueuedPod
+    generation: int = 0  # the replica incarnation that took it to bind
 
 
 class Scheduler:
@@ -102,11 +103,13 @@ class Scheduler:
         self.elector = LeaderElector(client, **self._elector_args)  # type: ignore[arg-type]
         self._epoch = clock()
         self.up = False
+        self._generation = 0  # counts incarnations: a crash or restart starts a new one
         self._reset_state()
 
     # ---- lifecycle ----
 
     def _reset_state(self) -> None:
+        self._generation += 1
         self.cache = Cache()
         self.queue = SchedulingQueue()
         self.algorithm = Algorithm(self.faults, random.Random(self.seed), self.percentage_of_nodes_to_score)
@@ -335,9 +338,26 @@ class Scheduler:
 
     def bind_one(self) -> BindStep | None:
         """Post the oldest pending Binding (uid precondition); on failure forget the pod and requeue it."""
+        f = self.take_bind()
+        if f is None:
+            return None
+        step = self.post_bind(f)
+        self.finish_bind(f, step)
+        return step
+
+    def take_bind(self) -> _InFlight | None:
+        """The binding cycle's start: the oldest pending bind, off the queue, for :meth:`post_bind`.
+
+        A runner on the wall clock posts it on another thread while this replica goes on scheduling, as
+        schedule_one.go runs bindingCycle in its own goroutine; the pod stays assumed meanwhile."""
         if not self.may_act() or not self._pending:
             return None
         f = self._pending.popleft()
+        f.generation = self._generation
+        return f
+
+    def post_bind(self, f: _InFlight) -> BindStep:
+        """POST the Binding for ``f``; touches none of the replica's state, so it may run on any thread."""
         b = f.bind
         meta: JSON = {"name": b.name, "namespace": b.namespace}
         if not self.faults.enabled("scheduler.binds-without-uid"):
@@ -345,9 +365,13 @@ class Scheduler:
         body: JSON = {"apiVersion": "v1", "kind": "Binding", "metadata": meta,
                       "target": {"kind": "Node", "name": b.node}}
         r = self.client.bind(b.namespace, b.name, body)
-        if not 200 <= r.code < 300:
-            self._bind_failed(f)
         return BindStep(b.namespace, b.name, b.uid, b.node, body, r.code, r.body)
+
+    def finish_bind(self, f: _InFlight, step: BindStep) -> None:
+        """The binding cycle's end: a refused Binding is forgotten and its pod requeued. A bind taken before a
+        crash or restart ends with that incarnation: its cache and queue are gone."""
+        if f.generation == self._generation and not 200 <= step.code < 300:
+            self._bind_failed(f)
 
     def _bind_failed(self, f: _InFlight) -> None:
         """schedule_one.go: handleBindingCycleError -- forget, let others retry, requeue with backoff."""
