@@ -95,6 +95,18 @@ the term ran out by observation, ``lease.single-holder-per-term``). A replica
 that exited is started again after every step, and every example starts from
 freshly started replicas.
 
+With a ``wire`` (conformance/wire.py: the replicas reach the server through
+an HTTP proxy the harness runs) two more rules act on Bindings in flight:
+``replace_during_bind`` holds a new pod's Binding on the wire, replaces the
+pod (a new uid under the same name, whose node affinity excludes the node the
+held Binding names) and lets the Binding go on: it must be refused, or the new
+pod lands where it does not fit (``scheduler.fits``); ``refuse_bind`` answers
+a new pod's first Binding with a 500, and the scheduler must forget it and
+bind it again (``binding.exactly-once`` after settle). What the wire saw
+(when each Binding arrived and was answered, the node it named) counts in
+``scheduler.best-score`` and ``scheduler.fit-error``: a pod whose Binding was
+in flight, or refused and not yet answered, may have been counted on that node.
+
 What the API does not show, and so is not checked here: which replica wrote a
 binding (the bundled server writes no managedFields, and a binding carries no
 identity), what a scheduler assumed and has not bound, its cache and its
@@ -155,6 +167,7 @@ from conformance.invariants import (
     violations_in,
 )
 from conformance.runner import without_local_constants
+from conformance.wire import Wire, WireBind
 from model import scheduler as sched
 from model.leaderelection import Record
 
@@ -175,6 +188,9 @@ WATCH_CATCH_UP = 10.0
 CLOCK_TOLERANCE = 0.05
 #: at most this many other steps between two settles
 UNSETTLED_STEPS = 4
+#: seconds the wire rules wait for a new pod's Binding (a scheduler cycles a new pod within a poll or so; a failover
+#: under the short Lease takes a few seconds)
+WIRE_WAIT = 5.0
 GRACE0 = {"kind": "DeleteOptions", "apiVersion": "v1", "gracePeriodSeconds": 0}
 #: the holderIdentity prefix of the harness when it holds the Lease itself (it never schedules)
 HARNESS_HOLDER = "kubeprop-harness"
@@ -475,6 +491,42 @@ def _failed_binds(known: dict[str, Life], uid: str, bind: Seen, rv: int,
             and life.created.rv < bind.rv and life.deleted.at <= bind.at + INFORMER_LAG]
 
 
+def _wired(known: dict[str, Life], wire: Iterable[WireBind]) -> list[tuple[str, WireBind]]:
+    """Each Binding the wire saw with the uid of the pod it was for: the one it names, or (a Binding without a uid)
+    the pod of that name the API showed when it arrived."""
+    out = []
+    for r in wire:
+        uid = r.uid
+        if uid is None:
+            alive = [u for u, life in known.items() if life.created.obj["metadata"]["name"] == r.pod
+                     and life.created.at <= r.arrived and (life.deleted is None or life.deleted.at >= r.arrived)]
+            uid = alive[-1] if alive else None
+        if uid in known and r.node is not None:
+            out.append((uid, r))
+    return out
+
+
+def _in_flight(known: dict[str, Life], wire: Iterable[WireBind], uid: str, since: float,
+               until: float) -> tuple[set[str], list[list[JSON | None]]]:
+    """What the wire adds to the pods a decision between ``since`` and ``until`` may have counted as assumed: those
+    whose Binding arrived by ``until`` (plus ``INFORMER_LAG``) and went through (counted on their node however late
+    the API showed them bound), and, on the node the Binding named, those whose Binding was refused or failed no
+    earlier than ``since`` (a scheduler forgets a pod only once the answer is in: schedule_one.go,
+    handleBindingCycleError)."""
+    through: set[str] = set()
+    refused: list[list[JSON | None]] = []
+    for u, r in _wired(known, wire):
+        if u == uid or r.arrived > until + INFORMER_LAG:
+            continue
+        if r.code is not None and 200 <= r.code < 300:
+            through.add(u)
+        elif r.answered is None or r.answered >= since:
+            placed = copy.deepcopy(known[u].created.obj)
+            placed["spec"]["nodeName"] = r.node
+            refused.append([None, placed])
+    return through, refused
+
+
 def _states(events: list[Seen], lo: int, hi: int) -> list[tuple[int, State]]:
     """The API's state at each revision from ``lo`` to ``hi`` the watches showed, newest first."""
     return [(rv, state_at(events, rv)) for rv in reversed(_revisions(events, lo, hi))]
@@ -525,14 +577,17 @@ class Views:
                            for name, n in sorted(nodes.items())]
 
 
-def views(events: list[Seen], known: dict[str, Life], uid: str, anchor: Seen, lo: int, hi: int) -> Views:
+def views(events: list[Seen], known: dict[str, Life], uid: str, anchor: Seen, lo: int, hi: int,
+          wire: Iterable[WireBind] = (), since: float = 0.0) -> Views:
     """The views around ``anchor`` (see :class:`Views`): a scheduler's node and pod informers are watches of their
     own and may trail the API, each by its own lag; the pods it may have assumed are those the API shows bound
     later, created before ``anchor`` and bound at most ``INFORMER_LAG`` seconds after it arrived (on their node),
-    and :func:`_failed_binds`."""
+    and :func:`_failed_binds`; with what the wire between the scheduler and the server saw (from ``since``, when
+    the window opens), :func:`_in_flight`'s too."""
     states = _states(events, lo, hi)
     node_views = _node_views(states)
     everywhere = sorted({n for nodes in node_views for n in nodes})
+    through, refused = _in_flight(known, wire, uid, since, anchor.at)
     pod_views: list[tuple[list[JSON], list[list[JSON | None]]]] = []
     seen: set[tuple[frozenset[tuple[str, str]], frozenset[str]]] = set()
     for rv, st_ in states:
@@ -540,10 +595,13 @@ def views(events: list[Seen], known: dict[str, Life], uid: str, anchor: Seen, lo
         # the pods bound just after, counted as assumed, first: the likeliest view
         later = [u for u, life in known.items()
                  if u != uid and life.bound is not None and u not in bound and life.bound.rv > rv
-                 and life.created.rv < anchor.rv and life.bound.at <= anchor.at + INFORMER_LAG]
+                 and life.created.rv < anchor.rv and (life.bound.at <= anchor.at + INFORMER_LAG or u in through)]
         failed = _failed_binds(known, uid, anchor, rv, everywhere)
+        gone = {o[1]["metadata"]["uid"] for o in failed if len(o) > 1}
+        failed += [o for o in refused if o[1]["metadata"]["uid"] not in gone]  # type: ignore[index]
         key = (frozenset((u, p["spec"]["nodeName"]) for u, p in bound.items()),
-               frozenset([*later, *(o[1]["metadata"]["uid"] for o in failed if len(o) > 1)]))
+               frozenset([*later, *((o[1]["metadata"]["uid"], o[1]["spec"]["nodeName"])  # type: ignore[index]
+                                    for o in failed if len(o) > 1)]))
         if key in seen:
             continue
         seen.add(key)
@@ -552,7 +610,7 @@ def views(events: list[Seen], known: dict[str, Life], uid: str, anchor: Seen, lo
     return Views(node_views, pod_views)
 
 
-def check_best_score(events: list[Seen], bind: Seen) -> ScoreVerdict:
+def check_best_score(events: list[Seen], bind: Seen, wire: Iterable[WireBind] = ()) -> ScoreVerdict:
     """``scheduler.best-score`` for one binding, from outside: the node is among the model's top-score nodes in
     at least one view (:func:`views`) the scheduler may have decided on, from ``INFORMER_LAG`` seconds before the
     pod was created up to the binding. A view can only make the check easier to pass: a node that is top in none
@@ -560,7 +618,8 @@ def check_best_score(events: list[Seen], bind: Seen) -> ScoreVerdict:
     stricter check for one scheduler's turn."""
     node, uid, pod = bind.obj["spec"]["nodeName"], bind.key, _pending(bind)
     known = lives(events)
-    around = views(events, known, uid, bind, _window_start(events, known[uid].created.at), bind.rv)
+    created = known[uid].created.at
+    around = views(events, known, uid, bind, _window_start(events, created), bind.rv, wire, created)
     omitted = sched.omitted_scores(pod, [p for fixed, _ in around.pods for p in fixed])
     if omitted:
         return ScoreVerdict([], 0, f"score plugins the model leaves out may score it: {'; '.join(omitted)}")
@@ -581,7 +640,7 @@ class _Unjudged(Exception):
     pass
 
 
-def check_cycle_order(events: list[Seen], transitions: Iterable[float]) -> ScoreVerdict:
+def check_cycle_order(events: list[Seen], transitions: Iterable[float], wire: Iterable[WireBind] = ()) -> ScoreVerdict:
     """``scheduler.best-score`` over all the bindings of one scheduler's turn at once: some order of their
     scheduling cycles makes every choice a top-score one.
 
@@ -607,11 +666,17 @@ def check_cycle_order(events: list[Seen], transitions: Iterable[float]) -> Score
         assert life.bound is not None
         return not any(life.created.at - 2 * INFORMER_LAG <= t <= life.bound.at + INFORMER_LAG for t in changes)
 
+    wire = list(wire)
+    # when each pod's Binding was sent: the wire's arrival of the one that went through, else its bound event's
+    sent = {u: life.bound.at for u, life in bound}  # type: ignore[union-attr]
+    for u, r in _wired(known, wire):
+        if u in sent and r.code is not None and 200 <= r.code < 300:
+            sent[u] = min(sent[u], r.arrived)
     before: dict[str, set[str]] = {u: set() for u, _ in bound}
     for x, lx in bound:
         for y, ly in bound:
             assert lx.bound is not None and ly.bound is not None
-            if x != y and (lx.bound.rv < ly.created.rv or ly.bound.at > lx.bound.at + INFORMER_LAG):
+            if x != y and (lx.bound.rv < ly.created.rv or sent[y] > lx.bound.at + INFORMER_LAG):
                 before[y].add(x)
     if not any(strict(life) for _, life in bound):
         return ScoreVerdict([])
@@ -643,6 +708,10 @@ def check_cycle_order(events: list[Seen], transitions: Iterable[float]) -> Score
                 gone_before = lx.deleted is not None and lx.deleted.rv <= life.bound.rv
                 (optional.append([lx.bound.obj, None]) if gone_before else fixed.append(lx.bound.obj))
             optional += _failed_binds(known, u, life.bound, lo, sorted({n for nodes in nodes_seen for n in nodes}))
+            # a pod whose refused Binding was still unanswered, unless it came before (then its later cycle did too)
+            have = counted | {o[1]["metadata"]["uid"] for o in optional if o[1] is not None}  # type: ignore[index]
+            optional += [o for o in _in_flight(known, wire, u, life.created.at, life.bound.at)[1]
+                         if o[1]["metadata"]["uid"] not in have]  # type: ignore[index]
             around = Views(nodes_seen, [(fixed, optional)])
             if around.count() > MAX_VIEWS:
                 raise _Unjudged
@@ -686,14 +755,15 @@ def check_cycle_order(events: list[Seen], transitions: Iterable[float]) -> Score
         return ScoreVerdict([], len(memo), f"past {MAX_ORDER_STEPS} places or {MAX_VIEWS} views")
 
 
-def check_unschedulable(events: list[Seen], report: Seen) -> list[str]:
+def check_unschedulable(events: list[Seen], report: Seen, wire: Iterable[WireBind] = ()) -> list[str]:
     """``scheduler.fit-error`` for the event that wrote a pod's Unschedulable condition: the message is the
     model's FitError in some view (:func:`views`) from ``INFORMER_LAG`` seconds before the write to
     ``INFORMER_LAG`` seconds after it (see the module doc). Past ``MAX_VIEWS`` views it is not judged."""
     pod, uid = report.obj, report.key
     msg = (_condition(pod) or {}).get("message")
     hi = max([report.rv, *(e.rv for e in events if e.at <= report.at + INFORMER_LAG)])
-    around = views(events, lives(events), uid, report, _window_start(events, report.at), hi)
+    around = views(events, lives(events), uid, report, _window_start(events, report.at), hi, wire,
+                   report.at - INFORMER_LAG)
     if around.count() > MAX_VIEWS:
         return []
     first: list[str] = []
@@ -743,6 +813,17 @@ def _run_pod_spec(spec: JSON, run_id: str, priorities: bool) -> JSON:
     return spec
 
 
+def _avoiding(spec: JSON, node: str) -> JSON:
+    """``spec`` with a required node affinity that excludes ``node`` (by its hostname label) in every term."""
+    spec = copy.deepcopy(spec)
+    away = {"key": "kubernetes.io/hostname", "operator": "NotIn", "values": [node]}
+    na = spec.setdefault("affinity", {}).setdefault("nodeAffinity", {})
+    req = na.setdefault("requiredDuringSchedulingIgnoredDuringExecution", {"nodeSelectorTerms": [{}]})
+    for term in req["nodeSelectorTerms"]:
+        term["matchExpressions"] = [*term.get("matchExpressions", []), away]
+    return spec
+
+
 def _loose(spec: JSON) -> JSON:
     return {k: v for k, v in spec.items() if k not in ("nodeSelector", "affinity")}
 
@@ -770,6 +851,9 @@ class BlackBoxMachine(RuleBasedStateMachine):
     #: scheduler replicas as processes (conformance/replicas.py) the kill and pause rules act on; None: no such
     #: rules (the replicas run inside the server, or elsewhere)
     replicas: ClassVar[Any] = None
+    #: the wire (conformance/wire.py) the replicas reach the server through, to slow and refuse Bindings; None:
+    #: no such rules
+    wire: ClassVar[Wire | None] = None
 
     def __init__(self) -> None:
         super().__init__()
@@ -917,6 +1001,44 @@ class BlackBoxMachine(RuleBasedStateMachine):
                    lambda t: t.delete("pods", self.ns, pod, options=GRACE0), ok=(200, 404))
         return self._create_pod(pod, spec)
 
+    # ----- the wire between the schedulers and the server ----------------------------------------
+
+    @precondition(lambda self: self.wire is not None and self.unsettled < UNSETTLED_STEPS)
+    @rule(target=PODS, spec=POD_SPECS, other=POD_SPECS)
+    def replace_during_bind(self, spec: JSON, other: JSON) -> str:
+        """A pod's Binding is slow, and the pod is replaced (deleted, another created under its name) before the
+        Binding reaches the server: it names the old uid, so the server must refuse it rather than bind the new
+        pod to the node chosen for the old one (kubernetes#102761; the scheduler sets the uid, schedule_one.go:
+        bind via the DefaultBinder plugin). The new pod's required node affinity excludes that node, so a
+        binding there breaks ``scheduler.fits``."""
+        assert self.wire is not None
+        self.unsettled += 1
+        name = self._name("p")
+        held = self.wire.hold(self.ns, name)
+        try:
+            self._create_pod(name, spec)
+            record = held.wait(WIRE_WAIT)
+            if record is None or record.node is None:
+                return name  # not scheduled in time (it fits nowhere, say): nothing was held
+            self._call("delete", f"delete pod {self.ns}/{name}",
+                       lambda t: t.delete("pods", self.ns, name, options=GRACE0), ok=(200, 404))
+            return self._create_pod(name, _avoiding(other, record.node))
+        finally:
+            self.wire.disarm(self.ns, name)
+            type(self).stats["held_binds"] = type(self).stats.get("held_binds", 0) + held.arrived.is_set()
+
+    @precondition(lambda self: self.wire is not None and self.unsettled < UNSETTLED_STEPS)
+    @rule(target=PODS, spec=POD_SPECS)
+    def refuse_bind(self, spec: JSON) -> str:
+        """A pod's first Binding is refused (500, as from an API server whose storage timed out): the scheduler must
+        forget the pod on that node and schedule it again (schedule_one.go: handleBindingCycleError), so it is
+        bound by the time things settle, as ``binding.exactly-once`` requires."""
+        assert self.wire is not None
+        self.unsettled += 1
+        name = self._name("p")
+        self.wire.refuse(self.ns, name)
+        return self._create_pod(name, spec)
+
     # ----- settle ---------------------------------------------------------------------------------
 
     # ----- scheduler replicas ----------------------------------------------------------------------
@@ -1063,6 +1185,7 @@ class BlackBoxMachine(RuleBasedStateMachine):
         problems = at_most_once(events)
         if problems:
             raise violation("binding.at-most-once", "; ".join(problems))
+        wire = [r for r in self.wire.records() if r.namespace == self.ns] if self.wire is not None else []
         first_bound: dict[str, Seen] = {}
         reports: dict[tuple[str, str | None], Seen] = {}
         for e in events:
@@ -1079,7 +1202,7 @@ class BlackBoxMachine(RuleBasedStateMachine):
             type(self).stats["bindings"] = type(self).stats.get("bindings", 0) + 1
             for inv, problems in check_binding(events, bind):
                 raise violation(inv, "; ".join(problems))
-            verdict = check_best_score(events, bind)
+            verdict = check_best_score(events, bind, wire)
             stats = type(self).stats
             if verdict.unjudged:
                 stats["scores_unjudged"] = stats.get("scores_unjudged", 0) + 1
@@ -1098,7 +1221,7 @@ class BlackBoxMachine(RuleBasedStateMachine):
                 if problems:
                     raise violation("lease.only-leader-acts", "; ".join(problems))
         if first_bound and self.observer is not None:
-            verdict = check_cycle_order(events, self.observer.holder_changes())
+            verdict = check_cycle_order(events, self.observer.holder_changes(), wire)
             if verdict.unjudged:
                 type(self).stats["orders_unjudged"] = type(self).stats.get("orders_unjudged", 0) + 1
             type(self).stats["order_places"] = type(self).stats.get("order_places", 0) + verdict.views
@@ -1109,7 +1232,7 @@ class BlackBoxMachine(RuleBasedStateMachine):
                 continue
             self.checked.add((uid, report.rv))
             type(self).stats["unschedulable"] = type(self).stats.get("unschedulable", 0) + 1
-            problems = check_unschedulable(events, report)
+            problems = check_unschedulable(events, report, wire)
             if problems:
                 raise violation("scheduler.fit-error", "; ".join(problems))
         self._check_lease(leases)
@@ -1141,6 +1264,9 @@ class BlackBoxMachine(RuleBasedStateMachine):
         self._check_lease(leases)
 
     def teardown(self) -> None:
+        if self.wire is not None:
+            refused = sum(r.refused for r in self.wire.records() if r.namespace == self.ns)
+            type(self).stats["refused_binds"] = type(self).stats.get("refused_binds", 0) + refused
         if self.observer is not None:
             self.observer.close()
         try:
@@ -1156,20 +1282,23 @@ class BlackBoxMachine(RuleBasedStateMachine):
 
 
 def blackbox_machine(kubeconfig: str, *, priorities: bool = True, reports_unschedulable: bool = True,
-                     settle_timeout: float = SETTLE_TIMEOUT, replicas: Any = None) -> type[BlackBoxMachine]:
+                     settle_timeout: float = SETTLE_TIMEOUT, replicas: Any = None,
+                     wire: Wire | None = None) -> type[BlackBoxMachine]:
     """A :class:`BlackBoxMachine` bound to the control plane behind ``kubeconfig`` (and, to kill and pause them,
-    its scheduler ``replicas``: conformance/replicas.py)."""
+    its scheduler ``replicas``: conformance/replicas.py; to slow and refuse their Bindings, the ``wire`` they reach
+    the server through)."""
     return type("BlackBoxMachine", (BlackBoxMachine,), {
         "kubeconfig": kubeconfig, "priorities": priorities, "reports_unschedulable": reports_unschedulable,
-        "settle_timeout": settle_timeout, "stats": {}, "replicas": replicas})
+        "settle_timeout": settle_timeout, "stats": {}, "replicas": replicas, "wire": wire})
 
 
 def run_blackbox(kubeconfig: str, *, examples: int = 5, steps: int = 12, derandomize: bool = True,
                  shrink: bool = True, priorities: bool = True, reports_unschedulable: bool = True,
-                 settle_timeout: float = SETTLE_TIMEOUT, replicas: Any = None) -> type[BlackBoxMachine]:
+                 settle_timeout: float = SETTLE_TIMEOUT, replicas: Any = None,
+                 wire: Wire | None = None) -> type[BlackBoxMachine]:
     """Run the machine as a test (raises what it found); the machine class, whose ``stats`` say what was checked."""
     machine = blackbox_machine(kubeconfig, priorities=priorities, reports_unschedulable=reports_unschedulable,
-                               settle_timeout=settle_timeout, replicas=replicas)
+                               settle_timeout=settle_timeout, replicas=replicas, wire=wire)
     run_machine(machine, examples=examples, steps=steps, derandomize=derandomize, shrink=shrink)
     return machine
 
@@ -1219,10 +1348,12 @@ def measure(faults: Iterable[str], *, runs: int = 2, examples: int = 6, steps: i
             with tempfile.TemporaryDirectory() as work, \
                     ServedServer(work, schedulers=0 if processes else schedulers,
                                  faults=[fault] if fault and not processes else []) as served:
-                replicas = (BundledReplicas(served.kubeconfig, f"{work}/replicas", count=schedulers,
-                                            faults=[fault] if fault else [], **SHORT_LEASE) if processes else None)
+                wire = Wire(served.kubeconfig, f"{work}/wire") if processes else None
+                replicas = (BundledReplicas(wire.kubeconfig, f"{work}/replicas", count=schedulers,
+                                            faults=[fault] if fault else [], **SHORT_LEASE) if wire else None)
                 started = time.monotonic()
-                machine = blackbox_machine(served.kubeconfig, reports_unschedulable=False, replicas=replicas)
+                machine = blackbox_machine(served.kubeconfig, reports_unschedulable=False, replicas=replicas,
+                                           wire=wire)
                 try:
                     run_machine(machine, examples=examples, steps=steps, derandomize=False, shrink=False)
                     verdict = "passed"
@@ -1231,9 +1362,12 @@ def measure(faults: Iterable[str], *, runs: int = 2, examples: int = 6, steps: i
                 finally:
                     if replicas is not None:
                         replicas.close()
+                    if wire is not None:
+                        wire.close()
                 out.append((fault, run, verdict, time.monotonic() - started))
                 checked = {k: round(v, 1) for k, v in machine.stats.items()
-                           if k in ("pods", "bindings", "scores_contested", "orders_unjudged", "kills", "pauses")}
+                           if k in ("pods", "bindings", "scores_contested", "orders_unjudged", "kills", "pauses",
+                                    "held_binds", "refused_binds")}
                 print(f"{fault or '(none)'}\trun {run + 1}\t{verdict}\t{out[-1][3]:.1f}s\t{checked}", flush=True)
     return out
 

@@ -131,8 +131,13 @@ class KubeReplicas:
 
     name = "kube-scheduler"
 
-    def __init__(self, cluster: Any) -> None:
+    def __init__(self, cluster: Any, wire: Any = None) -> None:
+        """With a ``wire`` (conformance/wire.py), every replica started from now on reaches the server through it,
+        sending JSON so that it can read their Bindings."""
         self.cluster = cluster
+        if wire is not None:
+            cluster.scheduler_kubeconfig = wire.kubeconfig
+            cluster.scheduler_content_type = "application/json"
         self.lease_duration = cluster.lease_duration
         self.renew_deadline = cluster.renew_deadline
         self.retry_period = cluster.retry_period

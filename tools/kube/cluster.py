@@ -362,6 +362,11 @@ class Cluster:
         self.etcd_url = ""
         self.server = ""
         self.kubeconfig = Path()
+        #: what the kube-scheduler replicas started from now on reach the API server by (None: ``kubeconfig``), and
+        #: the content type they send (None: kube-scheduler's default, protobuf); a proxy between them and the
+        #: server that reads their requests wants JSON
+        self.scheduler_kubeconfig: Path | None = None
+        self.scheduler_content_type: str | None = None
         self.ca_file: Path | None = None
         self._session = requests.Session()
         self._lock = threading.Lock()
@@ -560,10 +565,12 @@ class Cluster:
         path.chmod(0o600)
 
     def _scheduler_args(self, index: int, port: int) -> list[str]:
-        kubeconfig = str(self.kubeconfig)
+        kubeconfig = str(self.scheduler_kubeconfig or self.kubeconfig)
+        content = ["--kube-api-content-type", self.scheduler_content_type] if self.scheduler_content_type else []
         return [
             self.binaries.scheduler,
             "--kubeconfig", kubeconfig,
+            *content,
             # no delegated authn/authz (it would call TokenReview/SubjectAccessReview on every request):
             # anonymous requests, allowed on these paths only
             "--authorization-always-allow-paths", "/healthz,/readyz,/livez,/metrics",

@@ -13,6 +13,7 @@ from conformance.blackbox import (
     check_unschedulable,
     state_at,
 )
+from conformance.wire import WireBind
 
 JSON = dict[str, Any]
 
@@ -223,3 +224,33 @@ def test_fit_error_takes_the_nodes_and_the_pods_each_as_of_its_own_revision() ->
     assert check_unschedulable([*events, report, q_bound], report) == []
     # without q's binding nothing filled n1: a fitted there
     assert check_unschedulable([*events, report], report)
+
+
+def test_a_binding_held_on_the_wire_counts_as_assumed_until_it_lands() -> None:
+    # b (1500m) was decided onto n2 before a and its Binding held on the wire; the API shows it bound 4 s later
+    events = [*_half_full(), seen(pod("b", 6, cpu="1500m"), "pod", at=5.0)]
+    to_n1 = seen(pod("a", 7, node_name="n1"), "pod", "MODIFIED", at=5.1)
+    b_late = seen(pod("b", 8, cpu="1500m", node_name="n2"), "pod", "MODIFIED", at=9.0)
+    history = [*events, to_n1, b_late]
+    assert check_best_score(history, to_n1).problems  # without the wire: b came too late to explain it
+    held = WireBind("ns", "b", "uid-b", "n2", arrived=5.05, answered=9.0, code=201, held=True)
+    assert check_best_score(history, to_n1, [held]).problems == []
+    # and the order of the cycles goes by when the Binding was sent, not when it landed
+    assert check_cycle_order(history, []).problems
+    assert check_cycle_order(history, [], [held]).problems == []
+
+
+def test_a_binding_refused_on_the_wire_counts_on_its_node_until_answered() -> None:
+    # b (1500m) was assumed on n2 and its Binding refused at 5.3; a, decided meanwhile, went to n1
+    events = [*_half_full(), seen(pod("b", 6, cpu="1500m"), "pod", at=5.0)]
+    to_n1 = seen(pod("a", 7, node_name="n1"), "pod", "MODIFIED", at=5.2)
+    history = [*events, to_n1]
+    assert check_best_score(history, to_n1).problems
+    refused = WireBind("ns", "b", "uid-b", "n2", arrived=5.1, answered=5.3, code=500, refused=True)
+    assert check_best_score(history, to_n1, [refused]).problems == []
+    # answered long before a was created: the scheduler had forgotten b by then
+    early = WireBind("ns", "b", "uid-b", "n2", arrived=1.0, answered=1.1, code=500, refused=True)
+    assert check_best_score(history, to_n1, [early]).problems
+    # a Binding without a uid is matched to the pod of that name alive when it arrived
+    nameless = WireBind("ns", "b", None, "n2", arrived=5.1, answered=5.3, code=500, refused=True)
+    assert check_best_score(history, to_n1, [nameless]).problems == []
