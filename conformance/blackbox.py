@@ -129,8 +129,10 @@ import dataclasses
 import itertools
 import math
 import signal
+import sys
 import threading
 import time
+import traceback
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -186,6 +188,9 @@ SETTLE_TIMEOUT = 30.0
 WATCH_CATCH_UP = 10.0
 #: seconds allowed between the harness's wall clock and the one that wrote the Lease's times (the same host here)
 CLOCK_TOLERANCE = 0.05
+#: seconds a replica's Binding may reach the wire after the moment it last acted as leader (its bind threads post
+#: what its last cycles decided)
+ACT_TOLERANCE = 0.5
 #: at most this many other steps between two settles
 UNSETTLED_STEPS = 4
 #: seconds the wire rules wait for a new pod's Binding (a scheduler cycles a new pod within a poll or so; a failover
@@ -1015,15 +1020,21 @@ class BlackBoxMachine(RuleBasedStateMachine):
         self.unsettled += 1
         name = self._name("p")
         held = self.wire.hold(self.ns, name)
+        second = None
         try:
             self._create_pod(name, spec)
             record = held.wait(WIRE_WAIT)
             if record is None or record.node is None:
                 return name  # not scheduled in time (it fits nowhere, say): nothing was held
+            # the new pod's own Binding, if one comes first, waits until the old one is answered
+            second = self.wire.hold(self.ns, name)
             self._call("delete", f"delete pod {self.ns}/{name}",
                        lambda t: t.delete("pods", self.ns, name, options=GRACE0), ok=(200, 404))
             return self._create_pod(name, _avoiding(other, record.node))
         finally:
+            held.finish(WIRE_WAIT)
+            if second is not None:
+                second.release()
             self.wire.disarm(self.ns, name)
             type(self).stats["held_binds"] = type(self).stats.get("held_binds", 0) + held.arrived.is_set()
 
@@ -1038,6 +1049,29 @@ class BlackBoxMachine(RuleBasedStateMachine):
         name = self._name("p")
         self.wire.refuse(self.ns, name)
         return self._create_pod(name, spec)
+
+    @precondition(lambda self: self.wire is not None and getattr(self.replicas, "attributed", False)
+                  and self.unsettled < UNSETTLED_STEPS)
+    @rule(past=st.sampled_from([0.2, 0.5, 1.0]), specs=st.lists(POD_SPECS, min_size=1, max_size=3))
+    def starve_leader(self, past: float, specs: list[JSON]) -> None:
+        """Every replica's Lease writes are refused on the wire (their other requests go through) until ``past``
+        lease durations after the leader's renew deadline, and pods come once that deadline has passed: the leader
+        must not bind them (``lease.single-holder-per-term``: a leader that cannot renew stops acting at its renew
+        deadline, client-go tools/leaderelection/leaderelection.go), and nobody can take the Lease meanwhile.
+        Then the replicas renew and campaign again."""
+        assert self.wire is not None and self.replicas is not None
+        self.unsettled += 1
+        if self.replicas.leader(timeout=self.replicas.lease_duration) is None:
+            return
+        # the last renewal came at most a retry period before now
+        until_deadline = self.replicas.renew_deadline + self.replicas.retry_period + ACT_TOLERANCE
+        for identity in self.replicas.identities:
+            self.wire.starve(identity, until_deadline + past * self.replicas.lease_duration)
+        time.sleep(until_deadline)
+        for spec in specs:
+            self._create_pod(self._name("p"), spec)
+        time.sleep(past * self.replicas.lease_duration)
+        type(self).stats["starved"] = type(self).stats.get("starved", 0) + 1
 
     # ----- settle ---------------------------------------------------------------------------------
 
@@ -1220,6 +1254,19 @@ class BlackBoxMachine(RuleBasedStateMachine):
                     acting=lambda h: not h.startswith(HARNESS_HOLDER))
                 if problems:
                     raise violation("lease.only-leader-acts", "; ".join(problems))
+        for r in wire:
+            if not r.client:
+                continue
+            what = f"a Binding of pod {r.namespace}/{r.pod} to {r.node}"
+            sent = r.arrived + self.wall_offset
+            problems = lease_checks.sender_held_a_term(r.client, what, sent, leases, CLOCK_TOLERANCE)
+            if problems:
+                raise violation("lease.only-leader-acts", "; ".join(problems))
+            assert self.replicas is not None
+            problems = lease_checks.sender_within_renew_deadline(r.client, what, sent, leases,
+                                                                 self.replicas.renew_deadline, ACT_TOLERANCE)
+            if problems:
+                raise violation("lease.single-holder-per-term", "; ".join(problems))
         if first_bound and self.observer is not None:
             verdict = check_cycle_order(events, self.observer.holder_changes(), wire)
             if verdict.unjudged:
@@ -1349,16 +1396,22 @@ def measure(faults: Iterable[str], *, runs: int = 2, examples: int = 6, steps: i
                     ServedServer(work, schedulers=0 if processes else schedulers,
                                  faults=[fault] if fault and not processes else []) as served:
                 wire = Wire(served.kubeconfig, f"{work}/wire") if processes else None
-                replicas = (BundledReplicas(wire.kubeconfig, f"{work}/replicas", count=schedulers,
-                                            faults=[fault] if fault else [], **SHORT_LEASE) if wire else None)
+                replicas = (BundledReplicas(served.kubeconfig, f"{work}/replicas", count=schedulers,
+                                            faults=[fault] if fault else [], wire=wire, **SHORT_LEASE)
+                            if wire else None)
                 started = time.monotonic()
                 machine = blackbox_machine(served.kubeconfig, reports_unschedulable=False, replicas=replicas,
                                            wire=wire)
                 try:
                     run_machine(machine, examples=examples, steps=steps, derandomize=False, shrink=False)
                     verdict = "passed"
-                except (AssertionError, FlakyFailure) as err:
+                except (AssertionError, FlakyFailure, FlakyStrategyDefinition) as err:
                     verdict = ", ".join(v.invariant for v in violations_in(err)) or type(err).__name__
+                    if not violations_in(err):  # no verdict on the target: say what it was
+                        leaf: BaseException = err
+                        while isinstance(leaf, BaseExceptionGroup) and leaf.exceptions:
+                            leaf = leaf.exceptions[0]
+                        traceback.print_exception(leaf, file=sys.stderr)
                 finally:
                     if replicas is not None:
                         replicas.close()
@@ -1367,7 +1420,7 @@ def measure(faults: Iterable[str], *, runs: int = 2, examples: int = 6, steps: i
                 out.append((fault, run, verdict, time.monotonic() - started))
                 checked = {k: round(v, 1) for k, v in machine.stats.items()
                            if k in ("pods", "bindings", "scores_contested", "orders_unjudged", "kills", "pauses",
-                                    "held_binds", "refused_binds")}
+                                    "held_binds", "refused_binds", "starved")}
                 print(f"{fault or '(none)'}\trun {run + 1}\t{verdict}\t{out[-1][3]:.1f}s\t{checked}", flush=True)
     return out
 

@@ -37,8 +37,13 @@ class BundledReplicas:
     name = "bundled"
 
     def __init__(self, kubeconfig: str | Path, workdir: str | Path, *, count: int = 2, faults: Iterable[str] = (),
-                 lease_duration: float = 15.0, renew_deadline: float = 10.0, retry_period: float = 2.0) -> None:
+                 lease_duration: float = 15.0, renew_deadline: float = 10.0, retry_period: float = 2.0,
+                 wire: Any = None) -> None:
+        """With a ``wire`` (conformance/wire.py) each process reaches the server through it under its own identity,
+        so the wire can tell which replica sent what (``attributed``); ``kubeconfig`` is still the harness's."""
         self.kubeconfig = str(kubeconfig)
+        self.wire = wire
+        self.attributed = wire is not None
         self.workdir = Path(workdir)
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.faults = list(faults)
@@ -54,7 +59,8 @@ class BundledReplicas:
         self.starts += 1
         self.identities[index] = f"bundled-{index}-{self.starts}"
         log = open(self.workdir / f"bundled-scheduler-{index}.log", "ab")  # noqa: SIM115 - the child holds it
-        args = [sys.executable, "-m", "controlplane", "scheduler", "--kubeconfig", self.kubeconfig,
+        kubeconfig = self.wire.kubeconfig_for(self.identities[index]) if self.wire is not None else self.kubeconfig
+        args = [sys.executable, "-m", "controlplane", "scheduler", "--kubeconfig", kubeconfig,
                 "--identity", self.identities[index], "--lease-duration", f"{self.lease_duration:g}",
                 "--renew-deadline", f"{self.renew_deadline:g}", "--retry-period", f"{self.retry_period:g}"]
         for f in self.faults:

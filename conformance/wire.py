@@ -76,14 +76,18 @@ class WireBind:
     code: int | None = None
     held: bool = False
     refused: bool = False
+    #: who sent it: the token of the kubeconfig it came by (:meth:`Wire.kubeconfig_for`), "" for the shared one
+    client: str = ""
 
 
 class Held:
-    """An armed hold: :meth:`wait` until the Binding arrives (its record), :meth:`release` to send it on."""
+    """An armed hold: :meth:`wait` until the Binding arrives (its record), :meth:`release` to send it on,
+    :meth:`finish` to wait for its answer."""
 
     def __init__(self) -> None:
         self.arrived = threading.Event()
         self.released = threading.Event()
+        self.answered = threading.Event()
         self.record: WireBind | None = None
 
     def wait(self, timeout: float) -> WireBind | None:
@@ -91,6 +95,11 @@ class Held:
 
     def release(self) -> None:
         self.released.set()
+
+    def finish(self, timeout: float) -> WireBind | None:
+        """Release it and wait (at most ``timeout`` s) for its answer; the record, once answered."""
+        self.release()
+        return self.record if self.arrived.is_set() and self.answered.wait(timeout) else None
 
 
 def _status(code: int, reason: str, message: str) -> bytes:
@@ -124,21 +133,32 @@ class Wire:
         self.binds: list[WireBind] = []
         self._holds: dict[tuple[str, str], Held] = {}
         self._refusals: set[tuple[str, str]] = set()
+        #: client -> until when (monotonic) its Lease writes are refused
+        self._starved: dict[str, float] = {}
+        #: Lease writes refused: (client, when, path)
+        self.refused_lease_writes: list[tuple[str, float, str]] = []
+        self._workdir = Path(workdir)
         self._server = _Server(("127.0.0.1", 0), self._handler())
         self._server.daemon_threads = True
         self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
         self._thread = threading.Thread(target=self._server.serve_forever, name="kubeprop-wire", daemon=True)
         self._thread.start()
-        self.kubeconfig = str(Path(workdir) / "wire-kubeconfig")
-        Path(workdir).mkdir(parents=True, exist_ok=True)
+        self._workdir.mkdir(parents=True, exist_ok=True)
+        self.kubeconfig = self.kubeconfig_for("")
+
+    def kubeconfig_for(self, client: str) -> str:
+        """A kubeconfig that reaches the server through the wire as ``client`` (its token; the wire sends its own
+        credentials on), so that what it sends is told apart: a replica's identity, say. "": the shared one."""
+        path = self._workdir / (f"wire-kubeconfig-{client}" if client else "wire-kubeconfig")
         config = {"apiVersion": "v1", "kind": "Config",
                   "clusters": [{"name": "wire", "cluster": {"server": self.url}}],
-                  "users": [{"name": "wire", "user": {"token": "wire"}}],  # the wire sends its own credentials on
+                  "users": [{"name": "wire", "user": {"token": client or "wire"}}],
                   "contexts": [{"name": "wire", "context": {"cluster": "wire", "user": "wire"}}],
                   "current-context": "wire"}
-        fd = os.open(self.kubeconfig, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as f:
             yaml.safe_dump(config, f, sort_keys=False)
+        return str(path)
 
     # ----- arming ---------------------------------------------------------------------------------
 
@@ -153,6 +173,12 @@ class Wire:
         """Answer the next Binding of ``namespace/pod`` with a 500 instead of sending it on."""
         with self.lock:
             self._refusals.add((namespace, pod))
+
+    def starve(self, client: str, seconds: float) -> None:
+        """Refuse (500) every write of a Lease ``client`` sends for the next ``seconds``: a holder that cannot renew
+        (an API server or network that fails it, while its other requests go through)."""
+        with self.lock:
+            self._starved[client] = time.monotonic() + seconds
 
     def disarm(self, namespace: str, pod: str) -> None:
         """Whatever is still armed for that pod (a hold is released)."""
@@ -207,8 +233,22 @@ class Wire:
             def _any(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
+                auth = self.headers.get("Authorization") or ""
+                client = auth[len("Bearer "):] if auth.startswith("Bearer ") and auth != "Bearer wire" else ""
+                if self.command in ("POST", "PUT", "PATCH") and "/leases" in self.path and client:
+                    now = time.monotonic()
+                    with wire.lock:
+                        starved = wire._starved.get(client, 0.0) > now
+                        if starved:
+                            wire.refused_lease_writes.append((client, now, self.path))
+                    if starved:
+                        self._send_whole(500, {"Content-Type": "application/json"},
+                                         _status(500, "InternalError", "Internal error occurred: the wire refused "
+                                                 "this Lease write (kubeprop fault injection)"))
+                        return
                 bind = wire._binding(self.path, body) if self.command == "POST" else None
                 if bind is not None:
+                    bind.client = client
                     key = (bind.namespace, bind.pod)
                     with wire.lock:
                         wire.binds.append(bind)
@@ -227,7 +267,11 @@ class Wire:
                                                  "this binding (kubeprop fault injection)"))
                         bind.answered, bind.code = time.monotonic(), 500
                         return
-                self._forward(body, bind)
+                try:
+                    self._forward(body, bind)
+                finally:
+                    if held is not None:
+                        held.answered.set()
 
             def _forward(self, body: bytes, bind: WireBind | None) -> None:
                 headers = {k: v for k, v in self.headers.items() if k.lower() not in _DROP}

@@ -175,3 +175,39 @@ def waited_out(holder: str, written_at: float, duration: float, seen: Sequence[R
                         f"term: before that term ran out by any observation"]
             return []
     return []
+
+
+def _own_renewals(who: str, seen: Sequence[Record], before: float) -> list[float]:
+    """When (epoch seconds) ``who`` wrote itself holder (renewTime, or acquireTime) in the records seen, up to
+    ``before``."""
+    out = []
+    for r in seen:
+        start = r.renew_time or r.acquire_time
+        if r.holder == who and start and parse_time(start) <= before:
+            out.append(parse_time(start))
+    return out
+
+
+@check("lease.only-leader-acts")
+def sender_held_a_term(who: str, what: str, sent: float, seen: Sequence[Record], tolerance: float = 0.0) -> list[str]:
+    """An action the network attributes to replica ``who``, sent at ``sent`` (epoch seconds, the clock that wrote the
+    Lease's times), came while ``who`` had written itself holder of the Lease at least once: a replica that never
+    held it must not act at all."""
+    if _own_renewals(who, seen, sent + tolerance):
+        return []
+    return [f"{what} was sent by {who!r} at {sent:.3f} (epoch seconds), which the Lease never showed as holder before "
+            f"then (holders seen: {sorted({r.holder for r in seen if r.holder}) or 'none'})"]
+
+
+@check("lease.single-holder-per-term")
+def sender_within_renew_deadline(who: str, what: str, sent: float, seen: Sequence[Record], renew_deadline: float,
+                                 tolerance: float = 0.0) -> list[str]:
+    """An action attributed to replica ``who`` and sent at ``sent`` came within ``renew_deadline`` of the last
+    renewal the Lease shows ``who`` writing before it: a leader that could not renew stops acting at its renew
+    deadline (client-go tools/leaderelection/leaderelection.go: renew gives up after RenewDeadline and the
+    leader's callbacks stop; kube-scheduler exits, cmd/kube-scheduler/app/server.go: OnStoppedLeading)."""
+    own = _own_renewals(who, seen, sent + tolerance)
+    if not own or sent <= max(own) + renew_deadline + tolerance:
+        return []
+    return [f"{what} was sent by {who!r} at {sent:.3f} (epoch seconds), {sent - max(own):.3f}s after the last renewal "
+            f"the Lease shows it writing, past its renew deadline of {renew_deadline:g}s"]

@@ -5,8 +5,10 @@ Derandomized, a small budget, no shrinking (a server that runs in real time woul
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -14,6 +16,7 @@ from adapters.served import ServedServer
 from conformance.blackbox import SHORT_LEASE, run_blackbox
 from conformance.invariants import violations_in
 from conformance.replicas import BundledReplicas
+from conformance.wire import Wire
 
 EXAMPLES = 4
 STEPS = 12
@@ -41,19 +44,24 @@ def test_seeded_fault_is_caught_from_outside(serve: Callable[..., ServedServer],
     assert [v.invariant for v in violations_in(caught.value)] == [invariant], caught.value
 
 
-def _processes(served: ServedServer, work: str, faults: list[str]) -> BundledReplicas:
-    return BundledReplicas(served.kubeconfig, work, faults=faults, **SHORT_LEASE)
+@contextmanager
+def _processes(served: ServedServer, work: str, faults: list[str]) -> Iterator[dict[str, Any]]:
+    """Scheduler processes reaching the server through the wire: run_blackbox's ``replicas`` and ``wire``."""
+    wire = Wire(served.kubeconfig, f"{work}/wire")
+    replicas = BundledReplicas(served.kubeconfig, work, faults=faults, wire=wire, **SHORT_LEASE)
+    try:
+        yield {"replicas": replicas, "wire": wire}
+    finally:
+        replicas.close()
+        wire.close()
 
 
 def test_clean_scheduler_processes_pass_while_killed_and_paused(serve: Callable[..., ServedServer],
                                                                 tmp_path: Path) -> None:
     served = serve()
-    replicas = _processes(served, str(tmp_path / "replicas"), [])
-    try:
+    with _processes(served, str(tmp_path / "replicas"), []) as processes:
         machine = run_blackbox(served.kubeconfig, examples=EXAMPLES, steps=STEPS, shrink=False,
-                               reports_unschedulable=False, replicas=replicas)
-    finally:
-        replicas.close()
+                               reports_unschedulable=False, **processes)
     assert machine.stats.get("bindings", 0) > 0, machine.stats
     assert machine.stats.get("kills", 0) + machine.stats.get("pauses", 0) > 0, machine.stats
 
@@ -64,11 +72,8 @@ def test_clean_scheduler_processes_pass_while_killed_and_paused(serve: Callable[
 def test_seeded_fault_in_scheduler_processes_is_caught(serve: Callable[..., ServedServer], tmp_path: Path,
                                                        fault: str, invariant: str) -> None:
     served = serve()
-    replicas = _processes(served, str(tmp_path / "replicas"), [fault])
-    try:
-        with pytest.raises(AssertionError) as caught:
-            run_blackbox(served.kubeconfig, examples=8, steps=15, shrink=False, reports_unschedulable=False,
-                         replicas=replicas)
-    finally:
-        replicas.close()
+    with _processes(served, str(tmp_path / "replicas"), [fault]) as processes, \
+            pytest.raises(AssertionError) as caught:
+        run_blackbox(served.kubeconfig, examples=8, steps=15, shrink=False, reports_unschedulable=False,
+                     **processes)
     assert [v.invariant for v in violations_in(caught.value)] == [invariant], caught.value

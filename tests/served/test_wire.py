@@ -65,3 +65,27 @@ def test_requests_and_watches_pass_through_bindings_held_and_refused(serve: Call
     finally:
         api.close()
         wire.close()
+
+
+def test_clients_are_told_apart_and_a_starved_one_cannot_write_a_lease(serve: Callable[..., ServedServer],
+                                                                        tmp_path: Path) -> None:
+    served = serve()
+    wire = Wire(served.kubeconfig, tmp_path / "wire")
+    a, b = HTTPTarget(wire.kubeconfig_for("a")), HTTPTarget(wire.kubeconfig_for("b"))
+    lease = {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease", "metadata": {"name": "l"},
+             "spec": {"holderIdentity": "a"}}
+    try:
+        a.create("namespaces", None, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "w"}})
+        wire.starve("a", 30)
+        refused = a.create("leases", "w", lease)
+        assert refused.code == 500 and "Lease write" in refused.body["message"]
+        assert a.get("leases", "w", "l").code == 404  # reads go through; nothing was written
+        assert b.create("leases", "w", lease).code == 201  # another client is not starved
+        p = a.create("pods", "w", _pod("p")).body
+        assert b.bind("w", "p", _binding(p, "n1")).code == 201
+        assert [(r.pod, r.client) for r in wire.records()] == [("p", "b")]
+        assert [c for c, _, _ in wire.refused_lease_writes] == ["a"]
+    finally:
+        a.close()
+        b.close()
+        wire.close()

@@ -128,3 +128,18 @@ def test_a_takeover_counts_from_the_second_of_the_last_renewal() -> None:
     early = Record("b", 3, 8, acquire_time="2026-01-01T00:00:30.900000Z", renew_time="2026-01-01T00:00:30.900000Z")
     assert checks.successive(old, ok, 0.0) == []
     assert checks.successive(old, early, 0.0)
+
+
+def test_an_action_attributed_to_a_replica_is_held_to_its_own_term_and_renew_deadline() -> None:
+    t0 = checks.parse_time(T.format(0))
+    seen = [rec("a", 0, 0, 0), rec("a", 0, 0, 2), rec("a", 0, 0, 4)]
+    assert checks.sender_held_a_term.invariant == "lease.only-leader-acts"
+    assert checks.sender_within_renew_deadline.invariant == "lease.single-holder-per-term"
+    assert checks.sender_held_a_term("a", "a bind", t0 + 5, seen) == []
+    [never] = checks.sender_held_a_term("b", "a bind", t0 + 5, seen)  # b never held the Lease
+    assert "'b'" in never and "never showed as holder" in never
+    # a renewed last at 4 s; with a renew deadline of 10 s it may act until 14 s
+    assert checks.sender_within_renew_deadline("a", "a bind", t0 + 13.9, seen, 10.0) == []
+    [late] = checks.sender_within_renew_deadline("a", "a bind", t0 + 15.0, seen, 10.0)
+    assert "11.000s after the last renewal" in late
+    assert checks.sender_within_renew_deadline("a", "a bind", t0 + 15.0, seen, 10.0, tolerance=1.5) == []
