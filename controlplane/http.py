@@ -110,9 +110,10 @@ def _not_found() -> HTTPFailure:
     return HTTPFailure(404, "NotFound", "the server could not find the requested resource")
 
 
-def _method_not_allowed(method: str) -> HTTPFailure:
-    # apimachinery/pkg/api/errors/errors.go: NewMethodNotSupported
-    return HTTPFailure(405, "MethodNotAllowed", f"{method} is not supported on this resource")
+def _method_not_allowed() -> HTTPFailure:
+    # a method no route serves at the path: apiserver/pkg/server/handler.go answers go-restful's 405 with
+    # apimachinery/pkg/api/errors/errors.go: NewGenericServerResponse, whose message names no method (v1.37.2)
+    return HTTPFailure(405, "MethodNotAllowed", "the server does not allow this method on the requested resource")
 
 
 def _bad_request(message: str) -> HTTPFailure:
@@ -182,13 +183,16 @@ def _discovery(path: str, host: str) -> JSON | None:
 
 
 class Route:
-    """What a URL names: a resource, maybe a namespace, maybe an object, maybe its binding subresource."""
+    """What a URL names: a resource, maybe a namespace, maybe an object, maybe its binding subresource; ``watch``:
+    the URL has the deprecated ``watch/`` prefix, which serves only watches."""
 
-    def __init__(self, res: Resource, namespace: str | None, name: str | None, binding: bool = False) -> None:
+    def __init__(self, res: Resource, namespace: str | None, name: str | None, binding: bool = False,
+                 watch: bool = False) -> None:
         self.res = res
         self.namespace = namespace
         self.name = name
         self.binding = binding
+        self.watch = watch
 
 
 def route(path: str) -> Route:
@@ -203,6 +207,14 @@ def route(path: str) -> Route:
     parts = rest.split("/")
     if any(p == "" for p in parts):
         raise _not_found()
+    if parts[0] == "watch" and len(parts) > 1:
+        # apiserver/pkg/endpoints/installer.go: the WATCHLIST and WATCH actions serve every collection and object
+        # URL again under "watch/" (deprecated; no subresource, and the older namespaces/{ns}/bindings is no
+        # collection of its own)
+        r = route(f"{_GROUP_PREFIX[group]}/{'/'.join(parts[1:])}")
+        if r.binding or r.watch:
+            raise _not_found()
+        return Route(r.res, r.namespace, r.name, watch=True)
 
     def lookup(plural: str) -> Resource:
         res = BY_PLURAL.get(plural)
@@ -902,7 +914,7 @@ class APIApp:
             return [data]
         if path == DEBUG_WATCHES:
             if method != "GET":
-                raise _method_not_allowed(method)
+                raise _method_not_allowed()
             return self._json(start_response, 200, {"open": self.open_watches,
                                                     "threads": threading.active_count()})
         if self.controls is not None and path.startswith(PREFIX):
@@ -912,17 +924,23 @@ class APIApp:
         disc = _discovery(path, host)
         if disc is not None:
             if method != "GET":
-                raise _method_not_allowed(method)
+                raise _method_not_allowed()
             return self._json(start_response, 200, disc)
         r = route(path)
         q = _query(environ)
+        if r.watch:
+            if method != "GET":
+                raise _method_not_allowed()
+            # apiserver/pkg/endpoints/handlers/get.go: ListResource with forceWatch -- a watch whatever ?watch says
+            return self._watch(environ, start_response, r, q)
         if method == "GET":
             if r.binding:
-                raise _method_not_allowed(method)
+                raise _method_not_allowed()
             if r.name is None and _parse_bool("watch", q.get("watch", "")):
                 return self._watch(environ, start_response, r, q)
             if r.name is None:
                 reply = self.api.list(r.res.plural, r.namespace, label_selector=q.get("labelSelector") or None,
+                                      field_selector=q.get("fieldSelector") or None,
                                       limit=_parse_int("limit", q["limit"]) if q.get("limit") else 0,
                                       continue_=q.get("continue", ""), resource_version=q.get("resourceVersion", ""),
                                       resource_version_match=q.get("resourceVersionMatch", ""))
@@ -930,33 +948,33 @@ class APIApp:
                 reply = self.api.get(r.res.plural, r.namespace, r.name, q.get("resourceVersion", ""))
         elif method == "POST":
             if r.name is not None and not r.binding:
-                raise _method_not_allowed(method)
+                raise _method_not_allowed()
             _check_input_type(environ)
             body = _decode_json(_read_body(environ))
             if r.binding:
                 assert r.namespace is not None
                 reply = self.api.bind(r.namespace, r.name, body, dry_run=_dry_run(environ))
             elif r.res.namespaced and r.namespace is None:
-                raise _method_not_allowed(method)  # no create across all namespaces
+                raise _method_not_allowed()  # no create across all namespaces
             else:
                 reply = self.api.create(r.res.plural, r.namespace, body, dry_run=_dry_run(environ))
         elif method == "PUT":
             if r.name is None or r.binding:
-                raise _method_not_allowed(method)
+                raise _method_not_allowed()
             _check_input_type(environ)
             reply = self.api.update(r.res.plural, r.namespace, r.name, _decode_json(_read_body(environ)),
                                     dry_run=_dry_run(environ))
         elif method == "PATCH":
             if r.name is None or r.binding:
-                raise _method_not_allowed(method)
+                raise _method_not_allowed()
             reply = self._patch(environ, r)
         elif method == "DELETE":
             if r.name is None or r.binding:
-                raise _method_not_allowed(method)
+                raise _method_not_allowed()
             reply = self.api.delete(r.res.plural, r.namespace, r.name, self._delete_options(environ, q),
                                     dry_run=_dry_run(environ))
         else:
-            raise _method_not_allowed(method)
+            raise _method_not_allowed()
         return self._reply(start_response, reply)
 
     def _patch(self, environ: JSON, r: Route) -> Reply:
@@ -998,7 +1016,8 @@ class APIApp:
         validate_watch_options(q.get("resourceVersionMatch", ""), q.get("continue", ""),
                                None if send_initial is None else _parse_bool("sendInitialEvents", send_initial))
         watcher = self.api.watch(r.res.plural, r.namespace, resource_version=q.get("resourceVersion") or None,
-                                 label_selector=q.get("labelSelector") or None)
+                                 label_selector=q.get("labelSelector") or None,
+                                 field_selector=q.get("fieldSelector") or None, name=r.name)
         if watcher.ended:
             events = watcher.drain()
             # a request the server refuses outright (bad selector, bad resourceVersion) is an HTTP error;

@@ -39,6 +39,8 @@ from .errors import (
     not_supported,
     required,
 )
+from .fields import FieldSelector, FieldSelectorError, one_term
+from .fields import parse as parse_fields
 from .meta import (
     JSON,
     add_seconds,
@@ -481,14 +483,16 @@ class Store:
             self.ctx.stale_cache[key] = got
         return decode(*got)
 
-    def list(self, namespace: str | None, label_selector: str | None, *, limit: int = 0, continue_: str = "",
-             resource_version: str = "", resource_version_match: str = "") -> JSON:
+    def list(self, namespace: str | None, label_selector: str | None, *, field_selector: str | None = None,
+             limit: int = 0, continue_: str = "", resource_version: str = "", resource_version_match: str = "") -> JSON:
         """apiserver/pkg/registry/generic/registry/store.go: List over apiserver/pkg/storage/etcd3/store.go: GetList."""
-        # apiserver/pkg/endpoints/handlers/get.go: ListResource -- the selector is parsed while decoding the options
+        # apiserver/pkg/endpoints/handlers/get.go: ListResource -- the selectors are parsed while decoding the options
         selector = self._selector(label_selector)
+        fields = self._fields(field_selector)
         _validate_list_options(resource_version, resource_version_match, continue_)
         if self.ctx.faults.enabled("list.ignores-selector"):
             selector = selector.equality_only()
+        selects = self._selects(selector, fields)
         prefix = self.res.prefix(namespace)
         paging = limit > 0
         with_rev, start = _list_start(prefix, limit, continue_, resource_version, resource_version_match)
@@ -537,13 +541,13 @@ class Store:
             obj = decode(value, mod)
             if self.ctx.faults.enabled("list.stale-item-rv") and key in self.ctx.created_at:
                 obj["metadata"]["resourceVersion"] = str(self.ctx.created_at[key])
-            if selector.empty or selector.matches(obj["metadata"].get("labels")):
+            if selects is None or selects(obj):
                 items.append(obj)
         list_meta: JSON = {"resourceVersion": str(rev)}
         if more:
             # apiserver/pkg/storage/continue.go: PrepareContinueToken -- resume just after the last key read
             list_meta["continue"] = _encode_continue(last_key + "\x00", prefix, rev)
-            if selector.empty:
+            if selects is None:  # etcd3/store.go: GetList counts what is left only when nothing is filtered
                 list_meta["remainingItemCount"] = len(rows) - limit
         return {
             "kind": self.res.list_kind,
@@ -571,6 +575,34 @@ class Store:
         except SelectorError as e:
             # apiserver/pkg/endpoints/handlers/get.go: an unparsable selector is a 400
             raise BadRequest(f"unable to parse requirement: {e}") from None
+
+    def _fields(self, text: str | None, name: str | None = None) -> FieldSelector:
+        """A fieldSelector, its fields checked against the resource's; with ``name`` (a watch of one object by
+        its URL), the selection of that name. apiserver/pkg/endpoints/handlers/get.go: ListResource -- the fields
+        go through the kind's field label conversion (400 for one it does not know), then a name in the URL
+        becomes metadata.name=NAME, and a selector that does not require exactly that name is refused (400)."""
+        try:
+            fields = parse_fields(text).transform(self.strategy.field_label)
+        except FieldSelectorError as e:
+            raise BadRequest(str(e)) from None
+        if name is None:
+            return fields
+        if fields.empty:
+            return one_term("metadata.name", name)
+        if fields.requires_exact("metadata.name") != name:
+            raise BadRequest("fieldSelector metadata.name doesn't match requested name")
+        return fields
+
+    def _selects(self, labels: Selector, fields: FieldSelector) -> Callable[[JSON], bool] | None:
+        """Whether an object is selected by both selectors; None when they select everything."""
+        if labels.empty and fields.empty:
+            return None
+
+        def selects(obj: JSON) -> bool:
+            return ((labels.empty or labels.matches(obj["metadata"].get("labels")))
+                    and (fields.empty or fields.matches(self.strategy.selectable_fields(obj))))
+
+        return selects
 
     # ---- update ----
 
@@ -841,12 +873,14 @@ class Store:
         self.ctx.racy("watch.racy-start", f"watch {prefix}: replayed up to {storage.current_revision()}")
         return storage.watch(prefix, storage.current_revision() + 1, w.on_storage_event)
 
-    def watch(self, namespace: str | None, resource_version: str | None, label_selector: str | None) -> Watcher:
+    def watch(self, namespace: str | None, resource_version: str | None, label_selector: str | None,
+              field_selector: str | None = None, name: str | None = None) -> Watcher:
+        """A watch of the objects both selectors select; ``name``: of that one object (its URL named it)."""
         faults = self.ctx.faults
         try:
-            selector = self._selector(label_selector)
+            selects = self._selects(self._selector(label_selector), self._fields(field_selector, name))
         except APIError as e:
-            w = Watcher(Selector(()), faults)
+            w = Watcher(None, faults)
             w.fail(e.status())
             return w
         prefix = self.res.prefix(namespace)
@@ -854,10 +888,10 @@ class Store:
         if not resource_version or resource_version == "0":
             # apiserver/pkg/storage/cacher/cacher.go: Watch -- no RV: the current state as ADDED, then changes
             rows, rev = storage.range(prefix)
-            w = Watcher(selector, faults, after_revision=rev)
+            w = Watcher(selects, faults, after_revision=rev)
             for _, value, mod in sorted((self.res.split_key(k), v, m) for k, v, m in rows):
                 obj = decode(value, mod)
-                if selector.empty or selector.matches(obj["metadata"].get("labels")):
+                if selects is None or selects(obj):
                     w.push("ADDED", obj)
             w.attach(storage.watch(prefix, rev + 1, w.on_storage_event, on_error=w.storage_failed))
             return w
@@ -866,10 +900,10 @@ class Store:
             if after < 0:
                 raise ValueError
         except ValueError:
-            w = Watcher(selector, faults)
+            w = Watcher(selects, faults)
             w.fail(BadRequest(f"invalid resource version: {resource_version!r}").status())
             return w
-        w = Watcher(selector, faults, after_revision=after)
+        w = Watcher(selects, faults, after_revision=after)
         w.begin_replay()
         try:
             # apiserver/pkg/storage/etcd3/watcher.go: the etcd watch starts at the revision after the one asked

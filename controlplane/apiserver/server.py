@@ -28,7 +28,6 @@ from .errors import (
     not_supported,
 )
 from .registry import Context, Store, parse_resource_version
-from .selectors import Selector
 from .storage import Compacted, DryRunStorage, MemoryStorage, Storage
 from .strategies import STRATEGIES
 from .watch import Watcher, held_fanout, queued_fanout
@@ -145,12 +144,12 @@ class APIServer:
         return self._call(200, run)
 
     def list(self, resource: str, namespace: str | None = None, *, label_selector: str | None = None,
-             limit: int = 0, continue_: str = "", resource_version: str = "",
+             field_selector: str | None = None, limit: int = 0, continue_: str = "", resource_version: str = "",
              resource_version_match: str = "") -> Reply:
         """A list; ``limit``/``continue_`` page it; ``resource_version``(``_match``) pick the revision read."""
         return self._call(200, lambda: self._store(resource, namespace, listing=True).list(
-            namespace, label_selector, limit=limit, continue_=continue_, resource_version=resource_version or "",
-            resource_version_match=resource_version_match or ""))
+            namespace, label_selector, field_selector=field_selector, limit=limit, continue_=continue_,
+            resource_version=resource_version or "", resource_version_match=resource_version_match or ""))
 
     def update(self, resource: str, namespace: str | None, name: str, body: Any,
                dry_run: list[str] | None = None) -> Reply:
@@ -216,17 +215,22 @@ class APIServer:
         *,
         resource_version: str | None = None,
         label_selector: str | None = None,
+        field_selector: str | None = None,
+        name: str | None = None,
     ) -> Watcher:
-        """An open watch; a request that cannot start gives a stream of one ERROR event, already ended."""
+        """An open watch; a request that cannot start gives a stream of one ERROR event, already ended.
+        ``name``: a watch of the object of that name (its URL named it: apiserver/pkg/endpoints/installer.go, the
+        WATCH action), which a ``field_selector`` must then not contradict; without a namespace, of every object
+        of that name."""
         with self._lock:
             try:
                 store = self._store(resource, namespace, listing=True)
-                return store.watch(namespace, resource_version, label_selector)
+                return store.watch(namespace, resource_version, label_selector, field_selector, name)
             except APIError as e:
                 status = e.status()
             except Exception as e:
                 status = InternalError(f"{type(e).__name__}: {e}").status()
-            w = Watcher(Selector(()), self.faults)
+            w = Watcher(None, self.faults)
             w.fail(status)
             return w
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import resources, validation
+from . import fields, resources, validation
 from .errors import FieldError, invalid_value, not_supported, required
 from .meta import JSON, _cannot_handle, expect, normalize_micro_time
 from .resources import Resource
@@ -46,6 +46,23 @@ class Strategy:
         # apiserver/pkg/registry/rest/delete.go: BeforeDelete -- no graceful strategy means delete at once
         return 0
 
+    #: the field labels a field selector may name and what each stands for (the kind's field label conversion,
+    #: pkg/apis/core/v1/conversion.go); None: the kind registers none, so only the metadata fields are known
+    field_labels: dict[str, str] | None = None
+
+    def field_label(self, label: str) -> str:
+        """The field a selector's ``label`` names; FieldSelectorError with the API's message if unknown."""
+        if self.field_labels is None:
+            return fields.default_conversion(label)
+        if label not in self.field_labels:
+            raise fields.FieldSelectorError(f"field label not supported: {label}")
+        return self.field_labels[label]
+
+    def selectable_fields(self, obj: JSON) -> dict[str, str]:
+        """The values a field selector matches (the registry's GetAttrs; apiserver/pkg/registry/generic/matcher.go:
+        DefaultNamespaceScopedAttr / DefaultClusterScopedAttr by default)."""
+        return fields.meta_fields(obj, self.resource.namespaced)
+
 
 def _keep(new: JSON, old: JSON, field: str) -> None:
     if field in old:
@@ -54,10 +71,43 @@ def _keep(new: JSON, old: JSON, field: str) -> None:
         new.pop(field, None)
 
 
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def _go_bool(value: Any) -> str:
+    # strconv.FormatBool of a field that is false when absent
+    return "true" if value is True else "false"
+
+
+def _labels(*names: str) -> dict[str, str]:
+    return {n: n for n in names}
+
+
 class PodStrategy(Strategy):
     resource = resources.PODS
     returns_deleted_object = True
     graceful = True
+    # pkg/apis/core/v1/conversion.go: the Pod field label conversion (spec.host is the old name of spec.nodeName)
+    field_labels = {**_labels("metadata.name", "metadata.namespace", "spec.nodeName", "spec.restartPolicy",
+                              "spec.schedulerName", "spec.serviceAccountName", "spec.hostNetwork", "status.phase",
+                              "status.podIP", "status.podIPs", "status.nominatedNodeName"),
+                    "spec.host": "spec.nodeName"}
+
+    def selectable_fields(self, obj: JSON) -> dict[str, str]:
+        # pkg/registry/core/pod/strategy.go: ToSelectableFields (status.podIPs is accepted but not offered: it
+        # reads as ""); status.podIP is the first of podIPs, where the v1 podIP wins when set
+        # (pkg/apis/core/v1/conversion.go: Convert_v1_PodStatus_To_core_PodStatus)
+        spec, status = obj.get("spec") or {}, obj.get("status") or {}
+        ips = status.get("podIPs")
+        first = ips[0] if isinstance(ips, list) and ips and isinstance(ips[0], dict) else {}
+        return {**super().selectable_fields(obj),
+                **{f"spec.{f}": _text(spec.get(f)) for f in ("nodeName", "restartPolicy", "schedulerName",
+                                                             "serviceAccountName")},
+                "spec.hostNetwork": _go_bool(spec.get("hostNetwork")),
+                "status.phase": _text(status.get("phase")),
+                "status.podIP": _text(status.get("podIP")) or _text(first.get("ip")),
+                "status.nominatedNodeName": _text(status.get("nominatedNodeName"))}
 
     def check_types(self, body: JSON) -> None:
         spec = body.get("spec") or {}
@@ -148,6 +198,12 @@ class NamespaceStrategy(Strategy):
     resource = resources.NAMESPACES
     returns_deleted_object = True
     canonical_labels = ("kubernetes.io/metadata.name",)
+    # pkg/apis/core/v1/conversion.go: AddFieldLabelConversionsForNamespace
+    field_labels = _labels("status.phase", "metadata.name")
+
+    def selectable_fields(self, obj: JSON) -> dict[str, str]:
+        # pkg/registry/core/namespace/strategy.go: NamespaceToSelectableFields
+        return {**super().selectable_fields(obj), "status.phase": _text((obj.get("status") or {}).get("phase"))}
 
     def prepare_for_create(self, obj: JSON, now: str) -> None:
         # pkg/registry/core/namespace/strategy.go: PrepareForCreate -- Active, "kubernetes" finalizer
@@ -206,6 +262,13 @@ def _toleration_errors(at: str, tol: JSON) -> list[FieldError]:
 
 class NodeStrategy(Strategy):
     resource = resources.NODES
+    # pkg/apis/core/v1/conversion.go: the Node field label conversion
+    field_labels = _labels("metadata.name", "spec.unschedulable")
+
+    def selectable_fields(self, obj: JSON) -> dict[str, str]:
+        # pkg/registry/core/node/strategy.go: NodeToSelectableFields
+        return {**super().selectable_fields(obj), "spec.unschedulable": _go_bool((obj.get("spec") or {}).get(
+            "unschedulable"))}
 
     def prepare_for_update(self, new: JSON, old: JSON) -> None:
         # pkg/registry/core/node/strategy.go: PrepareForUpdate -- status only through nodes/status

@@ -1,7 +1,7 @@
 """Watch streams: one queue per watcher, filled synchronously when a change commits.
 
 A :class:`Watcher` turns storage events into API events (ADDED, MODIFIED,
-DELETED, ERROR), filters them by label selector and applies the watch faults.
+DELETED, ERROR), filters them by the watch's selectors and applies the watch faults.
 Delivery happens in the store's commit path; a lock per watcher keeps the
 queue safe for a reader on another thread (the HTTP server serves watches
 from threads).
@@ -18,7 +18,6 @@ from typing import Any
 from ..faults import FaultSet
 from .errors import Expired, InternalError
 from .meta import decode
-from .selectors import Selector
 from .storage import Compacted, StorageError, StorageEvent, StorageWatch
 
 JSON = dict[str, Any]
@@ -73,12 +72,14 @@ def held_fanout(window: Callable[[str], None]) -> Iterator[None]:
 class Watcher:
     """An open watch; read it with :meth:`drain` (or :meth:`wait` then drain) until :attr:`ended`."""
 
-    def __init__(self, selector: Selector, faults: FaultSet, after_revision: int = 0) -> None:
+    def __init__(self, selects: Callable[[JSON], bool] | None, faults: FaultSet, after_revision: int = 0) -> None:
+        """``selects`` says whether an object is one the watch asked for (its label and field selectors); None:
+        every object is."""
         self._cond = threading.Condition(threading.Lock())
         self._queue: list[JSON] = []
         self._ended = False
         self._handle: StorageWatch | None = None
-        self._selector = selector
+        self._selects = selects
         self._faults = faults
         # apiserver/pkg/storage/etcd3/watcher.go: a watch from RV R starts at R+1; the store replays from R
         # inclusive, so the change at R itself is dropped here
@@ -134,12 +135,24 @@ class Watcher:
             assert event.prev_value is not None
             # etcd3/watcher.go: a DELETED event carries the last state at the delete's revision
             event_type, obj = "DELETED", decode(event.prev_value, event.revision)
+            if self._selects is not None and not self._selects(obj):
+                return
         else:
             assert event.value is not None
             event_type = "ADDED" if event.prev_value is None else "MODIFIED"
             obj = decode(event.value, event.revision)
-        if not self._selector.empty and not self._selector.matches(obj["metadata"].get("labels")):
-            return
+            if self._selects is not None:
+                now = self._selects(obj)
+                before = event.prev_value is not None and self._selects(decode(event.prev_value, event.revision))
+                # apiserver/pkg/storage/cacher/cache_watcher.go: convertToWatchEvent -- a change that brings an
+                # object into the selection is ADDED; one that takes it out is DELETED, with the state before the
+                # change at the change's resourceVersion
+                if not now and not before:
+                    return
+                if now and not before:
+                    event_type = "ADDED"
+                elif before and not now:
+                    event_type, obj = "DELETED", decode(event.prev_value or b"", event.revision)
         if self._faults.enabled("watch.bookmark-ahead") and _queueing.get():
             with _queued_lock:
                 _queued.append((self, event_type, obj))

@@ -170,3 +170,73 @@ def test_a_client_leaving_a_watch_frees_the_server(server: HTTPAPIServer) -> Non
         assert s.recv(4096).startswith(b"HTTP/1.1 200")
         s.close()
     assert requests.get(server.url + "/api/v1/pods", headers=auth(), timeout=10).status_code == 200
+
+
+def _watch_names(r: requests.Response) -> list[tuple[str, str]]:
+    assert r.status_code == 200, r.text
+    return [(e["type"], e["object"]["metadata"]["name"]) for e in (json.loads(x) for x in r.iter_lines() if x)]
+
+
+def test_the_deprecated_watch_prefix_serves_the_same_watches(server: HTTPAPIServer) -> None:
+    # apiserver/pkg/endpoints/installer.go: WATCHLIST and WATCH under watch/ (answers measured on v1.37.2)
+    u, h = server.url, auth()
+    requests.post(u + "/api/v1/namespaces", json=NS, headers=h, timeout=10)
+    for name in ("pa", "pb"):
+        requests.post(u + "/api/v1/namespaces/ns/pods", json=pod(name), headers=h, timeout=10)
+    requests.post(u + "/api/v1/nodes", json={"metadata": {"name": "n1"}}, headers=h, timeout=10)
+    requests.post(u + "/apis/coordination.k8s.io/v1/namespaces/ns/leases", json={"metadata": {"name": "l1"}},
+                  headers=h, timeout=10)
+    for path, want in (("/api/v1/watch/pods", [("ADDED", "pa"), ("ADDED", "pb")]),
+                       ("/api/v1/watch/namespaces/ns/pods", [("ADDED", "pa"), ("ADDED", "pb")]),
+                       ("/api/v1/watch/namespaces/ns/pods/pa", [("ADDED", "pa")]),
+                       ("/api/v1/watch/namespaces/ns/pods/pa/", [("ADDED", "pa")]),
+                       ("/api/v1/watch/namespaces/ns/pods/zz", []),
+                       ("/api/v1/watch/nodes", [("ADDED", "n1")]),
+                       ("/api/v1/watch/nodes/n1", [("ADDED", "n1")]),
+                       ("/api/v1/watch/namespaces/ns", [("ADDED", "ns")]),
+                       ("/apis/coordination.k8s.io/v1/watch/namespaces/ns/leases", [("ADDED", "l1")]),
+                       ("/apis/coordination.k8s.io/v1/watch/namespaces/ns/leases/l1", [("ADDED", "l1")]),
+                       # a watch whatever ?watch= says, with any selector that agrees with the name in the URL
+                       ("/api/v1/watch/namespaces/ns/pods/pa?watch=false", [("ADDED", "pa")]),
+                       ("/api/v1/watch/namespaces/ns/pods/pa?fieldSelector=metadata.name%3D%3Dpa", [("ADDED", "pa")]),
+                       ("/api/v1/namespaces/ns/pods?watch=true&fieldSelector=metadata.name%3Dpb", [("ADDED", "pb")])):
+        sep = "&" if "?" in path else "?"
+        r = requests.get(f"{u}{path}{sep}timeoutSeconds=1", headers=h, stream=True, timeout=10)
+        assert _watch_names(r) == want, path
+    # no watch of a subresource, of the older bindings URL, of a name across namespaces, nor twice prefixed
+    for path in ("/api/v1/watch", "/api/v1/watch/namespaces/ns/pods/pa/binding", "/api/v1/watch/namespaces/ns/bindings",
+                 "/api/v1/watch/pods/pa", "/api/v1/watch/watch/pods", "/api/v1/watch/leases",
+                 "/api/v1/watch/namespaces/ns/pods/pa/x/y"):
+        r = requests.get(u + path, headers=h, timeout=10)
+        assert r.status_code == 404, path
+        is_status(r.json(), 404, "NotFound")
+    for method in ("POST", "PUT", "PATCH", "DELETE"):
+        r = requests.request(method, u + "/api/v1/watch/namespaces/ns/pods/pa", headers=h, timeout=10)
+        assert r.status_code == 405, method
+        is_status(r.json(), 405, "MethodNotAllowed")
+        assert r.json()["message"] == "the server does not allow this method on the requested resource"
+
+
+def test_field_selector_refusals_are_400_status(server: HTTPAPIServer) -> None:
+    u, h = server.url, auth()
+    requests.post(u + "/api/v1/namespaces", json=NS, headers=h, timeout=10)
+    for path, message in (
+            ("/api/v1/watch/namespaces/ns/pods/pa?fieldSelector=metadata.name%3Dpb",
+             "fieldSelector metadata.name doesn't match requested name"),
+            ("/api/v1/watch/namespaces/ns/pods/pa?fieldSelector=metadata.namespace%3Dns",
+             "fieldSelector metadata.name doesn't match requested name"),
+            ("/api/v1/watch/namespaces/ns/pods/pa?fieldSelector=foo%3Dbar", "field label not supported: foo"),
+            ("/api/v1/namespaces/ns/pods?watch=true&fieldSelector=foo%3Dbar", "field label not supported: foo"),
+            ("/api/v1/namespaces/ns/pods?fieldSelector=foo%3Dbar", "field label not supported: foo"),
+            ("/api/v1/nodes?watch=1&fieldSelector=metadata.namespace%3Dns",
+             "field label not supported: metadata.namespace"),
+            ("/apis/coordination.k8s.io/v1/namespaces/ns/leases?watch=1&fieldSelector=foo%3Dbar",
+             '"foo" is not a known field selector: only "metadata.name", "metadata.namespace"'),
+            ("/api/v1/namespaces/ns/pods?watch=1&fieldSelector=metadata.name",
+             "invalid selector: 'metadata.name'; can't understand 'metadata.name'"),
+            ("/api/v1/namespaces/ns/pods?watch=1&fieldSelector=metadata.name%3Da%3Db",
+             "invalid field selector: unescaped character in value: 61")):
+        r = requests.get(u + path, headers=h, timeout=10)
+        assert r.status_code == 400, path
+        is_status(r.json(), 400, "BadRequest")
+        assert r.json()["message"] == message, path
