@@ -48,6 +48,11 @@ class Watch(Protocol):
     def close(self) -> None: ...
 
 
+#: the URLs a watch may be asked at (Target.watch ``form``): the collection with ?watch=true, or the deprecated
+#: watch/ prefix
+WATCH_FORMS = ("", "path")
+
+
 @runtime_checkable
 class Controls(Protocol):
     """What only a simulated target lets the harness do: move its clock, compact its history."""
@@ -118,10 +123,15 @@ class Target(Protocol):
         label_selector: str | None = None,
         bookmarks: bool = False,
         timeout_seconds: int = 0,
+        name: str | None = None,
+        form: str = "",
     ) -> Watch:
         """A watch; ``bookmarks`` asks for BOOKMARK events (allowWatchBookmarks), ``timeout_seconds`` > 0 ends
         the stream after that long (a server sends a bookmark shortly before: apiserver/pkg/storage/cacher/
-        cache_watcher.go, nextBookmarkTime)."""
+        cache_watcher.go, nextBookmarkTime). ``name`` watches that one object. ``form`` is the URL asked (one of
+        WATCH_FORMS): "" the collection with ``?watch=true`` (a name as ``fieldSelector=metadata.name=NAME``),
+        "path" the deprecated ``watch/`` prefix before the collection or, for a name, the object
+        (apiserver/pkg/endpoints/installer.go: WATCHLIST, WATCH)."""
 
     def close(self) -> None: ...
 

@@ -28,7 +28,7 @@ import requests
 from kubernetes import client as k8s_client
 from kubernetes.config import incluster_config, kube_config
 
-from adapters.base import JSON, Response, TargetError
+from adapters.base import JSON, WATCH_FORMS, Response, TargetError
 from adapters.resources import BY_PLURAL
 
 #: the Content-Type of each patch type (apimachinery/pkg/types/patch.go)
@@ -44,6 +44,11 @@ REQUEST_TIMEOUT = 30.0
 
 def _seg(text: str) -> str:
     return quote(text, safe="")
+
+
+def escape_field_value(value: str) -> str:
+    """A value as a field selector term carries it (apimachinery/pkg/fields/selector.go: EscapeValue)."""
+    return value.replace("\\", "\\\\").replace(",", "\\,").replace("=", "\\=")
 
 
 def _dry(dry_run: list[str] | None) -> dict[str, list[str]] | None:
@@ -299,8 +304,10 @@ class HTTPTarget:
         label_selector: str | None = None,
         bookmarks: bool = False,
         timeout_seconds: int = 0,
-    ) -> HTTPWatch:
-        params = {"watch": "true"}
+        name: str | None = None,
+        form: str = "",
+    ) -> HTTPWatch | _FailedWatch:
+        path, params = self._watch_url(resource, namespace, name, form)
         if bookmarks:
             params["allowWatchBookmarks"] = "true"
         if timeout_seconds > 0:
@@ -310,8 +317,7 @@ class HTTPTarget:
         if label_selector:
             params["labelSelector"] = label_selector
         # no read timeout: a quiet watch is not a dead one; close() ends it
-        resp = self._request("GET", self._path(resource, namespace), params=params, stream=True,
-                             timeout=(REQUEST_TIMEOUT, None))
+        resp = self._request("GET", path, params=params, stream=True, timeout=(REQUEST_TIMEOUT, None))
         if resp.status_code != 200:
             # a refused watch (bad selector, say) answers with a Status: deliver it as the ERROR event it means
             body = _decode(resp)
@@ -323,6 +329,25 @@ class HTTPTarget:
             self._watches = [x for x in self._watches if not x.ended]
         self._watches.append(w)
         return w
+
+    def _watch_url(self, resource: str, namespace: str | None, name: str | None, form: str
+                   ) -> tuple[str, dict[str, str]]:
+        """The path and first query parameters of a watch asked in ``form`` (adapters.base.WATCH_FORMS)."""
+        if form not in WATCH_FORMS:
+            raise TargetError(f"unknown watch URL form {form!r}; known: {WATCH_FORMS}")
+        collection = self._path(resource, namespace)
+        prefix = BY_PLURAL[resource].prefix
+        if form == "":
+            path, params = collection, {"watch": "true"}
+        elif name is not None and (namespace is not None or not BY_PLURAL[resource].namespaced):
+            # apiserver/pkg/endpoints/installer.go: WATCH -- the object's own URL under watch/ (a namespaced
+            # object's names its namespace; across namespaces the name goes in the selector, as below)
+            return f"{prefix}/watch{self._path(resource, namespace, name)[len(prefix):]}", {}
+        else:
+            path, params = f"{prefix}/watch{collection[len(prefix):]}", {}
+        if name is not None:
+            params["fieldSelector"] = f"metadata.name={escape_field_value(name)}"
+        return path, params
 
     def server_version(self) -> JSON:
         """The server's ``/version`` (gitVersion, platform, ...); an empty dict if it does not answer one."""

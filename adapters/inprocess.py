@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from adapters.base import JSON, Response
+from adapters.base import JSON, WATCH_FORMS, Response, TargetError
 from controlplane.apiserver import APIServer, MemoryStorage, Reply, Watcher
 from controlplane.apiserver.meta import format_time
 from controlplane.faults import FAULTS
@@ -156,10 +156,16 @@ class InProcessTarget:
         label_selector: str | None = None,
         bookmarks: bool = False,
         timeout_seconds: int = 0,
+        name: str | None = None,
+        form: str = "",
     ) -> InProcessWatch:
-        # no timer runs here: a watch ends when closed, and bookmarks come when the harness ticks it
+        # no timer runs here: a watch ends when closed, and bookmarks come when the harness ticks it; there is no
+        # URL either, so every form is the same call
+        if form not in WATCH_FORMS:
+            raise TargetError(f"unknown watch URL form {form!r}; known: {WATCH_FORMS}")
         w = InProcessWatch(
-            self.server.watch(resource, namespace, resource_version=resource_version, label_selector=label_selector),
+            self.server.watch(resource, namespace, resource_version=resource_version, label_selector=label_selector,
+                              name=name),
             (lambda watcher: self.server.bookmark(resource, watcher)) if bookmarks else None,
         )
         if len(self._watches) >= 64:

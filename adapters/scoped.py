@@ -264,10 +264,13 @@ class ScopedTarget:
                                             **({"legacy": True} if legacy else {})))
 
     def watch(self, resource: str, namespace: str | None = None, *, resource_version: str | None = None,
-              label_selector: str | None = None, bookmarks: bool = False, timeout_seconds: int = 0) -> ScopedWatch:
+              label_selector: str | None = None, bookmarks: bool = False, timeout_seconds: int = 0,
+              name: str | None = None, form: str = "") -> ScopedWatch:
+        # a name and a form go on only when asked, so an inner target that takes neither still serves the rest
+        named = {} if name is None else {"name": self._name(resource, name)}
         inner = self.inner.watch(resource, self._ns(namespace), resource_version=resource_version,
                                  label_selector=self._selector(label_selector), bookmarks=bookmarks,
-                                 timeout_seconds=timeout_seconds)
+                                 timeout_seconds=timeout_seconds, **named, **({"form": form} if form else {}))
         return ScopedWatch(inner, self)
 
     def server_version(self) -> JSON:

@@ -319,14 +319,21 @@ class CheckedClient:
 
     # ----- watches --------------------------------------------------------------------------------
 
-    def open_watch(self, resource: str, namespace: str | None, resource_version: str | None) -> WatchCheck:
-        plan = self.model.plan_watch(resource, namespace, resource_version)
+    def open_watch(self, resource: str, namespace: str | None, resource_version: str | None, *,
+                   name: str | None = None, form: str = "") -> WatchCheck:
+        """Open a watch (of the objects named ``name`` only, if given; at the URL ``form``, adapters.base.
+        WATCH_FORMS) and keep it to be judged against the model's plan for it."""
+        plan = self.model.plan_watch(resource, namespace, resource_version, name)
         self._watch_seq += 1
         label = f"w{self._watch_seq}"
-        record = self.history.record("watch", resource, namespace, assign=label, resource_version=resource_version)
+        # a name and a form are sent (and recorded) only when asked: a replay reads as the call that was made
+        asked = {**({"name": name} if name is not None else {}), **({"form": form} if form else {})}
+        record = self.history.record("watch", resource, namespace, assign=label, resource_version=resource_version,
+                                     **asked)
         with transport(record.render):
-            stream = self.target.watch(resource, namespace, resource_version=resource_version)
-        w = WatchCheck(f"{label} ({resource}{' in ' + namespace if namespace else ''}, from {resource_version!r})",
+            stream = self.target.watch(resource, namespace, resource_version=resource_version, **asked)
+        what = f"{resource}{' ' + repr(name) if name is not None else ''}{' in ' + namespace if namespace else ''}"
+        w = WatchCheck(f"{label} ({what}, from {resource_version!r}{', URL form ' + repr(form) if form else ''})",
                        plan, stream, resource_version)
         self.watches.append(w)
         return w

@@ -533,15 +533,18 @@ class APIServerMachine(CheckedMachine):
     @precondition(lambda self: len(self.client.watches) < MAX_WATCHES)
     @rule(resource=st.sampled_from(("pods", "nodes", "leases")), ns=st.sampled_from((None,) + gen.NAMESPACES),
           # None: from now; 0: the oldest observed version (a long replay, expired after a compaction)
-          start=st.one_of(st.none(), st.just(0), st.integers(0, 50)))
-    def open_watch(self, resource: str, ns: str | None, start: int | None) -> None:
+          start=st.one_of(st.none(), st.just(0), st.integers(0, 50)), view=gen.watch_views)
+    def open_watch(self, resource: str, ns: str | None, start: int | None, view: tuple[str, int | None]) -> None:
+        """Watch a resource, or one object of it, at one of the URLs the API serves the same watch at."""
         rv: str | None = None
         if start is not None:
             observed = self.model.observed_rvs[resource]
             if not observed:
                 return
             rv = observed[start % len(observed)]
-        self.client.open_watch(resource, _ns_for(resource, ns), rv)
+        form, index = view
+        name = None if index is None else gen.WATCH_NAMES[resource][index]
+        self.client.open_watch(resource, _ns_for(resource, ns), rv, name=name, form=form)
         self.client.check_watches()
 
     @precondition(lambda self: bool(self.client.watches))

@@ -33,6 +33,13 @@ binding_targets = st.one_of(
 #: namespaces/{ns}/bindings the API also serves for the same request
 binding_urls = st.sampled_from(("", "", "", "bindings"))
 LEASE_NAMES = ("l0", "l1")
+#: the names a watch of one object draws from, per resource the API machine watches
+WATCH_NAMES = {"pods": POD_NAMES, "nodes": NODE_NAMES, "leases": LEASE_NAMES}
+#: how a watch is asked, in one draw (adapters.base.Target.watch): the URL form, "" (?watch=true on the
+#: collection) or "path" (the deprecated watch/ prefix) one time in four; and the index in WATCH_NAMES of the one
+#: name it watches (a fieldSelector metadata.name=NAME, or the object's own URL under watch/), or None for the
+#: whole collection, half the time
+watch_views = st.sampled_from([(form, index) for form in ("", "", "", "path") for index in (None, None, 0, 1)])
 INVALID_NAMES = ("Bad_Name", "-leading-dash", "x" * 64, "dotted.name")
 FINALIZERS = ("kubeprop.io/a", "kubeprop.io/b")
 IMAGES = ("registry.k8s.io/pause:3.10", "busybox:1.36", "nginx:1.27")

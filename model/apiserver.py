@@ -101,7 +101,7 @@ class Change:
 
 @dataclass
 class WatchPlan:
-    """What a watch opened now must deliver: an initial list plus every later change."""
+    """What a watch opened now must deliver: an initial list plus every later change (of one name, if given)."""
 
     plural: str
     namespace: str | None
@@ -109,6 +109,13 @@ class WatchPlan:
     initial: list[Change]
     expired: bool
     may_expire: bool = False
+    name: str | None = None
+
+    def covers(self, plural: str, obj: JSON) -> bool:
+        """Whether a change of ``obj`` is one this watch delivers."""
+        meta = obj["metadata"]
+        return (plural == self.plural and (self.namespace is None or meta.get("namespace") == self.namespace)
+                and (self.name is None or meta.get("name") == self.name))
 
 
 def _ts(s: str) -> dt.datetime:
@@ -1107,14 +1114,19 @@ class APIModel:
 
     # ----- watch ------------------------------------------------------------------------------
 
-    def plan_watch(self, plural: str, namespace: str | None, resource_version: str | None) -> WatchPlan:
+    def plan_watch(self, plural: str, namespace: str | None, resource_version: str | None,
+                   name: str | None = None) -> WatchPlan:
+        """What a watch must deliver; ``name``: a watch of that name only, which a field selector
+        metadata.name=NAME or the object's URL under watch/ asks for (apiserver/pkg/endpoints/handlers/get.go:
+        ListResource turns the URL's name into that selector). Every change of an object keeps its name, so such
+        a watch delivers the log's changes of that name, nothing moving in or out of its selection."""
         res = resource(plural)
         ns = namespace if res.namespaced else None
         if resource_version in (None, "0"):
-            initial = [Change(plural, "ADDED", clone(o), 0)
-                       for (p, ons, _), o in sorted(self.objects.items())
-                       if p == plural and (ns is None or ons == ns)]
-            return WatchPlan(plural, ns, len(self.log), initial, expired=False)
+            plan = WatchPlan(plural, ns, len(self.log), [], expired=False, name=name)
+            plan.initial = [Change(plural, "ADDED", clone(o), 0) for (p, _, _), o in sorted(self.objects.items())
+                            if plan.covers(p, o)]
+            return plan
         pos = self.rv_position.get(resource_version)
         if pos is None:
             raise ValueError(f"resourceVersion {resource_version!r} was never observed")
@@ -1122,12 +1134,10 @@ class APIModel:
         # still start (apiserver/pkg/storage/etcd3/watcher.go); older ones must get 410.
         expired = pos < self.compacted_at - 1
         may = pos == self.compacted_at - 1 and self.compactions > 0
-        return WatchPlan(plural, ns, pos, [], expired=expired, may_expire=may)
+        return WatchPlan(plural, ns, pos, [], expired=expired, may_expire=may, name=name)
 
     def changes_after(self, plan: WatchPlan) -> list[Change]:
-        return [c for c in self.log[plan.start_position:]
-                if c.plural == plan.plural
-                and (plan.namespace is None or c.obj["metadata"].get("namespace") == plan.namespace)]
+        return [c for c in self.log[plan.start_position:] if plan.covers(c.plural, c.obj)]
 
 
 def _storage_key(res: Resource, namespace: str | None, name: str) -> str:

@@ -90,3 +90,38 @@ def test_wrong_context_and_unreachable_server(kubeconfig: str, tmp_path) -> None
     with pytest.raises(TargetError):
         t.get("nodes", None, "n")
     t.close()
+
+
+@pytest.mark.parametrize("form", ["", "path"])
+def test_a_watch_of_one_name_in_each_url_form(target: HTTPTarget, kubeconfig: str, form: str) -> None:
+    from adapters.inprocess import InProcessTarget
+    from adapters.scoped import ScopedTarget
+
+    scoped = ScopedTarget(HTTPTarget(kubeconfig), run_id="kwatch01")
+    builtin = InProcessTarget()
+    try:
+        for t in (target, builtin, scoped):
+            assert t.create("namespaces", None, NS).code == 201
+            for name in ("p", "q"):
+                assert t.create("pods", "ns", {**POD, "metadata": {"name": name}}).code == 201
+            assert t.create("nodes", None, {"metadata": {"name": "n1"}}).code == 201
+            assert t.create("nodes", None, {"metadata": {"name": "n2"}}).code == 201
+        for t in (target, builtin, scoped):
+            seen = []
+            for resource, ns, name in (("pods", "ns", "q"), ("pods", None, "q"), ("nodes", None, "n2"),
+                                       ("pods", "ns", None)):
+                w = t.watch(resource, ns, name=name, form=form)
+                events = w.drain(timeout=5)
+                while more := w.drain(timeout=0.3):  # the rest of the initial events, however they arrive
+                    events += more
+                seen.append([(e["type"], e["object"]["metadata"]["name"]) for e in events])
+                w.close()
+            # the raw target shares its server with the scoped one, whose run has a pod q in its own namespace;
+            # the scoped one sees only its run, under the names it was given
+            across = [("ADDED", "q")] * (2 if t is target else 1)
+            assert seen == [[("ADDED", "q")], across, [("ADDED", "n2")], [("ADDED", "p"), ("ADDED", "q")]], (t, seen)
+        with pytest.raises(TargetError):
+            target.watch("pods", "ns", form="nope")
+    finally:
+        scoped.close()
+        builtin.close()

@@ -392,3 +392,19 @@ def test_a_binding_url_that_drops_the_uid_may_be_reported_and_the_model_follows(
         assert release.write(Op.bind("a", "p", _wrong_uid(release), form="bindings")).code == 201
     # the model for a release decides that URL's binding without its uid: it bound the pod too, and reads agree
     assert release.call(Op.get("pods", "a", "p")).body["spec"]["nodeName"] == "n1"
+
+
+def test_a_watch_of_one_name_is_judged_like_any_other(client: CheckedClient) -> None:
+    for form in ("", "path"):
+        client.open_watch("pods", "a", None, name="p", form=form)
+    client.write(Op.create("pods", "a", {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "q"},
+                                         "spec": {"containers": [{"name": "c", "image": "busybox"}]}}))
+    client.check_watches()  # the initial ADDED of p only, and nothing of q
+    assert [len(w.received) for w in client.watches] == [1, 1]
+    watch = client.history.calls[-3]
+    assert watch.render() == "target.watch('pods', 'a', resource_version=None, name='p', form='path')"
+    # a server that ignored the name would deliver q: the check catches it
+    client.watches[0].received.append({"type": "ADDED", "object": client.target.get("pods", "a", "q").body})
+    with pytest.raises(InvariantViolation) as err:
+        client.check_watches()
+    assert err.value.invariant == "watch.reliable"

@@ -221,3 +221,29 @@ def test_an_update_naming_another_deletion_timestamp_is_written() -> None:
     other["metadata"]["deletionTimestamp"] = "2001-02-03T04:05:06Z"
     e = m.update("pods", "ns-a", "p", other)
     assert e.code == 200 and e.fresh_rv and e.obj["metadata"]["deletionTimestamp"] == "2026-01-01T00:00:01Z"
+
+
+def test_a_watch_of_one_name_plans_only_that_names_changes() -> None:
+    m = APIModel()
+    for n, rv in (("a", "1"), ("b", "2")):
+        created(m, "namespaces", None, ns(n), rv, f"u{rv}")
+    created(m, "pods", "a", pod("p"), "3", "u3")
+    created(m, "pods", "a", pod("q"), "4", "u4")
+    created(m, "pods", "b", pod("p"), "5", "u5")
+
+    def initial(plan) -> list[tuple[str, str]]:
+        return [(c.obj["metadata"]["namespace"], c.obj["metadata"]["name"]) for c in plan.initial]
+
+    in_a, across = m.plan_watch("pods", "a", None, "p"), m.plan_watch("pods", None, None, "p")
+    from_rv = m.plan_watch("pods", "a", "4", "p")
+    assert initial(in_a) == [("a", "p")] and initial(across) == [("a", "p"), ("b", "p")]
+    assert initial(m.plan_watch("pods", "a", None, "missing")) == [] and from_rv.initial == []
+    assert [c.obj["metadata"]["name"] for c in m.plan_watch("namespaces", None, None, "b").initial] == ["b"]
+    created(m, "pods", "a", pod("r"), "6", "u6")
+    commit(m.delete("pods", "a", "q", {}), {"metadata": {"resourceVersion": "8"}})
+    commit(m.delete("pods", "b", "p", {}), {"metadata": {"resourceVersion": "10"}})
+    assert m.changes_after(in_a) == [] and m.changes_after(from_rv) == []
+    assert [(c.type, c.obj["metadata"]["namespace"]) for c in m.changes_after(across)] == [
+        ("MODIFIED", "b"), ("DELETED", "b")]
+    # without a name, the same watch has every change of the namespace
+    assert [c.obj["metadata"]["name"] for c in m.changes_after(m.plan_watch("pods", "a", "4"))] == ["r", "q", "q"]
