@@ -96,16 +96,20 @@ that exited is started again after every step, and every example starts from
 freshly started replicas.
 
 With a ``wire`` (conformance/wire.py: the replicas reach the server through
-an HTTP proxy the harness runs) two more rules act on Bindings in flight:
-``replace_during_bind`` holds a new pod's Binding on the wire, replaces the
-pod (a new uid under the same name, whose node affinity excludes the node the
-held Binding names) and lets the Binding go on: it must be refused, or the new
-pod lands where it does not fit (``scheduler.fits``); ``refuse_bind`` answers
-a new pod's first Binding with a 500, and the scheduler must forget it and
-bind it again (``binding.exactly-once`` after settle). What the wire saw
-(when each Binding arrived and was answered, the node it named) counts in
-``scheduler.best-score`` and ``scheduler.fit-error``: a pod whose Binding was
-in flight, or refused and not yet answered, may have been counted on that node.
+an HTTP proxy the harness runs, each under its own identity) a created pod's
+Binding may meet one of its faults: held while the pod is replaced (a new uid
+under the same name, whose node affinity excludes the node the held Binding
+names), then let go: it must be refused, or the new pod lands where it does
+not fit (``scheduler.fits``); or refused with a 500, and the scheduler must
+forget the pod and bind it again (``binding.exactly-once`` after settle).
+``starve_leader`` refuses every replica's Lease writes past the leader's renew
+deadline while pods arrive: a Binding the wire attributes to a replica must
+come from one the Lease showed as holder (``lease.only-leader-acts``) within
+its renew deadline of its last renewal (``lease.single-holder-per-term``).
+What the wire saw (when each Binding arrived and was answered, the node it
+named) counts in ``scheduler.best-score`` and ``scheduler.fit-error``: a pod
+whose Binding was in flight, or refused and not yet answered, may have been
+counted on that node.
 
 What the API does not show, and so is not checked here: which replica wrote a
 binding (the bundled server writes no managedFields, and a binding carries no
@@ -193,6 +197,9 @@ CLOCK_TOLERANCE = 0.05
 ACT_TOLERANCE = 0.5
 #: at most this many other steps between two settles
 UNSETTLED_STEPS = 4
+#: the first error (not a violation) that ended an example in this run: Hypothesis' flaky report of a replay that
+#: did not repeat it carries no traceback of its own
+_ERRORS: list[BaseException] = []
 #: seconds the wire rules wait for a new pod's Binding (a scheduler cycles a new pod within a poll or so; a failover
 #: under the short Lease takes a few seconds)
 WIRE_WAIT = 5.0
@@ -835,6 +842,9 @@ def _loose(spec: JSON) -> JSON:
 
 #: half the pods without nodeSelector or node affinity of their own, so more of them are placed
 POD_SPECS = st.one_of(gen.sched_pod_specs().map(_loose), gen.sched_pod_specs())
+#: what a created pod's Binding meets on the wire, when there is one: nothing (half), a refusal, or a replacement of
+#: the pod (by this spec) while the Binding is held
+WIRE_FATES: st.SearchStrategy[str | JSON | None] = st.one_of(st.none(), st.none(), st.just("refuse"), POD_SPECS)
 
 
 class BlackBoxMachine(RuleBasedStateMachine):
@@ -976,10 +986,19 @@ class BlackBoxMachine(RuleBasedStateMachine):
         return name
 
     @precondition(lambda self: self.unsettled < UNSETTLED_STEPS)
-    @rule(target=PODS, spec=POD_SPECS)
-    def create_pod(self, spec: JSON) -> str:
+    @rule(target=PODS, spec=POD_SPECS, fate=WIRE_FATES)
+    def create_pod(self, spec: JSON, fate: str | JSON | None) -> str:
+        """A pod; with a wire, its Binding may meet one of the wire's faults (``fate``): "refuse"
+        (:meth:`_refuse_first_bind`), or a spec to replace it with while its Binding is held
+        (:meth:`_replace_during_bind`)."""
         self.unsettled += 1
-        return self._create_pod(self._name("p"), spec)
+        name = self._name("p")
+        if self.wire is None or fate is None:
+            return self._create_pod(name, spec)
+        if fate == "refuse":
+            return self._refuse_first_bind(name, spec)
+        assert isinstance(fate, dict)
+        return self._replace_during_bind(name, spec, fate)
 
     @precondition(lambda self: self.unsettled < UNSETTLED_STEPS)
     @rule(specs=st.lists(POD_SPECS, min_size=2, max_size=5))
@@ -1008,17 +1027,13 @@ class BlackBoxMachine(RuleBasedStateMachine):
 
     # ----- the wire between the schedulers and the server ----------------------------------------
 
-    @precondition(lambda self: self.wire is not None and self.unsettled < UNSETTLED_STEPS)
-    @rule(target=PODS, spec=POD_SPECS, other=POD_SPECS)
-    def replace_during_bind(self, spec: JSON, other: JSON) -> str:
+    def _replace_during_bind(self, name: str, spec: JSON, other: JSON) -> str:
         """A pod's Binding is slow, and the pod is replaced (deleted, another created under its name) before the
         Binding reaches the server: it names the old uid, so the server must refuse it rather than bind the new
         pod to the node chosen for the old one (kubernetes#102761; the scheduler sets the uid, schedule_one.go:
         bind via the DefaultBinder plugin). The new pod's required node affinity excludes that node, so a
         binding there breaks ``scheduler.fits``."""
         assert self.wire is not None
-        self.unsettled += 1
-        name = self._name("p")
         held = self.wire.hold(self.ns, name)
         second = None
         try:
@@ -1038,15 +1053,11 @@ class BlackBoxMachine(RuleBasedStateMachine):
             self.wire.disarm(self.ns, name)
             type(self).stats["held_binds"] = type(self).stats.get("held_binds", 0) + held.arrived.is_set()
 
-    @precondition(lambda self: self.wire is not None and self.unsettled < UNSETTLED_STEPS)
-    @rule(target=PODS, spec=POD_SPECS)
-    def refuse_bind(self, spec: JSON) -> str:
+    def _refuse_first_bind(self, name: str, spec: JSON) -> str:
         """A pod's first Binding is refused (500, as from an API server whose storage timed out): the scheduler must
         forget the pod on that node and schedule it again (schedule_one.go: handleBindingCycleError), so it is
         bound by the time things settle, as ``binding.exactly-once`` requires."""
         assert self.wire is not None
-        self.unsettled += 1
-        name = self._name("p")
         self.wire.refuse(self.ns, name)
         return self._create_pod(name, spec)
 
@@ -1229,6 +1240,20 @@ class BlackBoxMachine(RuleBasedStateMachine):
                 first_bound.setdefault(e.key, e)
             elif unschedulable(e.obj):
                 reports.setdefault((e.key, (_condition(e.obj) or {}).get("message")), e)
+        # first what the wire attributes to a replica: it names who acted
+        for r in wire:
+            if not r.client:
+                continue
+            what = f"a Binding of pod {r.namespace}/{r.pod} to {r.node}"
+            sent = r.arrived + self.wall_offset
+            problems = lease_checks.sender_held_a_term(r.client, what, sent, leases, CLOCK_TOLERANCE)
+            if problems:
+                raise violation("lease.only-leader-acts", "; ".join(problems))
+            assert self.replicas is not None
+            problems = lease_checks.sender_within_renew_deadline(r.client, what, sent, leases,
+                                                                 self.replicas.renew_deadline, ACT_TOLERANCE)
+            if problems:
+                raise violation("lease.single-holder-per-term", "; ".join(problems))
         for uid, bind in first_bound.items():
             if (uid, bind.rv) in self.checked:
                 continue
@@ -1254,19 +1279,6 @@ class BlackBoxMachine(RuleBasedStateMachine):
                     acting=lambda h: not h.startswith(HARNESS_HOLDER))
                 if problems:
                     raise violation("lease.only-leader-acts", "; ".join(problems))
-        for r in wire:
-            if not r.client:
-                continue
-            what = f"a Binding of pod {r.namespace}/{r.pod} to {r.node}"
-            sent = r.arrived + self.wall_offset
-            problems = lease_checks.sender_held_a_term(r.client, what, sent, leases, CLOCK_TOLERANCE)
-            if problems:
-                raise violation("lease.only-leader-acts", "; ".join(problems))
-            assert self.replicas is not None
-            problems = lease_checks.sender_within_renew_deadline(r.client, what, sent, leases,
-                                                                 self.replicas.renew_deadline, ACT_TOLERANCE)
-            if problems:
-                raise violation("lease.single-holder-per-term", "; ".join(problems))
         if first_bound and self.observer is not None:
             verdict = check_cycle_order(events, self.observer.holder_changes(), wire)
             if verdict.unjudged:
@@ -1311,6 +1323,10 @@ class BlackBoxMachine(RuleBasedStateMachine):
         self._check_lease(leases)
 
     def teardown(self) -> None:
+        # Hypothesis runs teardown in a finally: what is in flight here is what ended the example
+        ended = sys.exc_info()[1]
+        if isinstance(ended, Exception) and not violations_in(ended) and not _ERRORS:
+            _ERRORS.append(ended)
         if self.wire is not None:
             refused = sum(r.refused for r in self.wire.records() if r.namespace == self.ns)
             type(self).stats["refused_binds"] = type(self).stats.get("refused_binds", 0) + refused
@@ -1359,6 +1375,7 @@ def run_machine(machine: type[BlackBoxMachine], *, examples: int, steps: int, de
                     suppress_health_check=list(HealthCheck), print_blob=False)
     without_local_constants()
     forget_first()
+    _ERRORS.clear()
     try:
         run_state_machine_as_test(machine, settings=conf)
     except (FlakyFailure, FlakyStrategyDefinition) as flaky:
@@ -1366,6 +1383,8 @@ def run_machine(machine: type[BlackBoxMachine], *, examples: int, steps: int, de
         # step, which Hypothesis calls flaky draws). What was seen was seen; report it
         found = seen_once(flaky, "the schedulers run in real time")
         if found is None:
+            if _ERRORS:  # no verdict on the target: the error that first ended an example, with its traceback
+                raise _ERRORS[0] from flaky
             raise
         raise found from flaky
 

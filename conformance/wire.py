@@ -35,8 +35,10 @@ the node and uid are not read.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
+import sys
 import threading
 import time
 from dataclasses import dataclass
@@ -50,6 +52,7 @@ from kubernetes import client as k8s
 from kubernetes.config import kube_config
 
 JSON = dict[str, Any]
+log = logging.getLogger(__name__)
 
 #: the longest a held Binding waits for its release, whatever happens to the harness
 HOLD_MAX = 30.0
@@ -109,7 +112,9 @@ def _status(code: int, reason: str, message: str) -> bytes:
 
 class _Server(ThreadingHTTPServer):
     def handle_error(self, request: Any, client_address: Any) -> None:
-        pass  # a client that closed its connection (a watch ended, a killed replica) is no error of the wire's
+        if isinstance(sys.exc_info()[1], OSError):
+            return  # a client that closed its connection (a watch ended, a killed replica) is no error of the wire's
+        log.exception("the wire failed a request from %s", client_address)
 
 
 class Wire:
@@ -247,6 +252,7 @@ class Wire:
                                                  "this Lease write (kubeprop fault injection)"))
                         return
                 bind = wire._binding(self.path, body) if self.command == "POST" else None
+                held = None
                 if bind is not None:
                     bind.client = client
                     key = (bind.namespace, bind.pod)
@@ -262,10 +268,10 @@ class Wire:
                         held.released.wait(HOLD_MAX)
                     if refuse:
                         bind.refused = True
+                        bind.answered, bind.code = time.monotonic(), 500
                         self._send_whole(500, {"Content-Type": "application/json"},
                                          _status(500, "InternalError", "Internal error occurred: the wire refused "
                                                  "this binding (kubeprop fault injection)"))
-                        bind.answered, bind.code = time.monotonic(), 500
                         return
                 try:
                     self._forward(body, bind)
@@ -281,25 +287,32 @@ class Wire:
                 try:
                     resp = wire._pool.request(
                         self.command, wire.upstream + self.path, body=body or None, headers=headers,
-                        preload_content=False, redirect=False, retries=False,
+                        preload_content=False, redirect=False,
+                        # a pooled connection the server closed meanwhile: tried again once on a fresh one (a read
+                        # error only for methods that are safe to repeat: not a Binding's POST)
+                        retries=urllib3.Retry(total=1, connect=1, read=1, redirect=False, status=None,
+                                              raise_on_redirect=False, raise_on_status=False),
                         timeout=urllib3.Timeout(connect=TIMEOUT, read=None if watch else TIMEOUT))
                 except Exception as e:  # noqa: BLE001 - no answer upstream: the client sees a gateway error
-                    self._send_whole(502, {"Content-Type": "application/json"},
-                                     _status(502, "InternalError", f"the wire reached no server: {e}"))
                     if bind is not None:
                         bind.answered, bind.code = time.monotonic(), 502
+                    self._send_whole(502, {"Content-Type": "application/json"},
+                                     _status(502, "InternalError", f"the wire reached no server: {e}"))
                     return
                 out = {k: v for k, v in resp.headers.items() if k.lower() not in _DROP}
                 try:
                     if resp.headers.get("Content-Length") is not None:
-                        self._send_whole(resp.status, out, resp.read())
+                        data = resp.read()
+                        if bind is not None:  # recorded before the client has the answer
+                            bind.answered, bind.code = time.monotonic(), resp.status
+                        self._send_whole(resp.status, out, data)
                     else:
                         self._send_stream(resp, out)
                 except OSError:
                     self.close_connection = True  # the client went away (a watch closed)
                 finally:
                     resp.release_conn()
-                if bind is not None:
+                if bind is not None and bind.code is None:
                     bind.answered, bind.code = time.monotonic(), resp.status
 
             def _send_whole(self, code: int, headers: dict[str, str], data: bytes) -> None:
