@@ -272,7 +272,10 @@ class LeaderElector:
             outcome = "acquired"
         r = self._update(rec, calls)
         if r.code != 200:
-            self._lost()
+            # leaderelection.go: a failed update only returns false; a leader keeps its observed record and goes
+            # on leading until renew() gives up at RenewDeadline (leading() judges that from _last_renew)
+            if not self.is_leader():
+                self._lost()
             return self._step(now, "conflict" if r.code == 409 else "error", calls, read=got.body,
                               wrote=calls[-1].body, code=r.code)
         self._succeeded(rec, r.body, now)
