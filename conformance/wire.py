@@ -329,12 +329,15 @@ class Wire:
                     self.send_header(k, v)
                 self.send_header("Transfer-Encoding", "chunked")
                 self.end_headers()
-                for chunk in resp.stream(64 * 1024, decode_content=False):
-                    if chunk:
-                        self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
-                        self.wfile.flush()
-                self.wfile.write(b"0\r\n\r\n")
                 self.close_connection = True
+                try:
+                    for chunk in resp.stream(64 * 1024, decode_content=False):
+                        if chunk:
+                            self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+                            self.wfile.flush()
+                except urllib3.exceptions.HTTPError:
+                    return  # the server cut the stream short: so does the wire, without the final chunk
+                self.wfile.write(b"0\r\n\r\n")
 
             do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _any
 
