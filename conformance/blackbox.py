@@ -1001,12 +1001,17 @@ class BlackBoxMachine(RuleBasedStateMachine):
         return self._replace_during_bind(name, spec, fate)
 
     @precondition(lambda self: self.unsettled < UNSETTLED_STEPS)
-    @rule(specs=st.lists(POD_SPECS, min_size=2, max_size=5))
-    def create_burst(self, specs: list[JSON]) -> None:
-        """Several pods at once: the scheduler decides them back to back, with binds still in flight."""
+    @rule(specs=st.lists(POD_SPECS, min_size=2, max_size=5), refused=st.booleans())
+    def create_burst(self, specs: list[JSON], refused: bool) -> None:
+        """Several pods at once: the scheduler decides them back to back, with binds still in flight; with a wire,
+        the first pod's first Binding may be refused (``refused``) while the others are decided."""
         self.unsettled += 1
-        for spec in specs:
-            self._create_pod(self._name("p"), spec)
+        for i, spec in enumerate(specs):
+            name = self._name("p")
+            if i == 0 and refused and self.wire is not None:
+                self._refuse_first_bind(name, spec)
+            else:
+                self._create_pod(name, spec)
 
     @precondition(lambda self: self.unsettled < UNSETTLED_STEPS)
     @rule(pod=consumes(PODS))
