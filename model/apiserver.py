@@ -552,8 +552,9 @@ class APIModel:
             spec = obj.setdefault("spec", {})
             if V1_DEFAULTS in self.admission:
                 _v1_pod_defaults(spec)
-            # pkg/registry/core/pod/strategy.go: PrepareForCreate
-            m["generation"] = 1
+            # pkg/registry/core/pod/strategy.go: PrepareForCreate (model/releases.py: POD_GENERATION)
+            if self.release >= releases.POD_GENERATION:
+                m["generation"] = 1
             obj["status"] = {"phase": "Pending"}
             if V1_DEFAULTS in self.admission:
                 obj["status"]["qosClass"] = _qos_class(spec)
@@ -753,7 +754,7 @@ class APIModel:
                 spec.pop("nodeName", None)
             if DEFAULT_TOLERATION_SECONDS in self.admission:
                 _default_toleration_seconds(spec)
-            if new.get("spec") != stored.get("spec"):
+            if new.get("spec") != stored.get("spec") and self.release >= releases.POD_GENERATION:
                 nm["generation"] = smeta.get("generation", 0) + 1
         elif res is NODES:
             # pkg/registry/core/node/strategy.go: PrepareForUpdate keeps status
@@ -963,7 +964,8 @@ class APIModel:
         nm = new["metadata"]
         nm["deletionTimestamp"] = _fmt(now + dt.timedelta(seconds=grace))
         nm["deletionGracePeriodSeconds"] = grace
-        nm["generation"] = nm.get("generation", 0) + 1  # rest/delete.go: BeforeDelete bumps generation
+        if nm.get("generation", 0) > 0:  # rest/delete.go: BeforeDelete bumps a generation that is set
+            nm["generation"] += 1
         return self._rewrite("delete", res, new, FINALIZERS if finalizers else MATCHES,
                              "graceful deletion starts", then_remove=(grace == 0 and not finalizers))
 

@@ -50,6 +50,13 @@ CREATE_ON_UPDATE_WIPES_DELETION: Release = (1, 37, 0)
 #: (the older texts) and v1.36.3, v1.37.2 (the newer).
 LABEL_KEY_TEXTS: Release = (1, 35, 0)
 
+#: A pod carries metadata.generation from 1.33 on: 1 when created, one more for each update that changes its spec
+#: (pkg/registry/core/pod/strategy.go PrepareForCreate and setGenerationForPodSpecUpdate, kubernetes#130181, whose
+#: change note says pods now always populate .metadata.generation). Before, a pod has none, so a graceful delete
+#: bumps none either (apiserver/pkg/registry/rest/delete.go BeforeDelete bumps a generation only when it is set).
+#: Measured: a pod created on v1.29.15 has no metadata.generation.
+POD_GENERATION: Release = (1, 33, 0)
+
 _VERSION = re.compile(r"^v?(\d+)\.(\d+)\.(\d+)")
 
 

@@ -247,3 +247,15 @@ def test_a_watch_of_one_name_plans_only_that_names_changes() -> None:
         ("MODIFIED", "b"), ("DELETED", "b")]
     # without a name, the same watch has every change of the namespace
     assert [c.obj["metadata"]["name"] for c in m.changes_after(m.plan_watch("pods", "a", "4"))] == ["r", "q", "q"]
+
+
+def test_pods_carry_a_generation_from_1_33_on() -> None:
+    # model/releases.py: POD_GENERATION (kubernetes#130181); measured on v1.29.15: a created pod has none
+    body = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"},
+            "spec": {"containers": [{"name": "c", "image": "i"}]}}
+    for release, generation in (((1, 29, 15), None), ((1, 32, 9), None), ((1, 33, 0), 1), ((1, 37, 2), 1)):
+        m = APIModel(release=release)
+        m.create("namespaces", None, ns("a")).commit({"metadata": {"uid": "u1", "resourceVersion": "1",
+                                                                  "creationTimestamp": m.now}})
+        e = m.create("pods", "a", body)
+        assert e.obj is not None and e.obj["metadata"].get("generation") == generation, release
