@@ -518,16 +518,16 @@ def _wired(known: dict[str, Life], wire: Iterable[WireBind]) -> list[tuple[str, 
     return out
 
 
-def _in_flight(known: dict[str, Life], wire: Iterable[WireBind], uid: str, since: float,
+def _in_flight(known: dict[str, Life], wired: list[tuple[str, WireBind]], uid: str, since: float,
                until: float) -> tuple[set[str], list[list[JSON | None]]]:
     """What the wire adds to the pods a decision between ``since`` and ``until`` may have counted as assumed: those
     whose Binding arrived by ``until`` (plus ``INFORMER_LAG``) and went through (counted on their node however late
     the API showed them bound), and, on the node the Binding named, those whose Binding was refused or failed no
     earlier than ``since`` (a scheduler forgets a pod only once the answer is in: schedule_one.go,
-    handleBindingCycleError)."""
+    handleBindingCycleError). ``wired``: :func:`_wired`'s pairs."""
     through: set[str] = set()
     refused: list[list[JSON | None]] = []
-    for u, r in _wired(known, wire):
+    for u, r in wired:
         if u == uid or r.arrived > until + INFORMER_LAG:
             continue
         if r.code is not None and 200 <= r.code < 300:
@@ -599,7 +599,7 @@ def views(events: list[Seen], known: dict[str, Life], uid: str, anchor: Seen, lo
     states = _states(events, lo, hi)
     node_views = _node_views(states)
     everywhere = sorted({n for nodes in node_views for n in nodes})
-    through, refused = _in_flight(known, wire, uid, since, anchor.at)
+    through, refused = _in_flight(known, _wired(known, wire), uid, since, anchor.at)
     pod_views: list[tuple[list[JSON], list[list[JSON | None]]]] = []
     seen: set[tuple[frozenset[tuple[str, str]], frozenset[str]]] = set()
     for rv, st_ in states:
@@ -678,10 +678,10 @@ def check_cycle_order(events: list[Seen], transitions: Iterable[float], wire: It
         assert life.bound is not None
         return not any(life.created.at - 2 * INFORMER_LAG <= t <= life.bound.at + INFORMER_LAG for t in changes)
 
-    wire = list(wire)
+    wired = _wired(known, wire)
     # when each pod's Binding was sent: the wire's arrival of the one that went through, else its bound event's
     sent = {u: life.bound.at for u, life in bound}  # type: ignore[union-attr]
-    for u, r in _wired(known, wire):
+    for u, r in wired:
         if u in sent and r.code is not None and 200 <= r.code < 300:
             sent[u] = min(sent[u], r.arrived)
     before: dict[str, set[str]] = {u: set() for u, _ in bound}
@@ -722,7 +722,7 @@ def check_cycle_order(events: list[Seen], transitions: Iterable[float], wire: It
             optional += _failed_binds(known, u, life.bound, lo, sorted({n for nodes in nodes_seen for n in nodes}))
             # a pod whose refused Binding was still unanswered, unless it came before (then its later cycle did too)
             have = counted | {o[1]["metadata"]["uid"] for o in optional if o[1] is not None}  # type: ignore[index]
-            optional += [o for o in _in_flight(known, wire, u, life.created.at, life.bound.at)[1]
+            optional += [o for o in _in_flight(known, wired, u, life.created.at, life.bound.at)[1]
                          if o[1]["metadata"]["uid"] not in have]  # type: ignore[index]
             around = Views(nodes_seen, [(fixed, optional)])
             if around.count() > MAX_VIEWS:
@@ -1430,8 +1430,9 @@ def measure(faults: Iterable[str], *, runs: int = 2, examples: int = 6, steps: i
                     run_machine(machine, examples=examples, steps=steps, derandomize=False, shrink=False)
                     verdict = "passed"
                 except (AssertionError, FlakyFailure, FlakyStrategyDefinition) as err:
-                    verdict = ", ".join(v.invariant for v in violations_in(err)) or type(err).__name__
-                    if not violations_in(err):  # no verdict on the target: say what it was
+                    found = violations_in(err)
+                    verdict = ", ".join(v.invariant for v in found) or type(err).__name__
+                    if not found:  # no verdict on the target: say what it was
                         leaf: BaseException = err
                         while isinstance(leaf, BaseExceptionGroup) and leaf.exceptions:
                             leaf = leaf.exceptions[0]
