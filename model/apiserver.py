@@ -30,7 +30,16 @@ import jsonpointer
 
 from model import releases
 from model import status as st
-from model.names import go_quote, label_errors, label_key_errors, label_value_errors, subdomain_errors
+from model.names import (
+    go_quote,
+    go_strings,
+    go_time,
+    go_time_syntax,
+    label_errors,
+    label_key_errors,
+    label_value_errors,
+    subdomain_errors,
+)
 from model.resources import BY_PLURAL, LEASES, NAMESPACES, NODES, PODS, Resource, resource
 from model.scheduler.quantity import quantity
 from model.selectors import Selector
@@ -213,9 +222,11 @@ def _qos_class(spec: JSON) -> str:
     return pod or "BestEffort"
 
 
-def _value_errors(res: Resource, meta: JSON, spec: Any, legacy: bool = False) -> list[tuple[str, str, str]]:
+def _value_errors(res: Resource, meta: JSON, spec: Any, legacy: bool = False,
+                  go_values: bool = False) -> list[tuple[str, str, str]]:
     """Labels, annotation keys and a Lease's spec numbers the API refuses, as their causes (``legacy``: in the
-    texts of releases before 1.35, model/releases.py: LABEL_KEY_TEXTS).
+    texts of releases before 1.35, model/releases.py: LABEL_KEY_TEXTS; ``go_values``: values shown as releases
+    before 1.34 show them, model/releases.py: FIELD_VALUES_AS_JSON).
 
     apimachinery/pkg/apis/meta/v1/validation/validation.go: ValidateLabels (each key, then its value);
     apimachinery/pkg/api/validation/objectmeta.go: ValidateAnnotations (each key, lowercased, shown as sent);
@@ -232,7 +243,7 @@ def _value_errors(res: Resource, meta: JSON, spec: Any, legacy: bool = False) ->
         errs += [("FieldValueInvalid", "metadata.annotations", f"Invalid value: {go_quote(key)}: {m}")
                  for m in label_key_errors(key.lower(), legacy)]
     if res is NODES and isinstance(spec, dict):
-        errs += _taint_errors(spec.get("taints") or [], legacy)
+        errs += _taint_errors(spec.get("taints") or [], legacy, go_values)
     if res is PODS and isinstance(spec, dict):
         errs += _pod_spec_errors(spec, legacy)
     if res is LEASES and isinstance(spec, dict):
@@ -249,14 +260,14 @@ def _value_errors(res: Resource, meta: JSON, spec: Any, legacy: bool = False) ->
 TAINT_EFFECTS = ("NoSchedule", "PreferNoSchedule", "NoExecute")
 
 
-def _taint_errors(taints: list[Any], legacy: bool = False) -> list[tuple[str, str, str]]:
+def _taint_errors(taints: list[Any], legacy: bool = False, go_values: bool = False) -> list[tuple[str, str, str]]:
     """A node's taints the API refuses, as causes (pkg/apis/core/validation/validation.go: validateNodeTaints).
 
     ValidateNode hands it the metadata's path, so the causes name ``metadata.taints[i]``; per taint: the key's
     qualified-name messages (one cause each), the value's label-value messages (one cause, joined by ";"), the
     effect (Required when empty, else one of three), then a second taint with the same key and effect, shown
-    as the internal Taint struct in JSON. ValidateNodeUpdate repeats the check; an update's answer holds each
-    cause once (measured on v1.37.2)."""
+    as the internal Taint struct in JSON (``go_values``: in Go syntax, before 1.34). ValidateNodeUpdate repeats
+    the check; an update's answer holds each cause once (measured on v1.37.2)."""
     errs: list[tuple[str, str, str]] = []
     seen: set[tuple[str, str]] = set()
     for i, taint in enumerate(taints):
@@ -274,8 +285,13 @@ def _taint_errors(taints: list[Any], legacy: bool = False) -> list[tuple[str, st
         elif effect not in TAINT_EFFECTS:
             errs.append(_unsupported_effect(at, effect))
         if (key, effect) in seen:
-            shown = json.dumps({"Key": key, "Value": value, "Effect": effect, "TimeAdded": taint.get("timeAdded")},
-                               separators=(",", ":"))
+            added = taint.get("timeAdded")
+            if go_values:  # field/errors.go before v0.34: %#v; a nil *metav1.Time shows as <nil>
+                shown = (f"core.Taint{{Key:{go_quote(key)}, Value:{go_quote(value)}, Effect:{go_quote(effect)}, "
+                         f"TimeAdded:{go_time_syntax(added) if added else '<nil>'}}}")
+            else:
+                shown = json.dumps({"Key": key, "Value": value, "Effect": effect, "TimeAdded": added},
+                                   separators=(",", ":"))
             errs.append(("FieldValueDuplicate", at,
                          f"Duplicate value: {shown}: taints must be unique by key and effect pair"))
             continue
@@ -414,6 +430,12 @@ class APIModel:
         LABEL_KEY_TEXTS)."""
         return self.release < releases.LABEL_KEY_TEXTS
 
+    @property
+    def go_values(self) -> bool:
+        """Whether this release shows a refused value that is not a string or a number in Go syntax or by its
+        String() rather than as JSON (model/releases.py: FIELD_VALUES_AS_JSON)."""
+        return self.release < releases.FIELD_VALUES_AS_JSON
+
     def _meta_causes(self, causes: list[tuple[str, str, str]]) -> list[tuple[str, str, str]]:
         """The causes of an update refused for its metadata as this release reports them: twice before 1.37
         (model/releases.py: SINGLE_META_UPDATE_CAUSES)."""
@@ -518,7 +540,7 @@ class APIModel:
             # label before validation, so ValidateObjectMeta checks it as a label value too
             errs += [("FieldValueInvalid", "metadata.labels", f"Invalid value: {go_quote(name)}: {m}")
                      for m in label_value_errors(name, self.legacy_texts)]
-        errs += _value_errors(res, meta, body.get("spec"), self.legacy_texts)
+        errs += _value_errors(res, meta, body.get("spec"), self.legacy_texts, self.go_values)
         any_order = sum(f in ("metadata.labels", "metadata.annotations", "spec.nodeSelector")
                         for _, f, _ in errs) > 1
         if errs:
@@ -677,9 +699,11 @@ class APIModel:
             # apiserver/pkg/endpoints/handlers/update.go: name mismatch
             return Expect("update", 400, status=st.bad_request(
                 f"the name of the object ({meta.get('name')}) does not match the name on the URL ({name})"))
-        if stored is None and res.create_on_update and meta.get("uid"):
-            # store.go: Update -- where a PUT may create, a missing object is read as an empty one, and the body's
-            # uid, a storage precondition (rest/update.go), fails against its empty uid
+        if stored is None and meta.get("uid") and (
+                res.create_on_update or self.release < releases.UPDATE_MISSING_NOT_FOUND):
+            # store.go: Update -- where a PUT may create (and for every resource before 1.34, model/releases.py:
+            # UPDATE_MISSING_NOT_FOUND), a missing object is read as an empty one, and the body's uid, a storage
+            # precondition (rest/update.go), fails against its empty uid
             return Expect("update", 409, rule=OPTIMISTIC,
                           status=_precondition_failed(res, namespace, name, "UID", meta["uid"], ""),
                           why="the uid in the body is a precondition no missing object meets")
@@ -710,19 +734,20 @@ class APIModel:
         rv = meta.get("resourceVersion")
         if not rv and not res.unconditional_update:
             # store.go: Update -- the strategy does not allow an update without a resourceVersion
-            return Expect("update", 422, rule=OPTIMISTIC, status=st.rv_required(res, name),
+            return Expect("update", 422, rule=OPTIMISTIC, status=st.rv_required(res, name, self.go_values),
                           why="this resource needs a resourceVersion on update")
         if rv and rv != smeta.get("resourceVersion"):
             # apiserver/pkg/registry/generic/registry/store.go: Update (OptimisticLockErrorMsg)
             return Expect("update", 409, rule=OPTIMISTIC, status=st.stale_update(res, name),
                           why="resourceVersion in the body is not the stored one")
 
-        immutable = _immutable_meta_errors(meta, smeta)
+        immutable = _immutable_meta_errors(meta, smeta, self.go_values)
         if immutable:
             # the metadata's own values are validated before the immutable fields are compared: a pod carrying an
             # annotation a binding stored unvalidated (binding-stores-invalid-annotations) is refused for both,
             # the annotation first (measured on v1.37.2: a merge patch of the uid)
-            causes = [c for c in _value_errors(res, meta, None, self.legacy_texts) if c[1].startswith("metadata.")]
+            causes = [c for c in _value_errors(res, meta, None, self.legacy_texts, self.go_values)
+                      if c[1].startswith("metadata.")]
             status = st.invalid(res, name, self._immutable_update_causes(causes, immutable), any_order=len(causes) > 1)
             return Expect("update", 422, rule=MATCHES, status=status,
                           why="server-owned metadata cannot be changed by an update")
@@ -768,7 +793,7 @@ class APIModel:
             new["status"] = clone(stored.get("status", {}))
             nm.setdefault("labels", {})["kubernetes.io/metadata.name"] = name
         _prune_meta(nm)
-        invalid = _value_errors(res, nm, new.get("spec"), self.legacy_texts)
+        invalid = _value_errors(res, nm, new.get("spec"), self.legacy_texts, self.go_values)
         if invalid:
             # apimachinery/pkg/api/validation/objectmeta.go: ValidateObjectMetaUpdate validates the labels and
             # annotations as on create, and the strategy's ValidateUpdate the spec (one cause each: v1.37.2). A
@@ -782,7 +807,7 @@ class APIModel:
             added = sorted(set(nm.get("finalizers", [])) - set(smeta.get("finalizers", [])))
             if added:
                 # apimachinery/pkg/api/validation/objectmeta.go: ValidateNoNewFinalizers
-                found = "[]string{" + ", ".join(go_quote(f) for f in added) + "}"
+                found = go_strings(added)
                 cause = ("FieldValueForbidden", "metadata.finalizers",
                          f"Forbidden: no new finalizers can be added if the object is being deleted, "
                          f"found new finalizers {found}")
@@ -971,14 +996,14 @@ class APIModel:
 
     # ----- dryRun ----------------------------------------------------------------------------
 
-    @staticmethod
-    def dry_run_refused(verb: str, values: list[str]) -> Expect | None:
+    def dry_run_refused(self, verb: str, values: list[str]) -> Expect | None:
         """A write whose dryRun values are not all "All" is refused before anything else is read.
 
         apimachinery/pkg/apis/meta/v1/validation/validation.go: ValidateDryRun, called by ValidateCreateOptions,
         ValidateUpdateOptions, ValidatePatchOptions and ValidateDeleteOptions, which the handlers
         (apiserver/pkg/endpoints/handlers/create.go, update.go, patch.go, delete.go) run on the options before the
-        body is decoded; the Invalid names the options kind in meta.k8s.io. A binding is a create of the
+        body is decoded; the Invalid names the options kind in meta.k8s.io and shows the values as JSON (in Go
+        syntax before 1.34, model/releases.py: FIELD_VALUES_AS_JSON). A binding is a create of the
         pods/binding subresource. The API's reference says of dryRun: an unrecognised directive is an error and
         the request goes no further.
         """
@@ -986,7 +1011,8 @@ class APIModel:
             return None
         kind = {"create": "CreateOptions", "bind": "CreateOptions", "update": "UpdateOptions",
                 "patch": "PatchOptions", "delete": "DeleteOptions"}[verb]
-        shown = json.dumps(values, separators=(",", ":"), ensure_ascii=False)  # field/errors.go: ErrorBody
+        # field/errors.go: ErrorBody
+        shown = go_strings(values) if self.go_values else json.dumps(values, separators=(",", ":"), ensure_ascii=False)
         body = f'Unsupported value: {shown}: supported values: "All"'
         return Expect(verb, 422, rule=DRY_RUN, status=st.invalid_kind(
             f"{kind}.meta.k8s.io", "meta.k8s.io", kind, "", [("FieldValueNotSupported", "dryRun", body)]),
@@ -1065,7 +1091,7 @@ class APIModel:
             return Expect("bind", 409, rule=BINDING_PRECONDITIONS, status=st.conflict(
                 "", "pods/binding", name, f"pod {name} has non-empty .spec.schedulingGates"))
         annotation_errs = _value_errors(PODS, {"annotations": meta.get("annotations") or {}}, None,
-                                        self.legacy_texts)
+                                        self.legacy_texts, self.go_values)
         if annotation_errs and self.keeps_promises:
             # the pod as the binding would leave it (setPodNodeAndMetadata copies the annotations) must pass the
             # rules any write of a pod does; releases copy them unvalidated (conformance/findings.py:
@@ -1157,11 +1183,12 @@ def _precondition_failed(res: Resource, namespace: str | None, name: str, what: 
         f"AdditionalErrorMsg: Precondition failed: {what} in precondition: {asked}, {what} in object meta: {stored}"))
 
 
-def _immutable_meta_errors(meta: JSON, smeta: JSON) -> list[tuple[str, str, str]]:
+def _immutable_meta_errors(meta: JSON, smeta: JSON, go_values: bool = False) -> list[tuple[str, str, str]]:
     """What an update may not change of the server-owned metadata, as causes in upstream's order
     (apimachinery/pkg/api/validation/objectmeta.go: ValidateObjectMetaAccessorUpdate, ValidateImmutableField),
     after rest/update.go BeforeUpdate has put back what it keeps: an empty uid becomes the stored one, a
-    deletionTimestamp is the stored one once there is one, an absent deletionGracePeriodSeconds the stored one."""
+    deletionTimestamp is the stored one once there is one, an absent deletionGracePeriodSeconds the stored one.
+    A deletionTimestamp shows as JSON, or (``go_values``, before 1.34) by time.Time's String()."""
     errs = []
     uid = meta.get("uid")
     if uid and uid != smeta.get("uid"):
@@ -1169,7 +1196,7 @@ def _immutable_meta_errors(meta: JSON, smeta: JSON) -> list[tuple[str, str, str]
     when = meta.get("deletionTimestamp")
     if when and not smeta.get("deletionTimestamp"):
         errs.append(("FieldValueInvalid", "metadata.deletionTimestamp",
-                     f"Invalid value: {go_quote(str(when))}: field is immutable"))
+                     f"Invalid value: {go_time(str(when)) if go_values else go_quote(str(when))}: field is immutable"))
     grace = meta.get("deletionGracePeriodSeconds")
     if grace is not None and grace != smeta.get("deletionGracePeriodSeconds"):
         errs.append(("FieldValueInvalid", "metadata.deletionGracePeriodSeconds",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 
 _LABEL = "[a-z0-9]([-a-z0-9]*[a-z0-9])?"
@@ -44,6 +45,41 @@ def subdomain_errors(value: str) -> list[str]:
 def go_quote(s: str) -> str:
     """Go's %q for the printable ASCII names kubeprop generates."""
     return '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+# ----- values as a field error shows them before 1.34 (model/releases.py: FIELD_VALUES_AS_JSON) ---------------
+
+_MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
+           "November", "December")
+
+
+def go_strings(values: list[str]) -> str:
+    """Go's %#v of a []string: ``[]string{"a", "b"}``."""
+    return "[]string{" + ", ".join(go_quote(v) for v in values) + "}"
+
+
+def _utc(stamp: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(stamp.replace("Z", "+00:00")).astimezone(dt.UTC)
+
+
+def _nanos(when: dt.datetime) -> int:
+    return when.microsecond * 1000
+
+
+def go_time(stamp: str) -> str:
+    """time.Time's String() of an RFC 3339 stamp as metav1.Time decodes it (in the server's local zone, taken to
+    be UTC as measured): ``2001-02-03 04:05:06 +0000 UTC``, fractions of a second only when there are any."""
+    when = _utc(stamp)
+    frac = f".{_nanos(when):09d}".rstrip("0") if when.microsecond else ""
+    return when.strftime("%Y-%m-%d %H:%M:%S") + frac + " +0000 UTC"
+
+
+def go_time_syntax(stamp: str) -> str:
+    """time.Time's GoString() of an RFC 3339 stamp as metav1.Time decodes it (Local, taken to be UTC):
+    ``time.Date(2001, time.February, 3, 4, 5, 6, 0, time.Local)``."""
+    w = _utc(stamp)
+    return (f"time.Date({w.year}, time.{_MONTHS[w.month - 1]}, {w.day}, {w.hour}, {w.minute}, {w.second}, "
+            f"{_nanos(w)}, time.Local)")
 
 
 _LABEL_VALUE = "(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?"

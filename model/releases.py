@@ -57,6 +57,24 @@ LABEL_KEY_TEXTS: Release = (1, 35, 0)
 #: Measured: a pod created on v1.29.15 has no metadata.generation.
 POD_GENERATION: Release = (1, 33, 0)
 
+#: A field error shows the value it refuses (apimachinery/pkg/util/validation/field/errors.go: ErrorBody) as JSON
+#: from 1.34 on when it is not a string, bool, int32, int64 or float (kubernetes#132314, "Nicer value rendering in
+#: API errors", apimachinery v0.34.0). Before, a pointer is followed and the value printed by its String() if it
+#: has one, else in Go syntax (%#v): a []string as ``[]string{"Some"}``, a uint64 as ``0x0``, a metav1.Time as
+#: ``2001-02-03 04:05:06 +0000 UTC`` (in the server's local zone), a core.Taint as ``core.Taint{Key:"k", ...}``.
+#: Read in apimachinery v0.33.0 and v0.34.0; measured on v1.29.15 (server zone UTC): an unsupported dryRun value,
+#: a PUT without resourceVersion, a changed deletionTimestamp and a duplicate taint.
+FIELD_VALUES_AS_JSON: Release = (1, 34, 0)
+
+#: A PUT of an object that does not exist, whose body carries a uid, is answered 404 from 1.34 on where a PUT may
+#: not create (pods, nodes, namespaces): apiserver/pkg/registry/generic/registry/store.go Update passes
+#: ignoreNotFound = AllowCreateOnUpdate to GuaranteedUpdate (kubernetes#132470, apiserver v0.34.0, for
+#: kubernetes#124347). Before, it passed true: the missing object is read as an empty one and the body's uid, a
+#: storage precondition (rest/update.go: DefaultUpdatedObjectInfo.Preconditions), fails against its empty uid, a
+#: 409 Conflict, before the NotFound that comes after it. Without a uid, and for a patch, 404 in every release;
+#: for a Lease (a PUT may create) 409 in every release. Measured on v1.29.15: pods, nodes, namespaces and leases.
+UPDATE_MISSING_NOT_FOUND: Release = (1, 34, 0)
+
 _VERSION = re.compile(r"^v?(\d+)\.(\d+)\.(\d+)")
 
 

@@ -91,11 +91,12 @@ def invalid_kind(qualified_kind: str, group: str, kind: str, name: str, causes: 
                    _details(name, group, kind, causes=[{"reason": r, "message": b, "field": f} for r, f, b in causes]))
 
 
-def rv_required(res: Resource, name: str) -> dict:
-    """A PUT without resourceVersion where the strategy forbids unconditional updates."""
+def rv_required(res: Resource, name: str, go_values: bool = False) -> dict:
+    """A PUT without resourceVersion where the strategy forbids unconditional updates (``go_values``: the uint64
+    zero as releases before 1.34 show it, in Go syntax: model/releases.py FIELD_VALUES_AS_JSON)."""
     # apiserver/pkg/registry/generic/registry/store.go: Update builds this Invalid with the resource in the kind's
     # place (GroupKind{Group, Kind: Resource}), so the message and details name the plural
-    body = "Invalid value: 0: must be specified for an update"
+    body = f"Invalid value: {'0x0' if go_values else 0}: must be specified for an update"
     qualified = f"{res.plural}.{res.group}" if res.group else res.plural
     return failure(422, "Invalid", f'{qualified} "{name}" is invalid: metadata.resourceVersion: {body}',
                    _details(name, res.group, res.plural, causes=[

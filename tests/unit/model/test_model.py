@@ -259,3 +259,67 @@ def test_pods_carry_a_generation_from_1_33_on() -> None:
                                                                   "creationTimestamp": m.now}})
         e = m.create("pods", "a", body)
         assert e.obj is not None and e.obj["metadata"].get("generation") == generation, release
+
+
+def test_releases_before_1_34_show_refused_values_in_go_syntax() -> None:
+    # model/releases.py: FIELD_VALUES_AS_JSON (kubernetes#132314); measured on v1.29.15, each text as it answered
+    lease = {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease", "metadata": {"name": "l"}, "spec": {}}
+    taints = [{"key": "k", "value": "v", "effect": "NoSchedule"}, {"key": "k", "value": "w", "effect": "NoSchedule"}]
+    shown: dict[tuple[int, int, int], list[str]] = {}
+    for release in ((1, 29, 15), (1, 33, 9), (1, 34, 0), (1, 37, 2)):
+        m = APIModel(release=release)
+        created(m, "namespaces", None, ns("a"), "1", "u1")
+        created(m, "leases", "a", lease, "2", "u2")
+        texts = [m.dry_run_refused("create", ["Some", "x"]).status["details"]["causes"][0]["message"]]
+        stored = m.lookup("leases", "a", "l")
+        without_rv = {**stored, "metadata": {k: v for k, v in stored["metadata"].items() if k != "resourceVersion"}}
+        texts.append(m.update("leases", "a", "l", without_rv).status["details"]["causes"][0]["message"])
+        stamped = {**stored, "metadata": {**stored["metadata"], "deletionTimestamp": "2001-02-03T04:05:06Z"}}
+        texts.append(m.update("leases", "a", "l", stamped).status["details"]["causes"][0]["message"])
+        e = m.create("nodes", None, {"apiVersion": "v1", "kind": "Node", "metadata": {"name": "n"},
+                                     "spec": {"taints": taints}})
+        texts.append(e.status["details"]["causes"][0]["message"])
+        shown[release] = texts
+    assert shown[(1, 29, 15)] == shown[(1, 33, 9)] == [
+        'Unsupported value: []string{"Some", "x"}: supported values: "All"',
+        "Invalid value: 0x0: must be specified for an update",
+        "Invalid value: 2001-02-03 04:05:06 +0000 UTC: field is immutable",
+        'Duplicate value: core.Taint{Key:"k", Value:"w", Effect:"NoSchedule", TimeAdded:<nil>}: taints must be '
+        "unique by key and effect pair"]
+    assert shown[(1, 34, 0)] == shown[(1, 37, 2)] == [
+        'Unsupported value: ["Some","x"]: supported values: "All"',
+        "Invalid value: 0: must be specified for an update",
+        'Invalid value: "2001-02-03T04:05:06Z": field is immutable',
+        'Duplicate value: {"Key":"k","Value":"w","Effect":"NoSchedule","TimeAdded":null}: taints must be unique '
+        "by key and effect pair"]
+
+
+def test_go_syntax_of_times_as_a_release_before_1_34_shows_them() -> None:
+    # measured on v1.29.15 (server zone UTC): a duplicate taint with timeAdded, a deletionTimestamp
+    from model.names import go_strings, go_time, go_time_syntax
+
+    assert go_time_syntax("2001-02-03T04:05:06Z") == "time.Date(2001, time.February, 3, 4, 5, 6, 0, time.Local)"
+    assert go_time("2001-02-03T06:05:06+02:00") == "2001-02-03 04:05:06 +0000 UTC"
+    assert go_time("2001-02-03T04:05:06.5Z") == "2001-02-03 04:05:06.5 +0000 UTC"
+    assert go_strings(["All", ""]) == '[]string{"All", ""}'
+
+
+def test_a_put_of_a_missing_object_with_a_uid_is_a_conflict_before_1_34() -> None:
+    # model/releases.py: UPDATE_MISSING_NOT_FOUND (kubernetes#132470); measured on v1.29.15: pods, nodes and
+    # namespaces 409 with a uid, 404 without one or by patch
+    body = {**pod("p"), "metadata": {"name": "p", "namespace": "a", "uid": "c1"}}
+    for release, code in (((1, 29, 15), 409), ((1, 33, 9), 409), ((1, 34, 0), 404), ((1, 37, 2), 404)):
+        m = APIModel(release=release)
+        created(m, "namespaces", None, ns("a"), "1", "u1")
+        e = m.update("pods", "a", "p", body)
+        assert e.code == code, release
+        if code == 409:
+            assert e.status["message"] == (
+                'Operation cannot be fulfilled on pods "p": StorageError: invalid object, Code: 4, Key: '
+                "/registry/pods/a/p, ResourceVersion: 0, AdditionalErrorMsg: Precondition failed: UID in "
+                "precondition: c1, UID in object meta: ")
+        no_uid = {**body, "metadata": {"name": "p", "namespace": "a"}}
+        assert m.update("pods", "a", "p", no_uid).code == 404
+        assert m.patch("pods", "a", "p", "merge", {"metadata": {"uid": "c1"}}).code == 404
+        node = {"apiVersion": "v1", "kind": "Node", "metadata": {"name": "n", "uid": "c2"}}
+        assert m.update("nodes", None, "n", node).code == code
