@@ -24,6 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from model import releases
+
 
 def _message(body: Any) -> str:
     return str(body.get("message", "")) if isinstance(body, dict) else ""
@@ -59,6 +61,12 @@ def _sets_resource_version(op: Any) -> bool:
     return op.verb == "create" and bool(meta.get("resourceVersion"))
 
 
+def _malformed_resource_version_500(read: str) -> Callable[[str, str, int, Any], bool]:
+    """An answer 500 to a ``read`` (get or list) whose resourceVersion parameter the storage cannot parse."""
+    return lambda verb, resource, code, body: (
+        verb == read and code == 500 and _message(body).startswith("resourceVersion: Invalid value: "))
+
+
 @dataclass(frozen=True)
 class Finding:
     id: str
@@ -81,6 +89,9 @@ class Finding:
     #: (the answer is held to the model's verdict on the same request without the URL's dryRun) or
     #: "nothing-stored" (the answer is not held to the model, which keeps its state)
     then: str = ""
+    #: the first release that no longer has it (upstream changed it there, ``upstream`` says how): from that
+    #: release on the finding explains nothing, and the same answer is reported as possibly new
+    fixed_in: releases.Release | None = None
 
     def category(self) -> str:
         return f"known upstream: {self.label or self.id}"
@@ -143,17 +154,38 @@ FINDINGS: tuple[Finding, ...] = (
         label="kubernetes#139485",
         invariant="api.no-5xx-for-client-errors",
         title="a get whose resourceVersion parameter is not a decimal revision is answered 500, not 400",
-        matches=lambda verb, resource, code, body: (
-            verb == "get" and code == 500 and _message(body).startswith("resourceVersion: Invalid value: ")),
+        matches=_malformed_resource_version_500("get"),
         seen_on=("v1.34.0", "v1.34.4", "v1.36.1", "v1.36.3", "v1.37.2"),
         cause="apiserver/pkg/storage/api_object_versioner.go: ParseResourceVersion returns a storage InvalidError, "
-              "which a list turns into a BadRequest (storage/interfaces.go: ValidateListOptions) but a get, and a "
-              "watch, hand on to the handler as an InternalError (500)",
+              "which a list turns into a BadRequest (storage/interfaces.go: ValidateListOptions; from 1.33 on, "
+              "list-with-malformed-resourceversion-500 before) but a get, and a watch, hand on to the handler as "
+              "an InternalError (500)",
         reproduction="GET /api/v1/namespaces/NS/pods/NAME?resourceVersion=abc",
         upstream="https://github.com/kubernetes/kubernetes/issues/139485 (open); fix "
                  "https://github.com/kubernetes/kubernetes/pull/139525 (open, not merged); the same for gets since "
                  "https://github.com/kubernetes/kubernetes/issues/101350 (2021, closed unfixed) and "
                  "https://github.com/kubernetes/kubernetes/issues/113939 (open)",
+    ),
+    Finding(
+        id="list-with-malformed-resourceversion-500",
+        label="list with malformed resourceVersion: 500 before 1.33",
+        invariant="api.no-5xx-for-client-errors",
+        title="a list whose resourceVersion parameter is not a decimal revision is answered 500, not 400",
+        matches=_malformed_resource_version_500("list"),
+        seen_on=("v1.29.15",),
+        cause="apiserver/pkg/storage/cacher/cacher.go: GetList (the watch cache, which serves a list with a "
+              "resourceVersion and no limit or continue) returns ParseResourceVersion's storage InvalidError "
+              "as it is, which the handler turns into an InternalError (500); the etcd3 store, which serves "
+              "the rest, wraps it in a BadRequest. From 1.33 the watch cache's CacheDelegator.GetList "
+              "(cacher/delegator.go) first calls storage.ValidateListOptions (storage/interfaces.go), which "
+              "answers the BadRequest for both (k8s.io/apiserver v0.32.x lacks the call, v0.33.0 has it)",
+        reproduction="GET /api/v1/namespaces/NS/pods?resourceVersion=abc: 500 on v1.29.15 (pods, nodes, leases, "
+                     "namespaces; abc, -1, 1.5, \" 7\", 18446744073709551616 alike); 400 on v1.34.0 and later",
+        upstream="fixed in 1.33 by https://github.com/kubernetes/kubernetes/pull/130688 (\"Use "
+                 "ValidateListOptions in watch cache\", after https://github.com/kubernetes/kubernetes/pull/130637 "
+                 "moved the etcd3 store's list checks into storage.ValidateListOptions); gets still answer 500 "
+                 "(get-with-malformed-resourceversion-500)",
+        fixed_in=(1, 33, 0),
     ),
     Finding(
         id="create-with-resourceversion-500",
@@ -192,6 +224,7 @@ FINDINGS: tuple[Finding, ...] = (
                      "without it",
         upstream="fixed in 1.37 (the wipe in store.go Update); the kubernetes/kubernetes issue or pull request that "
                  "made the change was not located",
+        fixed_in=releases.CREATE_ON_UPDATE_WIPES_DELETION,
     ),
     Finding(
         id="delete-body-hides-dry-run-query",
@@ -306,10 +339,11 @@ def describe(finding: Finding | None) -> str:
 
 def applicable(server_version: str) -> tuple[Finding, ...]:
     """The findings that may explain a failure against a server: real kube-apiserver releases only (the bundled
-    server is held to the contract, whatever a release does)."""
+    server is held to the contract, whatever a release does), and of those the ones not fixed by that release."""
     if not server_version.startswith("v1.") or "kubeprop" in server_version:
         return ()
-    return FINDINGS
+    release = releases.parse(server_version)
+    return tuple(f for f in FINDINGS if f.fixed_in is None or release is None or release < f.fixed_in)
 
 
 class KnownFinding(UserWarning):
