@@ -88,6 +88,15 @@ campaign: venv
 	$(BIN)/python -m conformance.campaign $(if $(CAMPAIGN_MINUTES),--minutes $(CAMPAIGN_MINUTES)) \
 	  $(if $(CAMPAIGN_DB),--db $(CAMPAIGN_DB))
 
+## time to find every seeded fault, a campaign beside plain pytest -n auto, over TIMETOFIND_SEEDS random seeds each,
+## TIMETOFIND_CAP seconds at most per hunt (conformance/timetofind.py; prints a table, writes reports/timetofind.md
+## and reports/timetofind.json; an hour or more on two cores)
+TIMETOFIND_SEEDS ?= 3
+TIMETOFIND_CAP   ?= 120
+.PHONY: timetofind
+timetofind: venv
+	$(BIN)/python -m conformance.timetofind --seeds $(TIMETOFIND_SEEDS) --cap $(TIMETOFIND_CAP)
+
 ## long run: the thorough Hypothesis profile
 thorough: venv
 	$(PYTEST) -n auto conformance --hypothesis-profile=thorough

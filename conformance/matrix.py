@@ -194,7 +194,8 @@ def say(text: str) -> None:
     print(f"matrix [{time.strftime('%H:%M:%S')}] {text}", flush=True)
 
 
-def _kill(proc: subprocess.Popen) -> None:
+def stop_group(proc: subprocess.Popen) -> None:
+    """End a process started in its own session, and its children: SIGTERM, then SIGKILL after 10 s."""
     try:
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(timeout=10)
@@ -222,7 +223,7 @@ def build(version: str, kc: Any, result: ReleaseResult, timeout: float) -> bool:
         try:
             rc = proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
-            _kill(proc)
+            stop_group(proc)
             rc = None
     result.build_seconds = time.monotonic() - start
     if rc != 0:
@@ -275,7 +276,7 @@ def run_shards(version: str, kubeconfig: Path, result: ReleaseResult, *, example
             if rc is None and time.monotonic() < deadline:
                 continue
             if rc is None:
-                _kill(proc)
+                stop_group(proc)
                 result.shards[str(shard)] = "timeout"
             else:
                 result.shards[str(shard)] = {0: "passed", 1: "failed"}.get(rc, f"rc {rc}")
