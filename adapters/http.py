@@ -21,6 +21,7 @@ import json
 import os
 import socket
 import threading
+import time
 from typing import Any
 from urllib.parse import quote
 
@@ -40,6 +41,8 @@ IN_CLUSTER = "in-cluster"
 SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
 #: seconds to wait for a connection or for a non-watch answer
 REQUEST_TIMEOUT = 30.0
+#: seconds the credentials the kubeconfig loader hands out are reused before it is asked again
+AUTH_REFRESH_SECONDS = 5.0
 
 
 def _seg(text: str) -> str:
@@ -198,6 +201,13 @@ class HTTPTarget:
         self._cfg = cfg
         self.url = cfg.host.rstrip("/")
         self.session = requests.Session()
+        # the environment's proxy settings are read once here: a session that trusts the environment reads
+        # every variable of it again on each request, a sixth of a step's time against a fast server; a
+        # kubeconfig's proxy-url wins over them
+        self.session.trust_env = False
+        proxy = getattr(cfg, "proxy", None)
+        self.session.proxies = ({"http": proxy, "https": proxy} if proxy
+                                else requests.utils.get_environ_proxies(self.url))
         if cfg.ssl_ca_cert:
             self.session.verify = cfg.ssl_ca_cert
         else:
@@ -206,16 +216,23 @@ class HTTPTarget:
             self.session.cert = (cfg.cert_file, cfg.key_file)
         self.session.headers.update({"Accept": "application/json", "Content-Type": "application/json"})
         self._watches: list[HTTPWatch] = []
+        self._auth: tuple[float, dict[str, str]] | None = None
         if test_controls:
             self.controls = HTTPControls(self)
 
     def _auth_headers(self) -> dict[str, str]:
-        # auth_settings() asks the loader's refresh hook first, so exec-plugin tokens stay current
-        headers: dict[str, str] = {}
-        for setting in self._cfg.auth_settings().values():
-            if setting.get("in") == "header" and setting.get("value"):
-                headers[setting["key"]] = setting["value"]
-        return headers
+        # auth_settings() asks the loader's refresh hook first, so exec-plugin and service-account tokens stay
+        # current; the hook reloads the whole kubeconfig (and the environment's proxies) each time, a millisecond,
+        # so its answer is kept for AUTH_REFRESH_SECONDS: client-go rereads a service-account token every minute
+        # (client-go/transport/token_source.go: cachingTokenSource)
+        now = time.monotonic()
+        if self._auth is None or now - self._auth[0] > AUTH_REFRESH_SECONDS:
+            headers: dict[str, str] = {}
+            for setting in self._cfg.auth_settings().values():
+                if setting.get("in") == "header" and setting.get("value"):
+                    headers[setting["key"]] = setting["value"]
+            self._auth = (now, headers)
+        return self._auth[1]
 
     def _path(self, resource: str, namespace: str | None, name: str | None = None) -> str:
         res = BY_PLURAL.get(resource)
@@ -234,13 +251,14 @@ class HTTPTarget:
                  headers: dict[str, str] | None = None) -> requests.Response:
         data = None if body is None else json.dumps(body)
         try:
-            # verify given per request: requests lets REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE in the environment
-            # replace a session's CA, and the kubeconfig's CA is the one that must be trusted
-            return self.session.request(method, self.url + path, data=data, params=params,
+            resp = self.session.request(method, self.url + path, data=data, params=params,
                                         headers={**self._auth_headers(), **(headers or {})}, stream=stream,
-                                        timeout=timeout, verify=self.session.verify)
+                                        timeout=timeout)
         except requests.RequestException as e:
             raise TargetError(f"{method} {path}: {e}") from e
+        if resp.status_code == 401:
+            self._auth = None  # expired credentials: the next request asks the loader again
+        return resp
 
     def _call(self, method: str, path: str, **kwargs: Any) -> Response:
         resp = self._request(method, path, **kwargs)

@@ -107,6 +107,9 @@ class ScopedTarget:
         self.controls = inner.controls
         self._suffix = "-" + self.run_id
         self._created: set[tuple[str, str | None, str]] = set()  # physical (resource, namespace, name)
+        # a write that may have created an object without an answer that says so (no answer: Ctrl-C or a
+        # transport failure; or a 5xx): cleanup then also lists what carries the run's label
+        self._unsure = False
 
     # ----- name translation -------------------------------------------------------------------
 
@@ -206,7 +209,7 @@ class ScopedTarget:
                ) -> Response:
         out = self._outward_body(resource, body)
         ns = self._ns(namespace)
-        resp = self.inner.create(resource, ns, out, **_dry(dry_run))
+        resp = self._may_create(lambda: self.inner.create(resource, ns, out, **_dry(dry_run)), dry_run)
         if resp.ok and isinstance(resp.body, dict) and not dry_run:
             self._created.add((resource, ns, resp.body.get("metadata", {}).get("name", "")))
         return self._answer(resp, out)
@@ -227,7 +230,7 @@ class ScopedTarget:
                dry_run: list[str] | None = None) -> Response:
         ns, physical = self._ns(namespace), self._name(resource, name)
         out = self._outward_body(resource, body)
-        resp = self.inner.update(resource, ns, physical, out, **_dry(dry_run))
+        resp = self._may_create(lambda: self.inner.update(resource, ns, physical, out, **_dry(dry_run)), dry_run)
         if resp.code == 201 and not dry_run:
             self._created.add((resource, ns, physical))  # a PUT that created (leases allow it)
         return self._answer(resp, out)
@@ -238,8 +241,24 @@ class ScopedTarget:
             out: Any = [self._outward_op(resource, op) for op in patch]
         else:
             out = self._outward_body(resource, patch, patch=True)
-        return self._answer(self.inner.patch(resource, self._ns(namespace), self._name(resource, name), out,
-                                             patch_type=patch_type, **_dry(dry_run)), out)
+        ns, physical = self._ns(namespace), self._name(resource, name)
+        resp = self._may_create(lambda: self.inner.patch(resource, ns, physical, out, patch_type=patch_type,
+                                                         **_dry(dry_run)), dry_run)
+        if resp.code == 201 and not dry_run:
+            self._created.add((resource, ns, physical))  # an apply patch creates
+        return self._answer(resp, out)
+
+    def _may_create(self, send: Any, dry_run: list[str] | None) -> Response:
+        """Send a write that can create an object; one whose outcome the answer does not tell marks the run
+        unsure, so that cleanup sweeps by label too."""
+        try:
+            resp = send()
+        except BaseException:
+            self._unsure = self._unsure or not dry_run
+            raise
+        if resp.code >= 500 and not dry_run:
+            self._unsure = True
+        return resp
 
     def _outward_op(self, resource: str, op: Any) -> Any:
         """One JSON-patch operation in this run's names: a whole label map set keeps the run label."""
@@ -296,25 +315,33 @@ class ScopedTarget:
                                meta["name"]))
         return found
 
-    def cleanup(self) -> list[str]:
-        """Delete everything this run created, and whatever else carries its label; returns what could not be
-        deleted (and why). Only objects of this run are read, changed (finalizers cleared) or deleted."""
+    def cleanup(self, *, sweep: bool = False) -> list[str]:
+        """Delete everything this run created, and, when a write's outcome was unknown (or ``sweep``), whatever
+        else carries its label; returns what could not be deleted (and why). Only objects of this run are read,
+        changed (finalizers cleared) or deleted. Each is deleted with grace 0 first; one that a finalizer holds
+        (the delete's answer shows it still there) has its finalizers cleared from that answer and goes."""
         left: list[str] = []
         order = {r.plural: i for i, r in enumerate(RESOURCES)}
-        todo = self._created | self._labelled()
+        todo = self._created | (self._labelled() if self._unsure or sweep else set())
+        options = {"kind": "DeleteOptions", "apiVersion": "v1", "gracePeriodSeconds": 0}
         for resource, ns, name in sorted(todo, key=lambda k: (order.get(k[0], 9), k[1] or "", k[2])):
-            got = self.inner.get(resource, ns, name)
-            if got.code == 404:
-                continue
-            if got.ok and isinstance(got.body, dict) and got.body.get("metadata", {}).get("finalizers"):
-                body = copy.deepcopy(got.body)
-                body["metadata"]["finalizers"] = []
-                self.inner.update(resource, ns, name, body)
-            options = {"kind": "DeleteOptions", "apiVersion": "v1", "gracePeriodSeconds": 0}
             resp = self.inner.delete(resource, ns, name, options=options)
+            held = resp.body if resp.ok and isinstance(resp.body, dict) else None
+            for _ in range(3):  # a conflict with a writer still at work: read again and retry
+                if not (held and held.get("metadata", {}).get("finalizers")):
+                    break
+                body = copy.deepcopy(held)
+                body["metadata"]["finalizers"] = []
+                cleared = self.inner.update(resource, ns, name, body)
+                if cleared.code != 409:
+                    resp = cleared
+                    break
+                got = self.inner.get(resource, ns, name)
+                held = got.body if got.ok and isinstance(got.body, dict) else None
             if resp.code not in (200, 202, 404):
                 left.append(f"{resource} {ns or ''}/{name}: {resp.code}")
         self._created.clear()
+        self._unsure = False
         return left
 
     def close(self) -> None:

@@ -56,14 +56,29 @@ def test_cleanup_sweeps_what_carries_the_run_label_only() -> None:
     t = ScopedTarget(inner, run_id="ksafe01")
     t.create("namespaces", None, NS)
     # an object of the run whose create answer was lost (Ctrl-C between request and answer)
-    inner.create("nodes", None, {"metadata": {"name": "lost-ksafe01", "labels": {RUN_LABEL: "ksafe01"}}})
+    stored = inner.create
+
+    def lost(*args, **kwargs):
+        stored(*args, **kwargs)
+        raise KeyboardInterrupt
+
+    inner.create = lost
+    with pytest.raises(KeyboardInterrupt):
+        t.create("nodes", None, {"metadata": {"name": "lost"}})
+    inner.create = stored
     # objects of others: unlabelled, and labelled by another run; one held by a finalizer
     theirs = {"metadata": {"name": "theirs", "finalizers": ["example.com/keep"]}}
     inner.create("nodes", None, theirs)
     inner.create("nodes", None, {"metadata": {"name": "other-run", "labels": {RUN_LABEL: "kother1"}}})
     before = inner.get("nodes", None, "theirs").body
+    stored_list = inner.list
     assert t.cleanup() == []
     assert inner.get("nodes", None, "lost-ksafe01").code == 404
+    # with every answer received, nothing is listed: what the run created is known
+    listed = []
+    inner.list = lambda *a, **k: listed.append(a) or stored_list(*a, **k)
+    t.create("nodes", None, {"metadata": {"name": "known"}})
+    assert t.cleanup() == [] and listed == [] and inner.get("nodes", None, "known-ksafe01").code == 404
     assert inner.get("namespaces", None, "ns-a-ksafe01").code == 404
     # never read-modify-written, never deleted
     assert inner.get("nodes", None, "theirs").body == before
