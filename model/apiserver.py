@@ -222,17 +222,17 @@ def _qos_class(spec: JSON) -> str:
     return pod or "BestEffort"
 
 
-def _value_errors(res: Resource, meta: JSON, spec: Any, legacy: bool = False,
-                  go_values: bool = False) -> list[tuple[str, str, str]]:
-    """Labels, annotation keys and a Lease's spec numbers the API refuses, as their causes (``legacy``: in the
-    texts of releases before 1.35, model/releases.py: LABEL_KEY_TEXTS; ``go_values``: values shown as releases
-    before 1.34 show them, model/releases.py: FIELD_VALUES_AS_JSON).
+def _value_errors(res: Resource, meta: JSON, spec: Any,
+                  release: releases.Release = releases.PINNED) -> list[tuple[str, str, str]]:
+    """Labels, annotation keys and a Lease's spec numbers the API refuses, as their causes, in the texts of
+    ``release`` (model/releases.py: LABEL_KEY_TEXTS, FIELD_VALUES_AS_JSON, TOLERATION_VALUE_CAUSE).
 
     apimachinery/pkg/apis/meta/v1/validation/validation.go: ValidateLabels (each key, then its value);
     apimachinery/pkg/api/validation/objectmeta.go: ValidateAnnotations (each key, lowercased, shown as sent);
     pkg/apis/coordination/validation/validation.go: ValidateLeaseSpec. Go walks the maps in no set order, so
     which of two invalid labels comes first is not defined: the machine sends one at a time.
     """
+    legacy = release < releases.LABEL_KEY_TEXTS
     errs = []
     for key, value in (meta.get("labels") or {}).items():
         errs += [("FieldValueInvalid", "metadata.labels", f"Invalid value: {go_quote(key)}: {m}")
@@ -243,9 +243,9 @@ def _value_errors(res: Resource, meta: JSON, spec: Any, legacy: bool = False,
         errs += [("FieldValueInvalid", "metadata.annotations", f"Invalid value: {go_quote(key)}: {m}")
                  for m in label_key_errors(key.lower(), legacy)]
     if res is NODES and isinstance(spec, dict):
-        errs += _taint_errors(spec.get("taints") or [], legacy, go_values)
+        errs += _taint_errors(spec.get("taints") or [], release)
     if res is PODS and isinstance(spec, dict):
-        errs += _pod_spec_errors(spec, legacy)
+        errs += _pod_spec_errors(spec, release)
     if res is LEASES and isinstance(spec, dict):
         duration, transitions = spec.get("leaseDurationSeconds"), spec.get("leaseTransitions")
         if isinstance(duration, int) and duration <= 0:
@@ -260,14 +260,15 @@ def _value_errors(res: Resource, meta: JSON, spec: Any, legacy: bool = False,
 TAINT_EFFECTS = ("NoSchedule", "PreferNoSchedule", "NoExecute")
 
 
-def _taint_errors(taints: list[Any], legacy: bool = False, go_values: bool = False) -> list[tuple[str, str, str]]:
+def _taint_errors(taints: list[Any], release: releases.Release = releases.PINNED) -> list[tuple[str, str, str]]:
     """A node's taints the API refuses, as causes (pkg/apis/core/validation/validation.go: validateNodeTaints).
 
     ValidateNode hands it the metadata's path, so the causes name ``metadata.taints[i]``; per taint: the key's
     qualified-name messages (one cause each), the value's label-value messages (one cause, joined by ";"), the
     effect (Required when empty, else one of three), then a second taint with the same key and effect, shown
-    as the internal Taint struct in JSON (``go_values``: in Go syntax, before 1.34). ValidateNodeUpdate repeats
-    the check; an update's answer holds each cause once (measured on v1.37.2)."""
+    as the internal Taint struct in JSON (in Go syntax before 1.34). ValidateNodeUpdate repeats the check; an
+    update's answer holds each cause once (measured on v1.37.2)."""
+    legacy = release < releases.LABEL_KEY_TEXTS
     errs: list[tuple[str, str, str]] = []
     seen: set[tuple[str, str]] = set()
     for i, taint in enumerate(taints):
@@ -286,7 +287,7 @@ def _taint_errors(taints: list[Any], legacy: bool = False, go_values: bool = Fal
             errs.append(_unsupported_effect(at, effect))
         if (key, effect) in seen:
             added = taint.get("timeAdded")
-            if go_values:  # field/errors.go before v0.34: %#v; a nil *metav1.Time shows as <nil>
+            if release < releases.FIELD_VALUES_AS_JSON:  # field/errors.go: %#v; a nil *metav1.Time shows <nil>
                 shown = (f"core.Taint{{Key:{go_quote(key)}, Value:{go_quote(value)}, Effect:{go_quote(effect)}, "
                          f"TimeAdded:{go_time_syntax(added) if added else '<nil>'}}}")
             else:
@@ -299,14 +300,17 @@ def _taint_errors(taints: list[Any], legacy: bool = False, go_values: bool = Fal
     return errs
 
 
-def _pod_spec_errors(spec: JSON, legacy: bool = False) -> list[tuple[str, str, str]]:
+def _pod_spec_errors(spec: JSON, release: releases.Release = releases.PINNED) -> list[tuple[str, str, str]]:
     """What the API refuses in the parts of a pod's spec the machine sends invalid, in ValidatePodSpec's order
     (pkg/apis/core/validation/validation.go): each container's name (a DNS-1123 label), the host ports used twice
     (checkHostPortConflicts, at the end of validateContainers), the nodeSelector as labels (one cause per message,
     on ``spec.nodeSelector``), then the tolerations (ValidateTolerations: the key, if any, as a label key; an empty
     key needs Exists; tolerationSeconds needs NoExecute; the value as a label value for Equal, empty for Exists,
     other operators unsupported; the effect, if any, one of the three taint effects). A toleration's value errors
-    name its ``operator``, as upstream does. The operators Lt and Gt (their own rules since v1.37) are not sent."""
+    name its ``operator``, as upstream does; before 1.32 the cause of a value beside Exists shows the whole
+    toleration (model/releases.py: TOLERATION_VALUE_CAUSE). The operators Lt and Gt (their own rules since v1.37)
+    are not sent."""
+    legacy = release < releases.LABEL_KEY_TEXTS
     errs: list[tuple[str, str, str]] = []
     for i, c in enumerate(spec.get("containers") or []):
         name = c.get("name") if isinstance(c, dict) else None
@@ -342,7 +346,13 @@ def _pod_spec_errors(spec: JSON, legacy: bool = False) -> list[tuple[str, str, s
                              f"Invalid value: {go_quote(value)}: {';'.join(bad)}"))
         elif op == "Exists":
             if value:
-                errs.append(("FieldValueInvalid", f"{at}.operator", f"Invalid value: {go_quote(value)}: value must be "
+                shown = go_quote(value)
+                if release < releases.TOLERATION_VALUE_CAUSE:
+                    # the core.Toleration in Go syntax (%#v); a tolerationSeconds would show as a pointer's address,
+                    # which no model can say: the machine sends none beside a value
+                    shown = (f"core.Toleration{{Key:{go_quote(key)}, Operator:{go_quote(op)}, Value:{shown}, "
+                             f"Effect:{go_quote(effect)}, TolerationSeconds:(*int64)(nil)}}")
+                errs.append(("FieldValueInvalid", f"{at}.operator", f"Invalid value: {shown}: value must be "
                              "empty when `operator` is 'Exists'"))
         else:
             errs.append(("FieldValueNotSupported", f"{at}.operator",
@@ -540,7 +550,7 @@ class APIModel:
             # label before validation, so ValidateObjectMeta checks it as a label value too
             errs += [("FieldValueInvalid", "metadata.labels", f"Invalid value: {go_quote(name)}: {m}")
                      for m in label_value_errors(name, self.legacy_texts)]
-        errs += _value_errors(res, meta, body.get("spec"), self.legacy_texts, self.go_values)
+        errs += _value_errors(res, meta, body.get("spec"), self.release)
         any_order = sum(f in ("metadata.labels", "metadata.annotations", "spec.nodeSelector")
                         for _, f, _ in errs) > 1
         if errs:
@@ -746,7 +756,7 @@ class APIModel:
             # the metadata's own values are validated before the immutable fields are compared: a pod carrying an
             # annotation a binding stored unvalidated (binding-stores-invalid-annotations) is refused for both,
             # the annotation first (measured on v1.37.2: a merge patch of the uid)
-            causes = [c for c in _value_errors(res, meta, None, self.legacy_texts, self.go_values)
+            causes = [c for c in _value_errors(res, meta, None, self.release)
                       if c[1].startswith("metadata.")]
             status = st.invalid(res, name, self._immutable_update_causes(causes, immutable), any_order=len(causes) > 1)
             return Expect("update", 422, rule=MATCHES, status=status,
@@ -793,7 +803,7 @@ class APIModel:
             new["status"] = clone(stored.get("status", {}))
             nm.setdefault("labels", {})["kubernetes.io/metadata.name"] = name
         _prune_meta(nm)
-        invalid = _value_errors(res, nm, new.get("spec"), self.legacy_texts, self.go_values)
+        invalid = _value_errors(res, nm, new.get("spec"), self.release)
         if invalid:
             # apimachinery/pkg/api/validation/objectmeta.go: ValidateObjectMetaUpdate validates the labels and
             # annotations as on create, and the strategy's ValidateUpdate the spec (one cause each: v1.37.2). A
@@ -1091,7 +1101,7 @@ class APIModel:
             return Expect("bind", 409, rule=BINDING_PRECONDITIONS, status=st.conflict(
                 "", "pods/binding", name, f"pod {name} has non-empty .spec.schedulingGates"))
         annotation_errs = _value_errors(PODS, {"annotations": meta.get("annotations") or {}}, None,
-                                        self.legacy_texts, self.go_values)
+                                        self.release)
         if annotation_errs and self.keeps_promises:
             # the pod as the binding would leave it (setPodNodeAndMetadata copies the annotations) must pass the
             # rules any write of a pod does; releases copy them unvalidated (conformance/findings.py:

@@ -75,6 +75,15 @@ FIELD_VALUES_AS_JSON: Release = (1, 34, 0)
 #: for a Lease (a PUT may create) 409 in every release. Measured on v1.29.15: pods, nodes, namespaces and leases.
 UPDATE_MISSING_NOT_FOUND: Release = (1, 34, 0)
 
+#: A toleration whose operator is Exists and which has a value is refused with a cause on ``operator`` that shows
+#: the value from 1.32 on, and the whole toleration before (pkg/apis/core/validation/validation.go
+#: ValidateTolerations: field.Invalid(..., toleration.Value, ...) in k8s.io/kubernetes v1.32.0, ``toleration`` in
+#: v1.31.0; kubernetes#128119, CHANGELOG-1.32.md: "Clarified an API validation error for toleration if `operator`
+#: is `Exists` and `value` is not empty"). Before 1.34 (FIELD_VALUES_AS_JSON) that struct shows in Go syntax:
+#: ``core.Toleration{Key:"dedicated", Operator:"Exists", Value:"v", Effect:"", TolerationSeconds:(*int64)(nil)}``,
+#: measured on v1.29.15.
+TOLERATION_VALUE_CAUSE: Release = (1, 32, 0)
+
 _VERSION = re.compile(r"^v?(\d+)\.(\d+)\.(\d+)")
 
 

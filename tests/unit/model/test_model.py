@@ -323,3 +323,20 @@ def test_a_put_of_a_missing_object_with_a_uid_is_a_conflict_before_1_34() -> Non
         assert m.patch("pods", "a", "p", "merge", {"metadata": {"uid": "c1"}}).code == 404
         node = {"apiVersion": "v1", "kind": "Node", "metadata": {"name": "n", "uid": "c2"}}
         assert m.update("nodes", None, "n", node).code == code
+
+
+def test_a_value_beside_exists_shows_the_whole_toleration_before_1_32() -> None:
+    # model/releases.py: TOLERATION_VALUE_CAUSE (kubernetes#128119, v1.32.0); measured on v1.29.15
+    tol = {"key": "dedicated", "operator": "Exists", "value": "v"}
+    shown = {}
+    for release in ((1, 29, 15), (1, 31, 9), (1, 32, 0), (1, 37, 2)):
+        m = APIModel(release=release)
+        created(m, "namespaces", None, ns("a"), "1", "u1")
+        e = m.create("pods", "a", pod("p", tolerations=[tol]))
+        assert e.code == 422
+        shown[release] = e.status["details"]["causes"][0]["message"]
+    old = ('Invalid value: core.Toleration{Key:"dedicated", Operator:"Exists", Value:"v", Effect:"", '
+           "TolerationSeconds:(*int64)(nil)}: value must be empty when `operator` is 'Exists'")
+    assert shown[(1, 29, 15)] == shown[(1, 31, 9)] == old
+    new = "Invalid value: \"v\": value must be empty when `operator` is 'Exists'"
+    assert shown[(1, 32, 0)] == shown[(1, 37, 2)] == new
