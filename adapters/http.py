@@ -46,6 +46,21 @@ REQUEST_TIMEOUT = 30.0
 AUTH_REFRESH_SECONDS = 5.0
 
 
+class CallTimes:
+    """Where plain requests spend their time, summed over every HTTP target of the process while
+    ``adapters.http.CALL_TIMES`` holds one (``python -m conformance.httpbench`` sets it; None otherwise)."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+        self.total = 0.0  # seconds inside HTTPTarget._call
+        self.wire = 0.0  # from handing the request to urllib3 until its whole answer was read
+        self.decode = 0.0  # the answer's JSON decoding
+        self.received = 0  # bytes of answers
+
+
+CALL_TIMES: CallTimes | None = None
+
+
 def _seg(text: str) -> str:
     return quote(text, safe="")
 
@@ -288,25 +303,36 @@ class HTTPTarget:
         if self._pool is None:
             resp = self._request(method, path, body=body, params=params, headers=headers, timeout=timeout)
             return Response(resp.status_code, _decode(resp))
+        times, t0 = CALL_TIMES, time.perf_counter()
         url = self.url + path
         if params:
             url += "?" + urlencode(params, doseq=True)  # a list value repeats its key, as requests does
         wait = urllib3.Timeout(connect=timeout[0], read=timeout[1]) if isinstance(timeout, tuple) else timeout
+        data = None if body is None else json.dumps(body).encode()
+        sent_headers = {**self.session.headers, **self._auth_headers(), **(headers or {})}
+        t1 = time.perf_counter()
         try:
             # no retries and no redirects followed, as the session's adapter does (requests/adapters.py)
-            got = self._pool.request(method, url, body=None if body is None else json.dumps(body).encode(),
-                                     headers={**self.session.headers, **self._auth_headers(), **(headers or {})},
-                                     timeout=wait, retries=False, redirect=False)
+            got = self._pool.request(method, url, body=data, headers=sent_headers, timeout=wait, retries=False,
+                                     redirect=False)
         except urllib3.exceptions.HTTPError as e:
             raise TargetError(f"{method} {path}: {e}") from e
+        t2 = time.perf_counter()
         if got.status == 401:
             self._auth = None
-        data = got.data
         try:
-            return Response(got.status, json.loads(data))
+            answer = Response(got.status, json.loads(got.data))
         except ValueError:
             # not JSON (a proxy's error page, say): hand the text on so a check can report it
-            return Response(got.status, data.decode("utf-8", "replace"))
+            answer = Response(got.status, got.data.decode("utf-8", "replace"))
+        if times is not None:
+            t3 = time.perf_counter()
+            times.calls += 1
+            times.total += t3 - t0
+            times.wire += t2 - t1
+            times.decode += t3 - t2
+            times.received += len(got.data)
+        return answer
 
     def create(self, resource: str, namespace: str | None, body: JSON, *, dry_run: list[str] | None = None
                ) -> Response:
