@@ -6,7 +6,8 @@ serve``) on memory and on etcd storage, and, with ``--kubeconfig KC
 --allow-writes``, reaches any other server (a real kube-apiserver) too. Against
 each it runs the API-server machine through the http adapter, scoped per example
 (each example's own names, label and cleanup, as against any shared server), and
-prints (a real server's known findings are reported, not failed on: ``KUBEPROP_REPORT_KNOWN=1``):
+prints (a real server's known findings are kept under ``reports/findings/``, not failed on:
+``KUBEPROP_REPORT_KNOWN=1``):
 
 - steps per second beside the builtin target's rate measured the same way;
 - the account of a step from kubeprop's side: requests per step, milliseconds on
@@ -27,11 +28,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing as mp
 import os
 import statistics
 import sys
 import tempfile
 import time
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -40,7 +43,7 @@ from adapters.http import HTTPTarget
 from adapters.scoped import ScopedTarget
 from adapters.served import ServedServer
 from conformance.bench import steps_per_second
-from conformance.findings import REPORT_KNOWN_ENV
+from conformance.findings import REPORT_KNOWN_ENV, KnownFinding
 from conformance.machines import APIServerMachine
 from conformance.runner import machine_for
 
@@ -76,6 +79,31 @@ def account(machine: type, examples: int, steps: int) -> dict[str, float]:
     return {"steps/s": rate, "steps": done, "seconds": seconds, "requests/step": times.calls / max(done, 1),
             "wire ms": times.wire * per, "adapter ms": (times.total - times.wire) * per,
             "rest ms": (seconds - times.total) * per, "bytes/request": times.received / max(times.calls, 1)}
+
+
+def _worker(kubeconfig: str, context: str | None, examples: int, steps: int, out: Any) -> None:
+    """One worker process of ``--workers``: the machine against the server, its steps and seconds to ``out``."""
+    warnings.filterwarnings("ignore", category=KnownFinding)
+    machine = machine_for(APIServerMachine, kind="http", kubeconfig=kubeconfig, context=context)
+    _, done, seconds = steps_per_second(machine, APIServerMachine, examples, steps)
+    out.put((done, seconds))
+
+
+def workers(kubeconfig: str, context: str | None, count: int, examples: int, steps: int) -> dict[str, float]:
+    """``count`` processes running the machine at once against one server (each example in its own names, as
+    ``pytest -n`` workers do); steps per second over all of them, from the first start to the last end."""
+    ctx = mp.get_context("spawn")
+    out = ctx.Queue()
+    procs = [ctx.Process(target=_worker, args=(kubeconfig, context, examples, steps, out)) for _ in range(count)]
+    t0 = time.perf_counter()
+    for p in procs:
+        p.start()
+    results = [out.get() for _ in procs]
+    for p in procs:
+        p.join()
+    wall = time.perf_counter() - t0
+    total = sum(done for done, _ in results)
+    return {"workers": count, "steps": total, "seconds": wall, "steps/s": total / wall}
 
 
 def probes(kubeconfig: str, context: str | None, n: int) -> dict[str, float]:
@@ -133,12 +161,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--allow-writes", action="store_true",
                         help="needed with --kubeconfig: the bench writes there (in namespaces of its own)")
     parser.add_argument("--probes", type=int, default=100, help="requests per probe (default 100)")
+    parser.add_argument("--workers", default="",
+                        help="with --kubeconfig: comma-separated worker counts (e.g. 1,2,4), each running "
+                             "--examples at once against that server; prints their steps per second together")
     args = parser.parse_args(argv)
     if args.kubeconfig and not args.allow_writes:
         parser.error("--kubeconfig writes to that server (in namespaces of its own): pass --allow-writes")
     if args.kubeconfig:
         # a release's known findings are reported and the run goes on, as `make differential` does
         os.environ.setdefault(REPORT_KNOWN_ENV, "1")
+        warnings.filterwarnings("ignore", category=KnownFinding)  # each is kept under reports/findings/
     rows: list[tuple[str, dict[str, float], dict[str, float]]] = []
     rate, steps, seconds = steps_per_second(machine_for(APIServerMachine), APIServerMachine, args.examples,
                                             args.steps)
@@ -162,6 +194,13 @@ def main(argv: list[str] | None = None) -> int:
     for name, acc, _ in rows:
         print(f"{name:<42}" + "".join(f"{acc[c]:>15.{0 if c in ('steps', 'steps/s', 'bytes/request') else 2}f}"
                                       if c in acc else f"{'-':>15}" for c in cols), flush=True)
+    if args.kubeconfig and args.workers:
+        print(f"== workers against {args.kubeconfig} ({args.examples} examples x {args.steps} steps each)")
+        print(f"{'workers':>8}{'steps':>10}{'seconds':>10}{'steps/s':>10}")
+        for count in [int(w) for w in args.workers.split(",") if w.strip()]:
+            print(f"-- {count} workers", file=sys.stderr, flush=True)
+            got = workers(args.kubeconfig, args.context, count, args.examples, args.steps)
+            print(f"{count:>8}{got['steps']:>10.0f}{got['seconds']:>10.1f}{got['steps/s']:>10.0f}", flush=True)
     print(f"== probes (medians of {args.probes}; watches of 30)")
     pcols = ["GET kept ms", "GET fresh connection ms", "create ms", "pod bytes", "decode pod us", "watch start ms",
              "watch event ms"]
