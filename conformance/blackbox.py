@@ -184,6 +184,8 @@ LEASE_NS = "kube-system"
 LEASE_NAME = "kube-scheduler"
 #: seconds a scheduler's view of nodes may trail the API (its node informer is a watch of its own)
 INFORMER_LAG = 1.0
+#: seconds past INFORMER_LAG a probe pod waits after the node change it probes
+PROBE_MARGIN = 0.3
 #: seconds with no change before settle may end
 QUIET = 1.0
 #: seconds settle waits at most for every pod to be decided
@@ -950,10 +952,15 @@ class BlackBoxMachine(RuleBasedStateMachine):
             {"zone": st.sampled_from(gen.ZONES), "rank": st.sampled_from(gen.RANKS)},
             optional={"tier": st.sampled_from(gen.LABEL_VALUES)})}),
         st.fixed_dictionaries({"taints": gen.sched_taints()}),
-        st.fixed_dictionaries({"unschedulable": st.booleans()})))
-    def change_node(self, node: str, change: JSON) -> None:
-        """Relabel (zone, rank, tier), retaint (the run taint kept) or cordon/uncordon a node."""
+        st.fixed_dictionaries({"unschedulable": st.booleans()})), probe=st.booleans())
+    def change_node(self, node: str, change: JSON, probe: bool) -> None:
+        """Relabel (zone, rank, tier), retaint (the run taint kept) or cordon/uncordon a node; with ``probe``,
+        then ask for a pod only that node can take (:meth:`_probe`)."""
         self.unsettled += 1
+        old: JSON = {}
+        if probe and "labels" in change:
+            got = self._call("get", f"get node {node}", lambda t: t.get("nodes", None, node), ok=(200, 404))
+            old = ((got.body or {}).get("metadata") or {}).get("labels") or {} if isinstance(got.body, dict) else {}
         if "labels" in change:
             # merge patch: null removes a key
             labels: JSON = {"zone": None, "rank": None, "tier": None, **change["labels"]}
@@ -962,8 +969,23 @@ class BlackBoxMachine(RuleBasedStateMachine):
             patch = {"spec": {"taints": [*change["taints"], self._run_taint()]}}
         else:
             patch = {"spec": {"unschedulable": change["unschedulable"] or None}}
-        self._call("patch", f"change node {node}: {change}",
-                   lambda t: t.patch("nodes", None, node, patch, patch_type="merge"), ok=(200, 404))
+        changed = self._call("patch", f"change node {node}: {change}",
+                             lambda t: t.patch("nodes", None, node, patch, patch_type="merge"), ok=(200, 404))
+        if probe and changed.code == 200:
+            self._probe(node, {k: v for k, v in old.items() if k in ("zone", "rank", "tier")})
+
+    def _probe(self, node: str, old_labels: JSON) -> None:
+        """A pod pinned to ``node`` by its hostname label, and to the labels it had before a relabelling, with no
+        toleration of its taints but the run's, created once the change is older than any state the checks let a
+        scheduler decide on (``INFORMER_LAG``): the node's new state decides it. A cordoned or newly tainted node
+        must not take it, nor one that lost those labels (``scheduler.fits``); an uncordoned or untainted one that
+        fits it must (``scheduler.fit-error``). A scheduler whose node cache missed the change decides on the old
+        state (pkg/scheduler/eventhandlers.go: updateNodeInCache keeps the cache current)."""
+        time.sleep(INFORMER_LAG + PROBE_MARGIN)
+        selector = {**old_labels, "kubernetes.io/hostname": node}
+        self._create_pod(self._name("p"), {"containers": [{"name": "c", "image": gen.IMAGES[0]}],
+                                           "nodeSelector": selector})
+        type(self).stats["probes"] = type(self).stats.get("probes", 0) + 1
 
     @precondition(lambda self: self.unsettled < UNSETTLED_STEPS)
     @rule(node=consumes(NODES))
@@ -999,6 +1021,23 @@ class BlackBoxMachine(RuleBasedStateMachine):
             return self._refuse_first_bind(name, spec)
         assert isinstance(fate, dict)
         return self._replace_during_bind(name, spec, fate)
+
+    @precondition(lambda self: self.unsettled < UNSETTLED_STEPS)
+    @rule(target=PODS, node=NODES, spec=POD_SPECS)
+    def prefer_node(self, node: str, spec: JSON) -> str:
+        """A pod (``spec``) that also prefers one node by its hostname label, with the greatest weight (100):
+        where that node is feasible, the node affinity score sets it apart from the others (pkg/scheduler/framework/
+        plugins/nodeaffinity/node_affinity.go: Score sums the weights of the preferred terms a node matches), so a
+        scheduler that places pods without scoring them lands elsewhere whenever the node is not its first pick
+        (``scheduler.best-score``)."""
+        self.unsettled += 1
+        spec = copy.deepcopy(spec)
+        na = spec.setdefault("affinity", {}).setdefault("nodeAffinity", {})
+        term = {"weight": 100, "preference": {"matchExpressions": [
+            {"key": "kubernetes.io/hostname", "operator": "In", "values": [node]}]}}
+        na["preferredDuringSchedulingIgnoredDuringExecution"] = [
+            *na.get("preferredDuringSchedulingIgnoredDuringExecution", []), term]
+        return self._create_pod(self._name("p"), spec)
 
     @precondition(lambda self: self.unsettled < UNSETTLED_STEPS)
     @rule(specs=st.lists(POD_SPECS, min_size=2, max_size=5), refused=st.booleans())
@@ -1445,7 +1484,7 @@ def measure(faults: Iterable[str], *, runs: int = 2, examples: int = 6, steps: i
                 out.append((fault, run, verdict, time.monotonic() - started))
                 checked = {k: round(v, 1) for k, v in machine.stats.items()
                            if k in ("pods", "bindings", "scores_contested", "orders_unjudged", "kills", "pauses",
-                                    "held_binds", "refused_binds", "starved")}
+                                    "held_binds", "refused_binds", "starved", "probes")}
                 print(f"{fault or '(none)'}\trun {run + 1}\t{verdict}\t{out[-1][3]:.1f}s\t{checked}", flush=True)
     return out
 
