@@ -141,7 +141,7 @@ FINDINGS: tuple[Finding, ...] = (
         title="a Binding whose target fails validation (kind other than Node, no name) is answered 500, not 422",
         matches=lambda verb, resource, code, body: (
             verb == "bind" and code == 500 and _message(body).lstrip("[").startswith("target.")),
-        seen_on=("v1.34.0", "v1.34.4", "v1.36.1", "v1.36.3", "v1.37.2"),
+        seen_on=("v1.29.15", "v1.34.0", "v1.34.4", "v1.36.1", "v1.36.3", "v1.37.2"),
         cause="pkg/registry/core/pod/storage/storage.go: BindingREST.Create returns ValidatePodBinding's field "
               "errors as a plain aggregate error, which the handler turns into an InternalError (500)",
         reproduction="POST /api/v1/namespaces/NS/pods/NAME/binding with target {\"kind\": \"foo\"}",
@@ -155,7 +155,7 @@ FINDINGS: tuple[Finding, ...] = (
         invariant="api.no-5xx-for-client-errors",
         title="a get whose resourceVersion parameter is not a decimal revision is answered 500, not 400",
         matches=_malformed_resource_version_500("get"),
-        seen_on=("v1.34.0", "v1.34.4", "v1.36.1", "v1.36.3", "v1.37.2"),
+        seen_on=("v1.29.15", "v1.34.0", "v1.34.4", "v1.36.1", "v1.36.3", "v1.37.2"),
         cause="apiserver/pkg/storage/api_object_versioner.go: ParseResourceVersion returns a storage InvalidError, "
               "which a list turns into a BadRequest (storage/interfaces.go: ValidateListOptions; from 1.33 on, "
               "list-with-malformed-resourceversion-500 before) but a get, and a watch, hand on to the handler as "
@@ -195,7 +195,7 @@ FINDINGS: tuple[Finding, ...] = (
         matches=lambda verb, resource, code, body: (
             verb == "create" and code == 500
             and _message(body) == "resourceVersion should not be set on objects to be created"),
-        seen_on=("v1.34.0", "v1.34.4", "v1.36.1", "v1.36.3", "v1.37.2"),
+        seen_on=("v1.29.15", "v1.34.0", "v1.34.4", "v1.36.1", "v1.36.3", "v1.37.2"),
         cause="apiserver/pkg/storage/etcd3/store.go: Create returns the plain error ErrResourceVersionSetOnCreate, "
               "which the handler turns into an InternalError (500); the request is refused on purpose, only the "
               "code says the server failed",
@@ -213,7 +213,7 @@ FINDINGS: tuple[Finding, ...] = (
             verb in ("update", "patch") and code == 201 and isinstance(body, dict)
             and bool(((body.get("metadata") or {}).get("deletionTimestamp"))
                      or (body.get("metadata") or {}).get("deletionGracePeriodSeconds") is not None)),
-        seen_on=("v1.34.0", "v1.34.4", "v1.36.1", "v1.36.3"),
+        seen_on=("v1.29.15", "v1.34.0", "v1.34.4", "v1.36.1", "v1.36.3"),
         cause="apiserver/pkg/registry/generic/registry/store.go: Update creates a missing object after "
               "rest.FillObjectMetaSystemFields only (uid, creationTimestamp); the create path's "
               "rest.WipeObjectMetaSystemFields (rest/meta.go), which clears deletionTimestamp and "
@@ -234,7 +234,7 @@ FINDINGS: tuple[Finding, ...] = (
               "body without dryRun is carried out (the object deleted or marked), and an unsupported value in the "
               "URL is not refused",
         request=_hides_dry_run_query,
-        seen_on=("v1.34.0", "v1.34.4", "v1.36.1", "v1.36.3", "v1.37.2"),
+        seen_on=("v1.29.15", "v1.34.0", "v1.34.4", "v1.36.1", "v1.36.3", "v1.37.2"),
         cause="apiserver/pkg/endpoints/handlers/delete.go: DeleteResource decodes the DeleteOptions from the body "
               "when there is one and reads the query parameters only when there is none, so the URL's dryRun "
               "(which the API's reference lists as a parameter of every delete) is dropped without an error",
@@ -252,7 +252,7 @@ FINDINGS: tuple[Finding, ...] = (
               "where the same create without dryRun is refused: the dry run does not tell what the write does",
         matches=lambda verb, resource, code, body: code == 201,
         request=_sets_resource_version,
-        seen_on=("v1.34.0", "v1.34.4", "v1.36.1", "v1.36.3", "v1.37.2"),
+        seen_on=("v1.29.15", "v1.34.0", "v1.34.4", "v1.36.1", "v1.36.3", "v1.37.2"),
         cause="apiserver/pkg/storage/etcd3/store.go: Create is where a create with a resourceVersion is refused "
               "(ErrResourceVersionSetOnCreate, itself answered 500: create-with-resourceversion-500); "
               "apiserver/pkg/registry/generic/registry/dryrun.go: DryRunnableStorage.Create never calls it for a "
@@ -271,7 +271,7 @@ FINDINGS: tuple[Finding, ...] = (
               "deleted and created again under its name lands on the new one",
         matches=lambda verb, resource, code, body: code == 201,
         request=_legacy_binding_with_uid,
-        seen_on=("v1.36.3", "v1.37.2"),
+        seen_on=("v1.29.15", "v1.36.3", "v1.37.2"),
         cause="apiserver/pkg/endpoints/handlers/create.go: createHandler wipes metadata.uid (with the other system "
               "fields, rest.WipeObjectMetaSystemFields in registry/rest/meta.go) on every create unless the "
               "request is for a subresource whose storage implements rest.SubresourceObjectMetaPreserver; "
@@ -291,7 +291,7 @@ FINDINGS: tuple[Finding, ...] = (
         title="a Binding's annotations are copied onto the pod without validation: a key the pod itself may not "
               "carry is stored, and every later update of the pod that keeps it is refused",
         matches=lambda verb, resource, code, body: code < 300 and _only_invalid_annotations(resource, body),
-        seen_on=("v1.34.0", "v1.34.4", "v1.36.1", "v1.36.3", "v1.37.2"),
+        seen_on=("v1.29.15", "v1.34.0", "v1.34.4", "v1.36.1", "v1.36.3", "v1.37.2"),
         cause="pkg/registry/core/pod/storage/storage.go: BindingREST.Create validates only the target "
               "(pkg/apis/core/validation/validation.go: ValidatePodBinding), and setPodNodeAndMetadata merges "
               "binding.Annotations into the pod and writes it through GuaranteedUpdate, which runs no pod "
