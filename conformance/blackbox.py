@@ -188,6 +188,8 @@ INFORMER_LAG = 1.0
 PROBE_MARGIN = 0.3
 #: seconds with no change before settle may end
 QUIET = 1.0
+#: seconds prefer_node waits at most for such a quiet moment
+QUIET_WAIT = 5.0
 #: seconds settle waits at most for every pod to be decided
 SETTLE_TIMEOUT = 30.0
 #: seconds a watch may take to show what a consistent list showed
@@ -1031,6 +1033,11 @@ class BlackBoxMachine(RuleBasedStateMachine):
         scheduler that places pods without scoring them lands elsewhere whenever the node is not its first pick
         (``scheduler.best-score``)."""
         self.unsettled += 1
+        # first a quiet moment (bounded, unchecked): with nothing pending or in flight, the scheduler's view is the
+        # API's, and the binding is judged on one state rather than passing if it is top in any view
+        started = time.monotonic()
+        while not self._decided(started)[-1] and time.monotonic() - started < QUIET_WAIT:
+            time.sleep(0.1)
         spec = copy.deepcopy(spec)
         na = spec.setdefault("affinity", {}).setdefault("nodeAffinity", {})
         term = {"weight": 100, "preference": {"matchExpressions": [
@@ -1240,17 +1247,8 @@ class BlackBoxMachine(RuleBasedStateMachine):
         started = time.monotonic()
         deadline = started + self.settle_timeout
         while True:
-            events, leases = self._caught_up()
-            now = state_at(events, 1 << 62)
-            infos = now.infos()
-            pending = [p for p in now.pods.values() if not p["spec"].get("nodeName")]
-            feasible = [p for p in pending if sched.schedule(p, now.infos(p["metadata"]["uid"])).feasible]
-            # a pod that fits nowhere is decided once reported (or at once, for a scheduler that reports nothing)
-            unreported = [p for p in pending if p not in feasible and not unschedulable(p)
-                          and self.reports_unschedulable]
-            last = max((e.at for e in events), default=started)
-            quiet = time.monotonic() - last >= QUIET
-            if not feasible and not unreported and quiet:
+            events, leases, now, feasible, unreported, done = self._decided(started)
+            if done:
                 break
             if time.monotonic() > deadline:
                 self._check(events, leases)  # a wrong decision explains a stuck pod better than the timeout
@@ -1261,7 +1259,7 @@ class BlackBoxMachine(RuleBasedStateMachine):
                     raise violation("scheduler.fit-error", "; ".join(problems) +
                                     f" (not reported unschedulable within {self.settle_timeout:g}s)")
                 problems = sched_checks.exactly_once_after_settle(
-                    feasible, infos,
+                    feasible, now.infos(),
                     f"not settled within {self.settle_timeout:g}s (judged on the settled state: the nodes and "
                     "bound pods the API shows now)")
                 raise violation("binding.exactly-once", "; ".join(problems))
@@ -1269,6 +1267,19 @@ class BlackBoxMachine(RuleBasedStateMachine):
         type(self).stats["settles"] = type(self).stats.get("settles", 0) + 1
         type(self).stats["settle_seconds"] = type(self).stats.get("settle_seconds", 0.0) + time.monotonic() - started
         self._check(events, leases)
+
+    def _decided(self, started: float) -> tuple[list[Seen], list[Record], Any, list[JSON], list[JSON], bool]:
+        """The API as the watches show it now: its events and Lease records, its state, the pending pods that fit
+        somewhere, those that fit nowhere and are not yet reported unschedulable (a scheduler that reports nothing
+        decides them at once), and whether every pod is decided and nothing changed for QUIET seconds."""
+        events, leases = self._caught_up()
+        now = state_at(events, 1 << 62)
+        pending = [p for p in now.pods.values() if not p["spec"].get("nodeName")]
+        feasible = [p for p in pending if sched.schedule(p, now.infos(p["metadata"]["uid"])).feasible]
+        unreported = [p for p in pending if p not in feasible and not unschedulable(p) and self.reports_unschedulable]
+        last = max((e.at for e in events), default=started)
+        done = not feasible and not unreported and time.monotonic() - last >= QUIET
+        return events, leases, now, feasible, unreported, done
 
     def _check(self, events: list[Seen], leases: list[Record]) -> None:
         problems = at_most_once(events)

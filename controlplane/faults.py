@@ -148,8 +148,9 @@ FAULTS: tuple[Fault, ...] = (
           "the Binding carries no uid precondition, so it can land on a recreated pod of the same name"),
     Fault("scheduler.stale-cache", "scheduler.fits",
           "the node cache ignores MODIFIED node events (cordons, taints, label changes)",
-          # a cycle on the stale nodes also reports a wrong FitError and ranks the nodes on what they were
-          also=("scheduler.fit-error", "scheduler.best-score")),
+          # a cycle on the stale nodes also reports a wrong FitError and ranks the nodes on what they were, and a pod
+          # that only a changed node now admits stays pending for good
+          also=("scheduler.fit-error", "scheduler.best-score", "binding.exactly-once")),
     Fault("scheduler.picks-first-feasible", "scheduler.best-score",
           "the scheduler binds to the first feasible node by name, without scoring"),
     Fault("scheduler.acts-without-lease", "lease.only-leader-acts",
