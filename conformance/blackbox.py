@@ -959,10 +959,14 @@ class BlackBoxMachine(RuleBasedStateMachine):
         """Relabel (zone, rank, tier), retaint (the run taint kept) or cordon/uncordon a node; with ``probe``,
         then ask for a pod only that node can take (:meth:`_probe`)."""
         self.unsettled += 1
-        old: JSON = {}
-        if probe and "labels" in change:
+        current: JSON = {}
+        if probe:
             got = self._call("get", f"get node {node}", lambda t: t.get("nodes", None, node), ok=(200, 404))
-            old = ((got.body or {}).get("metadata") or {}).get("labels") or {} if isinstance(got.body, dict) else {}
+            current = got.body if got.code == 200 and isinstance(got.body, dict) else {}
+            if "unschedulable" in change:
+                # a probed cordon changes something: it turns the node's current state over
+                change = {"unschedulable": not (current.get("spec") or {}).get("unschedulable")}
+        old = (current.get("metadata") or {}).get("labels") or {}
         if "labels" in change:
             # merge patch: null removes a key
             labels: JSON = {"zone": None, "rank": None, "tier": None, **change["labels"]}
