@@ -52,6 +52,14 @@ class Watch(Protocol):
 #: watch/ prefix
 WATCH_FORMS = ("", "path")
 
+#: the URLs a list may be asked at (Target.list ``form``): "" the collection; each other names the resource's group
+#: version and a special verb with nothing after it, a URL that serves nothing (404): "watch" (``/api/v1/watch``),
+#: "watch/" (the same with a trailing slash), "proxy" (``/api/v1/proxy``). The resource only chooses the group
+#: version; the namespace, selector and resourceVersion are ignored (apiserver/pkg/endpoints/request/
+#: requestinfo.go: NewRequestInfo takes watch and proxy after a group version as verbs that need a resource after
+#: them)
+LIST_FORMS = ("", "watch", "watch/", "proxy")
+
 
 @runtime_checkable
 class Controls(Protocol):
@@ -89,10 +97,11 @@ class Target(Protocol):
 
     def list(
         self, resource: str, namespace: str | None = None, *, label_selector: str | None = None, limit: int = 0,
-        continue_: str = "", resource_version: str = "", resource_version_match: str = ""
+        continue_: str = "", resource_version: str = "", resource_version_match: str = "", form: str = ""
     ) -> Response:
         """A list; ``limit`` > 0 asks for one page, ``continue_`` for the next (the token of the page before);
-        ``resource_version`` and ``resource_version_match`` (Exact, NotOlderThan) choose the revision read."""
+        ``resource_version`` and ``resource_version_match`` (Exact, NotOlderThan) choose the revision read.
+        ``form`` is the URL asked (one of LIST_FORMS): "" the collection, any other a URL with no resource in it."""
 
     def update(self, resource: str, namespace: str | None, name: str, body: JSON, *,
                dry_run: list[str] | None = None) -> Response: ...

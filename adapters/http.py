@@ -30,7 +30,7 @@ import urllib3
 from kubernetes import client as k8s_client
 from kubernetes.config import incluster_config, kube_config
 
-from adapters.base import JSON, WATCH_FORMS, Response, TargetError
+from adapters.base import JSON, LIST_FORMS, WATCH_FORMS, Response, TargetError
 from adapters.resources import BY_PLURAL
 
 #: the Content-Type of each patch type (apimachinery/pkg/types/patch.go)
@@ -344,7 +344,9 @@ class HTTPTarget:
 
     def list(self, resource: str, namespace: str | None = None, *, label_selector: str | None = None,
              limit: int = 0, continue_: str = "", resource_version: str = "",
-             resource_version_match: str = "") -> Response:
+             resource_version_match: str = "", form: str = "") -> Response:
+        if form:
+            return self._resourceless(resource, form)
         params: dict[str, Any] = {"labelSelector": label_selector} if label_selector else {}
         if limit > 0:
             params["limit"] = str(limit)
@@ -355,6 +357,13 @@ class HTTPTarget:
         if resource_version_match:
             params["resourceVersionMatch"] = resource_version_match
         return self._call("GET", self._path(resource, namespace), params=params or None)
+
+    def _resourceless(self, resource: str, form: str) -> Response:
+        """GET the resource's group version followed by ``form`` (adapters.base.LIST_FORMS) and nothing else."""
+        res = BY_PLURAL.get(resource)
+        if form not in LIST_FORMS or res is None:
+            raise TargetError(f"unknown list URL form {form!r} or resource {resource!r}; known forms: {LIST_FORMS}")
+        return self._call("GET", f"{res.prefix}/{form}")
 
     def update(self, resource: str, namespace: str | None, name: str, body: JSON, *,
                dry_run: list[str] | None = None) -> Response:

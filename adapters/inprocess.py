@@ -16,10 +16,12 @@ from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from adapters.base import JSON, WATCH_FORMS, Response, TargetError
+from adapters.base import JSON, LIST_FORMS, WATCH_FORMS, Response, TargetError
+from adapters.resources import BY_PLURAL
 from controlplane.apiserver import APIServer, MemoryStorage, Reply, Watcher
 from controlplane.apiserver.meta import format_time
 from controlplane.faults import FAULTS
+from controlplane.http import HTTPFailure, route
 
 
 class FakeClock:
@@ -124,10 +126,26 @@ class InProcessTarget:
 
     def list(self, resource: str, namespace: str | None = None, *, label_selector: str | None = None,
              limit: int = 0, continue_: str = "", resource_version: str = "",
-             resource_version_match: str = "") -> Response:
+             resource_version_match: str = "", form: str = "") -> Response:
+        if form:
+            return self._resourceless(resource, form)
         return _response(self.server.list(resource, namespace, label_selector=label_selector, limit=limit,
                                           continue_=continue_, resource_version=resource_version,
                                           resource_version_match=resource_version_match))
+
+    @staticmethod
+    def _resourceless(resource: str, form: str) -> Response:
+        """A URL with no resource in it (adapters.base.LIST_FORMS): there is no URL in process, so the bundled HTTP
+        server's router decides what it names, and answers as it would over HTTP (controlplane/http.py: route)."""
+        res = BY_PLURAL.get(resource)
+        if form not in LIST_FORMS or res is None:
+            raise TargetError(f"unknown list URL form {form!r} or resource {resource!r}; known forms: {LIST_FORMS}")
+        path = f"{res.prefix}/{form}"
+        try:
+            route(path)
+        except HTTPFailure as failure:
+            return Response(failure.code, failure.body)
+        raise TargetError(f"the bundled router serves {path}, a URL with no resource in it")
 
     def update(self, resource: str, namespace: str | None, name: str, body: JSON, *,
                dry_run: list[str] | None = None) -> Response:

@@ -220,7 +220,10 @@ class ScopedTarget:
 
     def list(self, resource: str, namespace: str | None = None, *, label_selector: str | None = None,
              limit: int = 0, continue_: str = "", resource_version: str = "",
-             resource_version_match: str = "") -> Response:
+             resource_version_match: str = "", form: str = "") -> Response:
+        if form:
+            # a URL with no resource in it names nothing of the run's, and nothing to scope (adapters.base.LIST_FORMS)
+            return self._answer(self.inner.list(resource, form=form))
         return self._answer(self.inner.list(resource, self._ns(namespace),
                                             label_selector=self._selector(label_selector), limit=limit,
                                             continue_=continue_, resource_version=resource_version,

@@ -167,6 +167,30 @@ FINDINGS: tuple[Finding, ...] = (
                  "https://github.com/kubernetes/kubernetes/issues/113939 (open)",
     ),
     Finding(
+        id="watch-without-resource-500",
+        label="watch/ prefix without a resource: 500",
+        invariant="api.no-5xx-for-client-errors",
+        title="a GET of a group version's watch/ prefix with no resource after it (/api/v1/watch) is answered 500 "
+              "in plain text, not 404",
+        matches=lambda verb, resource, code, body: (
+            verb == "list" and code == 500 and isinstance(body, str)
+            and "failed to create RequestInfo: unable to determine kind and namespace from url" in body),
+        seen_on=("v1.29.15", "v1.36.3", "v1.37.2"),
+        cause="apiserver/pkg/endpoints/request/requestinfo.go: NewRequestInfo takes a path segment watch or proxy "
+              "right after the group version as a verb that needs a resource after it, and returns an error when "
+              "nothing follows (the path's slashes trimmed first, so a trailing slash changes nothing); "
+              "apiserver/pkg/endpoints/filters/requestinfo.go: WithRequestInfo answers any such error with "
+              "responsewriters.InternalError, a plain-text 500, before a handler could answer the 404 the URL "
+              "deserves. The same for every group version, served or not (/api/v9/watch, "
+              "/apis/nosuch.example/v1/watch) and for proxy (/api/v1/proxy); /api/v1/watch/namespaces/NS is a "
+              "watch of that namespace and /api/watch a 404",
+        reproduction="GET /api/v1/watch (also /api/v1/watch/, /apis/coordination.k8s.io/v1/watch, /api/v1/proxy): "
+                     "500 'Internal Server Error: \"/api/v1/watch\": failed to create RequestInfo: unable to "
+                     "determine kind and namespace from url, /api/v1/watch' on v1.29.15, v1.36.3, v1.37.2; the "
+                     "bundled server 404 NotFound",
+        upstream="not found in kubernetes/kubernetes issues; not reported yet",
+    ),
+    Finding(
         id="list-with-malformed-resourceversion-500",
         label="list with malformed resourceVersion: 500 before 1.33",
         invariant="api.no-5xx-for-client-errors",

@@ -23,7 +23,7 @@ from hypothesis.stateful import (
     rule,
 )
 
-from adapters.base import Response, Target
+from adapters.base import LIST_FORMS, Response, Target
 from adapters.resources import BY_PLURAL, namespaced
 from conformance import strategies as gen
 from conformance.client import CheckedClient, model_for, transport
@@ -235,6 +235,12 @@ class APIServerMachine(CheckedMachine):
         op = (Op.get(resource, ns_, self._pick(resource, ns, index), resource_version=rv) if verb == "get"
               else Op.list(resource, ns_, resource_version=rv))
         self.client.call(op)
+
+    @rule(resource=st.sampled_from(("pods", "leases")), form=st.sampled_from(LIST_FORMS[1:]))
+    def list_without_resource(self, resource: str, form: str) -> None:
+        """A list at a URL that names a group version (core v1 for pods, coordination.k8s.io/v1 for leases) and a
+        watch/ or proxy/ prefix but no resource: a URL that serves nothing, a client's mistake (404)."""
+        self.client.call(Op.resourceless(resource, form))
 
     # ----- updates ----------------------------------------------------------------------------
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from adapters.base import Response, Target
+from adapters.base import LIST_FORMS, Response, Target
 from adapters.resources import BY_PLURAL
 from model.apiserver import APIModel, Expect
 from model.selectors import Selector
@@ -45,7 +45,8 @@ class Op:
     dry_run: tuple[str, ...] = ()
     #: bind: which URL the API serves it at: "" for pods/{name}/binding, "bindings" for the older
     #: namespaces/{ns}/bindings that takes the pod's name from the Binding (pkg/registry/core/rest/storage_core.go);
-    #: the API promises both the same answer
+    #: the API promises both the same answer; list: "" for the collection, or a URL with no resource in it
+    #: (adapters.base.LIST_FORMS: the group version's watch/ or proxy/ prefix and nothing after it)
     form: str = ""
 
     def __post_init__(self) -> None:
@@ -71,6 +72,13 @@ class Op:
     def list(cls, resource: str, namespace: str | None, selector: Selector | None = None,
              resource_version: str = "") -> Op:
         return cls("list", resource, namespace, selector=selector, resource_version=resource_version)
+
+    @classmethod
+    def resourceless(cls, resource: str, form: str) -> Op:
+        """A list asked at ``resource``'s group version followed by ``form`` and no resource (``/api/v1/watch``)."""
+        if form not in LIST_FORMS or not form:
+            raise ValueError(f"unknown resourceless URL form {form!r}; known: {', '.join(LIST_FORMS[1:])}")
+        return cls("list", resource, None, form=form)
 
     @classmethod
     def update(cls, resource: str, namespace: str | None, name: str, body: JSON) -> Op:
@@ -133,6 +141,8 @@ class Op:
         if self.verb == "create":
             return (self.resource, self.namespace, self.body), {}
         rv = {"resource_version": self.resource_version} if self.resource_version else {}
+        if self.verb == "list" and self.form:
+            return (self.resource,), {"form": self.form}
         if self.verb == "list":
             return (self.resource, self.namespace), (
                 {"label_selector": self.selector.render()} if self.selector is not None else {}) | rv
@@ -171,6 +181,8 @@ class Op:
             return model.create(self.resource, ns, self.body)
         if self.verb == "get":
             return model.get(self.resource, ns, name, self.resource_version)
+        if self.verb == "list" and self.form:
+            return model.resourceless(self.form)
         if self.verb == "list":
             return model.list(self.resource, ns, self.selector, self.resource_version)
         if self.verb == "update":

@@ -107,8 +107,12 @@ class HTTPFailure(Exception):
 
 
 def _not_found() -> HTTPFailure:
-    # apiserver/pkg/endpoints/handlers/responsewriters/errors.go: the 404 for a path nothing serves
-    return HTTPFailure(404, "NotFound", "the server could not find the requested resource")
+    # apiserver/pkg/endpoints/handlers/responsewriters/errors.go: the 404 for a path nothing serves, made by
+    # apimachinery/pkg/api/errors/errors.go: NewGenericServerResponse, whose details are there with every field
+    # empty (kube-apiserver v1.29.15, v1.36.3, v1.37.2 answer GET /api/v1/foo with "details":{})
+    failure = HTTPFailure(404, "NotFound", "the server could not find the requested resource")
+    failure.body = {**{k: v for k, v in failure.body.items() if k != "code"}, "details": {}, "code": 404}
+    return failure
 
 
 def _method_not_allowed() -> HTTPFailure:
@@ -208,6 +212,10 @@ def route(path: str) -> Route:
     parts = rest.split("/")
     if any(p == "" for p in parts):
         raise _not_found()
+    # a group version's watch/ (or proxy/) prefix with no resource after it, trailing slash or not, names nothing:
+    # 404 below ("watch" and "proxy" are no resources here). kube-apiserver fails earlier, parsing such a URL for
+    # its RequestInfo, and answers 500 (apiserver/pkg/endpoints/request/requestinfo.go: NewRequestInfo; filters/
+    # requestinfo.go: WithRequestInfo); a client's URL is a client's mistake (api.no-5xx-for-client-errors)
     if parts[0] == "watch" and len(parts) > 1:
         # apiserver/pkg/endpoints/installer.go: the WATCHLIST and WATCH actions serve every collection and object
         # URL again under "watch/" (deprecated; no subresource, and the older namespaces/{ns}/bindings is no

@@ -698,6 +698,16 @@ class APIModel:
 
         return Expect("list", 200, rule=rule, items=items, commit=commit)
 
+    @staticmethod
+    def resourceless(form: str) -> Expect:
+        """A GET of a group version's watch/ or proxy/ prefix with nothing after it (``/api/v1/watch``,
+        ``/api/v1/watch/``, ``/apis/coordination.k8s.io/v1/watch``, ``/api/v1/proxy``): the URL names no resource
+        and no object, so nothing serves it and the answer is the 404 of a URL nothing serves, as for
+        ``/api/v1/foo``. The special verbs need a resource after them (apiserver/pkg/endpoints/request/
+        requestinfo.go: NewRequestInfo, "/{specialVerb}/*"); a release that answers 500 instead breaks
+        ``api.no-5xx-for-client-errors`` (conformance/findings.py: watch-without-resource-500)."""
+        return Expect("list", 404, status=st.path_not_found(), why=f"the URL names no resource ({form!r})")
+
     # ----- update -----------------------------------------------------------------------------
 
     def update(self, plural: str, namespace: str | None, name: str, body: JSON, patched: bool = False) -> Expect:

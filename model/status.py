@@ -46,6 +46,13 @@ def not_found(res: Resource, name: str) -> dict:
                    _details(name, res.group, res.plural))
 
 
+def path_not_found() -> dict:
+    """The 404 for a URL that names no resource: errors.go NewGenericServerResponse, whose details are there with
+    every field empty (kube-apiserver v1.29.15, v1.36.3 and v1.37.2 answer ``GET /api/v1/foo`` so)."""
+    status = failure(404, "NotFound", "the server could not find the requested resource", None)
+    return {**{k: v for k, v in status.items() if k != "code"}, "details": {}, "code": 404}
+
+
 def already_exists(res: Resource, name: str) -> dict:
     # errors.go: NewAlreadyExists
     return failure(409, "AlreadyExists", f'{res.qualified_resource} "{name}" already exists',

@@ -408,3 +408,66 @@ def test_a_watch_of_one_name_is_judged_like_any_other(client: CheckedClient) -> 
     with pytest.raises(InvariantViolation) as err:
         client.check_watches()
     assert err.value.invariant == "watch.reliable"
+
+
+class _RequestInfo500:
+    """The builtin target dressed as a real release: what kube-apiserver answers at a watch/ prefix with no resource
+    (plain text, measured on v1.37.2)."""
+
+    name = "http"
+
+    def __init__(self, inner: InProcessTarget) -> None:
+        self._inner = inner
+
+    def server_version(self) -> dict:
+        return {"gitVersion": "v1.37.2"}
+
+    def list(self, resource: str, namespace: str | None = None, **kwargs):
+        from adapters.base import Response
+
+        if kwargs.get("form"):
+            url = "/api/v1/" + kwargs["form"]
+            return Response(500, f'Internal Server Error: "{url}": failed to create RequestInfo: unable to determine '
+                                 f"kind and namespace from url, {url}\n")
+        return self._inner.list(resource, namespace, **kwargs)
+
+    def __getattr__(self, attr: str):
+        return getattr(self._inner, attr)
+
+
+@pytest.mark.parametrize("resource", ["pods", "leases"])
+@pytest.mark.parametrize("form", ["watch", "watch/", "proxy"])
+def test_a_url_with_no_resource_is_404_on_the_bundled_server(client: CheckedClient, resource: str, form: str) -> None:
+    resp = client.call(Op.resourceless(resource, form))
+    assert resp.code == 404 and resp.body["details"] == {}
+    assert client.history.calls[-1].render() == f"target.list({resource!r}, form={form!r})"
+
+
+def test_a_url_with_no_resource_answered_500_is_the_known_finding(client: CheckedClient, monkeypatch,
+                                                                  tmp_path) -> None:
+    from conformance import findings
+
+    release = CheckedClient(_RequestInfo500(client.target), client.model, client.history, client.reporter, _raise)
+    monkeypatch.delenv("KUBEPROP_REPORT_KNOWN", raising=False)
+    with pytest.raises(InvariantViolation) as info:
+        release.call(Op.resourceless("pods", "watch"))
+    assert info.value.invariant == "api.no-5xx-for-client-errors"
+    assert "(conformance/findings.py: watch-without-resource-500)" in str(info.value)
+    monkeypatch.setenv("KUBEPROP_REPORT_KNOWN", "1")
+    monkeypatch.chdir(tmp_path)
+    with pytest.warns(findings.KnownFinding, match="watch/ prefix without a resource"):
+        assert release.call(Op.resourceless("pods", "watch/")).code == 500
+    # a 404 the model agrees with goes on as before
+    assert client.call(Op.resourceless("leases", "watch")).code == 404
+
+
+def test_the_model_wants_the_404_of_a_url_nothing_serves() -> None:
+    from model.apiserver import APIModel
+
+    expect = APIModel.resourceless("watch")
+    assert expect.code == 404
+    assert expect.status == {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+                             "message": "the server could not find the requested resource", "reason": "NotFound",
+                             "details": {}, "code": 404}
+    with pytest.raises(ValueError):
+        Op.resourceless("pods", "")

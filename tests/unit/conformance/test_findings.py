@@ -28,3 +28,19 @@ def test_a_fixed_finding_explains_nothing_from_the_release_that_fixed_it() -> No
     assert "create-on-update-keeps-deletion" in ids
     assert "create-on-update-keeps-deletion" not in {f.id for f in findings.applicable("v1.37.2")}
     assert {f.id for f in findings.applicable("v1.28.0")} == {f.id for f in findings.FINDINGS}
+
+
+REQUEST_INFO = ('Internal Server Error: "/api/v1/watch": failed to create RequestInfo: unable to determine kind and '
+                "namespace from url, /api/v1/watch\n")
+
+
+def test_a_watch_prefix_without_a_resource_answered_500_is_a_finding_of_every_release_measured() -> None:
+    def known(verb: str, code: int, body: object, version: str) -> str | None:
+        found = findings.matching("api.no-5xx-for-client-errors", verb, "pods", code, body, version)
+        return found.id if found else None
+
+    for version in ("v1.29.15", "v1.36.3", "v1.37.2"):
+        assert known("list", 500, REQUEST_INFO, version) == "watch-without-resource-500"
+    assert known("list", 500, REQUEST_INFO, "v1.37.2-kubeprop") is None  # the bundled server is held to the contract
+    assert known("list", 500, "Internal Server Error: etcd is down", "v1.37.2") is None
+    assert known("list", 500, {"kind": "Status", "message": REQUEST_INFO}, "v1.37.2") is None  # text, not a Status
