@@ -183,14 +183,18 @@ def summarize(hunts: Sequence[Hunt], invariants: dict[str, str], bound: float = 
             if not mine:
                 continue
             times = [h.seconds for h in mine if h.found and h.seconds is not None]
+            firsts = [h.first_example for h in mine if h.found and h.first_example is not None]
             row.modes[mode] = {
                 "median": statistics.median(times) if times else None,
                 "found": len(times), "hunts": len(mine),
                 "max": max(times) if times else None,
+                # pytest only: the median time to the first failing example, before shrinking
+                "first": statistics.median(firsts) if firsts else None,
                 # over the bound: a hunt that took longer, or found nothing (within its cap, or at all)
                 "over": any(not h.found or h.seconds is None or h.seconds > bound for h in mine),
                 "otherwise": [f"{h.seed}: {h.outcome}" + (f" ({', '.join(h.reported) or h.detail})"
-                                                           if h.outcome in (OTHER, ERROR) else "")
+                                                           if h.outcome in (OTHER, ERROR) else
+                                                           f" ({h.detail})" if h.detail else "")
                               for h in mine if not h.found],
             }
     return list(rows.values())
@@ -203,18 +207,19 @@ def _cell(mode: dict[str, Any] | None) -> str:
     return f"{median} ({mode['found']}/{mode['hunts']})"
 
 
-def _max(mode: dict[str, Any] | None) -> str:
-    return "-" if mode is None or mode["max"] is None else f"{mode['max']:.1f}"
+def _max(mode: dict[str, Any] | None, key: str = "max") -> str:
+    return "-" if mode is None or mode.get(key) is None else f"{mode[key]:.1f}"
 
 
 def render_markdown(rows: Sequence[Row], bound: float = BOUND) -> str:
     lines = [f"| fault | invariant | campaign median s (found) | campaign max s | pytest median s (found) | "
-             f"pytest max s | over {bound:.0f} s |", "|---|---|---|---|---|---|---|"]
+             f"pytest max s | pytest first failing example s | over {bound:.0f} s |",
+             "|---|---|---|---|---|---|---|---|"]
     for r in rows:
         c, p = r.modes.get("campaign"), r.modes.get("pytest")
         over = [m for m in MODES if r.modes.get(m, {}).get("over")]
         lines.append(f"| {r.fault} | {r.invariant} | {_cell(c)} | {_max(c)} | {_cell(p)} | {_max(p)} | "
-                     f"{', '.join(over) or '-'} |")
+                     f"{_max(p, 'first')} | {', '.join(over) or '-'} |")
     notes = [f"- {r.fault}, {m}: " + "; ".join(r.modes[m]["otherwise"])
              for r in rows for m in MODES if r.modes.get(m, {}).get("otherwise")]
     if notes:
@@ -223,14 +228,14 @@ def render_markdown(rows: Sequence[Row], bound: float = BOUND) -> str:
 
 
 def render_text(rows: Sequence[Row], bound: float = BOUND) -> str:
-    head = (f"{'fault':<40}{'invariant':<30}{'campaign s':>16}{'max':>8}{'pytest s':>16}{'max':>8}  "
+    head = (f"{'fault':<40}{'invariant':<30}{'campaign s':>16}{'max':>8}{'pytest s':>16}{'max':>8}{'first':>8}  "
             f"over {bound:.0f} s")
     lines = [head]
     for r in rows:
         c, p = r.modes.get("campaign"), r.modes.get("pytest")
         over = [m for m in MODES if r.modes.get(m, {}).get("over")]
-        lines.append(f"{r.fault:<40}{r.invariant:<30}{_cell(c):>16}{_max(c):>8}{_cell(p):>16}{_max(p):>8}  "
-                     f"{', '.join(over) or '-'}")
+        lines.append(f"{r.fault:<40}{r.invariant:<30}{_cell(c):>16}{_max(c):>8}{_cell(p):>16}{_max(p):>8}"
+                     f"{_max(p, 'first'):>8}  {', '.join(over) or '-'}")
     return "\n".join(lines)
 
 
@@ -366,7 +371,15 @@ def main(argv: list[str] | None = None) -> int:
                         help="let each hunt exit by itself after its first failure, recording when")
     parser.add_argument("--out", type=Path, default=ROOT / "reports" / "timetofind",
                         help="reports OUT.md and OUT.json, each hunt's output under OUT/")
+    parser.add_argument("--render", type=Path, default=None, metavar="JSON",
+                        help="run nothing: print the table of an earlier run from its JSON report")
     args = parser.parse_args(argv)
+    if args.render is not None:
+        saved = json.loads(args.render.read_text())
+        hunts = [Hunt(**h) for h in saved["hunts"]]
+        rows = summarize(hunts, {r["fault"]: r["invariant"] for r in saved["rows"]})
+        print(render_text(rows) + "\n\n" + render_markdown(rows), end="")
+        return 0
 
     from adapters.inprocess import consequences, known_faults
     from conformance.invariants import INVARIANTS

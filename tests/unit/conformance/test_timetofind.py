@@ -41,32 +41,35 @@ def test_judge_counts_only_the_faults_invariants_as_found(reported: list[str], o
 
 
 def _hunt(fault: str, mode: str, seed: int, seconds: float | None, outcome: str = ttf.FOUND,
-          reported: tuple[str, ...] = ()) -> ttf.Hunt:
-    return ttf.Hunt(fault, mode, seed, outcome=outcome, seconds=seconds, reported=list(reported))
+          reported: tuple[str, ...] = (), first: float | None = None, detail: str = "") -> ttf.Hunt:
+    return ttf.Hunt(fault, mode, seed, outcome=outcome, seconds=seconds, reported=list(reported),
+                    first_example=first, detail=detail)
 
 
 def test_summarize_takes_medians_over_the_hunts_that_found_and_flags_the_slow_and_the_missed() -> None:
     hunts = [
-        _hunt("a", "campaign", 1, 3.0), _hunt("a", "pytest", 1, 9.0),
-        _hunt("a", "campaign", 2, 5.0), _hunt("a", "pytest", 2, 70.0),
-        _hunt("a", "campaign", 3, 4.0), _hunt("a", "pytest", 3, 11.0),
-        _hunt("b", "campaign", 1, None, ttf.NOT_FOUND),
+        _hunt("a", "campaign", 1, 3.0), _hunt("a", "pytest", 1, 9.0, first=2.0),
+        _hunt("a", "campaign", 2, 5.0), _hunt("a", "pytest", 2, 70.0, first=4.0),
+        _hunt("a", "campaign", 3, 4.0), _hunt("a", "pytest", 3, 11.0, first=3.0),
+        _hunt("b", "campaign", 1, None, ttf.NOT_FOUND, detail="stopped at the 120 s cap"),
         _hunt("b", "pytest", 1, 2.0, ttf.OTHER, ("api.matches-model",)),
     ]
     rows = ttf.summarize(hunts, {"a": "api.rv-changes", "b": "watch.unique"})
     assert [r.fault for r in rows] == ["a", "b"]
     a, b = rows
     assert a.invariant == "api.rv-changes"
-    assert a.modes["campaign"] == {"median": 4.0, "found": 3, "hunts": 3, "max": 5.0, "over": False,
-                                   "otherwise": []}
+    assert a.modes["campaign"] == {"median": 4.0, "found": 3, "hunts": 3, "max": 5.0, "first": None,
+                                   "over": False, "otherwise": []}
+    assert a.modes["pytest"]["first"] == 3.0
     assert a.modes["pytest"]["median"] == 11.0 and a.modes["pytest"]["over"]  # one seed took 70 s
     assert b.modes["campaign"]["median"] is None and b.modes["campaign"]["over"]
     assert b.modes["pytest"]["found"] == 0  # another invariant is not the fault found
     assert b.modes["pytest"]["otherwise"] == ["1: other invariant (api.matches-model)"]
 
     md = ttf.render_markdown(rows)
-    assert "| a | api.rv-changes | 4.0 (3/3) | 5.0 | 11.0 (3/3) | 70.0 | pytest |" in md
-    assert "| b | watch.unique | - (0/1) | - | - (0/1) | - | campaign, pytest |" in md
+    assert "| a | api.rv-changes | 4.0 (3/3) | 5.0 | 11.0 (3/3) | 70.0 | 3.0 | pytest |" in md
+    assert "| b | watch.unique | - (0/1) | - | - (0/1) | - | - | campaign, pytest |" in md
+    assert "- b, campaign: 1: not found (stopped at the 120 s cap)" in md
     assert "- b, pytest: 1: other invariant (api.matches-model)" in md
     assert ttf.render_text(rows).splitlines()[1].startswith("a ")
 
