@@ -190,6 +190,8 @@ PROBE_MARGIN = 0.3
 QUIET = 1.0
 #: seconds prefer_node waits at most for such a quiet moment
 QUIET_WAIT = 5.0
+#: characters of a violation's message `python -m conformance.blackbox` prints with a run's verdict
+MESSAGE_CHARS = 1500
 #: seconds settle waits at most for every pod to be decided
 SETTLE_TIMEOUT = 30.0
 #: seconds a watch may take to show what a consistent list showed
@@ -849,6 +851,9 @@ POD_SPECS = st.one_of(gen.sched_pod_specs().map(_loose), gen.sched_pod_specs())
 #: what a created pod's Binding meets on the wire, when there is one: nothing (half), a refusal, or a replacement of
 #: the pod (by this spec) while the Binding is held
 WIRE_FATES: st.SearchStrategy[str | JSON | None] = st.one_of(st.none(), st.none(), st.just("refuse"), POD_SPECS)
+#: what a burst's pods meet on the wire: nothing, the first one's Binding refused, or the last one replaced by
+#: this spec while its Binding is held, a third each
+BURST_FATES: st.SearchStrategy[str | JSON | None] = st.one_of(st.none(), st.just("refuse"), POD_SPECS)
 
 
 class BlackBoxMachine(RuleBasedStateMachine):
@@ -1051,15 +1056,18 @@ class BlackBoxMachine(RuleBasedStateMachine):
         return self._create_pod(self._name("p"), spec)
 
     @precondition(lambda self: self.unsettled < UNSETTLED_STEPS)
-    @rule(specs=st.lists(POD_SPECS, min_size=2, max_size=5), refused=st.booleans())
-    def create_burst(self, specs: list[JSON], refused: bool) -> None:
-        """Several pods at once: the scheduler decides them back to back, with binds still in flight; with a wire,
-        the first pod's first Binding may be refused (``refused``) while the others are decided."""
+    @rule(specs=st.lists(POD_SPECS, min_size=2, max_size=5), fate=BURST_FATES)
+    def create_burst(self, specs: list[JSON], fate: str | JSON | None) -> None:
+        """Several pods at once: the scheduler decides them back to back, with binds still in flight. With a wire,
+        the first pod's first Binding may be refused ("refuse") while the others are decided, or the last pod
+        replaced by one of ``fate``'s spec while its Binding is held (:meth:`_replace_during_bind`)."""
         self.unsettled += 1
         for i, spec in enumerate(specs):
             name = self._name("p")
-            if i == 0 and refused and self.wire is not None:
+            if i == 0 and fate == "refuse" and self.wire is not None:
                 self._refuse_first_bind(name, spec)
+            elif i == len(specs) - 1 and isinstance(fate, dict) and self.wire is not None:
+                self._replace_during_bind(name, spec, fate)
             else:
                 self._create_pod(name, spec)
 
@@ -1486,6 +1494,8 @@ def measure(faults: Iterable[str], *, runs: int = 2, examples: int = 6, steps: i
                 except (AssertionError, FlakyFailure, FlakyStrategyDefinition) as err:
                     found = violations_in(err)
                     verdict = ", ".join(v.invariant for v in found) or type(err).__name__
+                    for v in found:  # what broke, for the run's log (the verdict line names only the invariant)
+                        print(f"  {v.invariant}: {str(v)[:MESSAGE_CHARS]}", file=sys.stderr, flush=True)
                     if not found:  # no verdict on the target: say what it was
                         leaf: BaseException = err
                         while isinstance(leaf, BaseExceptionGroup) and leaf.exceptions:
