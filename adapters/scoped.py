@@ -96,11 +96,18 @@ def _taints_unshifted(status: JSON) -> JSON:
     return out
 
 
+#: run ids some target was given rather than made: other targets (concurrent clients of one example) write under
+#: them too, so the cleanup of any of them sweeps by label
+_SHARED: set[str] = set()
+
+
 class ScopedTarget:
     """adapters.base.Target over another target, confined to one run's names and label."""
 
     def __init__(self, inner: Target, run_id: str | None = None, *, scheduler_name: str | None = UNSCHEDULED) -> None:
         self.inner = inner
+        if run_id:
+            _SHARED.add(run_id)
         self.run_id = run_id or new_run_id()
         self.scheduler_name = scheduler_name
         self.name = inner.name
@@ -319,13 +326,14 @@ class ScopedTarget:
         return found
 
     def cleanup(self, *, sweep: bool = False) -> list[str]:
-        """Delete everything this run created, and, when a write's outcome was unknown (or ``sweep``), whatever
-        else carries its label; returns what could not be deleted (and why). Only objects of this run are read,
-        changed (finalizers cleared) or deleted. Each is deleted with grace 0 first; one that a finalizer holds
-        (the delete's answer shows it still there) has its finalizers cleared from that answer and goes."""
+        """Delete everything this run created, and whatever else carries its label when a write's outcome was
+        unknown, when the run id is shared with other targets (given, not made here), or with ``sweep``; returns
+        what could not be deleted (and why). Only objects of this run are read, changed (finalizers cleared) or
+        deleted. Each is deleted with grace 0 first; one that a finalizer holds (the delete's answer shows it still
+        there) has its finalizers cleared from that answer and goes."""
         left: list[str] = []
         order = {r.plural: i for i, r in enumerate(RESOURCES)}
-        todo = self._created | (self._labelled() if self._unsure or sweep else set())
+        todo = self._created | (self._labelled() if self._unsure or sweep or self.run_id in _SHARED else set())
         options = {"kind": "DeleteOptions", "apiVersion": "v1", "gracePeriodSeconds": 0}
         for resource, ns, name in sorted(todo, key=lambda k: (order.get(k[0], 9), k[1] or "", k[2])):
             resp = self.inner.delete(resource, ns, name, options=options)

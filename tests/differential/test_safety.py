@@ -74,11 +74,17 @@ def test_cleanup_sweeps_what_carries_the_run_label_only() -> None:
     stored_list = inner.list
     assert t.cleanup() == []
     assert inner.get("nodes", None, "lost-ksafe01").code == 404
-    # with every answer received, nothing is listed: what the run created is known
+    # a run id made by the target, every answer received: nothing is listed, what the run created is known
     listed = []
     inner.list = lambda *a, **k: listed.append(a) or stored_list(*a, **k)
-    t.create("nodes", None, {"metadata": {"name": "known"}})
-    assert t.cleanup() == [] and listed == [] and inner.get("nodes", None, "known-ksafe01").code == 404
+    own = ScopedTarget(inner)
+    own.create("nodes", None, {"metadata": {"name": "known"}})
+    assert own.cleanup() == [] and listed == [] and inner.get("nodes", None, own.outward_name("known")).code == 404
+    # a run id shared with another target (concurrent clients of one example): what the other created goes too
+    other = ScopedTarget(inner, run_id=own.run_id)
+    other.create("nodes", None, {"metadata": {"name": "theirs-too"}})
+    assert own.cleanup() == [] and listed and inner.get("nodes", None, own.outward_name("theirs-too")).code == 404
+    inner.list = stored_list
     assert inner.get("namespaces", None, "ns-a-ksafe01").code == 404
     # never read-modify-written, never deleted
     assert inner.get("nodes", None, "theirs").body == before
