@@ -154,6 +154,9 @@ def _resource_list(group: str) -> JSON:
         if res.plural == "pods":
             resources.append({"name": "pods/binding", "singularName": "", "namespaced": True,
                               "kind": "Binding", "verbs": ["create"]})
+        if res.plural in STATUS_SUBRESOURCE:
+            resources.append({"name": f"{res.plural}/status", "singularName": "", "namespaced": res.namespaced,
+                              "kind": res.kind, "verbs": ["get", "patch", "update"]})
     return {"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": gv, "resources": resources}
 
 
@@ -192,12 +195,18 @@ class Route:
     the URL has the deprecated ``watch/`` prefix, which serves only watches."""
 
     def __init__(self, res: Resource, namespace: str | None, name: str | None, binding: bool = False,
-                 watch: bool = False) -> None:
+                 watch: bool = False, subresource: str = "") -> None:
         self.res = res
         self.namespace = namespace
         self.name = name
         self.binding = binding
         self.watch = watch
+        #: "status" for pods/{name}/status and nodes/{name}/status (GET, PUT, PATCH)
+        self.subresource = subresource
+
+
+#: the resources served with a status subresource (pkg/registry/core/{pod,node}/storage/storage.go: StatusREST)
+STATUS_SUBRESOURCE = ("pods", "nodes")
 
 
 def route(path: str) -> Route:
@@ -221,7 +230,7 @@ def route(path: str) -> Route:
         # URL again under "watch/" (deprecated; no subresource, and the older namespaces/{ns}/bindings is no
         # collection of its own)
         r = route(f"{_GROUP_PREFIX[group]}/{'/'.join(parts[1:])}")
-        if r.binding or r.watch:
+        if r.binding or r.watch or r.subresource:
             raise _not_found()
         return Route(r.res, r.namespace, r.name, watch=True)
 
@@ -246,12 +255,16 @@ def route(path: str) -> Route:
             return Route(res, ns, tail[0])
         if len(tail) == 2 and res.plural == "pods" and tail[1] == "binding":
             return Route(res, ns, tail[0], binding=True)
+        if len(tail) == 2 and res.plural in STATUS_SUBRESOURCE and tail[1] == "status":
+            return Route(res, ns, tail[0], subresource="status")
         raise _not_found()
     res = lookup(parts[0])
     if len(parts) == 1:
         return Route(res, None, None)
     if len(parts) == 2 and not res.namespaced:
         return Route(res, None, parts[1])
+    if len(parts) == 3 and not res.namespaced and res.plural in STATUS_SUBRESOURCE and parts[2] == "status":
+        return Route(res, None, parts[1], subresource="status")
     raise _not_found()
 
 
@@ -1036,6 +1049,8 @@ class APIApp:
                 raise _method_not_allowed()
             # apiserver/pkg/endpoints/handlers/get.go: ListResource with forceWatch -- a watch whatever ?watch says
             return self._watch(environ, start_response, r, q)
+        if r.subresource and method not in ("GET", "PUT", "PATCH"):
+            raise _method_not_allowed()
         if method == "GET":
             if r.binding:
                 raise _method_not_allowed()
@@ -1048,7 +1063,8 @@ class APIApp:
                                       continue_=q.get("continue", ""), resource_version=q.get("resourceVersion", ""),
                                       resource_version_match=q.get("resourceVersionMatch", ""))
             else:
-                reply = self.api.get(r.res.plural, r.namespace, r.name, q.get("resourceVersion", ""))
+                reply = self.api.get(r.res.plural, r.namespace, r.name, q.get("resourceVersion", ""),
+                                     subresource=r.subresource)
         elif method == "POST":
             if r.name is not None and not r.binding:
                 raise _method_not_allowed()
@@ -1066,7 +1082,7 @@ class APIApp:
                 raise _method_not_allowed()
             _check_input_type(environ)
             reply = self.api.update(r.res.plural, r.namespace, r.name, _decode_json(_read_body(environ)),
-                                    dry_run=_dry_run(environ))
+                                    dry_run=_dry_run(environ), subresource=r.subresource)
         elif method == "PATCH":
             if r.name is None or r.binding:
                 raise _method_not_allowed()
@@ -1091,7 +1107,8 @@ class APIApp:
         except (UnicodeDecodeError, ValueError, RecursionError):
             raise _bad_request("invalid JSON patch") from None
         assert r.name is not None
-        return self.api.patch(r.res.plural, r.namespace, r.name, kind, body, dry_run=_dry_run(environ))
+        return self.api.patch(r.res.plural, r.namespace, r.name, kind, body, dry_run=_dry_run(environ),
+                              subresource=r.subresource)
 
     def _reply(self, start_response: StartResponse, reply: Reply) -> list[bytes]:
         return self._json(start_response, reply.code, reply.body)

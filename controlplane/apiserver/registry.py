@@ -697,7 +697,7 @@ class Store:
                 kept = new.setdefault("spec", {})
                 for field_name, value_ in stored["spec"].items():
                     kept.setdefault(field_name, value_)
-            errs = _meta_errors(new_meta, self.strategy.canonical_labels) + self.strategy.validate(new)
+            errs = _meta_errors(new_meta, self.strategy.canonical_labels) + self.strategy.validate_update(new, stored)
             if old_meta.get("deletionTimestamp"):
                 # apimachinery/pkg/api/validation/objectmeta.go: ValidateNoNewFinalizers
                 added = sorted(set(new_meta.get("finalizers", [])) - set(old_meta.get("finalizers", [])))

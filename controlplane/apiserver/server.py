@@ -29,7 +29,7 @@ from .errors import (
 )
 from .registry import Context, Store, parse_resource_version
 from .storage import Compacted, DryRunStorage, MemoryStorage, Storage
-from .strategies import STRATEGIES
+from .strategies import STATUS_STRATEGIES, STRATEGIES
 from .watch import Watcher, held_fanout, queued_fanout
 
 JSON = dict[str, Any]
@@ -66,6 +66,7 @@ class APIServer:
         self.faults = faults if isinstance(faults, FaultSet) else FaultSet(faults)
         self._ctx = Context(self.storage, clock, uid_factory, self.faults)
         self._stores = {plural: Store(self._ctx, s) for plural, s in STRATEGIES.items()}
+        self._status_stores = {plural: Store(self._ctx, s) for plural, s in STATUS_STRATEGIES.items()}
         self._lock = threading.RLock()
         #: what a seeded concurrency fault's window does while the lock is released: a moment's sleep, so that
         #: requests on other threads get in; a deterministic harness sets its own (it picks who runs next)
@@ -81,10 +82,16 @@ class APIServer:
         finally:
             self._lock.acquire()
 
-    def _store(self, resource: str, namespace: str | None, *, listing: bool = False) -> Store:
+    def _store(self, resource: str, namespace: str | None, *, listing: bool = False, subresource: str = "") -> Store:
         store = self._stores.get(resource)
         if store is None:
             raise UnknownResource()
+        if subresource:
+            # the status subresource of pods and nodes (pkg/registry/core/pod/storage/storage.go: StatusREST,
+            # node/storage/storage.go: StatusREST); no other subresource is served through these verbs
+            store = self._status_stores.get(resource) if subresource == "status" else None
+            if store is None:
+                raise UnknownResource()
         # a namespaced object needs a namespace in its URL, a cluster-scoped one must not have one
         if store.res.namespaced and namespace is None and not listing:
             raise UnknownResource()
@@ -92,7 +99,8 @@ class APIServer:
             raise UnknownResource()
         return store
 
-    def _writer(self, resource: str, namespace: str | None, options_kind: str, dry_run: list[str] | None) -> Store:
+    def _writer(self, resource: str, namespace: str | None, options_kind: str, dry_run: list[str] | None,
+                subresource: str = "") -> Store:
         """The store a write goes to: the real one, or for a dry run one whose storage keeps nothing.
 
         ``dry_run`` holds every dryRun value of the request (the URL's, and a delete's DeleteOptions'); each must
@@ -102,7 +110,7 @@ class APIServer:
         if dry_run and any(v != "All" for v in dry_run):
             raise Invalid(f"{options_kind}.meta.k8s.io", "meta.k8s.io", options_kind, "",
                           [not_supported("dryRun", list(dry_run), ["All"])])
-        store = self._store(resource, namespace)
+        store = self._store(resource, namespace, subresource=subresource)
         if not dry_run:
             return store
         return Store(replace(self._ctx, storage=DryRunStorage(self.storage), dry=True), store.strategy)
@@ -133,13 +141,14 @@ class APIServer:
         return self._call(201, lambda: self._writer(resource, namespace, "CreateOptions", dry_run).create(
             namespace, body))
 
-    def get(self, resource: str, namespace: str | None, name: str, resource_version: str = "") -> Reply:
+    def get(self, resource: str, namespace: str | None, name: str, resource_version: str = "", *,
+            subresource: str = "") -> Reply:
         """A get reads storage whatever the resourceVersion asks (the newest object is a right answer to any of
         them); a resourceVersion the storage cannot parse is refused first, as for a list."""
 
         def run() -> Any:
             parse_resource_version(resource_version or "")
-            return self._store(resource, namespace).get(namespace, name)
+            return self._store(resource, namespace, subresource=subresource).get(namespace, name)
 
         return self._call(200, run)
 
@@ -152,12 +161,14 @@ class APIServer:
             resource_version=resource_version or "", resource_version_match=resource_version_match or ""))
 
     def update(self, resource: str, namespace: str | None, name: str, body: Any,
-               dry_run: list[str] | None = None) -> Reply:
+               dry_run: list[str] | None = None, *, subresource: str = "") -> Reply:
+        """PUT; with ``subresource="status"`` the object's status subresource (pods and nodes)."""
         created = False
 
         def run() -> Any:
             nonlocal created
-            obj, created = self._writer(resource, namespace, "UpdateOptions", dry_run).put(namespace, name, body)
+            store = self._writer(resource, namespace, "UpdateOptions", dry_run, subresource)
+            obj, created = store.put(namespace, name, body)
             return obj
 
         reply = self._call(200, run)
@@ -165,11 +176,11 @@ class APIServer:
         return Reply(201, reply.body) if created and reply.code == 200 else reply
 
     def patch(self, resource: str, namespace: str | None, name: str, patch_type: str, body: Any,
-              dry_run: list[str] | None = None) -> Reply:
+              dry_run: list[str] | None = None, *, subresource: str = "") -> Reply:
         """PATCH with ``patch_type`` "merge", "json", "strategic" (or the media type itself) and a decoded body."""
 
         def run() -> Any:
-            store = self._writer(resource, namespace, "PatchOptions", dry_run)
+            store = self._writer(resource, namespace, "PatchOptions", dry_run, subresource)
             # apiserver/pkg/endpoints/handlers/patch.go: PatchResource -- an unsupported type is a 415 first
             kind = patch_ops.media_type(patch_type)
             return store.patch(namespace, name, kind, body)

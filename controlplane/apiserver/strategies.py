@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from . import fields, resources, validation
-from .errors import FieldError, invalid_value, not_supported, required
+from .errors import FieldError, forbidden, invalid_value, not_supported, required
 from .meta import JSON, _cannot_handle, expect, normalize_micro_time
 from .resources import Resource
 
@@ -41,6 +41,10 @@ class Strategy:
 
     def validate(self, obj: JSON) -> list[FieldError]:
         return []
+
+    def validate_update(self, new: JSON, old: JSON) -> list[FieldError]:
+        """What an update is checked against; by default what a create is."""
+        return self.validate(new)
 
     def grace_period(self, obj: JSON, asked: int | None) -> int:
         # apiserver/pkg/registry/rest/delete.go: BeforeDelete -- no graceful strategy means delete at once
@@ -354,6 +358,79 @@ class LeaseStrategy(Strategy):
         return errs
 
 
+TERMINAL_PHASES = ("Succeeded", "Failed")
+SYSTEM_CONDITIONS = ("PodScheduled", "Ready", "Initialized")
+
+
+class PodStatusStrategy(PodStrategy):
+    """pods/status: the kubelet's way to write what it sees (pkg/registry/core/pod/strategy.go:
+    podStatusStrategy)."""
+
+    def prepare_for_update(self, new: JSON, old: JSON) -> None:
+        # podStatusStrategy.PrepareForUpdate -- spec and ownerReferences are the stored ones; the generation is
+        # therefore never bumped; a status that leaves out the QoS class gets the stored one back
+        _keep(new, old, "spec")
+        meta, old_meta = new["metadata"], old["metadata"]
+        _keep(meta, old_meta, "ownerReferences")
+        meta["generation"] = old_meta.get("generation", 1)
+        status = new.setdefault("status", {})
+        if not status.get("qosClass") and (old.get("status") or {}).get("qosClass"):
+            status["qosClass"] = old["status"]["qosClass"]
+
+    def validate(self, obj: JSON) -> list[FieldError]:
+        return []  # the spec is the stored one, validated when it was written
+
+    def validate_update(self, new: JSON, old: JSON) -> list[FieldError]:
+        # pkg/apis/core/validation/validation.go: ValidatePodStatusUpdate, for the fields a kubelet writes here
+        status, old_status = new.get("status") or {}, old.get("status") or {}
+        errs: list[FieldError] = []
+        for i, cond in enumerate(status.get("conditions") or []):
+            # validatePodConditions -- a condition type of the system's own is taken as it is, any other must be
+            # a qualified name (the path's "Type" is upstream's spelling)
+            kind = cond.get("type") if isinstance(cond, dict) else None
+            if isinstance(kind, str) and kind not in SYSTEM_CONDITIONS:
+                errs.extend(invalid_value(f"status.conditions[{i}].Type", kind, m) for m in validation.label_key(kind))
+        errs.extend(_container_state_transitions(new.get("spec") or {}, status, old_status))
+        ips = status.get("hostIPs")
+        if isinstance(ips, list) and ips and isinstance(ips[0], dict) and ips[0].get("ip") != status.get("hostIP"):
+            # validateHostIPs -- hostIP is the first of hostIPs
+            errs.append(invalid_value("status.hostIPs[0].ip", ips[0].get("ip"), "must be equal to `hostIP`"))
+        if (old_status.get("qosClass") or "") != (status.get("qosClass") or ""):
+            errs.append(invalid_value("status.qosClass", status.get("qosClass") or "", "field is immutable"))
+        return errs
+
+
+def _container_state_transitions(spec: JSON, status: JSON, old_status: JSON) -> list[FieldError]:
+    """validation.go: ValidateContainerStateTransition -- where the pod's restart policy would not restart a
+    container, a terminated container may not be reported running or waiting again (Never: any exit; OnFailure:
+    exit code 0)."""
+    policy = spec.get("restartPolicy") or "Always"
+    if policy == "Always":
+        return []
+    errs: list[FieldError] = []
+    new_statuses = [c for c in status.get("containerStatuses") or [] if isinstance(c, dict)]
+    for i, old in enumerate(old_status.get("containerStatuses") or []):
+        ended = ((old or {}).get("state") or {}).get("terminated") if isinstance(old, dict) else None
+        if not isinstance(ended, dict) or (policy == "OnFailure" and ended.get("exitCode", 0) != 0):
+            continue
+        for c in new_statuses:
+            if c.get("name") == old.get("name") and not (c.get("state") or {}).get("terminated"):
+                # the path indexes the old list, as upstream's does
+                errs.append(forbidden(f"status.containerStatuses[{i}].state",
+                                      "may not be transitioned to non-terminated state"))
+    return errs
+
+
+class NodeStatusStrategy(NodeStrategy):
+    """nodes/status: heartbeats and conditions (pkg/registry/core/node/strategy.go: nodeStatusStrategy)."""
+
+    def prepare_for_update(self, new: JSON, old: JSON) -> None:
+        # nodeStatusStrategy.PrepareForUpdate -- the spec is the stored one
+        _keep(new, old, "spec")
+
+
 STRATEGIES: dict[str, Strategy] = {
     s.resource.plural: s for s in (PodStrategy(), NamespaceStrategy(), NodeStrategy(), LeaseStrategy())
 }
+#: the resources with a status subresource, and its strategy
+STATUS_STRATEGIES: dict[str, Strategy] = {s.resource.plural: s for s in (PodStatusStrategy(), NodeStatusStrategy())}

@@ -86,7 +86,8 @@ def test_discovery(server: HTTPAPIServer) -> None:
     core = get("/api/v1")
     assert core["kind"] == "APIResourceList" and core["groupVersion"] == "v1"
     names = {r["name"]: r for r in core["resources"]}
-    assert set(names) == {"namespaces", "nodes", "pods", "pods/binding"}
+    assert set(names) == {"namespaces", "nodes", "nodes/status", "pods", "pods/binding", "pods/status"}
+    assert names["pods/status"]["verbs"] == ["get", "patch", "update"] and not names["nodes/status"]["namespaced"]
     assert names["pods"]["namespaced"] and not names["nodes"]["namespaced"] and names["pods"]["kind"] == "Pod"
     assert "watch" in names["pods"]["verbs"] and names["pods/binding"]["verbs"] == ["create"]
     groups = get("/apis")
@@ -95,6 +96,32 @@ def test_discovery(server: HTTPAPIServer) -> None:
     coord = get("/apis/coordination.k8s.io/v1")
     assert coord["groupVersion"] == "coordination.k8s.io/v1"
     assert [(r["name"], r["kind"], r["namespaced"]) for r in coord["resources"]] == [("leases", "Lease", True)]
+
+
+def test_status_subresource(server: HTTPAPIServer) -> None:
+    u, h = server.url, auth()
+    requests.post(u + "/api/v1/namespaces", json={"metadata": {"name": "st"}}, headers=h, timeout=10)
+    body = {"metadata": {"name": "p"}, "spec": {"restartPolicy": "Never", "containers": [{"name": "c", "image": "i"}]}}
+    created = requests.post(u + "/api/v1/namespaces/st/pods", json=body, headers=h, timeout=10).json()
+    # a PUT of the status keeps the spec; a PUT of the pod keeps the status
+    sent = {**created, "spec": {**created["spec"], "restartPolicy": "Always"},
+            "status": {"phase": "Running", "hostIP": "10.0.0.1"}}
+    r = requests.put(u + "/api/v1/namespaces/st/pods/p/status", json=sent, headers=h, timeout=10)
+    assert r.status_code == 200, r.text
+    assert r.json()["status"]["phase"] == "Running" and r.json()["spec"]["restartPolicy"] == "Never"
+    got = requests.get(u + "/api/v1/namespaces/st/pods/p/status", headers=h, timeout=10).json()
+    assert got["status"]["hostIP"] == "10.0.0.1"
+    r = requests.patch(u + "/api/v1/namespaces/st/pods/p/status", json={"status": {"phase": "Succeeded"}},
+                       headers={**h, "Content-Type": "application/merge-patch+json"}, timeout=10)
+    assert r.status_code == 200 and r.json()["status"]["phase"] == "Succeeded"
+    assert requests.delete(u + "/api/v1/namespaces/st/pods/p/status", headers=h, timeout=10).status_code == 405
+    assert requests.get(u + "/api/v1/namespaces/st/leases/l/status", headers=h, timeout=10).status_code == 404
+    node = requests.post(u + "/api/v1/nodes", json={"metadata": {"name": "n1"}}, headers=h, timeout=10).json()
+    node["status"] = {"conditions": [{"type": "Ready", "status": "True"}]}
+    node["spec"] = {"unschedulable": True}
+    r = requests.put(u + "/api/v1/nodes/n1/status", json=node, headers=h, timeout=10)
+    assert r.status_code == 200 and r.json()["status"]["conditions"][0]["type"] == "Ready"
+    assert not r.json().get("spec", {}).get("unschedulable")
 
 
 def test_crud_and_wall_clock(server: HTTPAPIServer) -> None:
