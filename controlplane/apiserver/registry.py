@@ -672,6 +672,8 @@ class Store:
             self._stamp(new, namespace)
             new_meta, old_meta = new["metadata"], old["metadata"]
             new_meta.pop("resourceVersion", None)
+            for f in self.strategy.cleared_on_update:
+                new_meta.pop(f, None)
             # apiserver/pkg/registry/rest/update.go: BeforeUpdate puts back an empty uid, a deletionTimestamp once
             # there is one and an absent deletionGracePeriodSeconds; anything else changed is refused
             # (apimachinery/pkg/api/validation/objectmeta.go: ValidateObjectMetaAccessorUpdate)

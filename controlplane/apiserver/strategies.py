@@ -29,6 +29,9 @@ class Strategy:
     # AllowUnconditionalUpdate (a PUT without resourceVersion overwrites)
     allow_create_on_update = False
     allow_unconditional_update = True
+    # metadata the strategy's PrepareForUpdate clears from the body before the registry compares what an update may
+    # not change (whatever is sent there then changes nothing)
+    cleared_on_update: tuple[str, ...] = ()
 
     def check_types(self, body: JSON) -> None:
         """Resource-specific body shapes the decoder would refuse (400)."""
@@ -366,6 +369,10 @@ class PodStatusStrategy(PodStrategy):
     """pods/status: the kubelet's way to write what it sees (pkg/registry/core/pod/strategy.go:
     podStatusStrategy)."""
 
+    # podStatusStrategy.PrepareForUpdate sets DeletionTimestamp to nil; rest/update.go BeforeUpdate then restores
+    # the stored one, so a status write never changes it, nor is refused for it
+    cleared_on_update = ("deletionTimestamp",)
+
     def prepare_for_update(self, new: JSON, old: JSON) -> None:
         # podStatusStrategy.PrepareForUpdate -- spec and ownerReferences are the stored ones; the generation is
         # therefore never bumped; a status that leaves out the QoS class gets the stored one back
@@ -390,34 +397,40 @@ class PodStatusStrategy(PodStrategy):
             kind = cond.get("type") if isinstance(cond, dict) else None
             if isinstance(kind, str) and kind not in SYSTEM_CONDITIONS:
                 errs.extend(invalid_value(f"status.conditions[{i}].Type", kind, m) for m in validation.label_key(kind))
+        if (old_status.get("qosClass") or "") != (status.get("qosClass") or ""):
+            # the QoS class is immutable (checked before the containers, as upstream does)
+            errs.append(invalid_value("status.qosClass", status.get("qosClass") or "", "field is immutable"))
         errs.extend(_container_state_transitions(new.get("spec") or {}, status, old_status))
         ips = status.get("hostIPs")
         if isinstance(ips, list) and ips and isinstance(ips[0], dict) and ips[0].get("ip") != status.get("hostIP"):
             # validateHostIPs -- hostIP is the first of hostIPs
             errs.append(invalid_value("status.hostIPs[0].ip", ips[0].get("ip"), "must be equal to `hostIP`"))
-        if (old_status.get("qosClass") or "") != (status.get("qosClass") or ""):
-            errs.append(invalid_value("status.qosClass", status.get("qosClass") or "", "field is immutable"))
         return errs
 
 
 def _container_state_transitions(spec: JSON, status: JSON, old_status: JSON) -> list[FieldError]:
-    """validation.go: ValidateContainerStateTransition -- where the pod's restart policy would not restart a
-    container, a terminated container may not be reported running or waiting again (Never: any exit; OnFailure:
-    exit code 0)."""
+    """validation.go: ValidateContainerStateTransition as it runs with the ContainerRestartRules gate on (the
+    default since v1.35) -- a container reported terminated may be reported running or waiting again only if it
+    would be restarted after that exit (pkg/api/v1/pod/util.go: ContainerShouldRestart, decided here by the pod's
+    restartPolicy, Always when unset); a status naming no container of the spec never may. Each terminated
+    status is refused once, at its index in the old list, whatever number of new statuses name it."""
+    by_name = {c.get("name"): c for c in spec.get("containers") or [] if isinstance(c, dict)}
     policy = spec.get("restartPolicy") or "Always"
-    if policy == "Always":
-        return []
     errs: list[FieldError] = []
-    new_statuses = [c for c in status.get("containerStatuses") or [] if isinstance(c, dict)]
     for i, old in enumerate(old_status.get("containerStatuses") or []):
-        ended = ((old or {}).get("state") or {}).get("terminated") if isinstance(old, dict) else None
-        if not isinstance(ended, dict) or (policy == "OnFailure" and ended.get("exitCode", 0) != 0):
+        state = (old.get("state") or {}) if isinstance(old, dict) else {}
+        ended = state.get("terminated") if isinstance(state, dict) else None
+        if not isinstance(ended, dict):
             continue
-        for c in new_statuses:
-            if c.get("name") == old.get("name") and not (c.get("state") or {}).get("terminated"):
-                # the path indexes the old list, as upstream's does
+        for c in status.get("containerStatuses") or []:
+            if not isinstance(c, dict) or c.get("name") != old.get("name") or (c.get("state") or {}).get("terminated"):
+                continue
+            code = ended.get("exitCode") or 0
+            restarts = old.get("name") in by_name and (policy == "Always" or policy == "OnFailure" and code != 0)
+            if not restarts:
                 errs.append(forbidden(f"status.containerStatuses[{i}].state",
                                       "may not be transitioned to non-terminated state"))
+            break
     return errs
 
 
@@ -427,6 +440,21 @@ class NodeStatusStrategy(NodeStrategy):
     def prepare_for_update(self, new: JSON, old: JSON) -> None:
         # nodeStatusStrategy.PrepareForUpdate -- the spec is the stored one
         _keep(new, old, "spec")
+
+    def validate_update(self, new: JSON, old: JSON) -> list[FieldError]:
+        # pkg/apis/core/validation/validation.go: ValidateNodeUpdate -- besides the (stored, already valid) taints,
+        # no address may be listed twice; the value shown is the internal NodeAddress, without json tags
+        errs = self.validate(new)
+        seen: set[tuple[Any, Any]] = set()
+        for i, address in enumerate((new.get("status") or {}).get("addresses") or []):
+            if not isinstance(address, dict):
+                continue
+            pair = (address.get("type") or "", address.get("address") or "")
+            if pair in seen:
+                errs.append(FieldError("FieldValueDuplicate", f"status.addresses[{i}]", "",
+                                       {"Type": pair[0], "Address": pair[1]}, True))
+            seen.add(pair)
+        return errs
 
 
 STRATEGIES: dict[str, Strategy] = {
