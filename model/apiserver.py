@@ -636,8 +636,12 @@ class APIModel:
         return Expect(verb, 400, status=st.bad_request(
             f"invalid resource version: resourceVersion: Invalid value: {go_quote(rv)}: {detail}"))
 
-    def get(self, plural: str, namespace: str | None, name: str, resource_version: str = "") -> Expect:
+    def get(self, plural: str, namespace: str | None, name: str, resource_version: str = "",
+            subresource: str = "") -> Expect:
+        """GET the object; ``subresource="status"`` reads the same whole object at ``.../status``
+        (pkg/registry/core/pod/storage/storage.go and node/storage/storage.go: StatusREST.Get is the store's Get)."""
         res = resource(plural)
+        _served_subresource(res, subresource)
         refused = self.malformed_resource_version("get", resource_version)
         if refused is not None:
             return refused
@@ -710,9 +714,13 @@ class APIModel:
 
     # ----- update -----------------------------------------------------------------------------
 
-    def update(self, plural: str, namespace: str | None, name: str, body: JSON, patched: bool = False) -> Expect:
-        """PUT ``body``; ``patched``: the object a PATCH made of the stored one (its uid is no precondition)."""
+    def update(self, plural: str, namespace: str | None, name: str, body: JSON, patched: bool = False,
+               subresource: str = "") -> Expect:
+        """PUT ``body``; ``patched``: the object a PATCH made of the stored one (its uid is no precondition);
+        ``subresource="status"``: the write goes to the object's status subresource, through the same store
+        (GuaranteedUpdate, preconditions, no create on update) with the status strategy of pods or nodes."""
         res = resource(plural)
+        status_write = _served_subresource(res, subresource)
         stored = self.lookup(plural, namespace, name)
         meta = body.get("metadata") or {}
         if meta.get("name") != name:
@@ -761,6 +769,11 @@ class APIModel:
             return Expect("update", 409, rule=OPTIMISTIC, status=st.stale_update(res, name),
                           why="resourceVersion in the body is not the stored one")
 
+        if status_write and res is PODS:
+            # pkg/registry/core/pod/strategy.go: podStatusStrategy.PrepareForUpdate clears the deletionTimestamp
+            # sent before rest/update.go BeforeUpdate puts the stored one back: whatever is sent is no change
+            # (measured on v1.37.2: 200 and no write, for a pod being deleted and for one that is not)
+            meta = {k: v for k, v in meta.items() if k != "deletionTimestamp"}
         immutable = _immutable_meta_errors(meta, smeta, self.go_values)
         if immutable:
             # the metadata's own values are validated before the immutable fields are compared: a pod carrying an
@@ -782,7 +795,9 @@ class APIModel:
             else:
                 nm.pop(f, None)
         nm["resourceVersion"] = smeta.get("resourceVersion")
-        if res is PODS:
+        if status_write:
+            self._prepare_status_write(res, new, stored)
+        elif res is PODS:
             # pkg/registry/core/pod/strategy.go: PrepareForUpdate keeps status; nodeName is set only by binding
             new["status"] = clone(stored.get("status", {}))
             spec = new.setdefault("spec", {})
@@ -814,13 +829,18 @@ class APIModel:
             nm.setdefault("labels", {})["kubernetes.io/metadata.name"] = name
         _prune_meta(nm)
         invalid = _value_errors(res, nm, new.get("spec"), self.release)
+        # apimachinery/pkg/api/validation/objectmeta.go: ValidateObjectMetaUpdate validates the labels and
+        # annotations as on create, and the strategy's ValidateUpdate the spec (one cause each: v1.37.2). A
+        # release stores invalid annotations a binding brought (binding-stores-invalid-annotations), so several
+        # may be refused at once, in the order Go walks the map
+        any_order = True
+        if status_write:
+            invalid = self._status_write_causes(res, invalid, new, stored)
+            any_order = sum(c[1] in ("metadata.labels", "metadata.annotations") for c in invalid) > 1
+        elif invalid:
+            invalid = self._invalid_update_causes(res, invalid)
         if invalid:
-            # apimachinery/pkg/api/validation/objectmeta.go: ValidateObjectMetaUpdate validates the labels and
-            # annotations as on create, and the strategy's ValidateUpdate the spec (one cause each: v1.37.2). A
-            # release stores invalid annotations a binding brought (binding-stores-invalid-annotations), so several
-            # may be refused at once, in the order Go walks the map
-            return Expect("update", 422, status=st.invalid(res, name, self._invalid_update_causes(res, invalid),
-                                                           any_order=True),
+            return Expect("update", 422, status=st.invalid(res, name, invalid, any_order=any_order),
                           why="an invalid value is refused")
 
         if smeta.get("deletionTimestamp"):
@@ -865,15 +885,59 @@ class APIModel:
 
         return Expect("update", 200, rule=MATCHES, obj=new, fresh_rv=True, commit=commit)
 
+    def _prepare_status_write(self, res: Resource, new: JSON, stored: JSON) -> None:
+        """What a status write keeps of the stored object besides the server-owned metadata: the spec (so the
+        generation does not move), a pod's ownerReferences, and a pod's QoS class where the write leaves it out.
+        Labels, annotations and finalizers are taken from the body as on the main resource (measured on v1.37.2:
+        a status PUT that changes a pod's labels stores them)."""
+        # pkg/registry/core/pod/strategy.go: podStatusStrategy.PrepareForUpdate;
+        # pkg/registry/core/node/strategy.go: nodeStatusStrategy.PrepareForUpdate
+        if "spec" in stored:
+            new["spec"] = clone(stored["spec"])
+        else:
+            new.pop("spec", None)
+        if res is not PODS:
+            if not isinstance(new.get("status"), dict):
+                new.pop("status", None)
+            return
+        nm, smeta = new["metadata"], stored["metadata"]
+        if "ownerReferences" in smeta:
+            nm["ownerReferences"] = clone(smeta["ownerReferences"])
+        else:
+            nm.pop("ownerReferences", None)
+        status = new.get("status")
+        if not isinstance(status, dict):
+            status = new["status"] = {}
+        kept = (stored.get("status") or {}).get("qosClass")
+        if not status.get("qosClass") and kept and self.release >= releases.POD_QOS_CLASS_KEPT:
+            status["qosClass"] = kept  # model/releases.py: POD_QOS_CLASS_KEPT
+
+    def _status_write_causes(self, res: Resource, meta_causes: list[tuple[str, str, str]], new: JSON,
+                             stored: JSON) -> list[tuple[str, str, str]]:
+        """Why a status write is refused, in the order of the answer: the metadata's values (rest/update.go:
+        validateCommonFields, then the status strategy's ValidateObjectMetaUpdate: three times before 1.37, once
+        from 1.37 on, model/releases.py SINGLE_META_UPDATE_CAUSES), then what the status strategy checks of the
+        status (measured on v1.37.2: a label cause first, then the status causes)."""
+        if res is PODS:
+            status_causes = _pod_status_errors(new, stored, self.release)
+        else:
+            status_causes = _node_status_errors(new, self.go_values)
+        if self.release < releases.SINGLE_META_UPDATE_CAUSES:
+            meta_causes = meta_causes * 3
+        return meta_causes + status_causes
+
     # ----- patch ------------------------------------------------------------------------------
 
-    def patch(self, plural: str, namespace: str | None, name: str, patch_type: str, body: Any) -> Expect:
+    def patch(self, plural: str, namespace: str | None, name: str, patch_type: str, body: Any,
+              subresource: str = "") -> Expect:
         """PATCH with a JSON merge patch ("merge", RFC 7386) or a JSON patch ("json", RFC 6902).
 
         apiserver/pkg/endpoints/handlers/patch.go: the patch is applied to the stored object as a client reads
-        it (resourceVersion included), and the result goes through update (store.go: Update).
+        it (resourceVersion included), and the result goes through update (store.go: Update); at
+        ``subresource="status"`` the patch is applied to the whole object too, and the update is a status write.
         """
         res = resource(plural)
+        _served_subresource(res, subresource)
         stored = self.lookup(plural, namespace, name)
         if stored is None:
             # store.go: Update -- GuaranteedUpdate finds nothing before any patch is applied
@@ -888,7 +952,7 @@ class APIModel:
                 return Expect("patch", 422, status=st.patch_not_applicable(), why="the JSON patch does not apply")
         else:
             raise ValueError(f"the model knows merge and json patches, not {patch_type!r}")
-        expect = self.update(plural, namespace, name, patched, patched=True)
+        expect = self.update(plural, namespace, name, patched, patched=True, subresource=subresource)
         expect.op = "patch"
         return expect
 
@@ -1186,6 +1250,113 @@ class APIModel:
 
     def changes_after(self, plan: WatchPlan) -> list[Change]:
         return [c for c in self.log[plan.start_position:] if plan.covers(c.plural, c.obj)]
+
+
+def _served_subresource(res: Resource, subresource: str) -> bool:
+    """Whether a call names the status subresource; a subresource the model does not know is the caller's
+    mistake (the machines send ``status`` of pods and nodes only)."""
+    if subresource == "status" and res.status_subresource:
+        return True
+    if subresource:
+        raise ValueError(f"the model knows the status subresource of pods and nodes, not {res.plural}/{subresource}")
+    return False
+
+
+#: the pod conditions whose types the system owns, which a status write may carry whatever rule a type follows
+#: (pkg/apis/core/validation/validation.go: validatePodConditions)
+SYSTEM_POD_CONDITIONS = ("PodScheduled", "Ready", "Initialized")
+
+
+def _pod_status_errors(new: JSON, stored: JSON, release: releases.Release) -> list[tuple[str, str, str]]:
+    """What a pods/status write may not store, as causes in pkg/apis/core/validation/validation.go
+    ValidatePodStatusUpdate's order, for the fields the machine writes: each condition type outside the
+    system's own a qualified name (on ``metadata.conditions`` before 1.33, model/releases.py
+    POD_CONDITIONS_STATUS_PATH), the QoS class unchanged (from 1.32, POD_QOS_CLASS_KEPT), no terminated
+    container running again where it would not be restarted (ValidateContainerStateTransition), and hostIP the
+    first of hostIPs (validateHostIPs; the machine sends valid addresses, one or a dual-stack pair)."""
+    status, old_status = new.get("status") or {}, stored.get("status") or {}
+    legacy = release < releases.LABEL_KEY_TEXTS
+    at = "status" if release >= releases.POD_CONDITIONS_STATUS_PATH else "metadata"
+    errs: list[tuple[str, str, str]] = []
+    for i, cond in enumerate(status.get("conditions") or []):
+        kind = cond.get("type") if isinstance(cond, dict) else None
+        if isinstance(kind, str) and kind not in SYSTEM_POD_CONDITIONS:
+            # validation.go: ValidateQualifiedName (the field's name is spelled "Type" upstream)
+            errs += [("FieldValueInvalid", f"{at}.conditions[{i}].Type", f"Invalid value: {go_quote(kind)}: {m}")
+                     for m in label_key_errors(kind, legacy)]
+    if release >= releases.POD_QOS_CLASS_KEPT:
+        qos = str(status.get("qosClass") or "")
+        if qos != (old_status.get("qosClass") or ""):
+            errs.append(("FieldValueInvalid", "status.qosClass", f"Invalid value: {go_quote(qos)}: field is immutable"))
+    errs += _container_transition_errors(stored.get("spec") or {}, status, old_status, release)
+    ips = status.get("hostIPs")
+    if isinstance(ips, list) and ips and isinstance(ips[0], dict):
+        first = str(ips[0].get("ip") or "")
+        if first != (status.get("hostIP") or ""):
+            errs.append(("FieldValueInvalid", "status.hostIPs[0].ip",
+                         f"Invalid value: {go_quote(first)}: must be equal to `hostIP`"))
+    return errs
+
+
+def _terminated(container_status: Any) -> JSON | None:
+    state = container_status.get("state") if isinstance(container_status, dict) else None
+    ended = state.get("terminated") if isinstance(state, dict) else None
+    return ended if isinstance(ended, dict) else None
+
+
+def _restarts(spec: JSON, name: Any, exit_code: int) -> bool:
+    """pkg/api/v1/pod/util.go: ContainerShouldRestart for the container ``name`` of ``spec`` (no restart rules and
+    no container-level policy are sent): the pod's restartPolicy decides, Always when it names none; a name the
+    spec has no container for is never restarted (ValidateContainerStateTransition finds no container)."""
+    if not any(isinstance(c, dict) and c.get("name") == name for c in spec.get("containers") or []):
+        return False
+    policy = spec.get("restartPolicy") or "Always"
+    return policy == "Always" or policy == "OnFailure" and exit_code != 0
+
+
+def _container_transition_errors(spec: JSON, status: JSON, old_status: JSON,
+                                 release: releases.Release) -> list[tuple[str, str, str]]:
+    """validation.go: ValidateContainerStateTransition -- a container the old status shows terminated may be shown
+    running or waiting again only where it would be restarted; the cause indexes the old list. From 1.35 the
+    container's own restart decision and one cause per old status, before the pod's restartPolicy alone and one
+    cause per new status that names it (model/releases.py: CONTAINER_RESTART_RULES)."""
+    cause = ("FieldValueForbidden", "", "Forbidden: may not be transitioned to non-terminated state")
+    new_statuses = [c for c in status.get("containerStatuses") or [] if isinstance(c, dict)]
+    policy = spec.get("restartPolicy") or ""
+    if release < releases.CONTAINER_RESTART_RULES and policy == "Always":
+        return []
+    errs: list[tuple[str, str, str]] = []
+    for i, old in enumerate(old_status.get("containerStatuses") or []):
+        ended = _terminated(old)
+        if ended is None:
+            continue
+        code = ended.get("exitCode") or 0
+        again = [c for c in new_statuses if c.get("name") == old.get("name") and _terminated(c) is None]
+        if release >= releases.CONTAINER_RESTART_RULES:
+            refused = again[:1] if not _restarts(spec, old.get("name"), code) else []
+        else:
+            refused = [] if code != 0 and policy == "OnFailure" else again
+        errs += [(cause[0], f"status.containerStatuses[{i}].state", cause[2]) for _ in refused]
+    return errs
+
+
+def _node_status_errors(new: JSON, go_values: bool = False) -> list[tuple[str, str, str]]:
+    """What a nodes/status write may not store, for the fields the machine writes: an address listed twice
+    (pkg/apis/core/validation/validation.go: ValidateNodeUpdate), shown as the internal NodeAddress in JSON, in Go
+    syntax before 1.34 (model/releases.py: FIELD_VALUES_AS_JSON). The spec is the stored one, validated when it
+    was written."""
+    errs: list[tuple[str, str, str]] = []
+    seen: set[tuple[str, str]] = set()
+    for i, address in enumerate((new.get("status") or {}).get("addresses") or []):
+        if not isinstance(address, dict):
+            continue
+        pair = (str(address.get("type") or ""), str(address.get("address") or ""))
+        if pair in seen:
+            shown = (f"core.NodeAddress{{Type:{go_quote(pair[0])}, Address:{go_quote(pair[1])}}}" if go_values
+                     else json.dumps({"Type": pair[0], "Address": pair[1]}, separators=(",", ":")))
+            errs.append(("FieldValueDuplicate", f"status.addresses[{i}]", f"Duplicate value: {shown}"))
+        seen.add(pair)
+    return errs
 
 
 def _storage_key(res: Resource, namespace: str | None, name: str) -> str:

@@ -84,6 +84,31 @@ UPDATE_MISSING_NOT_FOUND: Release = (1, 34, 0)
 #: measured on v1.29.15.
 TOLERATION_VALUE_CAUSE: Release = (1, 32, 0)
 
+#: pods/status keeps the stored status.qosClass when a write leaves it out, and refuses one that changes it, from 1.32
+#: on (pkg/registry/core/pod/strategy.go: podStatusStrategy.PrepareForUpdate backfills it; pkg/apis/core/validation/
+#: validation.go: ValidatePodStatusUpdate calls ValidateImmutableField on it; kubernetes#127744, for
+#: kubernetes#126662). Before, a status write stores whatever qosClass it carries, none included. Read in
+#: k8s.io/kubernetes v1.31.0 (neither) and v1.32.0 (both).
+POD_QOS_CLASS_KEPT: Release = (1, 32, 0)
+
+#: An invalid condition type in a pods/status write is refused on ``status.conditions[i].Type`` from 1.33 on, and
+#: on ``metadata.conditions[i].Type`` before (pkg/apis/core/validation/validation.go: ValidatePodStatusUpdate called
+#: validatePodConditions with the metadata path in k8s.io/kubernetes v1.32.0 and v1.29.15, with the status path in
+#: v1.33.0).
+POD_CONDITIONS_STATUS_PATH: Release = (1, 33, 0)
+
+#: Which terminated containers a pods/status write may report running or waiting again, from 1.35 on: the one whose
+#: restart policy (the container's, else the pod's; Always when neither says) would restart it after its exit code,
+#: so a status for a name the spec has no container for never may; and each terminated status is refused once,
+#: however many new statuses name it (pkg/apis/core/validation/validation.go: ValidateContainerStateTransition with
+#: AllowContainerRestartPolicyRules, pkg/api/v1/pod/util.go: ContainerShouldRestart; the feature gate
+#: ContainerRestartRules is on by default from 1.35, pkg/features/kube_features.go). Before, only the pod's
+#: restartPolicy counts: Always allows every transition, OnFailure those after a non-zero exit code, and every new
+#: status naming a terminated container is refused on its own. Measured on v1.37.2: a status named "zz" (no such
+#: container) of a restartPolicy Always pod refused running after terminated, two running statuses for one
+#: terminated container refused once.
+CONTAINER_RESTART_RULES: Release = (1, 35, 0)
+
 _VERSION = re.compile(r"^v?(\d+)\.(\d+)\.(\d+)")
 
 

@@ -20,6 +20,9 @@ class Resource:
     # without resourceVersion overwrites (AllowUnconditionalUpdate); pkg/registry/*/strategy.go of each resource
     create_on_update: bool = False
     unconditional_update: bool = True
+    # whether the API serves the object's status subresource, "{plural}/{name}/status" (GET, PUT, PATCH): pods and
+    # nodes (pkg/registry/core/pod/storage/storage.go and node/storage/storage.go: StatusREST)
+    status_subresource: bool = False
 
     @property
     def api_version(self) -> str:
@@ -41,8 +44,8 @@ class Resource:
 
 
 NAMESPACES = Resource("namespaces", "Namespace", "", "v1", False, "label")
-PODS = Resource("pods", "Pod", "", "v1", True, "subdomain")
-NODES = Resource("nodes", "Node", "", "v1", False, "subdomain")
+PODS = Resource("pods", "Pod", "", "v1", True, "subdomain", status_subresource=True)
+NODES = Resource("nodes", "Node", "", "v1", False, "subdomain", status_subresource=True)
 # pkg/registry/coordination/lease/strategy.go: AllowCreateOnUpdate true, AllowUnconditionalUpdate false
 LEASES = Resource("leases", "Lease", "coordination.k8s.io", "v1", True, "subdomain", create_on_update=True,
                   unconditional_update=False)
