@@ -91,9 +91,12 @@ class Target(Protocol):
         """A create; every write takes ``dry_run``, the values of the ``dryRun`` query parameter (None sends
         none; "All" asks for every check and no change, apimachinery/pkg/apis/meta/v1/types.go: CreateOptions)."""
 
-    def get(self, resource: str, namespace: str | None, name: str, *, resource_version: str = "") -> Response:
+    def get(self, resource: str, namespace: str | None, name: str, *, resource_version: str = "",
+            subresource: str = "") -> Response:
         """A get; ``resource_version`` "0" lets the server answer from its cache, any other value asks for an
-        object no older than that revision (apimachinery/pkg/apis/meta/v1/types.go: GetOptions)."""
+        object no older than that revision (apimachinery/pkg/apis/meta/v1/types.go: GetOptions). ``subresource``
+        "status" reads ``{plural}/{name}/status`` (pods and nodes), "" the object's own URL; the same for update
+        and patch."""
 
     def list(
         self, resource: str, namespace: str | None = None, *, label_selector: str | None = None, limit: int = 0,
@@ -104,11 +107,11 @@ class Target(Protocol):
         ``form`` is the URL asked (one of LIST_FORMS): "" the collection, any other a URL with no resource in it."""
 
     def update(self, resource: str, namespace: str | None, name: str, body: JSON, *,
-               dry_run: list[str] | None = None) -> Response: ...
+               dry_run: list[str] | None = None, subresource: str = "") -> Response: ...
 
     def patch(
         self, resource: str, namespace: str | None, name: str, patch: Any, *, patch_type: str = "merge",
-        dry_run: list[str] | None = None
+        dry_run: list[str] | None = None, subresource: str = ""
     ) -> Response:
         """PATCH with ``patch_type`` "merge" (RFC 7386), "json" (RFC 6902) or "strategic"."""
 

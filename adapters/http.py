@@ -251,7 +251,7 @@ class HTTPTarget:
             self._auth = (now, headers)
         return self._auth[1]
 
-    def _path(self, resource: str, namespace: str | None, name: str | None = None) -> str:
+    def _path(self, resource: str, namespace: str | None, name: str | None = None, subresource: str = "") -> str:
         res = BY_PLURAL.get(resource)
         if res is None:
             raise TargetError(f"unknown resource {resource!r}")
@@ -261,6 +261,8 @@ class HTTPTarget:
         path += f"/{resource}"
         if name is not None:
             path += f"/{_seg(name)}"
+        if subresource:
+            path += f"/{_seg(subresource)}"  # pods/{name}/status, nodes/{name}/status
         return path
 
     def _request(self, method: str, path: str, *, body: Any = None, params: dict[str, Any] | None = None,
@@ -338,9 +340,10 @@ class HTTPTarget:
                ) -> Response:
         return self._call("POST", self._path(resource, namespace), body=body, params=_dry(dry_run))
 
-    def get(self, resource: str, namespace: str | None, name: str, *, resource_version: str = "") -> Response:
+    def get(self, resource: str, namespace: str | None, name: str, *, resource_version: str = "",
+            subresource: str = "") -> Response:
         params = {"resourceVersion": resource_version} if resource_version else None
-        return self._call("GET", self._path(resource, namespace, name), params=params)
+        return self._call("GET", self._path(resource, namespace, name, subresource), params=params)
 
     def list(self, resource: str, namespace: str | None = None, *, label_selector: str | None = None,
              limit: int = 0, continue_: str = "", resource_version: str = "",
@@ -366,16 +369,16 @@ class HTTPTarget:
         return self._call("GET", f"{res.prefix}/{form}")
 
     def update(self, resource: str, namespace: str | None, name: str, body: JSON, *,
-               dry_run: list[str] | None = None) -> Response:
-        return self._call("PUT", self._path(resource, namespace, name), body=body, params=_dry(dry_run))
+               dry_run: list[str] | None = None, subresource: str = "") -> Response:
+        return self._call("PUT", self._path(resource, namespace, name, subresource), body=body, params=_dry(dry_run))
 
     def patch(self, resource: str, namespace: str | None, name: str, patch: Any, *,
-              patch_type: str = "merge", dry_run: list[str] | None = None) -> Response:
+              patch_type: str = "merge", dry_run: list[str] | None = None, subresource: str = "") -> Response:
         try:
             content_type = PATCH_CONTENT_TYPES[patch_type]
         except KeyError:
             content_type = patch_type  # a media type given as it is
-        return self._call("PATCH", self._path(resource, namespace, name), body=patch,
+        return self._call("PATCH", self._path(resource, namespace, name, subresource), body=patch,
                           headers={"Content-Type": content_type}, params=_dry(dry_run))
 
     def delete(self, resource: str, namespace: str | None, name: str, *, options: JSON | None = None,

@@ -119,10 +119,11 @@ class InProcessTarget:
                ) -> Response:
         return _response(self.server.create(resource, namespace, body, dry_run=dry_run))
 
-    def get(self, resource: str, namespace: str | None, name: str, *, resource_version: str = "") -> Response:
+    def get(self, resource: str, namespace: str | None, name: str, *, resource_version: str = "",
+            subresource: str = "") -> Response:
         # the bundled server reads storage for every get: the newest object is a right answer whatever the
         # resourceVersion asks (a cache may only answer older for "0"); a malformed one is refused
-        return _response(self.server.get(resource, namespace, name, resource_version))
+        return _response(self.server.get(resource, namespace, name, resource_version, subresource=subresource))
 
     def list(self, resource: str, namespace: str | None = None, *, label_selector: str | None = None,
              limit: int = 0, continue_: str = "", resource_version: str = "",
@@ -148,12 +149,13 @@ class InProcessTarget:
         raise TargetError(f"the bundled router serves {path}, a URL with no resource in it")
 
     def update(self, resource: str, namespace: str | None, name: str, body: JSON, *,
-               dry_run: list[str] | None = None) -> Response:
-        return _response(self.server.update(resource, namespace, name, body, dry_run=dry_run))
+               dry_run: list[str] | None = None, subresource: str = "") -> Response:
+        return _response(self.server.update(resource, namespace, name, body, dry_run=dry_run, subresource=subresource))
 
     def patch(self, resource: str, namespace: str | None, name: str, patch: Any, *,
-              patch_type: str = "merge", dry_run: list[str] | None = None) -> Response:
-        return _response(self.server.patch(resource, namespace, name, patch_type, patch, dry_run=dry_run))
+              patch_type: str = "merge", dry_run: list[str] | None = None, subresource: str = "") -> Response:
+        return _response(self.server.patch(resource, namespace, name, patch_type, patch, dry_run=dry_run,
+                                           subresource=subresource))
 
     def delete(
         self, resource: str, namespace: str | None, name: str, *, options: JSON | None = None,

@@ -49,6 +49,12 @@ def _dry(dry_run: list[str] | None) -> dict[str, Any]:
     return {"dry_run": dry_run} if dry_run is not None else {}
 
 
+def _sub(subresource: str) -> dict[str, Any]:
+    """The keyword a get, update or patch passes on: none for the object itself, so an inner target that takes
+    no subresource still serves the rest."""
+    return {"subresource": subresource} if subresource else {}
+
+
 def new_run_id() -> str:
     """A short id that keeps every mapped name a valid DNS label (``k`` + 10 hex digits). Names a deleted
     example leaves behind may stay for good (a namespace stays Terminating where no namespace controller runs), so
@@ -221,9 +227,10 @@ class ScopedTarget:
             self._created.add((resource, ns, resp.body.get("metadata", {}).get("name", "")))
         return self._answer(resp, out)
 
-    def get(self, resource: str, namespace: str | None, name: str, *, resource_version: str = "") -> Response:
+    def get(self, resource: str, namespace: str | None, name: str, *, resource_version: str = "",
+            subresource: str = "") -> Response:
         return self._answer(self.inner.get(resource, self._ns(namespace), self._name(resource, name),
-                                           resource_version=resource_version))
+                                           resource_version=resource_version, **_sub(subresource)))
 
     def list(self, resource: str, namespace: str | None = None, *, label_selector: str | None = None,
              limit: int = 0, continue_: str = "", resource_version: str = "",
@@ -237,23 +244,24 @@ class ScopedTarget:
                                             resource_version_match=resource_version_match))
 
     def update(self, resource: str, namespace: str | None, name: str, body: JSON, *,
-               dry_run: list[str] | None = None) -> Response:
+               dry_run: list[str] | None = None, subresource: str = "") -> Response:
         ns, physical = self._ns(namespace), self._name(resource, name)
         out = self._outward_body(resource, body)
-        resp = self._may_create(lambda: self.inner.update(resource, ns, physical, out, **_dry(dry_run)), dry_run)
+        resp = self._may_create(lambda: self.inner.update(resource, ns, physical, out, **_dry(dry_run),
+                                                          **_sub(subresource)), dry_run)
         if resp.code == 201 and not dry_run:
             self._created.add((resource, ns, physical))  # a PUT that created (leases allow it)
         return self._answer(resp, out)
 
     def patch(self, resource: str, namespace: str | None, name: str, patch: Any, *,
-              patch_type: str = "merge", dry_run: list[str] | None = None) -> Response:
+              patch_type: str = "merge", dry_run: list[str] | None = None, subresource: str = "") -> Response:
         if patch_type == "json" and isinstance(patch, list):
             out: Any = [self._outward_op(resource, op) for op in patch]
         else:
             out = self._outward_body(resource, patch, patch=True)
         ns, physical = self._ns(namespace), self._name(resource, name)
         resp = self._may_create(lambda: self.inner.patch(resource, ns, physical, out, patch_type=patch_type,
-                                                         **_dry(dry_run)), dry_run)
+                                                         **_dry(dry_run), **_sub(subresource)), dry_run)
         if resp.code == 201 and not dry_run:
             self._created.add((resource, ns, physical))  # an apply patch creates
         return self._answer(resp, out)

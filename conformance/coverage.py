@@ -71,6 +71,8 @@ def measure(seed_value: int, examples: int, steps: int) -> tuple[collections.Cou
             for call in self.history.calls:
                 if call.receiver == "target" and call.method in ("create", "update", "patch", "delete", "bind"):
                     plural = "pods" if call.method == "bind" else (call.args[0] if call.args else "?")
+                    if call.kwargs.get("subresource"):
+                        plural = f"{plural}/{call.kwargs['subresource']}"
                     writes[(call.method, plural, call.code)] += 1
             per_example.update(self._met)
             super().teardown()

@@ -16,11 +16,15 @@ from typing import Any
 from adapters.base import LIST_FORMS, Response, Target
 from adapters.resources import BY_PLURAL
 from model.apiserver import APIModel, Expect
+from model.resources import resource as model_resource
 from model.selectors import Selector
 
 JSON = dict[str, Any]
 
 VERBS = ("create", "get", "list", "update", "patch", "delete", "bind")
+#: the verbs that may name a subresource (Op.subresource), and the subresources they may name
+SUBRESOURCE_VERBS = ("get", "update", "patch")
+SUBRESOURCES = ("status",)
 #: the verbs that change what the server stores: their object is read back after them
 WRITES = frozenset({"create", "update", "patch", "delete", "bind"})
 
@@ -48,6 +52,9 @@ class Op:
     #: the API promises both the same answer; list: "" for the collection, or a URL with no resource in it
     #: (adapters.base.LIST_FORMS: the group version's watch/ or proxy/ prefix and nothing after it)
     form: str = ""
+    #: get, update and patch: "" for the object itself, "status" for its status subresource
+    #: (``{plural}/{name}/status``; pods and nodes)
+    subresource: str = ""
 
     def __post_init__(self) -> None:
         if self.verb not in VERBS:
@@ -57,6 +64,10 @@ class Op:
             raise ValueError(f"unknown resource {self.resource!r}; known: {', '.join(sorted(BY_PLURAL))}")
         if not res.namespaced and self.namespace is not None:
             object.__setattr__(self, "namespace", None)
+        if self.subresource and (self.verb not in SUBRESOURCE_VERBS or self.subresource not in SUBRESOURCES
+                                 or not model_resource(self.resource).status_subresource):
+            raise ValueError(f"no {self.verb} of {self.resource}/{self.subresource}: the status subresource of pods "
+                             f"and nodes takes {', '.join(SUBRESOURCE_VERBS)}")
 
     # ----- constructors, one per verb -------------------------------------------------------------
 
@@ -65,8 +76,9 @@ class Op:
         return cls("create", resource, namespace, (body.get("metadata") or {}).get("name"), body)
 
     @classmethod
-    def get(cls, resource: str, namespace: str | None, name: str, resource_version: str = "") -> Op:
-        return cls("get", resource, namespace, name, resource_version=resource_version)
+    def get(cls, resource: str, namespace: str | None, name: str, resource_version: str = "",
+            subresource: str = "") -> Op:
+        return cls("get", resource, namespace, name, resource_version=resource_version, subresource=subresource)
 
     @classmethod
     def list(cls, resource: str, namespace: str | None, selector: Selector | None = None,
@@ -81,12 +93,13 @@ class Op:
         return cls("list", resource, None, form=form)
 
     @classmethod
-    def update(cls, resource: str, namespace: str | None, name: str, body: JSON) -> Op:
-        return cls("update", resource, namespace, name, body)
+    def update(cls, resource: str, namespace: str | None, name: str, body: JSON, subresource: str = "") -> Op:
+        return cls("update", resource, namespace, name, body, subresource=subresource)
 
     @classmethod
-    def patch(cls, resource: str, namespace: str | None, name: str, patch: Any, patch_type: str) -> Op:
-        return cls("patch", resource, namespace, name, patch, patch_type=patch_type)
+    def patch(cls, resource: str, namespace: str | None, name: str, patch: Any, patch_type: str,
+              subresource: str = "") -> Op:
+        return cls("patch", resource, namespace, name, patch, patch_type=patch_type, subresource=subresource)
 
     @classmethod
     def delete(cls, resource: str, namespace: str | None, name: str, options: JSON | None = None) -> Op:
@@ -125,7 +138,7 @@ class Op:
         return replace(self, dry_run=())
 
     def read_back(self) -> Op:
-        """The read that shows what a write left behind."""
+        """The read that shows what a write left behind (the object itself, after a status write too)."""
         if self.name is None:
             raise ValueError(f"{self.verb} of {self.resource} names no object to read back")
         return Op.get(self.resource, self.namespace, self.name)
@@ -135,6 +148,8 @@ class Op:
         args, kwargs = self._call_args()
         if self.dry_run:
             kwargs["dry_run"] = list(self.dry_run)
+        if self.subresource:
+            kwargs["subresource"] = self.subresource
         return args, kwargs
 
     def _call_args(self) -> tuple[tuple[Any, ...], JSON]:
@@ -180,15 +195,15 @@ class Op:
         if self.verb == "create":
             return model.create(self.resource, ns, self.body)
         if self.verb == "get":
-            return model.get(self.resource, ns, name, self.resource_version)
+            return model.get(self.resource, ns, name, self.resource_version, self.subresource)
         if self.verb == "list" and self.form:
             return model.resourceless(self.form)
         if self.verb == "list":
             return model.list(self.resource, ns, self.selector, self.resource_version)
         if self.verb == "update":
-            return model.update(self.resource, ns, name, self.body)
+            return model.update(self.resource, ns, name, self.body, subresource=self.subresource)
         if self.verb == "patch":
-            return model.patch(self.resource, ns, name, self.patch_type, self.body)
+            return model.patch(self.resource, ns, name, self.patch_type, self.body, self.subresource)
         if self.verb == "delete":
             return model.delete(self.resource, ns, name, self.options)
         if self.form == "bindings" and not model.keeps_promises:

@@ -125,3 +125,26 @@ def test_a_watch_of_one_name_in_each_url_form(target: HTTPTarget, kubeconfig: st
     finally:
         scoped.close()
         builtin.close()
+
+
+def test_status_subresource_urls(target: HTTPTarget) -> None:
+    """get, update and patch with ``subresource="status"`` reach pods/{name}/status and nodes/{name}/status."""
+    assert target._path("pods", "ns", "p", "status") == "/api/v1/namespaces/ns/pods/p/status"
+    assert target._path("nodes", None, "n", "status") == "/api/v1/nodes/n/status"
+    target.create("namespaces", None, NS)
+    pod = target.create("pods", "ns", POD).body
+    sent = {**pod, "spec": {**pod["spec"], "restartPolicy": "Never"}, "status": {"phase": "Running"}}
+    put = target.update("pods", "ns", "p", sent, subresource="status")
+    assert put.code == 200 and put.body["status"]["phase"] == "Running" and "restartPolicy" not in put.body["spec"]
+    assert target.get("pods", "ns", "p", subresource="status").body == put.body
+    patched = target.patch("pods", "ns", "p", {"status": {"phase": "Succeeded"}}, subresource="status")
+    assert patched.code == 200 and patched.body["status"]["phase"] == "Succeeded"
+    # the main resource's PUT keeps the status the subresource wrote
+    again = target.update("pods", "ns", "p", {**patched.body, "status": {"phase": "Failed"}})
+    assert again.code == 200 and again.body["status"]["phase"] == "Succeeded"
+    assert target.update("pods", "ns", "q", {**sent, "metadata": {"name": "q"}}, subresource="status").code == 404
+    node = target.create("nodes", None, {"metadata": {"name": "n"}}).body
+    node["status"] = {"conditions": [{"type": "Ready", "status": "True"}]}
+    r = target.patch("nodes", None, "n", [{"op": "add", "path": "/status", "value": node["status"]}],
+                     patch_type="json", subresource="status")
+    assert r.code == 200 and r.body["status"]["conditions"][0]["type"] == "Ready"

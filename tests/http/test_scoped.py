@@ -69,3 +69,21 @@ def test_a_refused_taint_is_named_at_the_index_sent(kubeconfig: str) -> None:
     patched = t.patch("nodes", None, "n0", {"metadata": {}, "spec": {"taints": [{"key": "k", "effect": "x"}]}})
     assert [c["field"] for c in patched.body["details"]["causes"]] == ["metadata.taints[0].effect"]
     t.close()
+
+
+def test_a_status_write_goes_to_the_run_s_node_and_keeps_its_label(kubeconfig: str) -> None:
+    raw = HTTPTarget(kubeconfig)
+    t = ScopedTarget(HTTPTarget(kubeconfig), run_id="ktest03")
+    node = t.create("nodes", None, {"apiVersion": "v1", "kind": "Node", "metadata": {"name": "n0"}}).body
+    node["status"] = {"addresses": [{"type": "InternalIP", "address": "10.0.1.1"}]}
+    written = t.update("nodes", None, "n0", node, subresource="status")
+    assert written.code == 200 and written.body["metadata"]["name"] == "n0"
+    assert t.get("nodes", None, "n0", subresource="status").body == written.body
+    outside = raw.get("nodes", None, "n0-ktest03", subresource="status").body
+    assert outside["status"]["addresses"] == node["status"]["addresses"]
+    assert outside["metadata"]["labels"][RUN_LABEL] == "ktest03"
+    patched = t.patch("nodes", None, "n0", {"status": {"phase": "Running"}}, subresource="status")
+    assert patched.code == 200 and patched.body["status"]["phase"] == "Running"
+    t.close()
+    assert raw.get("nodes", None, "n0-ktest03").code == 404
+    raw.close()

@@ -471,3 +471,23 @@ def test_the_model_wants_the_404_of_a_url_nothing_serves() -> None:
                              "details": {}, "code": 404}
     with pytest.raises(ValueError):
         Op.resourceless("pods", "")
+
+
+def test_a_status_subresource_call_is_checked_and_replays_with_its_subresource(client: CheckedClient) -> None:
+    pod = client.model.lookup("pods", "a", "p")
+    body = {**pod, "spec": {**pod["spec"], "restartPolicy": "Never"}, "status": {"phase": "Running"}}
+    op = Op.update("pods", "a", "p", body, subresource="status")
+    assert op.call_args()[1] == {"subresource": "status"}
+    assert client.write(op).code == 200
+    assert client.model.lookup("pods", "a", "p")["status"] == {"phase": "Running"}
+    assert "restartPolicy" not in client.model.lookup("pods", "a", "p")["spec"]
+    assert client.call(Op.get("pods", "a", "p", subresource="status")).code == 200
+    assert client.write(Op.patch("pods", "a", "p", {"status": {"phase": "Failed"}}, "merge", "status")).code == 200
+    rendered = [c.render() for c in client.history.calls]
+    assert rendered[-5].startswith("target.update('pods', 'a', 'p', {") and rendered[-5].endswith(
+        ", subresource='status')")
+    assert rendered[-3] == "target.get('pods', 'a', 'p', subresource='status')"
+    with pytest.raises(ValueError):
+        Op.update("leases", "a", "l", {}, subresource="status")
+    with pytest.raises(ValueError):
+        Op("delete", "pods", "a", "p", subresource="status")
