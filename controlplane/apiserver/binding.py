@@ -135,13 +135,14 @@ def bind(pods: Store, namespace: str, name: str, body: Any) -> JSON:
 def _scheduled(status: JSON, now: str) -> JSON:
     """pkg/api/pod/util.go: UpdatePodCondition with PodScheduled=True (transition time moves on a change)."""
     conditions = [dict(c) for c in status.get("conditions") or [] if isinstance(c, dict)]
-    for c in conditions:
+    fresh = {"type": "PodScheduled", "status": "True", "lastProbeTime": None, "lastTransitionTime": now}
+    for i, c in enumerate(conditions):
         if c.get("type") == "PodScheduled":
-            if c.get("status") != "True":
-                c["status"] = "True"
-                c["lastTransitionTime"] = now
+            # the whole condition is replaced (reason and message go); the time stays if it was True already
+            if c.get("status") == "True":
+                fresh["lastTransitionTime"] = c.get("lastTransitionTime")
+            conditions[i] = fresh
             break
     else:
-        conditions.append({"type": "PodScheduled", "status": "True", "lastProbeTime": None,
-                           "lastTransitionTime": now})
+        conditions.append(fresh)
     return {**status, "conditions": conditions}

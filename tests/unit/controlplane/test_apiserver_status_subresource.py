@@ -61,3 +61,16 @@ def test_node_status_refuses_a_duplicate_address() -> None:
     assert r.code == 422 and r.body["details"]["causes"] == [{
         "reason": "FieldValueDuplicate", "field": "status.addresses[1]",
         "message": 'Duplicate value: {"Type":"InternalIP","Address":"10.0.0.1"}'}]
+
+
+def test_a_binding_replaces_the_pod_scheduled_condition() -> None:
+    t = InProcessTarget()
+    pod = _pod(t, "Always")
+    pod["status"] = {"conditions": [{"type": "PodScheduled", "status": "True", "reason": "r",
+                                     "lastTransitionTime": "2001-01-01T00:00:00Z"}]}
+    assert t.server.update("pods", "ns", "p", pod, subresource="status").code == 200
+    binding = {"metadata": {"name": "p"}, "target": {"kind": "Node", "name": "n"}}
+    assert t.server.bind("ns", "p", binding).code == 201
+    conditions = t.server.get("pods", "ns", "p").body["status"]["conditions"]
+    assert conditions == [{"type": "PodScheduled", "status": "True", "lastProbeTime": None,
+                           "lastTransitionTime": "2001-01-01T00:00:00Z"}]
