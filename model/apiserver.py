@@ -1186,10 +1186,7 @@ class APIModel:
         new["spec"]["nodeName"] = (body.get("target") or {}).get("name", "")
         if meta.get("annotations"):
             new["metadata"].setdefault("annotations", {}).update(meta["annotations"])
-        conds = [c for c in new.setdefault("status", {}).get("conditions", []) if c.get("type") != "PodScheduled"]
-        # pkg/api/pod/util.go: UpdatePodCondition stamps lastTransitionTime when the status changes
-        conds.append({"type": "PodScheduled", "status": "True", "lastTransitionTime": self.now})
-        new["status"]["conditions"] = conds
+        new.setdefault("status", {})["conditions"] = _scheduled(new["status"].get("conditions") or [], self.now)
         pkey = self.key("pods", namespace, name)
 
         def commit(resp_body: Any) -> None:
@@ -1250,6 +1247,24 @@ class APIModel:
 
     def changes_after(self, plan: WatchPlan) -> list[Change]:
         return [c for c in self.log[plan.start_position:] if plan.covers(c.plural, c.obj)]
+
+
+def _scheduled(conditions: list[Any], now: str) -> list[Any]:
+    """A pod's conditions once a binding has placed it (pkg/api/pod/util.go: UpdatePodCondition): the PodScheduled
+    condition, True, replaces the first one of that type where it stands (its reason, message and probe time go)
+    or comes last; its lastTransitionTime is now unless the one replaced was True already, whose time it keeps
+    (measured on v1.37.2: a status write that set PodScheduled True, then a binding)."""
+    scheduled: JSON = {"type": "PodScheduled", "status": "True", "lastTransitionTime": now}
+    out = list(conditions)
+    for i, c in enumerate(out):
+        if isinstance(c, dict) and c.get("type") == "PodScheduled":
+            if c.get("status") == "True":
+                scheduled.pop("lastTransitionTime")
+                if c.get("lastTransitionTime"):
+                    scheduled["lastTransitionTime"] = c["lastTransitionTime"]
+            out[i] = scheduled
+            return out
+    return [*out, scheduled]
 
 
 def _served_subresource(res: Resource, subresource: str) -> bool:

@@ -226,3 +226,25 @@ def test_a_status_write_that_drops_the_last_finalizer_of_a_pod_being_deleted_rem
     assert e.code == 200 and e.rv == "4"
     e.commit(None)
     assert m.lookup("pods", "ns", "p") is None
+
+
+def test_a_binding_replaces_the_pod_scheduled_condition_a_status_write_left() -> None:
+    m = model_with_pod()
+    m.now = "2026-01-01T00:10:00Z"
+    written(m, {"qosClass": "BestEffort", "conditions": [
+        {"type": "PodScheduled", "status": "True", "reason": "r", "lastTransitionTime": "2026-01-01T00:00:00Z"},
+        {"type": "Ready", "status": "False"}]}, "3")
+    binding = {"metadata": {"name": "p"}, "target": {"kind": "Node", "name": "n"}}
+    e = m.bind("ns", "p", binding)
+    assert e.code == 201
+    e.commit(None)
+    # True already: the time is kept, the reason goes, the place in the list stays
+    assert m.lookup("pods", "ns", "p")["status"]["conditions"] == [
+        {"type": "PodScheduled", "status": "True", "lastTransitionTime": "2026-01-01T00:00:00Z"},
+        {"type": "Ready", "status": "False"}]
+    other = model_with_pod()
+    other.now = "2026-01-01T00:10:00Z"
+    written(other, {"qosClass": "BestEffort", "conditions": [{"type": "PodScheduled", "status": "False"}]}, "3")
+    other.bind("ns", "p", binding).commit(None)
+    assert other.lookup("pods", "ns", "p")["status"]["conditions"] == [
+        {"type": "PodScheduled", "status": "True", "lastTransitionTime": "2026-01-01T00:10:00Z"}]
