@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.kubeprop-installed
 PYTEST := $(BIN)/pytest
 
-.PHONY: venv conformance test unit quality lint bench faults thorough serve clean campaign kube-binaries realcluster-test kubectl-tools differential concurrency matrix
+.PHONY: venv conformance test unit quality lint bench faults thorough serve clean campaign kube-binaries realcluster-test kubectl-tools differential concurrency matrix kube-controller-manager
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -110,8 +110,15 @@ export KUBE_VERSION
 kube-binaries:
 	nice -n 10 tools/kube/build.sh
 
-## tests/realcluster: etcd + kube-apiserver + kube-scheduler replicas (builds the binaries first)
-realcluster-test: venv kube-binaries
+## upstream kube-controller-manager of the same release into the same folder, only when asked (kube-binaries and CI
+## never build it): the node lifecycle controller for tools/kube/cluster.py --controller-manager
+## (Cluster(controller_manager=True)); KUBE_VERSION=v1.X.Y as for kube-binaries
+kube-controller-manager:
+	nice -n 10 env KUBE_COMPONENTS=kube-controller-manager tools/kube/build.sh
+
+## tests/realcluster: etcd + kube-apiserver + kube-scheduler replicas, and kube-controller-manager for the node
+## lifecycle test (builds the binaries first)
+realcluster-test: venv kube-binaries kube-controller-manager
 	$(PYTEST) -q -m realcluster tests/realcluster
 
 ## the differential run (tests/differential): builds or reuses the binaries, starts etcd + kube-apiserver +

