@@ -114,6 +114,7 @@ class InProcessTarget:
         self.controls = InProcessControls(self.clock, self.server)
         self._watches: list[InProcessWatch] = []
         self.schedulers: InProcessSchedulers | None = None
+        self.kubelets: InProcessKubelets | None = None
 
     def create(self, resource: str, namespace: str | None, body: JSON, *, dry_run: list[str] | None = None
                ) -> Response:
@@ -204,6 +205,16 @@ class InProcessTarget:
         """
         self.schedulers = InProcessSchedulers(self, count, list(offsets), seed, client)
         return self.schedulers
+
+    def start_kubelets(self, count: int, *, grace: float = 50.0,
+                       client: Callable[[str, Any], Any] | None = None) -> InProcessKubelets:
+        """Start ``count`` hollow nodes (``node-0`` ...), each a kubelet over its own container runtime, and the
+        node lifecycle controller with a node-monitor grace period of ``grace`` seconds.
+
+        ``client(who, server)`` may wrap the API client of each kubelet (``who`` is its node's name) and of the
+        controller (``who`` is "nodelifecycle"); by default they call the API server directly."""
+        self.kubelets = InProcessKubelets(self, count, grace, client)
+        return self.kubelets
 
     def close(self) -> None:
         for w in self._watches:
@@ -383,6 +394,66 @@ class InProcessSchedulers:
                 self.advance(step, [1.0] * self.count)
                 report("advance", -1, step)
         return {"rounds": rounds, "settled": quiet >= quiet_seconds}
+
+
+class InProcessKubelets:
+    """adapters.base.Kubelets: hollow nodes and the node lifecycle controller, each stepped when the harness says.
+
+    Every node's runtime and the controller read true time (the API server's clock); a stopped kubelet (crashed,
+    or paused by the harness) takes no steps, while its runtime's containers run on."""
+
+    def __init__(self, target: InProcessTarget, count: int, grace: float,
+                 client: Callable[[str, Any], Any] | None) -> None:
+        from controlplane.kubelet import HollowKubelet, NodeLifecycle, Runtime
+
+        self._target = target
+        faults = target.server.faults
+
+        def wrap(who: str) -> Any:
+            return client(who, target.server) if client else target.server
+
+        self.nodes = [f"node-{i}" for i in range(count)]
+        self.runtimes = [Runtime(n, target.clock) for n in self.nodes]
+        self.kubelets = [HollowKubelet(wrap(n), n, ip=f"10.0.0.{i + 1}", clock=target.clock, runtime=self.runtimes[i],
+                                       faults=faults) for i, n in enumerate(self.nodes)]
+        self.controller = NodeLifecycle(wrap("nodelifecycle"), target.clock, grace=grace, faults=faults)
+
+    def register(self, i: int) -> int:
+        return self.kubelets[i].register()
+
+    def heartbeat(self, i: int) -> int:
+        return self.kubelets[i].heartbeat()
+
+    def node_status(self, i: int) -> int:
+        return self.kubelets[i].node_status()
+
+    def sync(self, i: int) -> list[str]:
+        return self.kubelets[i].sync()
+
+    def crash(self, i: int) -> None:
+        self.kubelets[i].crash()
+
+    def restart(self, i: int) -> int:
+        return self.kubelets[i].restart()
+
+    def monitor(self) -> list[str]:
+        return self.controller.monitor()
+
+    def containers(self) -> list[dict[str, Any]]:
+        """Every container each node's runtime ran: node, namespace, pod, uid, name, started, stopped (seconds
+        since the epoch; stopped None while it runs), exit code."""
+        for r in self.runtimes:
+            r.reap()  # what a runtime reports includes the containers that ran out meanwhile
+        return [{"node": c.node, "namespace": c.namespace, "pod": c.pod, "uid": c.uid, "name": c.name,
+                 "started": c.started.timestamp(), "stopped": c.stopped.timestamp() if c.stopped else None,
+                 "exit_code": c.exit_code}
+                for r in self.runtimes for c in r.records]
+
+    def now(self) -> float:
+        return self._target.clock().timestamp()
+
+    def advance(self, seconds: int) -> None:
+        self._target.clock.advance(seconds)
 
 
 def known_faults() -> list[tuple[str, str, str]]:

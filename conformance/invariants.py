@@ -46,6 +46,20 @@ INVARIANTS: dict[str, str] = {
                             "one revision: r itself for Exact, r or later for NotOlderThan",
     "api.linearizable": "the calls of concurrent clients are linearizable: some order of them, each between its "
                         "call and its return, is one the storage allows (no lost update, no stale or torn read)",
+    "kubelet.runs-only-bound": "a node runs a pod only once the API shows it bound to that node",
+    "kubelet.runs-at-most-once": "a pod name runs on at most one node at any instant, one incarnation at a time, "
+                                 "each container once (a force-deleted incarnation excepted)",
+    "kubelet.stops-before-delete": "a kubelet completes a graceful delete only after the pod's containers stopped, "
+                                   "and the pod's last state shows them stopped",
+    "kubelet.graceful-delete-bounded": "a gracefully deleted pod on a working node is gone no later than its "
+                                       "deletionTimestamp plus one kubelet sync",
+    "kubelet.stops-removed": "nothing of a pod the API no longer has runs longer than one sync of its working "
+                             "kubelet",
+    "pod.phase-monotonic": "a pod's phase never goes back: Pending, Running, then Succeeded or Failed for good",
+    "node.heartbeat-renews": "a working kubelet moves its node Lease's renewTime at least every renew interval",
+    "node.unknown-in-time": "a node whose heartbeats stopped shows Ready Unknown within the grace period and two "
+                            "monitor periods",
+    "node.unknown-not-early": "a node is marked Unknown only after no heartbeat for longer than the grace period",
 }
 
 

@@ -80,4 +80,8 @@ def base_for_fault(fault: str) -> type[RuleBasedStateMachine]:
 
     if concurrent_fault(fault):
         return ConcurrentMachine
+    if fault.split(".")[0] in ("kubelet", "nodelifecycle"):
+        from conformance.kubelet import KubeletMachine
+
+        return KubeletMachine
     return SchedulerMachine if fault.split(".")[0] in ("scheduler", "lease") else APIServerMachine

@@ -164,6 +164,26 @@ FAULTS: tuple[Fault, ...] = (
           "a leader that failed to renew within the renew deadline keeps acting"),
     Fault("lease.keeps-transitions", "lease.single-holder-per-term",
           "a takeover does not increment leaseTransitions, so two holders share one term"),
+    # the node side (controlplane/kubelet.py), hunted by the kubelet machine (conformance/kubelet.py)
+    Fault("kubelet.runs-unbound", "kubelet.runs-only-bound",
+          "a kubelet's pod source loses its node filter and also starts pods no scheduler has bound"),
+    Fault("kubelet.ignores-deletion", "kubelet.graceful-delete-bounded",
+          "a kubelet keeps running a pod being deleted and never completes its delete"),
+    Fault("kubelet.deletes-before-stop", "kubelet.stops-before-delete",
+          "a kubelet deletes a terminating pod (grace 0) before it stopped its containers, which it kills as "
+          "orphans at its next sync"),
+    Fault("kubelet.reruns-finished", "pod.phase-monotonic",
+          "a kubelet reports a pod that has Succeeded or Failed as Running again"),
+    Fault("kubelet.forgets-on-restart", "kubelet.runs-at-most-once",
+          "a restarted kubelet does not ask the runtime what runs, and starts its running pods a second time"),
+    Fault("kubelet.keeps-orphans", "kubelet.stops-removed",
+          "a kubelet does not kill the containers of a pod the API no longer has (a force-deleted pod runs on)"),
+    Fault("kubelet.heartbeat-frozen", "node.heartbeat-renews",
+          "a kubelet's Lease update keeps the old renewTime, so its heartbeats say nothing"),
+    Fault("nodelifecycle.never-marks", "node.unknown-in-time",
+          "the node lifecycle controller never marks a silent node Unknown"),
+    Fault("nodelifecycle.marks-early", "node.unknown-not-early",
+          "the node lifecycle controller marks a node Unknown after half its grace period"),
 )
 
 BY_NAME: dict[str, Fault] = {f.name: f for f in FAULTS}

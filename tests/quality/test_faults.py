@@ -14,6 +14,7 @@ from adapters.inprocess import known_faults
 from conformance import profiles
 from conformance.concurrency import ConcurrentMachine
 from conformance.invariants import InvariantViolation, violations_in
+from conformance.kubelet import KubeletMachine
 from conformance.machines import APIServerMachine
 from conformance.runner import base_for_fault, machine_for, run
 from conformance.scheduling import SchedulerMachine
@@ -67,6 +68,7 @@ def test_concurrent_watch_checks_catch(fault: str, invariant: str) -> None:
 
 
 @pytest.mark.quality
-@pytest.mark.parametrize("machine", [APIServerMachine, SchedulerMachine, ConcurrentMachine], ids=lambda m: m.__name__)
+@pytest.mark.parametrize("machine", [APIServerMachine, SchedulerMachine, ConcurrentMachine, KubeletMachine],
+                         ids=lambda m: m.__name__)
 def test_clean_builtin_passes(machine: type) -> None:
     run(machine_for(machine), _budget())
