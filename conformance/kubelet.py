@@ -217,10 +217,10 @@ class KubeletMachine(CheckedMachine):
             for i in range(NODES):
                 if self.live[self._node(i)] is None:
                     continue
-                if now - self.last_beat[i] >= contract.RENEW_INTERVAL:
+                if now - self.last_beat[i] >= self.timing.renew_interval:
                     self._node_step("heartbeat", i)
                     self.last_beat[i] = now
-                if now - self.last_sync[i] >= contract.POD_STATUS_SYNC:
+                if now - self.last_sync[i] >= self.timing.sync:
                     self._node_step("node_status", i)
                     self._node_step("sync", i)
                     self.last_sync[i] = now
@@ -238,10 +238,11 @@ class KubeletMachine(CheckedMachine):
             (checks.runs_only_bound, checks.runs_only_bound(self.seen, containers)),
             (checks.runs_at_most_once, checks.runs_at_most_once(containers, self.forced)),
             (checks.stops_before_delete, checks.stops_before_delete(self.seen, containers, self.forced)),
-            (checks.graceful_delete_bounded, checks.graceful_delete_bounded(self.seen, self.live, self.forced, now)),
-            (checks.stops_removed, checks.stops_removed(self.seen, containers, self.live, now)),
+            (checks.graceful_delete_bounded,
+             checks.graceful_delete_bounded(self.seen, self.live, self.forced, now, self.timing)),
+            (checks.stops_removed, checks.stops_removed(self.seen, containers, self.live, now, self.timing)),
             (checks.phase_monotonic, checks.phase_monotonic(self.seen)),
-            (checks.heartbeat_renews, checks.heartbeat_renews(self.seen, self.live, now)),
+            (checks.heartbeat_renews, checks.heartbeat_renews(self.seen, self.live, now, self.timing)),
             (checks.unknown_in_time, checks.unknown_in_time(self.seen, self.timing, self.controller_since, now)),
             (checks.unknown_not_early, checks.unknown_not_early(self.seen, self.timing)),
         ]

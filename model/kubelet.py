@@ -56,10 +56,15 @@ def node_monitor_grace(release: Release | None = None) -> float:
 
 @dataclass(frozen=True)
 class NodeTiming:
-    """What a node's health promises depend on: the controller's grace period and how often it looks."""
+    """What the node promises' deadlines depend on: the controller's grace period and how often it looks, how
+    often a kubelet renews its Lease and syncs its pods, and how late an observer may see a write (``slack``:
+    the harness' step granularity in process, the network's delay against a server)."""
 
     grace: float = 50.0
     monitor_period: float = NODE_MONITOR_PERIOD
+    renew_interval: float = RENEW_INTERVAL
+    sync: float = POD_STATUS_SYNC
+    slack: float = 1.0
 
     def earliest_unknown(self, last_seen_renewal: float) -> float:
         """The controller marks a node Unknown only once it saw no renewal for longer than the grace period

@@ -25,8 +25,8 @@ from conformance.checks import check
 from model import kubelet as contract
 
 JSON = dict[str, Any]
-#: seconds of slack for the harness' own step granularity (its sync and heartbeat schedule is whole seconds)
-SLACK = 1.0
+#: the deadlines of the stock periods, with a second of slack for the in-process machine's whole-second steps
+DEFAULT_TIMING = contract.NodeTiming()
 
 
 @dataclass(frozen=True)
@@ -130,7 +130,7 @@ def stops_before_delete(seen: Sequence[Seen], containers: Sequence[Mapping[str, 
 
 @check("kubelet.graceful-delete-bounded")
 def graceful_delete_bounded(seen: Sequence[Seen], live: Mapping[str, float | None], forced: set[str],
-                            now: float) -> list[str]:
+                            now: float, timing: contract.NodeTiming = DEFAULT_TIMING) -> list[str]:
     """A pod marked for deletion on a node whose kubelet worked all along is gone by its deletionTimestamp plus
     one sync (model/kubelet.py: graceful_deadline)."""
     gone = _deleted(seen)
@@ -146,17 +146,17 @@ def graceful_delete_bounded(seen: Sequence[Seen], live: Mapping[str, float | Non
             continue
         first = next(x.t for x in _pods(seen) if x.uid == uid and (x.obj.get("metadata") or {}).get(
             "deletionTimestamp"))
-        deadline = contract.graceful_deadline(marked) + SLACK
+        deadline = contract.graceful_deadline(marked, timing.sync) + timing.slack
         if now > deadline and _live_through(live, node, first):
             problems.append(f"pod {meta.get('namespace')}/{meta.get('name')} (uid {uid}) on {node}, being deleted "
                             f"since {first:.0f} with deletionTimestamp {meta['deletionTimestamp']}, was still there "
-                            f"at {now:.0f}, {now - deadline + SLACK:.0f} s past its deadline")
+                            f"at {now:.0f}, {now - deadline + timing.slack:.0f} s past its deadline")
     return problems
 
 
 @check("kubelet.stops-removed")
 def stops_removed(seen: Sequence[Seen], containers: Sequence[Mapping[str, Any]], live: Mapping[str, float | None],
-                  now: float) -> list[str]:
+                  now: float, timing: contract.NodeTiming = DEFAULT_TIMING) -> list[str]:
     """A container of a pod the API removed stops within one sync of its node's working kubelet."""
     problems = []
     for uid, gone in _deleted(seen).items():
@@ -164,7 +164,7 @@ def stops_removed(seen: Sequence[Seen], containers: Sequence[Mapping[str, Any]],
             if c["uid"] != uid or not _running_at(c, now):
                 continue
             since = max(gone.t, c["started"])
-            if now > since + contract.POD_STATUS_SYNC + SLACK and _live_through(live, c["node"], since):
+            if now > since + timing.sync + timing.slack and _live_through(live, c["node"], since):
                 problems.append(f"container {c['name']} of pod {c['namespace']}/{c['pod']} (uid {uid}) still runs on "
                                 f"{c['node']} at {now:.0f}; the API removed the pod at {gone.t:.0f}")
     return problems
@@ -222,7 +222,8 @@ def renewals(seen: Sequence[Seen]) -> dict[str, list[float]]:
 
 
 @check("node.heartbeat-renews")
-def heartbeat_renews(seen: Sequence[Seen], live: Mapping[str, float | None], now: float) -> list[str]:
+def heartbeat_renews(seen: Sequence[Seen], live: Mapping[str, float | None], now: float,
+                     timing: contract.NodeTiming = DEFAULT_TIMING) -> list[str]:
     """A node whose kubelet works renews its Lease at least every renew interval (model/kubelet.py)."""
     problems = []
     seen_renewals = renewals(seen)
@@ -230,7 +231,7 @@ def heartbeat_renews(seen: Sequence[Seen], live: Mapping[str, float | None], now
         if since is None:
             continue
         last = max([since, *seen_renewals.get(node, [])])
-        if now - last > contract.RENEW_INTERVAL + SLACK:
+        if now - last > timing.renew_interval + timing.slack:
             problems.append(f"{node}'s kubelet has worked since {since:.0f}, but its Lease's renewTime last moved "
                             f"at {max(seen_renewals.get(node, [0.0])):.0f}; now is {now:.0f}")
     return problems
@@ -261,7 +262,7 @@ def unknown_in_time(seen: Sequence[Seen], timing: contract.NodeTiming, controlle
         if not beats.get(node):
             continue
         last = beats[node][-1]
-        deadline = timing.latest_unknown(last) + SLACK
+        deadline = timing.latest_unknown(last) + timing.slack
         if controller_since is not None and controller_since <= last and now > deadline and _ready(s.obj) != "Unknown":
             problems.append(f"{node}'s Lease was last renewed at {last:.0f}, yet at {now:.0f} its Ready condition is "
                             f"{_ready(s.obj)!r}, not Unknown ({timing.grace:.0f} s grace period)")

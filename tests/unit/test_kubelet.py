@@ -69,7 +69,7 @@ def test_stops_before_delete() -> None:
 
 def test_graceful_delete_bounded_needs_a_working_kubelet() -> None:
     marked = Seen(T0, "pods", "MODIFIED", pod("u1", node="n0", deleting="2026-01-01T00:00:05Z"))
-    deadline = contract.graceful_deadline(T0 + 5) + checks.SLACK
+    deadline = contract.graceful_deadline(T0 + 5) + checks.DEFAULT_TIMING.slack
     assert checks.graceful_delete_bounded([marked], {"n0": T0}, set(), deadline) == []
     assert checks.graceful_delete_bounded([marked], {"n0": T0}, set(), deadline + 1)
     assert checks.graceful_delete_bounded([marked], {"n0": None}, set(), deadline + 1) == []
