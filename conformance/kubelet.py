@@ -14,10 +14,13 @@ Leases showed, each event stamped with the true time it was seen, and on what
 the nodes' runtimes ran. The harness knows only what it did itself: which
 kubelets it stopped and which pods it force-deleted.
 
-The kubelets and the controller call the API server directly, and so do this
-machine's own rules: the model does not yet speak for pod and node status
-writes, so the model-checked client stays out of this machine (its oracle is
-the node contract alone).
+Every call goes through the one checked client: the machine's own writes
+(create, bind, delete) as calls of their own, and every get and write a
+kubelet or the controller makes inside its step, held to the API model like
+any other (two oracles: the model says what the API answers, the node contract
+what the nodes do). A kubelet's pod source and the controller's lists are
+their informers' reads, unchecked; a kubelet's field selector on
+``spec.nodeName`` is applied to the list it gets.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from conformance.checks import kubelet as checks
 from conformance.checks.kubelet import Seen
 from conformance.invariants import violation
 from conformance.machines import CheckedMachine
+from conformance.ops import Op
 from model import kubelet as contract
 
 NODES = 3
@@ -49,6 +53,40 @@ START_PODS = st.lists(st.tuples(st.sampled_from(POD_NAMES), POLICY, RUN, POD_GRA
 GRACE = 20.0
 #: how a pod is deleted: the grace period asked (None: the pod's own), 0 being a force delete for a bound pod
 DELETE_GRACE = st.sampled_from((None, None, 1, 5, 0))
+
+
+class NodeClient:
+    """The API client of one kubelet or of the controller: every get and write goes through the machine's checked
+    client, inside the step the history already holds (``via``)."""
+
+    def __init__(self, machine: KubeletMachine, target: Any) -> None:
+        self._m = machine
+        self._t = target
+
+    def _call(self, op: Op) -> Any:
+        return self._m.client.call(op, via=self._t)
+
+    def get(self, resource: str, namespace: str | None, name: str) -> Any:
+        return self._call(Op.get(resource, namespace, name))
+
+    def list(self, resource: str, namespace: str | None = None, *, field_selector: str | None = None) -> Any:
+        got = self._t.list(resource, namespace)
+        if field_selector and got.code == 200:
+            # the kubelet's pod source selects spec.nodeName=NODE (pkg/kubelet/config/apiserver.go)
+            key, _, value = field_selector.partition("=")
+            assert key == "spec.nodeName", field_selector
+            items = [p for p in got.body.get("items") or [] if (p.get("spec") or {}).get("nodeName") == value]
+            got = type(got)(got.code, {**got.body, "items": items})
+        return got
+
+    def create(self, resource: str, namespace: str | None, body: Any) -> Any:
+        return self._call(Op.create(resource, namespace, body))
+
+    def update(self, resource: str, namespace: str | None, name: str, body: Any, *, subresource: str = "") -> Any:
+        return self._call(Op.update(resource, namespace, name, body, subresource=subresource))
+
+    def delete(self, resource: str, namespace: str | None, name: str, options: Any = None) -> Any:
+        return self._call(Op.delete(resource, namespace, name, options))
 
 
 class KubeletMachine(CheckedMachine):
@@ -72,16 +110,13 @@ class KubeletMachine(CheckedMachine):
 
     # ----- plumbing ---------------------------------------------------------------------------
 
-    def _api(self, method: str, *args: Any, **kwargs: Any) -> Any:
-        call = self.history.record(method, *args, **kwargs)
-        got = getattr(self.target, method)(*args, **kwargs)
-        call.code, call.body = got.code, got.body
-        return got
 
     def _node_step(self, method: str, *args: Any) -> Any:
         call = self.history.record(method, *args, receiver="kubelets")
         result = getattr(self.kubelets, method)(*args)
         call.body = result
+        if method == "advance":
+            self.client.time_passed(args[0])
         self._observe()
         return result
 
@@ -93,7 +128,7 @@ class KubeletMachine(CheckedMachine):
                     self.seen.append(Seen(now, resource, e["type"], e["object"]))
 
     def _pod(self, name: str) -> dict[str, Any] | None:
-        got = self.target.get("pods", NS, name)
+        got = self.client.call(Op.get("pods", NS, name))
         return got.body if got.code == 200 else None
 
     # ----- set-up -----------------------------------------------------------------------------
@@ -107,12 +142,12 @@ class KubeletMachine(CheckedMachine):
         if start is None:
             raise NotImplementedError(f"the {self.target.name} target has no hollow kubelets to drive")
         for ns in (NS, contract.NODE_LEASE_NAMESPACE):
-            self._api("create", "namespaces", None, {"apiVersion": "v1", "kind": "Namespace",
-                                                     "metadata": {"name": ns}})
+            self.client.write(Op.create("namespaces", None, {"apiVersion": "v1", "kind": "Namespace",
+                                                             "metadata": {"name": ns}}))
         self.watches = [self.target.watch("pods"), self.target.watch("nodes"),
                         self.target.watch("leases", contract.NODE_LEASE_NAMESPACE)]
         self.history.record("start_kubelets", NODES, grace=GRACE, assign="kubelets")
-        self.kubelets = start(NODES, grace=GRACE)
+        self.kubelets = start(NODES, grace=GRACE, client=lambda who, server: NodeClient(self, self.target))
         now = self.kubelets.now()
         self.controller_since = self.last_monitor = now
         for i in range(NODES):
@@ -140,7 +175,7 @@ class KubeletMachine(CheckedMachine):
         spec: dict[str, Any] = {"restartPolicy": policy, "containers": [{"name": "c0", "image": "hollow"}]}
         if grace is not None:
             spec["terminationGracePeriodSeconds"] = grace
-        self._api("create", "pods", NS, {"apiVersion": "v1", "kind": "Pod", "metadata": meta, "spec": spec})
+        self.client.write(Op.create("pods", NS, {"apiVersion": "v1", "kind": "Pod", "metadata": meta, "spec": spec}))
         self._observe()
         if node is not None:
             self.bind_pod(name, node)
@@ -151,7 +186,7 @@ class KubeletMachine(CheckedMachine):
         uid = (pod or {}).get("metadata", {}).get("uid")
         body = {"apiVersion": "v1", "kind": "Binding", "metadata": {"name": name, "uid": uid},
                 "target": {"apiVersion": "v1", "kind": "Node", "name": self._node(node)}}
-        self._api("bind", NS, name, body)
+        self.client.write(Op.bind(NS, name, body))
         self._observe()
 
     @rule(name=st.sampled_from(POD_NAMES), grace=DELETE_GRACE)
@@ -160,7 +195,7 @@ class KubeletMachine(CheckedMachine):
         delete: the ordering promises no longer cover that incarnation."""
         pod = self._pod(name)
         options = {"gracePeriodSeconds": grace} if grace is not None else None
-        got = self._api("delete", "pods", NS, name, options=options)
+        got = self.client.write(Op.delete("pods", NS, name, options))
         self._observe()
         if pod is not None and got.code == 200 and self._pod(name) is None:
             self.forced.add(pod["metadata"]["uid"])
