@@ -10,6 +10,7 @@ from conformance.matrix import (
     collect,
     cut_off_rows,
     first_line,
+    release_status,
     render_markdown,
     write_reports,
 )
@@ -62,3 +63,15 @@ def test_a_shard_cut_off_while_shrinking_is_reported_from_its_reproductions(tmp_
     assert rows == [{"test": "t[0]", "invariant": "api.finalizers",
                      "reproduction": str(tmp_path / "repro_api_finalizers.py"),
                      "message": "(cut off while shrinking) update: Status differs: kind"}]
+
+
+def test_a_release_that_met_only_known_findings_passed() -> None:
+    known = {"test": "shard0", "known": True, "invariant": "api.no-5xx-for-client-errors (known upstream: k#1)",
+             "message": "a bug (3 times)", "reproduction": None}
+    result = ReleaseResult("v1.37.2", shards={"0": "passed", "1": "passed"})
+    assert release_status(result) == "passed"
+    collect(result, [known])
+    assert release_status(result) == "passed, known findings only"
+    collect(result, [{"test": "t[1]", "invariant": "api.matches-model", "message": "m", "reproduction": None}])
+    assert release_status(result) == "failed"
+    assert release_status(ReleaseResult("v1.37.2", shards={"0": "passed", "1": "rc 3"})) == "failed"
