@@ -17,7 +17,7 @@ Inputs are plain data:
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -35,14 +35,13 @@ class Seen:
     resource: str
     type: str
     obj: JSON
+    uid: str = field(init=False)
+    name: str = field(init=False)
 
-    @property
-    def uid(self) -> str:
-        return str(self.obj.get("metadata", {}).get("uid", ""))
-
-    @property
-    def name(self) -> str:
-        return str(self.obj.get("metadata", {}).get("name", ""))
+    def __post_init__(self) -> None:
+        meta = self.obj.get("metadata") or {}
+        object.__setattr__(self, "uid", str(meta.get("uid", "")))
+        object.__setattr__(self, "name", str(meta.get("name", "")))
 
 
 def _time(text: str | None) -> float | None:

@@ -33,7 +33,9 @@ def _budget(examples: int | None = None) -> settings:
     # Derandomized: the gate gives the same verdict on every run of the same code. How often each
     # fault is found across random seeds is what `make bench` measures.
     default = profiles.PROFILES[profiles.DEFAULT]
-    return settings(default, database=None, derandomize=True, max_examples=examples or default.max_examples)
+    # every distinct failure met is reported, so the gate sees the fault's own invariant beside its consequences
+    return settings(default, database=None, derandomize=True, max_examples=examples or default.max_examples,
+                    report_multiple_bugs=True)
 
 
 
