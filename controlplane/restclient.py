@@ -10,6 +10,12 @@ uses (list, watch, get, create, update, bind) with the answers it expects
 official client's (``kubernetes.client.ApiClient``); a watch is read by a
 thread into a queue, which the replica's informer drains without blocking.
 
+The hollow kubelets (controlplane/kubelet.py) use it too when they run against
+a server over HTTP (adapters/hollow.py): lists by field and label selector,
+PUTs of the status subresource, and deletes with a DeleteOptions body
+(grace period, uid preconditions). A watch notes when each event arrived
+(``drain_stamped``), for checks that judge how late a write was seen.
+
 A request that gets no answer (refused connection, timeout) comes back as code
 0 with the error in a Status body: the replica treats it as any failed call
 and retries at its next poll, as client-go's reflector and elector do.
@@ -19,6 +25,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
@@ -58,6 +65,7 @@ class _Stream:
         self._resp = resp
         self._lock = threading.Lock()
         self._events: list[JSON] = []
+        self._stamps: list[float] = []  # time.time() when each event in _events arrived
         self._ended = False
         threading.Thread(target=self._read, name="kubeprop-scheduler-watch", daemon=True).start()
 
@@ -68,8 +76,10 @@ class _Stream:
                 buf += chunk
                 *lines, buf = buf.split(b"\n")
                 events = [json.loads(line) for line in lines if line.strip()]
+                now = time.time()
                 with self._lock:
                     self._events.extend(events)
+                    self._stamps.extend(now for _ in events)
         except Exception:  # noqa: BLE001 - a broken or closed stream ends the watch; the informer lists again
             pass
         finally:
@@ -77,8 +87,13 @@ class _Stream:
                 self._ended = True
 
     def drain(self) -> list[JSON]:
+        return [e for _, e in self.drain_stamped()]
+
+    def drain_stamped(self) -> list[tuple[float, JSON]]:
+        """The events that arrived since the last drain, each with the time.time() it was read off the wire."""
         with self._lock:
-            out, self._events = self._events, []
+            out = list(zip(self._stamps, self._events, strict=True))
+            self._events, self._stamps = [], []
             return out
 
     @property
@@ -100,6 +115,9 @@ class _Refused:
     ended = True
 
     def drain(self) -> list[JSON]:
+        return []
+
+    def drain_stamped(self) -> list[tuple[float, JSON]]:
         return []
 
     def close(self) -> None:
@@ -124,6 +142,11 @@ class RESTClient:
         path = prefix + (f"/namespaces/{quote(namespace, safe='')}" if namespaced and namespace else "")
         path += f"/{resource}"
         return path + (f"/{quote(name, safe='')}" if name is not None else "")
+
+    @staticmethod
+    def _selectors(label_selector: str | None, field_selector: str | None) -> list[tuple[str, str]]:
+        query = [("labelSelector", label_selector)] if label_selector else []
+        return query + ([("fieldSelector", field_selector)] if field_selector else [])
 
     def _call(self, method: str, path: str, body: Any = None, query: list[tuple[str, str]] | None = None,
               *, stream: bool = False) -> Any:
@@ -151,26 +174,38 @@ class RESTClient:
         except ValueError:
             return _status(resp.status, resp.data.decode("utf-8", "replace")[:500])
 
-    def list(self, resource: str, namespace: str | None = None) -> Answer:
-        return self._answer("GET", self.path(resource, namespace))
+    def list(self, resource: str, namespace: str | None = None, *, label_selector: str | None = None,
+             field_selector: str | None = None) -> Answer:
+        """GET the collection (every namespace when ``namespace`` is None), filtered by the selectors given."""
+        return self._answer("GET", self.path(resource, namespace), None,
+                            self._selectors(label_selector, field_selector) or None)
 
-    def get(self, resource: str, namespace: str | None, name: str) -> Answer:
-        return self._answer("GET", self.path(resource, namespace, name))
+    def get(self, resource: str, namespace: str | None, name: str, *, subresource: str = "") -> Answer:
+        return self._answer("GET", self.path(resource, namespace, name) + (f"/{subresource}" if subresource else ""))
 
     def create(self, resource: str, namespace: str | None, body: JSON) -> Answer:
         return self._answer("POST", self.path(resource, namespace), body)
 
-    def update(self, resource: str, namespace: str | None, name: str, body: JSON) -> Answer:
-        return self._answer("PUT", self.path(resource, namespace, name), body)
+    def update(self, resource: str, namespace: str | None, name: str, body: JSON, subresource: str = "") -> Answer:
+        """PUT the object, or with ``subresource="status"`` its status (pods/{name}/status, nodes/{name}/status)."""
+        path = self.path(resource, namespace, name) + (f"/{subresource}" if subresource else "")
+        return self._answer("PUT", path, body)
+
+    def delete(self, resource: str, namespace: str | None, name: str, options: JSON | None = None) -> Answer:
+        """DELETE with ``options`` as the DeleteOptions body (gracePeriodSeconds, preconditions: uid and
+        resourceVersion, propagationPolicy ...); kind and apiVersion are filled in when left out."""
+        body = None if options is None else {"kind": "DeleteOptions", "apiVersion": "v1", **options}
+        return self._answer("DELETE", self.path(resource, namespace, name), body)
 
     def bind(self, namespace: str, name: str, body: JSON) -> Answer:
         return self._answer("POST", self.path("pods", namespace, name) + "/binding", body)
 
-    def watch(self, resource: str, namespace: str | None = None, *,
-              resource_version: str | None = None) -> _Stream | _Refused:
+    def watch(self, resource: str, namespace: str | None = None, *, resource_version: str | None = None,
+              label_selector: str | None = None, field_selector: str | None = None) -> _Stream | _Refused:
         query = [("watch", "true")]
         if resource_version:
             query.append(("resourceVersion", resource_version))
+        query += self._selectors(label_selector, field_selector)
         resp = self._call("GET", self.path(resource, namespace), None, query, stream=True)
         if isinstance(resp, Answer) or resp.status != 200:
             if not isinstance(resp, Answer):
