@@ -206,14 +206,15 @@ class InProcessTarget:
         self.schedulers = InProcessSchedulers(self, count, list(offsets), seed, client)
         return self.schedulers
 
-    def start_kubelets(self, count: int, *, grace: float = 50.0,
+    def start_kubelets(self, count: int, *, grace: float = 50.0, offsets: Iterable[float] = (),
                        client: Callable[[str, Any], Any] | None = None) -> InProcessKubelets:
         """Start ``count`` hollow nodes (``node-0`` ...), each a kubelet over its own container runtime, and the
-        node lifecycle controller with a node-monitor grace period of ``grace`` seconds.
+        node lifecycle controller with a node-monitor grace period of ``grace`` seconds. Kubelet i's clock is
+        ``offsets[i]`` seconds off true time (the runtimes and the controller keep true time).
 
         ``client(who, server)`` may wrap the API client of each kubelet (``who`` is its node's name) and of the
         controller (``who`` is "nodelifecycle"); by default they call the API server directly."""
-        self.kubelets = InProcessKubelets(self, count, grace, client)
+        self.kubelets = InProcessKubelets(self, count, grace, list(offsets), client)
         return self.kubelets
 
     def close(self) -> None:
@@ -402,7 +403,7 @@ class InProcessKubelets:
     Every node's runtime and the controller read true time (the API server's clock); a stopped kubelet (crashed,
     or paused by the harness) takes no steps, while its runtime's containers run on."""
 
-    def __init__(self, target: InProcessTarget, count: int, grace: float,
+    def __init__(self, target: InProcessTarget, count: int, grace: float, offsets: list[float],
                  client: Callable[[str, Any], Any] | None) -> None:
         from controlplane.kubelet import HollowKubelet, NodeLifecycle, Runtime
 
@@ -414,8 +415,12 @@ class InProcessKubelets:
 
         self.nodes = [f"node-{i}" for i in range(count)]
         self.runtimes = [Runtime(n, target.clock) for n in self.nodes]
-        self.kubelets = [HollowKubelet(wrap(n), n, ip=f"10.0.0.{i + 1}", clock=target.clock, runtime=self.runtimes[i],
-                                       faults=faults) for i, n in enumerate(self.nodes)]
+        def clock(offset: float) -> Callable[[], datetime]:
+            return lambda: target.clock() + timedelta(seconds=offset)
+
+        self.kubelets = [HollowKubelet(wrap(n), n, ip=f"10.0.0.{i + 1}",
+                                       clock=clock(offsets[i] if i < len(offsets) else 0.0),
+                                       runtime=self.runtimes[i], faults=faults) for i, n in enumerate(self.nodes)]
         self.controller = NodeLifecycle(wrap("nodelifecycle"), target.clock, grace=grace, faults=faults)
 
     def register(self, i: int) -> int:

@@ -46,6 +46,9 @@ POLICY = st.sampled_from(("Never", "Always", "OnFailure"))
 #: a hollow container's run time: None runs until stopped
 RUN = st.sampled_from((None, None, 3, 15))
 POD_GRACE = st.sampled_from((None, 0, 2, 10))
+#: how far a kubelet's clock may be off true time (seconds): the promises are judged on true time, and a
+#: controller must date heartbeats by its own observation, not by the times a kubelet writes
+OFFSETS = st.sampled_from((0.0, 0.0, -30.0, 15.0))
 #: pods already running when an example starts: (name, restart policy, run time, grace period, node)
 START_PODS = st.lists(st.tuples(st.sampled_from(POD_NAMES), POLICY, RUN, POD_GRACE, NODE), max_size=3,
                       unique_by=lambda p: p[0])
@@ -133,8 +136,8 @@ class KubeletMachine(CheckedMachine):
 
     # ----- set-up -----------------------------------------------------------------------------
 
-    @initialize(pods=START_PODS)
-    def start_nodes(self, pods: list[tuple[str, str, int | None, int | None, int]]) -> None:
+    @initialize(pods=START_PODS, offsets=st.lists(OFFSETS, min_size=NODES, max_size=NODES))
+    def start_nodes(self, pods: list[tuple[str, str, int | None, int | None, int]], offsets: list[float]) -> None:
         """Two namespaces (the pods', and kube-node-lease), watches, then every node registers and heartbeats;
         and, drawn, pods already bound and started (so that the rules which stop, delete or restart meet running
         pods from the first step)."""
@@ -146,8 +149,9 @@ class KubeletMachine(CheckedMachine):
                                                              "metadata": {"name": ns}}))
         self.watches = [self.target.watch("pods"), self.target.watch("nodes"),
                         self.target.watch("leases", contract.NODE_LEASE_NAMESPACE)]
-        self.history.record("start_kubelets", NODES, grace=GRACE, assign="kubelets")
-        self.kubelets = start(NODES, grace=GRACE, client=lambda who, server: NodeClient(self, self.target))
+        self.history.record("start_kubelets", NODES, grace=GRACE, offsets=offsets, assign="kubelets")
+        self.kubelets = start(NODES, grace=GRACE, offsets=offsets,
+                              client=lambda who, server: NodeClient(self, self.target))
         now = self.kubelets.now()
         self.controller_since = self.last_monitor = now
         for i in range(NODES):

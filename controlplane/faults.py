@@ -184,6 +184,9 @@ FAULTS: tuple[Fault, ...] = (
           "the node lifecycle controller never marks a silent node Unknown"),
     Fault("nodelifecycle.marks-early", "node.unknown-not-early",
           "the node lifecycle controller marks a node Unknown after half its grace period"),
+    Fault("nodelifecycle.trusts-renew-time", "node.unknown-not-early",
+          "the node lifecycle controller dates a heartbeat by the Lease's renewTime (the kubelet's clock) instead of "
+          "by when it saw it, so a node whose clock runs behind is marked Unknown while it heartbeats"),
 )
 
 BY_NAME: dict[str, Fault] = {f.name: f for f in FAULTS}

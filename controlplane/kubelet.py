@@ -433,6 +433,8 @@ class NodeLifecycle:
                 health = self._health[name] = _Health(created if beat == (None, None) else now, beat)
             elif beat != health.renew:
                 health.probe, health.renew = now, beat
+                if self.faults.enabled("nodelifecycle.trusts-renew-time") and beat[0]:
+                    health.probe = _parse(beat[0]) or now  # the bug: the kubelet's clock dates the heartbeat
             if now <= health.probe + timedelta(seconds=grace):
                 continue
             body = json.loads(json.dumps(node))
