@@ -56,6 +56,8 @@ INVARIANTS: dict[str, str] = {
     "kubelet.stops-removed": "nothing of a pod the API no longer has runs longer than one sync of its working "
                              "kubelet",
     "pod.phase-monotonic": "a pod's phase never goes back: Pending, Running, then Succeeded or Failed for good",
+    "pod.ready-consistent": "a pod shown Ready is Running with ContainersReady and every container running and "
+                            "ready",
     "node.heartbeat-renews": "a working kubelet moves its node Lease's renewTime at least every renew interval",
     "node.unknown-in-time": "a node whose heartbeats stopped shows Ready Unknown within the grace period and two "
                             "monitor periods",

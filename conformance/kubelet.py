@@ -281,6 +281,7 @@ class KubeletMachine(CheckedMachine):
              checks.graceful_delete_bounded(self.seen, self.live, self.forced, now, self.timing)),
             (checks.stops_removed, checks.stops_removed(self.seen, containers, self.live, now, self.timing)),
             (checks.phase_monotonic, checks.phase_monotonic(self.seen)),
+            (checks.ready_consistent, checks.ready_consistent(self.seen)),
             (checks.heartbeat_renews, checks.heartbeat_renews(self.seen, self.live, now, self.timing)),
             (checks.unknown_in_time, checks.unknown_in_time(self.seen, self.timing, self.controller_since, now)),
             (checks.unknown_not_early, checks.unknown_not_early(self.seen, self.timing)),

@@ -178,6 +178,8 @@ FAULTS: tuple[Fault, ...] = (
           "a restarted kubelet does not ask the runtime what runs, and starts its running pods a second time"),
     Fault("kubelet.keeps-orphans", "kubelet.stops-removed",
           "a kubelet does not kill the containers of a pod the API no longer has (a force-deleted pod runs on)"),
+    Fault("kubelet.ready-after-exit", "pod.ready-consistent",
+          "a kubelet keeps a pod Ready (and ContainersReady) after its containers exited"),
     Fault("kubelet.heartbeat-frozen", "node.heartbeat-renews",
           "a kubelet's Lease update keeps the old renewTime, so its heartbeats say nothing"),
     Fault("nodelifecycle.never-marks", "node.unknown-in-time",

@@ -337,6 +337,8 @@ class HollowKubelet:
                              "started": c.running, "restartCount": c.restarts, "state": state})
         running = bool(containers) and all(c.running for c in containers)
         ready = "True" if running and phase == "Running" else "False"
+        if self.faults.enabled("kubelet.ready-after-exit") and containers:
+            ready = "True"  # the bug: readiness is not taken back when the containers end
         now = _stamp(self.clock())
         conds = {c.get("type"): c for c in old.get("conditions") or []}
 

@@ -186,6 +186,33 @@ def phase_monotonic(seen: Sequence[Seen]) -> list[str]:
     return problems
 
 
+@check("pod.ready-consistent")
+def ready_consistent(seen: Sequence[Seen]) -> list[str]:
+    """Every state of a pod the API showed with Ready True is Running, with ContainersReady True and a running,
+    ready status for every container of its spec (pkg/kubelet/status/generate.go: GeneratePodReadyCondition
+    follows GenerateContainersReadyCondition, which needs every container ready; a container that is not running
+    is not ready). Anyone may take Ready back (the node lifecycle controller does on an unreachable node)."""
+    problems = []
+    for s in _pods(seen):
+        status = s.obj.get("status") or {}
+        conds = {c.get("type"): c.get("status") for c in status.get("conditions") or []}
+        if conds.get("Ready") != "True":
+            continue
+        by_name = {c.get("name"): c for c in status.get("containerStatuses") or []}
+        wrong = [] if status.get("phase") == contract.RUNNING else [f"phase {status.get('phase')}"]
+        if conds.get("ContainersReady") != "True":
+            wrong.append(f"ContainersReady {conds.get('ContainersReady')}")
+        for c in (s.obj.get("spec") or {}).get("containers") or []:
+            shown = by_name.get(c.get("name"))
+            if shown is None or not shown.get("ready") or "running" not in (shown.get("state") or {}):
+                wrong.append(f"container {c.get('name')} " + ("without a status" if shown is None else
+                                                              f"{sorted(shown.get('state') or {})}"))
+        if wrong:
+            problems.append(f"pod {s.obj['metadata'].get('namespace')}/{s.name} (uid {s.uid}) shown Ready at "
+                            f"{s.t:.0f} with {', '.join(wrong)}")
+    return problems
+
+
 def _beat(s: Seen) -> tuple[str, Any] | None:
     """What in an event is a heartbeat: a Lease's renewTime, or a node's Ready lastHeartbeatTime (the controller
     counts both: node_lifecycle_controller.go tryUpdateNodeHealth)."""

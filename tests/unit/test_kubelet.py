@@ -131,3 +131,17 @@ def test_a_hollow_node_runs_a_pod_and_completes_its_delete() -> None:
     assert nodes.monitor() == ["mark node-0 Unknown: 200"]
     assert nodes.heartbeat(0) == 200 and nodes.node_status(0) == 200
     assert target.get("nodes", None, "node-0").body["status"]["conditions"][-1]["status"] == "True"
+
+
+def test_ready_consistent() -> None:
+    def shown(phase: str, ready: str, state: str, container_ready: bool) -> Seen:
+        p = pod("u1", node="n0", phase=phase)
+        p["spec"]["containers"] = [{"name": "c0"}]
+        p["status"]["conditions"] = [{"type": "Ready", "status": ready}, {"type": "ContainersReady", "status": ready}]
+        p["status"]["containerStatuses"] = [{"name": "c0", "ready": container_ready, "state": {state: {}}}]
+        return Seen(T0, "pods", "MODIFIED", p)
+
+    assert checks.ready_consistent([shown("Running", "True", "running", True)]) == []
+    assert checks.ready_consistent([shown("Failed", "False", "terminated", False)]) == []
+    assert checks.ready_consistent([shown("Failed", "True", "terminated", False)])
+    assert checks.ready_consistent([shown("Running", "True", "running", False)])

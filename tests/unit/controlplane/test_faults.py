@@ -44,7 +44,7 @@ def types(events: list[JSON]) -> list[str]:
 
 
 def test_registry_and_faultset() -> None:
-    assert len(FAULTS) == len(BY_NAME) == 55
+    assert len(FAULTS) == len(BY_NAME) == 56
     fs = FaultSet(["watch.reorders"])
     assert fs.enabled("watch.reorders") and not fs.enabled("binding.overwrites")
     assert "watch.reorders" in fs and isinstance(fs, frozenset)
