@@ -10,6 +10,7 @@ the rule lives.
 
 from __future__ import annotations
 
+import functools
 import random
 from collections import Counter
 from dataclasses import dataclass, field
@@ -45,6 +46,8 @@ _MAX_CONTAINER_THRESHOLD = 1000 * _MB
 
 def go_div(a: int, b: int) -> int:
     """Go integer division: truncates toward zero."""
+    if a >= 0 and b > 0:
+        return a // b  # the common case, where floor and truncation agree
     q = abs(a) // abs(b)
     return q if (a >= 0) == (b > 0) else -q
 
@@ -215,11 +218,12 @@ class Algorithm:
             affinity = _normalize([_affinity_score(pod, ni) for ni in nodes], reverse=False)
             totals = [t + W_AFFINITY * a for t, a in zip(totals, affinity, strict=True)]
         balanced_skip = pod.milli_cpu == 0 and pod.memory == 0  # balanced_allocation.go: isBestEffortPod
+        no_images = W_IMAGE * _image_locality(pod, None, num_all)  # a node with none of the pod's images
         for i, ni in enumerate(nodes):
             s = W_LEAST * _least_allocated(pod, ni)
             if not balanced_skip:
                 s += W_BALANCED * _balanced(pod, ni)
-            s += W_IMAGE * _image_locality(pod, ni, num_all)
+            s += W_IMAGE * _image_locality(pod, ni, num_all) if ni.images else no_images
             totals[i] += s
         return totals
 
@@ -281,6 +285,7 @@ def _least_allocated(pod: PodInfo, ni: NodeInfo) -> int:
     return go_div(total, weights) if weights else 0
 
 
+@functools.lru_cache(maxsize=8192)
 def _balance(cpu: int, mem: int, alloc_cpu: int, alloc_mem: int) -> int:
     """balanced_allocation.go: balancedResourceScore for cpu and memory."""
     fractions = []
@@ -302,10 +307,11 @@ def _balanced(pod: PodInfo, ni: NodeInfo) -> int:
     return half + go_div(half + with_pod - without, 2)
 
 
-def _image_locality(pod: PodInfo, ni: NodeInfo, num_all: int) -> int:
-    """imagelocality/image_locality.go: sumImageScores and calculatePriority."""
+def _image_locality(pod: PodInfo, ni: NodeInfo | None, num_all: int) -> int:
+    """imagelocality/image_locality.go: sumImageScores and calculatePriority (``ni`` None: a node holding none of
+    the pod's images)."""
     total = 0
-    if ni.images:
+    if ni is not None and ni.images:
         for name in pod.images:
             st = ni.images.get(name)
             if st is not None:
