@@ -447,6 +447,116 @@ class APIServerMachine(CheckedMachine):
             patch.append({"op": "replace", "path": "/spec/containers/0/image", "value": image})
         self._write(Op.patch("pods", ns, name, patch, patch_type))
 
+    # ----- the status subresource (pods/{name}/status, nodes/{name}/status) ----------------------------------
+
+    @rule(resource=st.sampled_from(("pods", "pods", "nodes")), ns=NS, index=PICK, pod_status=gen.pod_statuses(),
+          node_status=gen.node_statuses(), verb=gen.status_verbs, edge=gen.status_edges, pick=st.integers(0, 7))
+    def write_status(self, resource: str, ns: str, index: int, pod_status: dict[str, Any],
+                     node_status: dict[str, Any], verb: str, edge: str | None, pick: int) -> None:
+        """A kubelet's write of a pod's or node's status through the status subresource: a PUT of the object read
+        back with a new status, or a merge or JSON patch of the status; with one of the things such a write may
+        get wrong or do besides (conformance/strategies.py: STATUS_EDGES). What the status strategy keeps of the
+        stored object, and what it refuses, is the model's to say."""
+        ns_ = _ns_for(resource, ns)
+        name = self._absent(resource, ns) if edge == "missing" else self._pick(resource, ns, index)
+        stored = self.model.lookup(resource, ns_, name)
+        if edge == "rerun" and resource == "pods" and stored is not None and not any(
+                (c.get("state") or {}).get("terminated") for c in (stored.get("status") or {}).get(
+                    "containerStatuses") or [] if isinstance(c, dict)):
+            # the containers end first (a write of its own), so that reporting them running again means something
+            body = self._body_for_update(resource, ns_, name, "fresh")
+            body["status"] = self._status_for(resource, stored, pod_status, node_status, "ended", pick)
+            self._write(Op.update(resource, ns_, name, body, subresource="status"))
+            stored = self.model.lookup(resource, ns_, name)
+        status = self._status_for(resource, stored or {}, pod_status, node_status, edge, pick)
+        meta: dict[str, Any] = {}
+        spec: dict[str, Any] = {}
+        if edge == "spec-and-meta":
+            key, value = gen.LABEL_KEYS[pick % len(gen.LABEL_KEYS)], gen.LABEL_VALUES[pick % len(gen.LABEL_VALUES)]
+            meta["labels"] = {key: value}
+            if resource == "pods":
+                meta["ownerReferences"] = [{"apiVersion": "v1", "kind": "ConfigMap", "name": "owner",
+                                            "uid": "c1e47000-0000-4000-8000-0000000000aa"}]
+                old = ((stored or {}).get("spec") or {}).get("restartPolicy")
+                spec["restartPolicy"] = "Never" if old in (None, "Always") else "Always"
+            else:
+                spec["unschedulable"] = not ((stored or {}).get("spec") or {}).get("unschedulable")
+        elif edge == "deletion":
+            meta["deletionTimestamp"] = gen.SERVER_OWNED["deletionTimestamp"]
+        current = ((stored or {}).get("metadata") or {}).get("resourceVersion")
+        stale = self._stale_rv(resource, current) if edge == "stale" else None
+        op: Op
+        if verb == "put":
+            body = self._body_for_update(resource, ns_, name, "stale" if stale else "none" if pick == 0 else "fresh")
+            body["status"] = status
+            body["metadata"].update(meta)
+            body["spec"] = {**(body.get("spec") or {}), **spec}
+            op = Op.update(resource, ns_, name, body, subresource="status")
+        elif verb == "merge":
+            patch: Any = {"status": status, **({"spec": spec} if spec else {})}
+            if meta or stale:
+                patch["metadata"] = {**meta, **({"resourceVersion": stale} if stale else {})}
+            op = Op.patch(resource, ns_, name, patch, "merge", subresource="status")
+        else:
+            patch = [{"op": "replace", "path": "/metadata/resourceVersion", "value": stale}] if stale else []
+            labels = ((stored or {}).get("metadata") or {}).get("labels") or {}
+            for key, value in meta.items():
+                patch.append({"op": "add", "path": f"/metadata/{key}",
+                              "value": {**labels, **value} if key == "labels" else value})
+            patch += [{"op": "add", "path": f"/spec/{k}", "value": v} for k, v in spec.items()]
+            patch.append({"op": "add", "path": "/status", "value": status})
+            op = Op.patch(resource, ns_, name, patch, "json", subresource="status")
+        self._write(gen.with_dry_run(op, "query") if edge == "dry-run" else op)
+
+    @staticmethod
+    def _status_for(resource: str, stored: dict[str, Any], pod_status: dict[str, Any], node_status: dict[str, Any],
+                    edge: str | None, pick: int) -> dict[str, Any]:
+        """The status a write sends: for a pod, one status per container of its spec in the drawn states (a
+        state drawn beyond them reports a container "c9" the spec does not have), the QoS class read back; for
+        a node, the drawn conditions and addresses beside the capacity read back; then the edge."""
+        old = stored.get("status") or {}
+        if resource == "nodes":
+            status = {k: clone(v) for k, v in old.items() if k in ("capacity", "allocatable")}
+            status.update(clone(node_status))
+            if edge == "addresses":
+                status["addresses"].append(dict(status["addresses"][0]))
+            return status
+        status = {k: clone(v) for k, v in pod_status.items() if k != "states"}
+        containers = [c for c in (stored.get("spec") or {}).get("containers") or [] if isinstance(c, dict)] \
+            or [{"name": "c0", "image": gen.IMAGES[0]}]
+        states = pod_status["states"]
+        reported = [gen.container_status(str(c.get("name")), str(c.get("image") or ""), states[i % len(states)])
+                    for i, c in enumerate(containers)]
+        if len(states) > len(containers):
+            reported.append(gen.container_status("c9", gen.IMAGES[0], states[-1]))
+        if edge == "ended":
+            reported = [gen.container_status(c["name"], c["image"], "failed" if s == "failed" else "terminated")
+                        for c, s in zip(reported, [*states, *states, *states], strict=False)]
+        elif edge == "rerun" and old.get("containerStatuses"):
+            # what the stored status shows, each terminated container running again
+            reported = [{**clone(c), "state": {"running": {"startedAt": gen.RESTARTED_AT}}, "ready": True}
+                        if isinstance(c, dict) and ((c.get("state") or {}).get("terminated")) else clone(c)
+                        for c in old["containerStatuses"]]
+        status["containerStatuses"] = reported
+        qos = old.get("qosClass")
+        if qos and edge != "no-qos":
+            status["qosClass"] = qos
+        if edge == "qos":
+            status["qosClass"] = next(q for q in ("Guaranteed", "Burstable", "BestEffort") if q != qos)
+        elif edge == "host-ip":
+            status["hostIP"], status["hostIPs"] = "10.0.0.9", [{"ip": "10.0.0.8"}]
+        elif edge == "condition":
+            kind = gen.INVALID_CONDITION_TYPES[pick % len(gen.INVALID_CONDITION_TYPES)]
+            status["conditions"] = [*status.get("conditions", []), {"type": kind, "status": "True"}]
+        return status
+
+    def _absent(self, resource: str, ns: str) -> str:
+        """A name of the pool that no stored object has (the pool's last when every one is taken)."""
+        pool = {"pods": gen.POD_NAMES, "nodes": gen.NODE_NAMES, "leases": gen.LEASE_NAMES,
+                "namespaces": gen.NAMESPACES}[resource]
+        ns_ = _ns_for(resource, ns)
+        return next((n for n in pool if self.model.lookup(resource, ns_, n) is None), pool[-1])
+
     def _pick(self, resource: str, ns: str, index: int) -> str:
         """An existing object's name for most indexes (so calls do something); the last index names any."""
         pool = {"pods": gen.POD_NAMES, "nodes": gen.NODE_NAMES, "leases": gen.LEASE_NAMES,

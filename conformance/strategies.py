@@ -173,6 +173,9 @@ _ONE_IN_3 = st.integers(0, 2)
 _HOST_PORTS = st.sampled_from((8080, 9090))
 _NODE_SELECTOR = st.dictionaries(st.sampled_from(LABEL_KEYS), st.sampled_from(LABEL_VALUES), min_size=1, max_size=1)
 _GRACE = st.sampled_from((0, 5, 30))
+#: a pod's restartPolicy other than the default Always: which terminated containers a status write may report
+#: running again depends on it (pkg/apis/core/validation/validation.go: ValidateContainerStateTransition)
+_RESTART_POLICY = st.sampled_from(("Never", "OnFailure"))
 
 
 @st.composite
@@ -186,6 +189,8 @@ def pod_specs(draw: st.DrawFn) -> dict[str, Any]:
         spec["tolerations"] = tol
     if draw(_ONE_IN_3) == 0:
         spec["terminationGracePeriodSeconds"] = draw(_GRACE)
+    if draw(_ONE_IN_3) == 0:
+        spec["restartPolicy"] = draw(_RESTART_POLICY)
     return spec
 
 
@@ -207,6 +212,93 @@ def node_parts(draw: st.DrawFn) -> dict[str, Any]:
         spec["taints"] = taints
     alloc = {"cpu": draw(_NODE_CPU), "memory": draw(_NODE_MEMORY), "pods": "110"}
     return {"labels": draw(labels), "spec": spec, "status": {"capacity": dict(alloc), "allocatable": alloc}}
+
+
+# ----- status writes (pods/{name}/status, nodes/{name}/status) -------------------------------------------------
+
+#: what a status write gets wrong or does besides writing a status, one at a time (None: a plain status write).
+#: "rerun": every container the stored status shows terminated is reported running (refused where the restart
+#: policy would not restart it); "host-ip": hostIPs[0] is not hostIP; "condition": a condition type that is no
+#: qualified name; "qos": another QoS class; "no-qos": none, which pods/status fills in from the stored one;
+#: "spec-and-meta": the spec, the labels and (pods) the ownerReferences changed too, which a status write keeps
+#: or takes as the strategy says; "deletion": a deletionTimestamp sent; "addresses": (nodes) an address twice;
+#: "stale": a resourceVersion an earlier write had; "missing": an object that is not there; "dry-run": dryRun=All.
+#: Half the writes have one.
+STATUS_EDGES = ("rerun", "host-ip", "condition", "qos", "no-qos", "spec-and-meta", "deletion", "addresses", "stale",
+                "missing", "dry-run")
+status_edges = st.one_of(st.none(), st.sampled_from(STATUS_EDGES))
+#: how a status write is sent: a PUT of the object read back, a merge patch of the status, a JSON patch of it
+status_verbs = st.sampled_from(("put", "put", "merge", "json"))
+#: condition types a status write may not carry (apimachinery/pkg/api/validate/content/kube.go: IsLabelKey)
+INVALID_CONDITION_TYPES = ("bad type", "-x", "example.com/", "a/b/c")
+_STAMP = "2026-01-01T00:00:00Z"
+_LATER = "2026-01-01T00:00:07Z"
+#: when a container reported running again started
+RESTARTED_AT = "2026-01-01T00:00:09Z"
+_CONDITION_STATUS = st.sampled_from(("True", "False"))
+_POD_CONDITIONS = st.lists(st.sampled_from(("PodScheduled", "Initialized", "ContainersReady", "Ready",
+                                            "kubeprop.io/gate")), max_size=3, unique=True)
+_PHASES = st.sampled_from(("Pending", "Running", "Succeeded", "Failed"))
+_HOST = st.integers(1, 3)
+_CONTAINER_STATE = st.sampled_from(("running", "running", "terminated", "failed", "waiting"))
+
+
+def _container_state(kind: str) -> dict[str, Any]:
+    """A container's state as a kubelet reports it (every field that is no pointer sent, so it reads back the
+    same: core/v1 ContainerStateTerminated.exitCode)."""
+    if kind == "running":
+        return {"running": {"startedAt": _STAMP}}
+    if kind == "waiting":
+        return {"waiting": {"reason": "ContainerCreating"}}
+    code, reason = (0, "Completed") if kind == "terminated" else (1, "Error")
+    return {"terminated": {"exitCode": code, "reason": reason, "startedAt": _STAMP, "finishedAt": _LATER}}
+
+
+def container_status(name: str, image: str, kind: str) -> dict[str, Any]:
+    """A container's status; ready, restartCount, image and imageID have no omitempty, so all are sent."""
+    return {"name": name, "state": _container_state(kind), "ready": kind == "running", "restartCount": 0,
+            "image": image, "imageID": ""}
+
+
+@st.composite
+def pod_statuses(draw: st.DrawFn) -> dict[str, Any]:
+    """A pod status a kubelet could write, without container statuses (they name the pod's own containers, which
+    the rule knows): a phase, conditions, the host's IP (alone, as hostIPs too, or with an IPv6 address as a
+    dual-stack pair), and the kinds of state the containers are reported in."""
+    status: dict[str, Any] = {"phase": draw(_PHASES)}
+    conditions = [{"type": t, "status": draw(_CONDITION_STATUS), "lastTransitionTime": _STAMP}
+                  for t in draw(_POD_CONDITIONS)]
+    for c in conditions:
+        if c["status"] == "False":
+            c["reason"] = "NotYet"  # a reason a binding's PodScheduled condition does not keep
+    if conditions:
+        status["conditions"] = conditions
+    host, ips = draw(_HOST), draw(_ONE_IN_3)
+    if ips > 0:
+        status["hostIP"] = f"10.0.0.{host}"
+        status["hostIPs"] = [{"ip": f"10.0.0.{host}"}] + ([{"ip": f"fd00::{host}"}] if ips == 2 else [])
+    elif draw(_BOOLEANS):
+        status["hostIP"] = f"10.0.0.{host}"
+    status["states"] = draw(st.lists(_CONTAINER_STATE, min_size=1, max_size=3))
+    return status
+
+
+_NODE_CONDITION_STATUS = st.sampled_from(("True", "False", "Unknown"))
+
+
+@st.composite
+def node_statuses(draw: st.DrawFn) -> dict[str, Any]:
+    """What a kubelet writes of a node's status besides capacity: its Ready condition and its addresses."""
+    ready = draw(_NODE_CONDITION_STATUS)
+    status: dict[str, Any] = {"conditions": [{"type": "Ready", "status": ready, "lastHeartbeatTime": _LATER,
+                                              "lastTransitionTime": _STAMP,
+                                              "reason": "KubeletReady" if ready == "True" else "KubeletNotReady"}]}
+    host = draw(_HOST)
+    addresses = [{"type": "InternalIP", "address": f"10.0.1.{host}"}]
+    if draw(_BOOLEANS):
+        addresses.append({"type": "Hostname", "address": f"host-{host}"})
+    status["addresses"] = addresses
+    return status
 
 
 def pod_body(name: str, spec: dict[str, Any], labels: dict[str, str], finalizers: list[str]) -> dict[str, Any]:

@@ -23,8 +23,11 @@ sent, the answer and the object as the client last saw it in an answer, never fr
 (a write's, a get's, each list item) must carry only label keys and values and annotation keys the API accepts
 (apimachinery/pkg/apis/meta/v1/validation/validation.go: ValidateLabels; apimachinery/pkg/api/validation/
 objectmeta.go: ValidateAnnotations, keys lowercased first) and, for a Lease, a positive leaseDurationSeconds and
-a non-negative leaseTransitions (pkg/apis/coordination/validation/validation.go: ValidateLeaseSpec). The rules are
-written here again, apart from the model and the bundled server.
+a non-negative leaseTransitions (pkg/apis/coordination/validation/validation.go: ValidateLeaseSpec); of what a
+status write stores (the Pod and Node API's reference; pkg/apis/core/validation/validation.go:
+ValidatePodStatusUpdate, ValidateNodeUpdate): pod condition types other than the system's own are qualified names,
+a pod's hostIP is the first of its hostIPs, and no node address is listed twice. The rules are written here
+again, apart from the model and the bundled server.
 
 ``api.dry-run``: a write that asks ``dryRun=All`` stores nothing, and one whose dryRun value is not "All" is an
 error and goes no further (apimachinery/pkg/apis/meta/v1/types.go: CreateOptions, UpdateOptions, PatchOptions and
@@ -220,6 +223,25 @@ def _invalid_pod_spec(spec: Any) -> list[str]:
     return found
 
 
+def _invalid_status(obj: dict) -> list[str]:
+    """What a pod's or node's stored status may not hold (see ``api.validation`` above)."""
+    status = obj.get("status") if isinstance(obj.get("status"), dict) else {}
+    found: list[str] = []
+    if obj.get("kind") == "Pod":
+        for cond in status.get("conditions") or []:
+            kind = cond.get("type") if isinstance(cond, dict) else None
+            if isinstance(kind, str) and kind not in ("PodScheduled", "Ready", "Initialized") \
+                    and not _qualified_name(kind):
+                found.append(f"condition type {kind!r}")
+        ips = status.get("hostIPs")
+        if isinstance(ips, list) and ips and isinstance(ips[0], dict) and ips[0].get("ip") != status.get("hostIP"):
+            found.append(f"hostIPs[0] {ips[0].get('ip')!r} beside hostIP {status.get('hostIP')!r}")
+    elif obj.get("kind") == "Node":
+        pairs = [(a.get("type"), a.get("address")) for a in status.get("addresses") or [] if isinstance(a, dict)]
+        found += [f"address {a!r} twice" for i, a in enumerate(pairs) if a in pairs[:i]]
+    return found
+
+
 def invalid_values(obj: Any) -> list[str]:
     """What in ``obj`` (an object as an answer shows it) the API never accepts."""
     if not isinstance(obj, dict) or obj.get("kind") == "Status":
@@ -230,6 +252,7 @@ def invalid_values(obj: Any) -> list[str]:
     found += [f"annotation key {k!r}" for k in (meta.get("annotations") or {}) if not _qualified_name(str(k).lower())]
     found += _invalid_taints(obj.get("spec"))
     found += _invalid_pod_spec(obj.get("spec"))
+    found += _invalid_status(obj)
     spec = obj.get("spec") if obj.get("kind") == "Lease" and isinstance(obj.get("spec"), dict) else {}
     duration, transitions = spec.get("leaseDurationSeconds"), spec.get("leaseTransitions")
     if isinstance(duration, int) and duration <= 0:

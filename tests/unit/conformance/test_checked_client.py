@@ -491,3 +491,18 @@ def test_a_status_subresource_call_is_checked_and_replays_with_its_subresource(c
         Op.update("leases", "a", "l", {}, subresource="status")
     with pytest.raises(ValueError):
         Op("delete", "pods", "a", "p", subresource="status")
+
+
+def test_validation_of_what_a_status_write_stores() -> None:
+    from conformance.checks.api import invalid_values
+
+    ok = {"kind": "Pod", "metadata": {"name": "p"},
+          "status": {"hostIP": "10.0.0.1", "hostIPs": [{"ip": "10.0.0.1"}, {"ip": "fd00::1"}],
+                     "conditions": [{"type": "Ready"}, {"type": "ContainersReady"}, {"type": "example.com/gate"}]}}
+    assert invalid_values(ok) == []
+    bad = {**ok, "status": {"hostIP": "10.0.0.1", "hostIPs": [{"ip": "10.0.0.2"}],
+                            "conditions": [{"type": "bad type"}]}}
+    assert invalid_values(bad) == ["condition type 'bad type'", "hostIPs[0] '10.0.0.2' beside hostIP '10.0.0.1'"]
+    address = {"type": "InternalIP", "address": "10.0.1.1"}
+    node = {"kind": "Node", "metadata": {"name": "n"}, "status": {"addresses": [address, {**address}]}}
+    assert invalid_values(node) == [f"address {('InternalIP', '10.0.1.1')!r} twice"]
