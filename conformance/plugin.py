@@ -74,10 +74,10 @@ def pytest_configure(config: pytest.Config) -> None:
     elif faults:
         from conformance.replay import open_target
 
-        if config.getoption("target") == "served" and any(f.split(".")[0] in ("scheduler", "lease")
-                                                          for f in faults):
-            raise pytest.UsageError("kubeprop: scheduler and lease faults live in scheduler replicas, which the "
-                                    "served target does not run (its scheduler machine is builtin only)")
+        if config.getoption("target") == "served" and any(
+                f.split(".")[0] in ("scheduler", "lease", "kubelet", "nodelifecycle") for f in faults):
+            raise pytest.UsageError("kubeprop: scheduler, lease and node faults live in scheduler replicas and hollow "
+                                    "nodes, which the served target does not run (their machines are builtin only)")
         try:
             open_target("builtin", faults).close()  # checks the names (the served server gets the same ones)
         except ValueError as err:

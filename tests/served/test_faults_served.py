@@ -1,7 +1,8 @@
 """Every seeded API-server fault is still caught through HTTP.
 
 For each fault that lives in the API server (not ``scheduler.*`` / ``lease.*``,
-which live in scheduler replicas), a served server runs with that fault on and
+which live in scheduler replicas, nor ``kubelet.*`` / ``nodelifecycle.*``, which
+live in the hollow nodes), a served server runs with that fault on and
 with ``--test-controls`` (a manual clock and compaction over HTTP, so the clock
 and compaction rules run as in process); the API-server machine runs against it
 over HTTP, scoped per example, derandomized, and must fail on the invariant the
@@ -37,7 +38,7 @@ BUDGET = settings(profiles.PROFILES[profiles.DEFAULT], max_examples=EXAMPLES, da
 
 # the faults only concurrent clients reveal are left out: over HTTP the server's threads choose the interleaving,
 # so whether a run meets the fault's window is chance; the builtin gate (tests/quality) chooses it and catches each
-API_FAULTS = [f for f in FAULTS if f.name.split(".")[0] not in ("scheduler", "lease")
+API_FAULTS = [f for f in FAULTS if f.name.split(".")[0] not in ("scheduler", "lease", "kubelet", "nodelifecycle")
               and not f.concurrent]
 
 

@@ -34,4 +34,4 @@ def test_served_target_refuses_replica_faults() -> None:
     r = pytest_run("conformance/test_apiserver.py", "--target", "served", "--fault", "scheduler.ignores-taints",
                    timeout=60)
     assert r.returncode != 0
-    assert "scheduler and lease faults live in scheduler replicas" in r.stdout + r.stderr
+    assert "scheduler, lease and node faults live in scheduler replicas" in r.stdout + r.stderr
