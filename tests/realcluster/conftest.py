@@ -79,6 +79,22 @@ def cluster():
         yield running
 
 
+@pytest.fixture(scope="module")
+def nlc_cluster(request: pytest.FixtureRequest):
+    """A cluster of the module's own: no scheduler, and kube-controller-manager with only the node lifecycle
+    controller, its --node-monitor-grace-period and --node-monitor-period the module's GRACE and PERIOD."""
+    try:
+        binaries = kubecluster.find_binaries()
+    except kubecluster.ClusterError as e:
+        pytest.skip(f"real-cluster binaries missing: {e}")
+    if not binaries.controller_manager:
+        pytest.skip(f"kube-controller-manager missing: {kubecluster.CONTROLLER_MANAGER_HINT}")
+    with kubecluster.Cluster(0, binaries=binaries, controller_manager=True,
+                             node_monitor_grace_period=request.module.GRACE,
+                             node_monitor_period=request.module.PERIOD) as running:
+        yield running
+
+
 @pytest.fixture(scope="session")
 def api_client(cluster):
     kubernetes = pytest.importorskip("kubernetes")

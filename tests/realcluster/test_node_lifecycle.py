@@ -20,7 +20,6 @@ The delays are printed and listed in the terminal summary. Needs ``make kube-con
 from __future__ import annotations
 
 import contextlib
-import importlib
 import subprocess
 import threading
 import time
@@ -30,11 +29,9 @@ from typing import Any
 
 import pytest
 
-kubecluster = importlib.import_module("kubeprop_kube_cluster")  # loaded from tools/kube/cluster.py by conftest
-
 pytestmark = pytest.mark.realcluster
 
-GRACE = 8.0  # --node-monitor-grace-period (upstream default 50 s on v1.37.2)
+GRACE = 8.0  # --node-monitor-grace-period of the module's cluster (conftest.py: nlc_cluster; upstream default 50 s)
 PERIOD = 1.0  # --node-monitor-period (upstream default 5 s)
 RENEW_EVERY = 1.0  # the fake kubelets' Lease renewal interval (kubelet: leaseDurationSeconds 40 / 4 = 10 s)
 NODE_LEASE_NAMESPACE = "kube-node-lease"
@@ -48,19 +45,6 @@ def _now_micro() -> str:
 
 def _now_seconds() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-@pytest.fixture(scope="module")
-def nlc_cluster():
-    try:
-        binaries = kubecluster.find_binaries()
-    except kubecluster.ClusterError as e:
-        pytest.skip(f"real-cluster binaries missing: {e}")
-    if not binaries.controller_manager:
-        pytest.skip(f"kube-controller-manager missing: {kubecluster.CONTROLLER_MANAGER_HINT}")
-    with kubecluster.Cluster(0, binaries=binaries, controller_manager=True, node_monitor_grace_period=GRACE,
-                             node_monitor_period=PERIOD) as running:
-        yield running
 
 
 class FakeKubelet:

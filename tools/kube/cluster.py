@@ -366,7 +366,8 @@ class Cluster:
     only, on the admin kubeconfig. ``node_monitor_grace_period`` and ``node_monitor_period`` (seconds) become its
     ``--node-monitor-grace-period`` / ``--node-monitor-period``; None leaves the release's default (v1.37.2: 50 s
     and 5 s; before v1.32 the grace period was 40 s). ``controller_manager_leader_elect`` turns its leader
-    election on, on its own Lease kube-system/kube-controller-manager (off by default: one process)."""
+    election on, on its own Lease kube-system/kube-controller-manager (off by default: one process);
+    ``controller_manager_extra_args`` are added to its command line (``--feature-gates=...``, say)."""
 
     def __init__(self, schedulers: int = 2, *, apiservers: int = 1, binaries: Binaries | None = None,
                  bin_dir: str | Path | None = None,
@@ -376,7 +377,8 @@ class Cluster:
                  controller_manager: bool = False, node_monitor_grace_period: float | None = None,
                  node_monitor_period: float | None = None, node_startup_grace_period: float | None = None,
                  controller_manager_controllers: tuple[str, ...] = (NODE_LIFECYCLE_CONTROLLER,),
-                 controller_manager_leader_elect: bool = False) -> None:
+                 controller_manager_leader_elect: bool = False,
+                 controller_manager_extra_args: tuple[str, ...] = ()) -> None:
         if schedulers < 0:
             raise ValueError("schedulers must be >= 0")
         if apiservers < 1:
@@ -396,6 +398,7 @@ class Cluster:
         self.node_startup_grace_period = node_startup_grace_period
         self.controller_manager_controllers = tuple(controller_manager_controllers)
         self.controller_manager_leader_elect = controller_manager_leader_elect
+        self.controller_manager_extra_args = tuple(controller_manager_extra_args)
         self.n_schedulers = schedulers
         self.start_timeout = start_timeout
         self.lease_duration = lease_duration
@@ -690,6 +693,7 @@ class Cluster:
             "--bind-address", "127.0.0.1",
             "--cert-dir", str(self.workdir / "controller-manager-certs"),
             f"--v={self.verbosity}",
+            *self.controller_manager_extra_args,
         ]
 
     def _start_controller_manager(self) -> ControllerManager:
