@@ -112,6 +112,8 @@ def test_each_step_holds_its_arguments_calls_and_expectations(run: Run) -> None:
     for step in steps:
         assert step["steps"], f"{step['name']} made no call"
         for call in step["steps"]:
+            if re.match(r"w\d+ = target\.watch\(.*\)$", call["name"]):
+                continue  # a watch opened in the step: its events are judged by the checks after the step
             assert re.match(r"target\.\w+\(.*\) → \d{3}$", call["name"]), call["name"]
             names = [a["name"] for a in call["attachments"]]
             assert names[:3] == ["request", "response", "expected (model)"], names
@@ -137,7 +139,7 @@ def test_attachments_reproduction_and_history(run: Run, tmp_path: Path) -> None:
     script.write_text(program)
     proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=60, cwd=REPO)
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.splitlines()[-1].startswith("update 200 ")
+    assert proc.stdout.splitlines()[-1].startswith(("update 200 ", "patch 200 "))  # the stale write, taken
     histories = [json.loads(run.attachment(r, a["name"])[1]) for a in r["attachments"]
                  if a["name"].startswith("operation history")]
     data = next(h for h in histories if h["failure"]["invariant"] == STALE)
