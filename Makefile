@@ -121,6 +121,15 @@ kube-controller-manager:
 realcluster-test: venv kube-binaries kube-controller-manager
 	$(PYTEST) -q -m realcluster tests/realcluster
 
+## hollow kubelets against a real kube-apiserver + kube-controller-manager (the node lifecycle controller alone, an 8 s
+## grace period and a 1 s monitor period): NODES_REAL_SEEDS random seeds with clean kubelets, then each kubelet.* fault
+## over the same seeds, judged by the node checks (conformance/nodes_real.py; prints a table, reports/nodes_real.json);
+## not in CI (about 15 min per seed)
+NODES_REAL_SEEDS ?= 2
+.PHONY: nodes-real
+nodes-real: venv kube-binaries kube-controller-manager
+	$(BIN)/python -m conformance.nodes_real --start --matrix --seeds $(NODES_REAL_SEEDS)
+
 ## the differential run (tests/differential): builds or reuses the binaries, starts etcd + kube-apiserver +
 ## kube-scheduler replicas, runs the API-server machine against it and against the bundled server over HTTP,
 ## the scheduler and leader-election differentials, stops it; figures go to reports/differential.json

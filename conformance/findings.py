@@ -326,6 +326,29 @@ FINDINGS: tuple[Finding, ...] = (
         upstream="not found in kubernetes/kubernetes issues (kubernetes#5005, 2015, added the copying); not "
                  "reported yet",
     ),
+    Finding(
+        id="node-lease-write-holds-off-unknown",
+        label="node Lease write holds off Unknown",
+        invariant="node.unknown-in-time",
+        title="a silent node whose Lease is written without its renewTime moving forward (an annotation, a label, a "
+              "storage migration's rewrite, a renewal from a clock that stepped back) is never marked Unknown: it "
+              "stays Ready=True, its pods are neither marked not ready nor evicted",
+        seen_on=("v1.37.2",),
+        cause="pkg/controller/nodelifecycle/node_lifecycle_controller.go: tryUpdateNodeHealth, with the "
+              "NodeControllerLeaseCircuitBreaker gate (beta and on by default since 1.37, pkg/features/"
+              "kube_features.go), reads the live Lease of a node past its grace period and compares its "
+              "resourceVersion with that of the Lease it saved when renewTime last moved forward; when they differ "
+              "it records the write for the consistency store and skips the node for the pass (shortCircuitError). "
+              "The saved Lease is replaced only when renewTime moves forward, so after one such write the two "
+              "never match again and every pass skips the node. With the gate off the node is marked Unknown after "
+              "the grace period",
+        reproduction="python tools/findings/node_lease_write_holds_off_unknown.py --trials 3 (v1.37.2, grace 8 s: "
+                     "the untouched node Unknown 8.9 s after its last renewal, the annotated one and the one whose "
+                     "renewTime went back still Ready=True after 40 s, 3 of 3; with --gate-off all three Unknown "
+                     "8.7 to 8.9 s after); python -m conformance.nodes_real --start --lease-writes",
+        upstream="the check came with kubernetes#138698 (merged 2026-05); this case not found in kubernetes/"
+                 "kubernetes issues; not reported yet",
+    ),
 )
 
 #: set to 1 (or pass pytest's --report-known) to report known findings without failing

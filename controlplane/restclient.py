@@ -197,6 +197,10 @@ class RESTClient:
         body = None if options is None else {"kind": "DeleteOptions", "apiVersion": "v1", **options}
         return self._answer("DELETE", self.path(resource, namespace, name), body)
 
+    def version(self) -> Answer:
+        """GET /version (gitVersion and the like)."""
+        return self._answer("GET", "/version")
+
     def bind(self, namespace: str, name: str, body: JSON) -> Answer:
         return self._answer("POST", self.path("pods", namespace, name) + "/binding", body)
 
