@@ -59,7 +59,7 @@ INVARIANTS: dict[str, str] = {
     "pod.ready-consistent": "a pod shown Ready is Running with ContainersReady and every container running and "
                             "ready",
     "node.heartbeat-renews": "a working kubelet moves its node Lease's renewTime at least every renew interval",
-    "node.unknown-in-time": "a node whose heartbeats stopped shows Ready Unknown within the grace period and two "
+    "node.unknown-in-time": "a node whose heartbeats stopped shows Ready Unknown within the grace period and three "
                             "monitor periods",
     "node.unknown-not-early": "a node is marked Unknown only after no heartbeat for longer than the grace period",
 }

@@ -75,8 +75,14 @@ class NodeTiming:
         """By when a node whose heartbeats stopped must show Unknown. monitorNodeHealth runs every
         NodeMonitorPeriod and dates a renewal by the pass that first sees it (probeTimestamp), at most one period
         after the write; the first pass more than the grace period after that marks the node, at most one
-        period later: the grace period plus two monitor periods after the last renewal."""
-        return last_renewal_write + self.grace + 2 * self.monitor_period
+        period later: the grace period plus two monitor periods after the last Lease renewal. One period more
+        when the last heartbeat was a node status write (a new Ready lastHeartbeatTime): the controller then
+        replaces its record of the node without the Lease it saved, and the next pass takes the unchanged Lease
+        for a renewal and dates the probe again (pkg/controller/nodelifecycle/node_lifecycle_controller.go:
+        tryUpdateNodeHealth; measured on kube-controller-manager v1.37.2, grace 8 s, monitor period 3 s, with
+        tools/findings/node_unknown_after_status_write.py: Unknown 12.5 to 14.8 s after such a write, 9.9 s
+        after a last renewal)."""
+        return last_renewal_write + self.grace + 3 * self.monitor_period
 
 
 def phase_step_allowed(old: str | None, new: str | None) -> bool:

@@ -279,7 +279,7 @@ def node_states(seen: Sequence[Seen]) -> dict[str, Seen]:
 @check("node.unknown-in-time")
 def unknown_in_time(seen: Sequence[Seen], timing: contract.NodeTiming, controller_since: float | None,
                     now: float) -> list[str]:
-    """A node whose heartbeats stopped shows Ready Unknown by its last renewal plus the grace period and two
+    """A node whose heartbeats stopped shows Ready Unknown by its last heartbeat plus the grace period and three
     monitor periods (model/kubelet.py: NodeTiming.latest_unknown), once the controller has been working over that
     time."""
     problems = []

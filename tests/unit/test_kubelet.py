@@ -40,7 +40,7 @@ def test_grace_period_by_release() -> None:
     assert contract.node_monitor_grace((1, 32, 0)) == 50.0
     assert contract.node_monitor_grace() == 50.0
     timing = contract.NodeTiming(grace=50.0, monitor_period=5.0)
-    assert timing.earliest_unknown(T0) == T0 + 50 and timing.latest_unknown(T0) == T0 + 60
+    assert timing.earliest_unknown(T0) == T0 + 50 and timing.latest_unknown(T0) == T0 + 65
 
 
 def test_runs_only_bound() -> None:
@@ -95,9 +95,9 @@ def test_node_health_timing() -> None:
     timing = contract.NodeTiming(grace=20.0, monitor_period=5.0)
     seen = [Seen(T0, "nodes", "ADDED", node("n0", "True")),
             Seen(T0, "leases", "ADDED", lease("n0", "2026-01-01T00:00:00.000000Z"))]
-    assert checks.unknown_in_time(seen, timing, T0, T0 + 31) == []
-    assert checks.unknown_in_time(seen, timing, T0, T0 + 32)
-    assert checks.unknown_in_time(seen, timing, None, T0 + 32) == []  # no controller at work
+    assert checks.unknown_in_time(seen, timing, T0, T0 + 36) == []
+    assert checks.unknown_in_time(seen, timing, T0, T0 + 37)
+    assert checks.unknown_in_time(seen, timing, None, T0 + 37) == []  # no controller at work
     early = [*seen, Seen(T0 + 15, "nodes", "MODIFIED", node("n0", "Unknown"))]
     assert checks.unknown_not_early(early, timing)
     late = [*seen, Seen(T0 + 25, "nodes", "MODIFIED", node("n0", "Unknown"))]

@@ -1,7 +1,7 @@
 """A silent node whose Lease someone writes without moving renewTime forward: is it ever marked Unknown?
 
 The node contract (model/kubelet.py: NodeTiming.latest_unknown): a node whose heartbeats stop shows Ready=Unknown
-within the grace period and two monitor periods of its last renewal. A write of the Lease that does not move
+within the grace period and three monitor periods of its last heartbeat. A write of the Lease that does not move
 renewTime forward is no heartbeat: an annotation or label (any client; a storage-version migration or an
 encryption-key rotation rewrites every object, and with it the resourceVersion), or a renewal whose renewTime went
 back (the node's clock stepped back).
