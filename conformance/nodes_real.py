@@ -32,11 +32,20 @@ kubelets' periods and the controller's flags, and ``--slack`` seconds for how
 late a write may be seen over HTTP (measured and printed: the time from a Lease
 renewal's renewTime to its watch event).
 
-One adaptation of an in-process observation rule: ``kubelet.runs-only-bound``
-asks that the watch had shown a pod bound to a node by the time the node
-started it. In process the harness observes at the instant it steps; here the
-kubelet's own list may show a binding before the harness's watch delivers it,
-so the pod events that check reads are dated ``slack`` earlier.
+Two checks compare an arrival time with a time the other side took, which in
+process are one instant (the harness observes when it steps) and over HTTP are
+not; each reads the events dated by a bound that holds:
+
+- ``kubelet.runs-only-bound`` asks that the watch had shown a pod bound to a
+  node by the time the node started it; the kubelet's own list may show a
+  binding before the harness's watch delivers it, so the pod events it reads
+  are dated ``slack`` earlier;
+- ``node.unknown-not-early`` asks that a node was marked Unknown more than the
+  grace period after its last heartbeat as seen; the controller dates a
+  renewal when its own informer delivers it, which may be before the harness's
+  watch does, so a Lease event it reads is dated by its renewTime when that is
+  earlier (the kubelet stamps it, on this host's clock, before it writes: no
+  controller can have seen the renewal sooner).
 
 ``--fault NAME`` switches seeded faults on in the hollow kubelets
 (controlplane/faults.py). Only the ``kubelet.*`` faults apply: the
@@ -197,23 +206,31 @@ def node_checks() -> list[Check[...]]:
 def check_all(seen: list[Seen], containers: list[dict[str, Any]], live: dict[str, float | None], forced: set[str],
               now: float, timing: contract.NodeTiming, controller_since: float | None) -> dict[str, list[str]]:
     """Every check of conformance/checks/kubelet.py, each given what it asks for by the names of its parameters; by
-    invariant id, only those with problems. ``kubelet.runs-only-bound`` reads the pod events dated ``slack``
-    earlier (the module docstring says why)."""
+    invariant id, only those with problems. ``kubelet.runs-only-bound`` and ``node.unknown-not-early`` read some
+    events dated earlier than they arrived (the module docstring says why)."""
     given: dict[str, Any] = {"seen": seen, "containers": containers, "live": live, "forced": forced, "now": now,
                              "timing": timing, "controller_since": controller_since}
-    early = [replace(s, t=s.t - timing.slack) if s.resource == "pods" else s for s in seen]
+    dated = {checks.runs_only_bound: [replace(s, t=s.t - timing.slack) if s.resource == "pods" else s for s in seen],
+             checks.unknown_not_early: [replace(s, t=min(s.t, _renewed(s))) if s.resource == "leases" else s
+                                        for s in seen]}
     found: dict[str, list[str]] = {}
     for chk in node_checks():
         kwargs: dict[str, Any] = {}
         for name, param in inspect.signature(chk.fn).parameters.items():
             if name in given:
-                kwargs[name] = early if (name == "seen" and chk is checks.runs_only_bound) else given[name]
+                kwargs[name] = dated.get(chk, seen) if name == "seen" else given[name]
             elif param.default is inspect.Parameter.empty:
                 raise TypeError(f"{chk!r} asks for {name!r}, which this run does not know")
         problems = chk(**kwargs)
         if problems:
             found.setdefault(chk.invariant, []).extend(problems)
     return found
+
+
+def _renewed(s: Seen) -> float:
+    """When a Lease event's renewal was stamped (its renewTime), or its arrival when it has none."""
+    t = _parse((s.obj.get("spec") or {}).get("renewTime")) if s.type != "DELETED" else None
+    return s.t if t is None else t
 
 
 def unknown_delays(seen: list[Seen]) -> list[tuple[str, float]]:
@@ -443,7 +460,7 @@ class NodesRun:
     def _settle(self) -> None:
         """Every kubelet works again; then wait until every deadline a check may judge has passed for what the API
         still shows (a pod being deleted: its deletionTimestamp plus a sync; a removed pod's containers: a sync),
-        at least a sync and the slack, at most the grace period and two monitor periods."""
+        at least a sync and the slack, at most the grace period and three monitor periods."""
         assert self.fleet is not None
         for i, node in enumerate(self.fleet.nodes):
             if node.state == "paused":
@@ -456,7 +473,7 @@ class NodesRun:
         marked = [_parse((s.obj.get("metadata") or {}).get("deletionTimestamp")) for s in latest.values()
                   if s.type != "DELETED"]
         last = max([t for t in marked if t is not None] + [now])
-        limit = self.timing.grace + 2 * self.timing.monitor_period
+        limit = self.timing.latest_unknown(0.0)
         wait = min(max(last + self.timing.sync, now + self.timing.sync) + self.timing.slack + SETTLE - now, limit)
         self._wait(wait)
 

@@ -99,3 +99,15 @@ def test_a_known_finding_passes_a_clean_run_only_when_asked(monkeypatch: pytest.
     assert not result.passed
     monkeypatch.setenv("KUBEPROP_REPORT_KNOWN", "1")
     assert result.passed and "known upstream findings only" in nodes_real.summary_line(result)
+
+
+def test_a_renewal_the_watch_delivered_late_is_dated_by_its_renew_time() -> None:
+    ready = {"metadata": {"name": "n0"}, "status": {"conditions": [{"type": "Ready", "status": "True"}]}}
+    unknown = {"metadata": {"name": "n0"}, "status": {"conditions": [{"type": "Ready", "status": "Unknown"}]}}
+    # renewed at T0, delivered to the harness 0.3 s late; the controller, which saw it at once, marks at T0 + 8.1
+    seen = [Seen(T0 - 1, "nodes", "ADDED", ready), Seen(T0 + 0.3, "leases", "MODIFIED", _lease("n0", T0)),
+            Seen(T0 + 8.1, "nodes", "MODIFIED", unknown)]
+    assert checks.unknown_not_early(seen, TIMING)  # by arrival alone, 7.8 s after the renewal
+    assert nodes_real.check_all(seen, [], {}, set(), T0 + 9, TIMING, None) == {}
+    marked_early = [*seen[:2], Seen(T0 + 6, "nodes", "MODIFIED", unknown)]
+    assert list(nodes_real.check_all(marked_early, [], {}, set(), T0 + 9, TIMING, None)) == ["node.unknown-not-early"]
