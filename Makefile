@@ -124,7 +124,7 @@ realcluster-test: venv kube-binaries kube-controller-manager
 ## hollow kubelets against a real kube-apiserver + kube-controller-manager (the node lifecycle controller alone, an 8 s
 ## grace period and a 1 s monitor period): NODES_REAL_SEEDS random seeds with clean kubelets, then each kubelet.* fault
 ## over the same seeds, judged by the node checks (conformance/nodes_real.py; prints a table, reports/nodes_real.json);
-## not in CI (about 15 min per seed)
+## not in CI (about 8 min per seed)
 NODES_REAL_SEEDS ?= 2
 .PHONY: nodes-real
 nodes-real: venv kube-binaries kube-controller-manager
