@@ -283,6 +283,17 @@ class Proc:
                             f"{self.log_tail()}")
 
 
+def _local_get(port: int, path: str, timeout: float) -> requests.Response | None:
+    """A GET of a component's own HTTPS endpoint on loopback (self-signed: not verified); None if it does not
+    answer."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return requests.get(f"https://127.0.0.1:{port}{path}", verify=False, timeout=timeout)
+    except requests.RequestException:
+        return None
+
+
 @dataclass
 class SchedulerReplica(Proc):
     index: int = 0
@@ -293,13 +304,8 @@ class SchedulerReplica(Proc):
         """The replica's own view (leader_election_master_status in /metrics); None if it does not answer."""
         if not self.alive() or self.stopped:
             return None
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                r = requests.get(f"https://127.0.0.1:{self.port}/metrics", verify=False, timeout=timeout)
-        except requests.RequestException:
-            return None
-        if r.status_code != 200:
+        r = _local_get(self.port, "/metrics", timeout)
+        if r is None or r.status_code != 200:
             return None
         match = re.search(r'^leader_election_master_status\{[^}]*name="kube-scheduler"[^}]*\}\s+(\S+)',
                           r.text, re.MULTILINE)
@@ -316,13 +322,8 @@ class ControllerManager(Proc):
         """Whether /healthz answers 200 (anonymous: the path is in --authorization-always-allow-paths)."""
         if not self.alive() or self.stopped:
             return False
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                r = requests.get(f"https://127.0.0.1:{self.port}/healthz", verify=False, timeout=timeout)
-        except requests.RequestException:
-            return False
-        return r.status_code == 200
+        r = _local_get(self.port, path="/healthz", timeout=timeout)
+        return r is not None and r.status_code == 200
 
 
 @dataclass(frozen=True)
