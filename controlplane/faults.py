@@ -126,7 +126,7 @@ FAULTS: tuple[Fault, ...] = (
     Fault("watch.duplicates-event", "watch.unique",
           "every MODIFIED event is delivered twice to each watcher"),
     Fault("watch.no-expiry", "watch.expired-410",
-          "a watch from a compacted resourceVersion starts from the oldest kept revision instead of 410"),
+          "a watch from a compacted resourceVersion starts after the compaction point instead of 410"),
     # the scheduler (controlplane/scheduler)
     Fault("scheduler.ignores-taints", "scheduler.fits",
           "TaintToleration filters nothing: NoSchedule and NoExecute taints are ignored",

@@ -922,7 +922,7 @@ class Store:
                 # apiserver/pkg/storage/cacher/watch_cache.go: getAllEventsSinceLocked -- too old: 410 Expired
                 w.fail(Expired(f"too old resource version: {after} ({e.compact_revision})").status())
                 return w
-            handle = storage.watch(prefix, e.compact_revision, w.on_storage_event)
+            handle = storage.watch(prefix, e.compact_revision + 1, w.on_storage_event)
         w.end_replay()
         w.attach(handle)
         return w

@@ -80,6 +80,10 @@ class StorageEvent:
     revision: int
     # the mod revision of prev_value (0 when there was none); not part of an event's identity
     prev_revision: int = field(default=0, compare=False)
+    # a change or delete whose previous state is gone: etcd reads prev_kv at revision-1 and leaves it out when
+    # that is compacted, which happens to the change at the compaction point
+    # (server/etcdserver/api/v3rpc/watch.go: sendLoop)
+    prev_lost: bool = field(default=False, compare=False)
 
 
 Sink = Callable[[StorageEvent], None]
@@ -117,12 +121,15 @@ class Storage(Protocol):
               on_error: Callable[[StorageError], None] | None = None) -> StorageWatch:
         """Send every change under prefix with revision >= from_revision (0: only future ones) to sink.
 
-        Raises Compacted when from_revision is older than the compaction point. ``on_error`` hears of a watch
+        Raises Compacted when from_revision is at or before the compaction point: etcd keeps the state at that
+        point but not the one before it, so the change made there has lost its previous state (prev_kv), and
+        etcd before 3.5.13 drops a delete made there altogether (a tombstone at the compaction revision is not
+        kept: server/storage/mvcc/key_index.go, keep; fixed by etcd-io/etcd#17612). ``on_error`` hears of a watch
         the storage ends after it started (etcd compacted past it while it caught up, etcd lost for good).
         """
 
     def compact(self, revision: int) -> None:
-        """Forget history before revision (watches may no longer start there)."""
+        """Forget history before revision (watches may start only after it)."""
 
     def current_revision(self) -> int: ...
 
@@ -234,7 +241,7 @@ class MemoryStorage:
               on_error: Callable[[StorageError], None] | None = None) -> StorageWatch:
         # memory never ends a watch after it started: on_error is never called
         with self._lock:
-            if 0 < from_revision < self._compacted:
+            if 0 < from_revision <= self._compacted:  # as EtcdStorage: the compaction point is no start
                 raise Compacted(from_revision, self._compacted)
             w = _MemoryWatch(self, prefix, sink)
             if from_revision > 0:

@@ -129,6 +129,14 @@ class Watcher:
         self.progress = max(self.progress, event.revision)
         if event.revision <= self._after and not self._faults.enabled("watch.resume-duplicates"):
             return
+        if event.prev_lost:
+            # the change at the compaction point, its previous state compacted away: it cannot be told from a
+            # creation, nor a delete given its last state, nor a selector judged on what it was. Upstream refuses
+            # such an event too (apiserver/pkg/storage/etcd3/watcher.go: parseEvent) but answers 500, which a
+            # client resuming from its last resourceVersion meets again and again; 410 sends it to relist.
+            self.fail(Expired(f"The resourceVersion for the provided watch is too old: the state before "
+                              f"revision {event.revision} of {event.key} has been compacted").status())
+            return
         if event.type == "delete":
             if self._faults.enabled("watch.drops-event"):
                 return
@@ -204,6 +212,9 @@ class Watcher:
         with self._cond:
             if self._ended:
                 return
+            if self._backlog is not None:  # ended while replaying: what was replayed goes first
+                self._queue.extend(self._backlog)
+                self._backlog = None
             self._queue.append({"type": "ERROR", "object": status})
             self._ended = True
             handle, self._handle = self._handle, None

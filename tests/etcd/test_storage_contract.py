@@ -147,10 +147,13 @@ def test_compaction(store: Storage) -> None:
     with pytest.raises(Compacted) as old:
         store.watch("/z/", r1, Collector())
     assert (old.value.revision, old.value.compact_revision) == (r1, r2)
-    # the compaction point itself is still a valid start
+    # the compaction point itself is no start either: the change made there has lost its previous state
+    with pytest.raises(Compacted):
+        store.watch("/z/", r2, Collector())
+    # the revision after it is
     got = Collector()
-    w = store.watch("/z/", r2, got)
-    assert [(e.key, e.revision) for e in got.wait_for(2)] == [("/z/a", r2), ("/z/b", r3)]
+    w = store.watch("/z/", r2 + 1, got)
+    assert [(e.key, e.revision, e.prev_lost) for e in got.wait_for(1)] == [("/z/b", r3, False)]
     w.cancel()
     # compacting again at or before the point is Compacted; in the future, a ValueError
     with pytest.raises(Compacted):

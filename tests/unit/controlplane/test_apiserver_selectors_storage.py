@@ -92,9 +92,33 @@ def test_memory_storage_watch_and_compaction() -> None:
     with pytest.raises(Compacted) as e:
         s.watch("/k/", r2, got.append)
     assert e.value.compact_revision == r4
-    s.watch("/k/", r4, got.append)
-    assert [(e.type, e.revision) for e in got[-2:]] == [("delete", r4), ("put", r4 + 1)]
+    # the compaction point is no start: the delete made there has lost the state before it
+    with pytest.raises(Compacted):
+        s.watch("/k/", r4, got.append)
+    s.watch("/k/", r4 + 1, got.append)
+    assert [(e.type, e.revision) for e in got[-1:]] == [("put", r4 + 1)]
     with pytest.raises(Compacted):
         s.compact(r4)
     with pytest.raises(ValueError):
         s.compact(s.current_revision() + 1)
+
+
+def test_a_change_whose_previous_state_is_lost_ends_the_watch_410() -> None:
+    """etcd sends a change at the compaction point without prev_kv: MODIFIED cannot be told from ADDED, so the
+    watch delivers what came before and ends with 410."""
+    import json
+
+    from controlplane.apiserver.watch import Watcher
+    from controlplane.faults import FaultSet
+
+    def pod(rv: int) -> bytes:
+        return json.dumps({"kind": "Pod", "metadata": {"name": "a", "namespace": "ns",
+                                                       "resourceVersion": str(rv)}}).encode()
+
+    w = Watcher(None, FaultSet(()), after_revision=3)
+    w.on_storage_event(StorageEvent("put", "/registry/pods/ns/a", pod(4), None, 4))
+    w.on_storage_event(StorageEvent("put", "/registry/pods/ns/a", pod(5), None, 5, prev_lost=True))
+    w.on_storage_event(StorageEvent("put", "/registry/pods/ns/a", pod(6), pod(5), 6))
+    got = w.drain()
+    assert [e["type"] for e in got] == ["ADDED", "ERROR"]
+    assert got[1]["object"]["code"] == 410 and w.ended

@@ -112,11 +112,14 @@ def test_compacted_rv_gives_410_then_ends(t: InProcessTarget) -> None:
     assert w.ended
     d = t.create("pods", "ns", pod("d")).body
     assert w.drain() == []
-    # a watch from the revision just before the compaction asks for changes from the compaction revision on,
-    # which etcd still keeps (apiserver/pkg/storage/etcd3/watcher.go starts the etcd watch one past it)
+    # a watch from the revision just before the compaction asks for changes from the compaction revision on
+    # (apiserver/pkg/storage/etcd3/watcher.go starts the etcd watch one past the one asked for). etcd keeps the
+    # state there but not the one before: a change made there would lose its prev_kv, a delete made there is
+    # not sent at all by etcd before 3.5.13. The bundled server answers 410 for it, as for an older one.
     w1 = t.watch("pods", "ns", resource_version=rv(b))
-    assert summary(w1.drain()) == [("ADDED", "c", rv(c)), ("ADDED", "d", rv(d))]
-    # and so is the compaction revision itself
+    (gone,) = w1.drain()
+    assert gone["type"] == "ERROR" and gone["object"]["code"] == 410
+    # the compaction revision itself is a start
     w2 = t.watch("pods", "ns", resource_version=rv(c))
     assert summary(w2.drain()) == [("ADDED", "d", rv(d))]
     e = t.create("pods", "ns", pod("e")).body
