@@ -156,14 +156,18 @@ def graceful_delete_bounded(seen: Sequence[Seen], live: Mapping[str, float | Non
 @check("kubelet.stops-removed")
 def stops_removed(seen: Sequence[Seen], containers: Sequence[Mapping[str, Any]], live: Mapping[str, float | None],
                   now: float, timing: contract.NodeTiming = DEFAULT_TIMING) -> list[str]:
-    """A container of a pod the API removed stops within one sync of its node's working kubelet."""
+    """A container of a pod the API removed stops within one sync of its node's working kubelet: of the removal,
+    or of the kubelet's start when it (re)started later (a restarted kubelet finds the orphan in its runtime)."""
     problems = []
     for uid, gone in _deleted(seen).items():
         for c in containers:
             if c["uid"] != uid or not _running_at(c, now):
                 continue
-            since = max(gone.t, c["started"])
-            if now > since + timing.sync + timing.slack and _live_through(live, c["node"], since):
+            up = live.get(c["node"])
+            if up is None:
+                continue  # its kubelet is down: nobody to stop it
+            since = max(gone.t, c["started"], up)
+            if now > since + timing.sync + timing.slack:
                 problems.append(f"container {c['name']} of pod {c['namespace']}/{c['pod']} (uid {uid}) still runs on "
                                 f"{c['node']} at {now:.0f}; the API removed the pod at {gone.t:.0f}")
     return problems

@@ -77,6 +77,18 @@ def test_graceful_delete_bounded_needs_a_working_kubelet() -> None:
     assert checks.graceful_delete_bounded([marked, gone], {"n0": T0}, set(), deadline + 1) == []
 
 
+def test_stops_removed_counts_from_the_kubelet_start_too() -> None:
+    gone = Seen(T0 + 10, "pods", "DELETED", pod("u1", node="n0"))
+    late = T0 + 10 + checks.DEFAULT_TIMING.sync + checks.DEFAULT_TIMING.slack + 1
+    running = [container("u1", "n0", T0)]
+    assert checks.stops_removed([gone], running, {"n0": T0}, late)  # a working kubelet kept it past a sync
+    assert checks.stops_removed([gone], [container("u1", "n0", T0, T0 + 15)], {"n0": T0}, late) == []
+    assert checks.stops_removed([gone], running, {"n0": None}, late) == []  # its kubelet is down
+    # a kubelet that came back after the removal has one sync from its start to find the orphan
+    assert checks.stops_removed([gone], running, {"n0": T0 + 20}, late) == []
+    assert checks.stops_removed([gone], running, {"n0": T0 + 20}, late + 10)
+
+
 def test_phase_monotonic() -> None:
     seen = [Seen(T0, "pods", "MODIFIED", pod("u1", phase=p)) for p in ("Pending", "Running", "Succeeded")]
     assert checks.phase_monotonic(seen) == []
