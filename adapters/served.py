@@ -3,6 +3,10 @@
     with ServedServer(workdir, storage="etcd", faults=["watch.reorders"]) as served:
         target = ScopedTarget(HTTPTarget(served.kubeconfig))
 
+``node_lifecycle=True`` runs the bundled node lifecycle controller in the
+server process (``--node-lifecycle``, with ``node_monitor_grace_period`` and
+``node_monitor_period`` when given), where ``nodelifecycle.*`` faults act.
+
 The server listens on a free loopback port and writes its kubeconfig (with a
 fresh bearer token, kept in ``workdir/token``) into ``workdir``; its output goes
 to ``workdir/serve.log``. With ``storage="etcd"`` it starts and later stops its
@@ -54,7 +58,9 @@ class ServedServer:
 
     def __init__(self, workdir: str | os.PathLike[str], *, storage: str = "memory", faults: Iterable[str] = (),
                  test_controls: bool = False, schedulers: int = 0, start_timeout: float = 60.0,
-                 etcd_endpoint: str | None = None, etcd_prefix: str = "", port: int = 0) -> None:
+                 etcd_endpoint: str | None = None, etcd_prefix: str = "", port: int = 0,
+                 node_lifecycle: bool = False, node_monitor_grace_period: float | None = None,
+                 node_monitor_period: float | None = None) -> None:
         self.workdir = Path(workdir)
         self.etcd_endpoint = etcd_endpoint
         self.etcd_prefix = etcd_prefix
@@ -67,6 +73,10 @@ class ServedServer:
         self.faults = tuple(faults)
         self.test_controls = test_controls
         self.schedulers = schedulers
+        #: the node lifecycle controller and its flags (None: the server's defaults, 50 s and 5 s)
+        self.node_lifecycle = node_lifecycle
+        self.node_monitor_grace_period = node_monitor_grace_period
+        self.node_monitor_period = node_monitor_period
         self.start_timeout = start_timeout
         self.kubeconfig = str(self.workdir / "kubeconfig")
         self.log_path = self.workdir / "serve.log"
@@ -87,6 +97,12 @@ class ServedServer:
             cmd += ["--fault", f]
         if self.schedulers:
             cmd += ["--schedulers", str(self.schedulers)]
+        if self.node_lifecycle:
+            cmd.append("--node-lifecycle")
+            if self.node_monitor_grace_period is not None:
+                cmd += ["--node-monitor-grace-period", repr(float(self.node_monitor_grace_period))]
+            if self.node_monitor_period is not None:
+                cmd += ["--node-monitor-period", repr(float(self.node_monitor_period))]
         if self.test_controls:
             cmd.append("--test-controls")
         return cmd

@@ -3,9 +3,14 @@
 ``python -m conformance.nodes_real --start`` starts a throwaway etcd +
 kube-apiserver + kube-controller-manager running only the node lifecycle
 controller (tools/kube/cluster.py, with a short ``--node-monitor-grace-period``
-and ``--node-monitor-period``); ``--kubeconfig KC --allow-writes`` uses a
-running one instead, whose controller flags ``--grace`` and
-``--monitor-period`` must then name. Against it run N hollow kubelets
+and ``--node-monitor-period``); ``--served`` starts the bundled API server
+over HTTP instead (adapters/served.py: ``python -m controlplane serve
+--node-lifecycle``, memory storage or ``--storage etcd``), where the bundled
+node lifecycle controller (controlplane/kubelet.py: NodeLifecycle, on its own
+thread in the server process, a client of the API over HTTP) judges node
+health with the same ``--grace`` and ``--monitor-period``; ``--kubeconfig KC
+--allow-writes`` uses a running one instead, whose controller flags
+``--grace`` and ``--monitor-period`` must then name. Against it run N hollow kubelets
 (adapters/hollow.py: the bundled kubelets of controlplane/kubelet.py, each on
 its own threads, heartbeating every ``--renew`` seconds and syncing its node's
 status and pods every ``--sync`` seconds, each over its own container runtime).
@@ -47,13 +52,16 @@ not; each reads the events dated by a bound that holds:
   earlier (the kubelet stamps it, on this host's clock, before it writes: no
   controller can have seen the renewal sooner).
 
-``--fault NAME`` switches seeded faults on in the hollow kubelets
-(controlplane/faults.py). Only the ``kubelet.*`` faults apply: the
-``nodelifecycle.*`` ones live in the bundled node lifecycle controller, which
-this run does not use (the real kube-controller-manager judges node health),
-and the others live in the bundled API server or scheduler. ``--matrix`` runs
-the clean kubelets and then each ``kubelet.*`` fault, over every seed, on one
-cluster, and prints which fault was caught on its invariant and how soon.
+``--fault NAME`` switches seeded faults on (controlplane/faults.py): the
+``kubelet.*`` ones in the hollow kubelets; with ``--served`` also the
+``nodelifecycle.*`` ones, in the bundled node lifecycle controller (the
+server is started with them, one server per set of such faults). Elsewhere
+the real kube-controller-manager judges node health and those do not apply;
+the other faults live in the bundled API server or scheduler. ``--matrix``
+runs the clean kubelets and then each fault that applies (``kubelet.*``, and
+with ``--served`` ``nodelifecycle.*``) alone, over every seed, on one control
+plane per set of server-side faults, and prints which fault was caught on its
+invariant and how soon.
 """
 
 from __future__ import annotations
@@ -109,13 +117,28 @@ def kubelet_faults() -> list[tuple[str, str]]:
     return [(name, inv) for name, inv, _ in known_faults() if name.startswith("kubelet.")]
 
 
-def _fault_invariants(faults: list[str]) -> dict[str, str]:
+def controller_faults() -> list[tuple[str, str]]:
+    """The seeded faults of the bundled node lifecycle controller (on with ``--served``): (name, invariant)."""
+    return [(name, inv) for name, inv, _ in known_faults() if name.startswith("nodelifecycle.")]
+
+
+def matrix_faults(served: bool) -> list[str]:
+    """The faults ``--matrix`` runs one at a time: the kubelets', and with the bundled server the controller's."""
+    return [f for f, _ in kubelet_faults() + (controller_faults() if served else [])]
+
+
+def server_faults(faults: list[str]) -> tuple[str, ...]:
+    """The faults of a run that the served server must be started with (the node lifecycle controller's)."""
+    return tuple(sorted(f for f in faults if f.startswith("nodelifecycle.")))
+
+
+def _fault_invariants(faults: list[str], served: bool = False) -> dict[str, str]:
     table = {name: inv for name, inv, _ in known_faults()}
     for f in faults:
         if f not in table:
-            raise SystemExit(f"unknown fault {f!r}; the kubelet faults: {', '.join(n for n, _ in kubelet_faults())}")
-        if not f.startswith("kubelet."):
-            where = ("the bundled node lifecycle controller, which this run does not use: the real "
+            raise SystemExit(f"unknown fault {f!r}; the faults that apply: {', '.join(matrix_faults(served))}")
+        if not f.startswith("kubelet.") and not (served and f.startswith("nodelifecycle.")):
+            where = ("the bundled node lifecycle controller, which only --served runs: the real "
                      "kube-controller-manager judges node health here" if f.startswith("nodelifecycle.")
                      else "the bundled API server or scheduler, not in a kubelet")
             raise SystemExit(f"fault {f} does not apply to this run: it lives in {where}")
@@ -334,11 +357,12 @@ class NodesRun:
     def __init__(self, kubeconfig: str, *, seed: int, steps: int, faults: list[str] | None = None, nodes: int = 3,
                  timing: contract.NodeTiming, periods: Periods, context: str | None = None,
                  controller_since: float | None = None, until_caught: bool = False, lease_writes: bool = False,
-                 log: Callable[[str], None] = print) -> None:
+                 served: bool = False, log: Callable[[str], None] = print) -> None:
         self.kubeconfig, self.context = kubeconfig, context
         self.seed, self.steps, self.count = seed, steps, nodes
+        #: every fault of the run; the kubelet.* ones are the fleet's, the others the server's (switched on there)
         self.faults = list(faults or [])
-        self.expected = _fault_invariants(self.faults)
+        self.expected = _fault_invariants(self.faults, served)
         self.timing, self.periods = timing, periods
         self.controller_since = controller_since
         self.until_caught = until_caught
@@ -487,7 +511,7 @@ class NodesRun:
                  f"grace {self.timing.grace:g} s, monitor period {self.timing.monitor_period:g} s, renew "
                  f"{self.periods.renew:g} s, sync {self.periods.sync:g} s, slack {self.timing.slack:g} s")
         self.fleet = HollowFleet(self.kubeconfig, run_id, count=self.count, periods=self.periods,
-                                 faults=self.faults, context=self.context)
+                                 faults=[f for f in self.faults if f.startswith("kubelet.")], context=self.context)
         self.t0 = time.time()
         left: list[str] = []
         try:
@@ -555,8 +579,13 @@ def summary_line(r: RunResult) -> str:
 
 
 @contextlib.contextmanager
-def _control_plane(args: argparse.Namespace) -> Iterator[tuple[str, float, str]]:
-    """(kubeconfig, since when its node lifecycle controller has been running, what it is)."""
+def _control_plane(args: argparse.Namespace, faults: tuple[str, ...] = ()) -> Iterator[tuple[str, float, str]]:
+    """(kubeconfig, since when its node lifecycle controller has been running, what it is). ``faults``: the seeded
+    faults a served server starts with."""
+    if args.served:
+        with _served(args, faults) as plane:
+            yield plane
+        return
     if not args.start:
         yield args.kubeconfig, time.time(), f"the cluster of {args.kubeconfig}"
         return
@@ -574,16 +603,54 @@ def _control_plane(args: argparse.Namespace) -> Iterator[tuple[str, float, str]]
                f"kube-apiserver + kube-controller-manager {binaries.version()} (started in {since - t0:.1f} s)")
 
 
+#: what the served server's log says when a pass of its node lifecycle controller failed (controlplane/noderunner.py)
+CONTROLLER_ERROR = "monitorNodeHealth failed"
+
+
+@contextlib.contextmanager
+def _served(args: argparse.Namespace, faults: tuple[str, ...]) -> Iterator[tuple[str, float, str]]:
+    """The bundled API server over HTTP with its node lifecycle controller (``--grace``, ``--monitor-period``) and
+    ``faults`` on; its log in ``--workdir``/<faults or clean>/serve.log. After the runs: whether it still ran and
+    how many controller passes failed."""
+    from adapters.served import ServedServer
+
+    workdir = Path(args.workdir) / ("+".join(faults) or "clean")
+    t0 = time.time()
+    served = ServedServer(workdir, storage=args.storage, faults=faults, node_lifecycle=True,
+                          node_monitor_grace_period=args.grace, node_monitor_period=args.monitor_period)
+    with served:
+        since = time.time()
+        yield (served.kubeconfig, since,
+               f"the bundled API server ({args.storage} storage) with its node lifecycle controller"
+               + (f" ({', '.join(faults)} on)" if faults else "") + f", started in {since - t0:.1f} s; log "
+               f"{served.log_path}")
+        alive = served.proc is not None and served.proc.poll() is None
+    errors = served.log().count(CONTROLLER_ERROR)
+    if not alive or errors:
+        print(f"the served server {'exited early' if not alive else 'ran on'}; {errors} failed controller pass(es); "
+              f"see {served.log_path}")
+
+
 def run_many(kubeconfig: str, runs: list[tuple[int, list[str]]], *, steps: int, nodes: int,
              timing: contract.NodeTiming, periods: Periods, context: str | None, controller_since: float | None,
-             until_caught: bool, lease_writes: bool = False, log: Callable[[str], None] = print) -> list[RunResult]:
+             until_caught: bool, lease_writes: bool = False, served: bool = False,
+             log: Callable[[str], None] = print) -> list[RunResult]:
     results = []
     for seed, faults in runs:
         run = NodesRun(kubeconfig, seed=seed, steps=steps, faults=faults, nodes=nodes, timing=timing,
                        periods=periods, context=context, controller_since=controller_since,
-                       until_caught=until_caught and bool(faults), lease_writes=lease_writes, log=log)
+                       until_caught=until_caught and bool(faults), lease_writes=lease_writes, served=served, log=log)
         results.append(run.execute())
     return results
+
+
+def plane_groups(runs: list[tuple[int, list[str]]], served: bool) -> dict[tuple[str, ...], list[tuple[int, list[str]]]]:
+    """The runs by the seeded faults their control plane must carry (with ``served``: the controller's; else none),
+    each group in the order given, the groups in the order they first come."""
+    groups: dict[tuple[str, ...], list[tuple[int, list[str]]]] = {}
+    for seed, faults in runs:
+        groups.setdefault(server_faults(faults) if served else (), []).append((seed, faults))
+    return groups
 
 
 def table(results: list[RunResult]) -> str:
@@ -614,7 +681,14 @@ def main(argv: list[str] | None = None) -> int:
     where = parser.add_mutually_exclusive_group(required=True)
     where.add_argument("--start", action="store_true",
                        help="start a throwaway etcd + kube-apiserver + kube-controller-manager (tools/kube/cluster.py)")
+    where.add_argument("--served", action="store_true",
+                       help="start the bundled API server over HTTP with its node lifecycle controller "
+                            "(python -m controlplane serve --node-lifecycle); nodelifecycle.* faults apply")
     where.add_argument("--kubeconfig", help="a running control plane with the node lifecycle controller")
+    parser.add_argument("--storage", choices=["memory", "etcd"], default="memory",
+                        help="with --served: the bundled server's storage")
+    parser.add_argument("--workdir", default="reports/nodes-served",
+                        help="with --served: where each server's kubeconfig and log go")
     parser.add_argument("--context")
     parser.add_argument("--allow-writes", action="store_true",
                         help="needed with --kubeconfig: the run writes a namespace, nodes, Leases and pods")
@@ -622,10 +696,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", type=int, default=1, help="without --seed: this many random seeds")
     parser.add_argument("--steps", type=int, default=80, help="actions per scenario")
     parser.add_argument("--nodes", type=int, default=3)
-    parser.add_argument("--fault", action="append", default=[], help="a kubelet.* fault, on in every kubelet "
-                        "(repeatable: all of them at once)")
+    parser.add_argument("--fault", action="append", default=[], help="a kubelet.* fault, on in every kubelet, or "
+                        "with --served a nodelifecycle.* fault, on in the controller (repeatable: all at once)")
     parser.add_argument("--matrix", action="store_true",
-                        help="the clean kubelets, then each kubelet.* fault alone, over every seed")
+                        help="the clean kubelets, then each kubelet.* fault (and with --served each "
+                             "nodelifecycle.* fault) alone, over every seed")
     parser.add_argument("--until-caught", action="store_true",
                         help="stop a faulty run once its fault's invariant broke (on by default with --matrix)")
     parser.add_argument("--grace", type=float, default=GRACE, help="the controller's --node-monitor-grace-period")
@@ -651,21 +726,25 @@ def main(argv: list[str] | None = None) -> int:
             for k, a in enumerate(scenario(seed, args.steps, args.nodes, lease_writes=args.lease_writes), 1):
                 print(f"  #{k} {a}")
         return 0
-    _fault_invariants(args.fault)
+    _fault_invariants(args.fault, args.served)
     runs: list[tuple[int, list[str]]]
     if args.matrix:
-        runs = [(s, []) for s in seeds] + [(s, [f]) for f, _ in kubelet_faults() for s in seeds]
+        runs = [(s, []) for s in seeds] + [(s, [f]) for f in matrix_faults(args.served) for s in seeds]
     else:
         runs = [(s, list(args.fault)) for s in seeds]
     timing = contract.NodeTiming(grace=args.grace, monitor_period=args.monitor_period, renew_interval=args.renew,
                                  sync=args.sync, slack=args.slack)
     periods = Periods(renew=args.renew, sync=args.sync)
     started = time.time()
-    with _control_plane(args) as (kubeconfig, since, what):
-        print(f"against {what}; {len(runs)} run(s)")
-        results = run_many(kubeconfig, runs, steps=args.steps, nodes=args.nodes, timing=timing, periods=periods,
-                           context=args.context, controller_since=since,
-                           until_caught=args.until_caught or args.matrix, lease_writes=args.lease_writes)
+    results: list[RunResult] = []
+    # one control plane for all the runs; with --served, one per set of faults the server carries
+    for faults, group in plane_groups(runs, args.served).items():
+        with _control_plane(args, faults) as (kubeconfig, since, what):
+            print(f"against {what}; {len(group)} run(s)")
+            results += run_many(kubeconfig, group, steps=args.steps, nodes=args.nodes, timing=timing,
+                                periods=periods, context=args.context, controller_since=since,
+                                until_caught=args.until_caught or args.matrix, lease_writes=args.lease_writes,
+                                served=args.served)
     print()
     print(table(results))
     print(f"\n{len(results)} run(s) in {time.time() - started:.0f} s")

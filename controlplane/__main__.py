@@ -1,7 +1,8 @@
 """``python -m controlplane serve``: the bundled API server over HTTP, with a kubeconfig to reach it.
 
     python -m controlplane serve --storage memory|etcd [--etcd-endpoint URL] [--etcd-prefix P] [--host H] [--port N]
-        [--fault NAME]... [--schedulers N] [--test-controls] [--token-file PATH] --kubeconfig PATH
+        [--fault NAME]... [--schedulers N] [--node-lifecycle [--node-monitor-grace-period S]
+        [--node-monitor-period S]] [--test-controls] [--token-file PATH] --kubeconfig PATH
 
 writes a kubeconfig (cluster URL, a context, a user with a fresh bearer token the
 server then requires, or the one ``--token-file`` holds, so a server restarted on
@@ -20,9 +21,15 @@ stopped and continued does not carry on as a candidate with stale state.
 ``--storage etcd`` starts a private etcd (stopped, and its data removed, after the
 server stops) unless ``--etcd-endpoint`` names one that is already running.
 ``--fault`` switches a seeded fault on (scheduler and lease faults go to the
-scheduler replicas); ``--schedulers N`` runs N leader-electing scheduler replicas
-on the wall clock against the served API; ``--test-controls`` (for the
-conformance harness only) serves a manual clock and compaction under /kubeprop/v1/.
+scheduler replicas, nodelifecycle faults to the node lifecycle controller);
+``--schedulers N`` runs N leader-electing scheduler replicas on the wall clock
+against the served API; ``--node-lifecycle`` runs the bundled node lifecycle
+controller (controlplane/noderunner.py) on the wall clock, a client of the
+served API over HTTP like any other, which marks a node Unknown once it has
+seen no heartbeat for the grace period (the server then also has the namespace
+kube-node-lease, as kube-apiserver creates it at start); ``--test-controls``
+(for the conformance harness only) serves a manual clock and compaction under
+/kubeprop/v1/.
 """
 
 from __future__ import annotations
@@ -42,10 +49,27 @@ from .apiserver.server import APIServer
 from .apiserver.storage import Storage
 from .faults import BY_NAME
 from .http import HTTPAPIServer
+from .kubelet import NODE_LEASE_NS as NODE_LEASE_NAMESPACE
+from .noderunner import GRACE_PERIOD, MONITOR_PERIOD
 
 CONTEXT = "kubeprop"
 # faults that live in the scheduler replicas, not in the API server
 REPLICA_FAULT_GROUPS = ("scheduler", "lease")
+# faults that live in the node lifecycle controller, and in the hollow kubelets (which serve does not run)
+NODE_LIFECYCLE_FAULT_GROUP = "nodelifecycle"
+KUBELET_FAULT_GROUP = "kubelet"
+
+
+def route_faults(names: list[str]) -> dict[str, list[str]]:
+    """Where each seeded fault acts: ``api`` (the API server), ``schedulers`` (the scheduler replicas),
+    ``node-lifecycle`` (the node lifecycle controller), ``kubelets`` (hollow kubelets, none of which serve runs)."""
+    out: dict[str, list[str]] = {"api": [], "schedulers": [], "node-lifecycle": [], "kubelets": []}
+    for name in names:
+        group = name.split(".")[0]
+        where = ("schedulers" if group in REPLICA_FAULT_GROUPS else "node-lifecycle"
+                 if group == NODE_LIFECYCLE_FAULT_GROUP else "kubelets" if group == KUBELET_FAULT_GROUP else "api")
+        out[where].append(name)
+    return out
 
 
 def kubeconfig(url: str, token: str, name: str = CONTEXT) -> dict:
@@ -119,8 +143,8 @@ def serve_main(args: argparse.Namespace) -> int:
             if not token:
                 print(f"the token file {args.token_file} is empty", file=sys.stderr)
                 return 2
-        replica_faults = [f for f in args.fault if f.split(".")[0] in REPLICA_FAULT_GROUPS]
-        api_faults = [f for f in args.fault if f not in replica_faults]
+        routed = route_faults(args.fault)
+        replica_faults, api_faults = routed["schedulers"], routed["api"]
         controls = None
         if args.test_controls:
             from .harness import HarnessControls, ManualClock
@@ -138,6 +162,8 @@ def serve_main(args: argparse.Namespace) -> int:
             return 1
         # the server stops before its storage closes and etcd stops (the exit stack unwinds in reverse)
         stack.callback(server.stop)
+        # written before any controller starts: the node lifecycle controller reaches the server with it
+        write_kubeconfig(args.kubeconfig, server.url, token)
         if args.schedulers:
             from .schedrunner import Replicas
 
@@ -149,11 +175,19 @@ def serve_main(args: argparse.Namespace) -> int:
             print(f"scheduler replicas: {args.schedulers} (lease kube-system/kube-scheduler)", flush=True)
         elif replica_faults:
             print(f"note: {', '.join(replica_faults)} act only in scheduler replicas (--schedulers N)", flush=True)
+        if args.node_lifecycle:
+            if not _start_node_lifecycle(args, api, stack, routed["node-lifecycle"]):
+                return 1
+        elif routed["node-lifecycle"]:
+            print(f"note: {', '.join(routed['node-lifecycle'])} act only in the node lifecycle controller "
+                  "(--node-lifecycle)", flush=True)
+        if routed["kubelets"]:
+            print(f"note: {', '.join(routed['kubelets'])} act only in hollow kubelets, which serve does not run",
+                  flush=True)
         if args.fault:
             print(f"seeded faults on: {', '.join(args.fault)}", flush=True)
         if controls is not None:
             print("test controls on: manual clock and compaction under /kubeprop/v1/", flush=True)
-        write_kubeconfig(args.kubeconfig, server.url, token)
         print(f"serving the bundled API server at {server.url} (storage: {args.storage})", flush=True)
         print(f"kubeconfig: {os.path.abspath(args.kubeconfig)} (context {CONTEXT!r})", flush=True)
         # wait in slices so the main thread runs the signal handler promptly
@@ -161,6 +195,35 @@ def serve_main(args: argparse.Namespace) -> int:
             pass
     print("stopped", flush=True)
     return 0
+
+
+def _start_node_lifecycle(args: argparse.Namespace, api: APIServer, stack: contextlib.ExitStack,
+                          faults: list[str]) -> bool:
+    """Start the node lifecycle controller against the served API, stopped (on the exit stack) before the server
+    stops; whether it started."""
+    import logging
+
+    from .noderunner import NodeLifecycleThread
+    from .restclient import RESTClient
+
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    # kube-apiserver creates kube-node-lease at start (pkg/controlplane/controller/systemnamespaces); the kubelets
+    # renew their Leases there and the controller reads them there
+    api.create("namespaces", None, {"apiVersion": "v1", "kind": "Namespace",
+                                    "metadata": {"name": NODE_LEASE_NAMESPACE}})
+    try:
+        client = RESTClient(args.kubeconfig)
+    except Exception as e:  # noqa: BLE001 - the kubeconfig this process just wrote: any error is reported as is
+        print(f"cannot load the kubeconfig for the node lifecycle controller: {e}", file=sys.stderr)
+        return False
+    stack.callback(client.close)
+    controller = NodeLifecycleThread(client, grace=args.node_monitor_grace_period, period=args.node_monitor_period,
+                                     faults=faults, report=lambda line: print(line, flush=True))
+    # it stops while the server still serves (the exit stack unwinds in reverse)
+    stack.callback(controller.start().stop)
+    print(f"node lifecycle controller: grace period {args.node_monitor_grace_period:g} s, monitor period "
+          f"{args.node_monitor_period:g} s" + (f", seeded faults: {', '.join(faults)}" if faults else ""), flush=True)
+    return True
 
 
 def scheduler_main(args: argparse.Namespace) -> int:
@@ -231,6 +294,13 @@ def main(argv: list[str] | None = None) -> int:
                    help="switch a seeded fault on (repeatable); list them with: python -m controlplane.faults")
     s.add_argument("--schedulers", type=int, default=0, metavar="N",
                    help="run N scheduler replicas (leader election on lease kube-system/kube-scheduler)")
+    s.add_argument("--node-lifecycle", action="store_true", default=False,
+                   help="run the node lifecycle controller: a node not heard from for the grace period is "
+                        "marked Unknown")
+    s.add_argument("--node-monitor-grace-period", type=float, default=GRACE_PERIOD, metavar="SECONDS",
+                   help=f"with --node-lifecycle: the grace period (default {GRACE_PERIOD:g})")
+    s.add_argument("--node-monitor-period", type=float, default=MONITOR_PERIOD, metavar="SECONDS",
+                   help=f"with --node-lifecycle: how often the controller looks (default {MONITOR_PERIOD:g})")
     s.add_argument("--test-controls", action="store_true", default=False,
                    help="for the conformance harness only: a clock that moves only when told and compaction "
                         "on request, under /kubeprop/v1/ (off by default)")
@@ -255,6 +325,8 @@ def main(argv: list[str] | None = None) -> int:
         return scheduler_main(args)
     if args.command == "serve" and args.schedulers < 0:
         parser.error("--schedulers must be 0 or more")
+    if args.command == "serve" and (args.node_monitor_grace_period <= 0 or args.node_monitor_period <= 0):
+        parser.error("--node-monitor-grace-period and --node-monitor-period must be positive")
     if args.command == "serve":
         return serve_main(args)
     return 2

@@ -91,6 +91,27 @@ def test_only_kubelet_faults_apply() -> None:
         nodes_real._fault_invariants(["kubelet.nope"])
 
 
+def test_with_the_bundled_server_the_controller_faults_apply_too() -> None:
+    assert nodes_real._fault_invariants(["nodelifecycle.never-marks"], served=True) == {
+        "nodelifecycle.never-marks": "node.unknown-in-time"}
+    with pytest.raises(SystemExit, match="bundled API server or scheduler"):
+        nodes_real._fault_invariants(["watch.reorders"], served=True)
+    kubelet = [f for f, _ in nodes_real.kubelet_faults()]
+    assert nodes_real.matrix_faults(False) == kubelet
+    assert nodes_real.matrix_faults(True) == kubelet + ["nodelifecycle.never-marks", "nodelifecycle.marks-early",
+                                                        "nodelifecycle.trusts-renew-time"]
+    assert nodes_real.server_faults(["kubelet.runs-unbound", "nodelifecycle.never-marks"]) == (
+        "nodelifecycle.never-marks",)
+
+
+def test_runs_are_grouped_by_the_faults_their_server_carries() -> None:
+    runs = [(1, []), (2, []), (1, ["kubelet.keeps-orphans"]), (1, ["nodelifecycle.marks-early"]),
+            (2, ["nodelifecycle.marks-early"]), (1, ["nodelifecycle.never-marks", "kubelet.runs-unbound"])]
+    assert nodes_real.plane_groups(runs, served=False) == {(): runs}
+    assert nodes_real.plane_groups(runs, served=True) == {
+        (): runs[:3], ("nodelifecycle.marks-early",): runs[3:5], ("nodelifecycle.never-marks",): runs[5:]}
+
+
 def test_a_known_finding_passes_a_clean_run_only_when_asked(monkeypatch: pytest.MonkeyPatch) -> None:
     result = nodes_real.RunResult(seed=1, faults=[], run_id="k", actions=1, planned=1, events=1, seconds=1.0,
                                   violations={"node.unknown-in-time": nodes_real.Violation(
