@@ -33,9 +33,9 @@ from __future__ import annotations
 import heapq
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from adapters.scoped import RUN_LABEL, RUN_TAINT_EFFECT, RUN_TAINT_KEY, UNSCHEDULED
@@ -51,6 +51,14 @@ TICK = 0.05
 
 def wall_clock() -> datetime:
     return datetime.now(UTC)
+
+
+def offset_clock(seconds: float) -> Callable[[], datetime]:
+    """The wall clock, ``seconds`` ahead (negative: behind): the clock of a host whose time is off."""
+    if not seconds:
+        return wall_clock
+    off = timedelta(seconds=seconds)
+    return lambda: datetime.now(UTC) + off
 
 
 class LockedRuntime(Runtime):
@@ -190,7 +198,7 @@ class HollowFleet:
     """``count`` hollow nodes of one run against the server a kubeconfig names, each on its own threads."""
 
     def __init__(self, kubeconfig: str, run_id: str, *, count: int = 3, periods: Periods = Periods(),
-                 faults: Iterable[str] = (), context: str | None = None) -> None:
+                 faults: Iterable[str] = (), context: str | None = None, offsets: Sequence[float] = ()) -> None:
         self.run_id = run_id
         self.namespace = f"kp-nodes-{run_id}"
         self.periods = periods
@@ -199,10 +207,15 @@ class HollowFleet:
         self._kubelet_client = RESTClient(kubeconfig, context)  # every kubelet's
         scoped = RunClient(self._kubelet_client, self.namespace, run_id)
         self.nodes: list[HollowNode] = []
+        #: node i's kubelet keeps a clock ``offsets[i]`` seconds off (it stamps renewTime and heartbeats with it);
+        #: the runtime keeps true time, as the harness's checks do
+        self.offsets: dict[str, float] = {}
         for i in range(count):
             name = f"kp-{run_id}-n{i}"
             runtime = LockedRuntime(name, wall_clock)
-            kubelet = HollowKubelet(scoped, name, ip=f"10.250.0.{i + 1}", clock=wall_clock, runtime=runtime,
+            self.offsets[name] = offsets[i] if i < len(offsets) else 0.0
+            clock = offset_clock(self.offsets[name])
+            kubelet = HollowKubelet(scoped, name, ip=f"10.250.0.{i + 1}", clock=clock, runtime=runtime,
                                     faults=self.faults, labels={RUN_LABEL: run_id})
             self.nodes.append(HollowNode(i, name, kubelet, runtime))
         self.names = {n.name for n in self.nodes}

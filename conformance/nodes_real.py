@@ -50,7 +50,17 @@ not; each reads the events dated by a bound that holds:
   renewal when its own informer delivers it, which may be before the harness's
   watch does, so a Lease event it reads is dated by its renewTime when that is
   earlier (the kubelet stamps it, on this host's clock, before it writes: no
-  controller can have seen the renewal sooner).
+  controller can have seen the renewal sooner), less the kubelet's clock
+  offset when ``--clock-skew`` set one.
+
+``--clock-skew S`` sets the hollow kubelets' clocks off true time, as the
+in-process machine does: node 0 keeps true time, node 1 runs S seconds behind,
+node 2 S seconds ahead, and so on (``clock_offsets``); each kubelet stamps its
+renewTime and Ready heartbeats with its own clock, while the runtimes, the
+controller and the checks keep true time. A controller that dates a heartbeat
+by the kubelet's renewTime (``nodelifecycle.trusts-renew-time``) then marks a
+node whose clock runs behind while it heartbeats; without skew the two dates
+differ by less than a monitor period and nothing can tell them apart.
 
 ``--fault NAME`` switches seeded faults on (controlplane/faults.py): the
 ``kubelet.*`` ones in the hollow kubelets; with ``--served`` also the
@@ -227,15 +237,18 @@ def node_checks() -> list[Check[...]]:
 
 
 def check_all(seen: list[Seen], containers: list[dict[str, Any]], live: dict[str, float | None], forced: set[str],
-              now: float, timing: contract.NodeTiming, controller_since: float | None) -> dict[str, list[str]]:
+              now: float, timing: contract.NodeTiming, controller_since: float | None,
+              offsets: dict[str, float] | None = None) -> dict[str, list[str]]:
     """Every check of conformance/checks/kubelet.py, each given what it asks for by the names of its parameters; by
     invariant id, only those with problems. ``kubelet.runs-only-bound`` and ``node.unknown-not-early`` read some
-    events dated earlier than they arrived (the module docstring says why)."""
+    events dated earlier than they arrived (the module docstring says why); ``offsets``: how far each node's
+    kubelet clock is off true time."""
     given: dict[str, Any] = {"seen": seen, "containers": containers, "live": live, "forced": forced, "now": now,
                              "timing": timing, "controller_since": controller_since}
+    off = offsets or {}
     dated = {checks.runs_only_bound: [replace(s, t=s.t - timing.slack) if s.resource == "pods" else s for s in seen],
-             checks.unknown_not_early: [replace(s, t=min(s.t, _renewed(s))) if s.resource == "leases" else s
-                                        for s in seen]}
+             checks.unknown_not_early: [replace(s, t=min(s.t, _renewed(s) - off.get(s.name, 0.0)))
+                                        if s.resource == "leases" else s for s in seen]}
     found: dict[str, list[str]] = {}
     for chk in node_checks():
         kwargs: dict[str, Any] = {}
@@ -248,6 +261,11 @@ def check_all(seen: list[Seen], containers: list[dict[str, Any]], live: dict[str
         if problems:
             found.setdefault(chk.invariant, []).extend(problems)
     return found
+
+
+def clock_offsets(count: int, skew: float) -> list[float]:
+    """How far each of ``count`` kubelets' clocks is off true time: node 0 none, then behind and ahead in turn."""
+    return [0.0 if i == 0 else -skew if i % 2 else skew for i in range(count)]
 
 
 def _renewed(s: Seen) -> float:
@@ -275,10 +293,12 @@ def _parse(text: str | None) -> float | None:
     return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
 
 
-def lease_delays(seen: list[Seen]) -> list[float]:
+def lease_delays(seen: list[Seen], offsets: dict[str, float] | None = None) -> list[float]:
     """For each Lease write that moved renewTime: from the renewTime the kubelet wrote (its clock, when it began
-    the renewal: a GET and a PUT before the write lands) to the watch event's arrival, in seconds."""
+    the renewal: a GET and a PUT before the write lands; less its ``offsets`` to true time) to the watch event's
+    arrival, in seconds."""
     out: list[float] = []
+    off = offsets or {}
     before: dict[str, Any] = {}
     for s in seen:
         if s.resource != "leases" or s.type == "DELETED":
@@ -287,7 +307,7 @@ def lease_delays(seen: list[Seen]) -> list[float]:
         if renew and renew != before.get(s.name):
             t = _parse(renew)
             if t is not None:
-                out.append(s.t - t)
+                out.append(s.t - (t - off.get(s.name, 0.0)))
         before[s.name] = renew
     return out
 
@@ -337,6 +357,7 @@ class RunResult:
     left_behind: list[str] = field(default_factory=list)
     expected: dict[str, str] = field(default_factory=dict)  # fault -> invariant it breaks
     grace: float = GRACE
+    clock_skew: float = 0.0
 
     @property
     def caught(self) -> dict[str, bool]:
@@ -357,7 +378,7 @@ class NodesRun:
     def __init__(self, kubeconfig: str, *, seed: int, steps: int, faults: list[str] | None = None, nodes: int = 3,
                  timing: contract.NodeTiming, periods: Periods, context: str | None = None,
                  controller_since: float | None = None, until_caught: bool = False, lease_writes: bool = False,
-                 served: bool = False, log: Callable[[str], None] = print) -> None:
+                 served: bool = False, clock_skew: float = 0.0, log: Callable[[str], None] = print) -> None:
         self.kubeconfig, self.context = kubeconfig, context
         self.seed, self.steps, self.count = seed, steps, nodes
         #: every fault of the run; the kubelet.* ones are the fleet's, the others the server's (switched on there)
@@ -367,6 +388,8 @@ class NodesRun:
         self.controller_since = controller_since
         self.until_caught = until_caught
         self.annotate_leases = lease_writes
+        self.clock_skew = clock_skew
+        self.offsets: dict[str, float] = {}  # node -> how far its kubelet's clock is off
         self.log = log
         self.seen: list[Seen] = []
         self.forced: set[str] = set()
@@ -393,7 +416,7 @@ class NodesRun:
         self._observe()
         now = time.time()
         found = check_all(self.seen, self.fleet.containers(), self.fleet.live(), self.forced, now, self.timing,
-                          self.controller_since)
+                          self.controller_since, self.offsets)
         for inv, problems in found.items():
             v = self.violations.get(inv)
             if v is None:
@@ -509,9 +532,13 @@ class NodesRun:
         what = ", ".join(self.faults) or "clean"
         self.log(f"seed {self.seed} ({what}), run {run_id}: {len(plan)} actions, {self.count} hollow nodes, "
                  f"grace {self.timing.grace:g} s, monitor period {self.timing.monitor_period:g} s, renew "
-                 f"{self.periods.renew:g} s, sync {self.periods.sync:g} s, slack {self.timing.slack:g} s")
+                 f"{self.periods.renew:g} s, sync {self.periods.sync:g} s, slack {self.timing.slack:g} s"
+                 + (f", kubelet clocks off by {clock_offsets(self.count, self.clock_skew)} s"
+                    if self.clock_skew else ""))
         self.fleet = HollowFleet(self.kubeconfig, run_id, count=self.count, periods=self.periods,
-                                 faults=[f for f in self.faults if f.startswith("kubelet.")], context=self.context)
+                                 faults=[f for f in self.faults if f.startswith("kubelet.")], context=self.context,
+                                 offsets=clock_offsets(self.count, self.clock_skew))
+        self.offsets = dict(self.fleet.offsets)
         self.t0 = time.time()
         left: list[str] = []
         try:
@@ -536,7 +563,7 @@ class NodesRun:
             errors = [f"{n.name}: {e}" for n in self.fleet.nodes for e in n.errors]
             reopens = self.fleet.watch_reopens
             left = self.fleet.close(cleanup=True)
-        delays = lease_delays(self.seen)
+        delays = lease_delays(self.seen, self.offsets)
         result = RunResult(
             seed=self.seed, faults=self.faults, run_id=run_id, actions=self.done, planned=len(plan),
             events=len(self.seen), seconds=end - self.t0, violations=self.violations,
@@ -545,7 +572,7 @@ class NodesRun:
                           "p99": sorted(delays)[int(0.99 * (len(delays) - 1))]} if delays else {}),
             heartbeat_gap_max=max(heartbeat_gaps(self.seen, self.windows, end), default=0.0),
             kubelet_errors=errors, watch_reopens=reopens, left_behind=left, expected=self.expected,
-            grace=self.timing.grace)
+            grace=self.timing.grace, clock_skew=self.clock_skew)
         self.log(summary_line(result))
         return result
 
@@ -633,13 +660,14 @@ def _served(args: argparse.Namespace, faults: tuple[str, ...]) -> Iterator[tuple
 
 def run_many(kubeconfig: str, runs: list[tuple[int, list[str]]], *, steps: int, nodes: int,
              timing: contract.NodeTiming, periods: Periods, context: str | None, controller_since: float | None,
-             until_caught: bool, lease_writes: bool = False, served: bool = False,
+             until_caught: bool, lease_writes: bool = False, served: bool = False, clock_skew: float = 0.0,
              log: Callable[[str], None] = print) -> list[RunResult]:
     results = []
     for seed, faults in runs:
         run = NodesRun(kubeconfig, seed=seed, steps=steps, faults=faults, nodes=nodes, timing=timing,
                        periods=periods, context=context, controller_since=controller_since,
-                       until_caught=until_caught and bool(faults), lease_writes=lease_writes, served=served, log=log)
+                       until_caught=until_caught and bool(faults), lease_writes=lease_writes, served=served,
+                       clock_skew=clock_skew, log=log)
         results.append(run.execute())
     return results
 
@@ -710,6 +738,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sync", type=float, default=Periods.sync, help="a kubelet's node status and pod sync "
                         "period")
     parser.add_argument("--slack", type=float, default=SLACK, help="how late a write may be seen")
+    parser.add_argument("--clock-skew", type=float, default=0.0, metavar="SECONDS",
+                        help="the kubelets' clocks are this far off true time: node 1 behind, node 2 ahead, ...")
     parser.add_argument("--json", default="reports/nodes_real.json", help="where the results go")
     parser.add_argument("--lease-writes", action="store_true",
                         help="another client also annotates the Lease of a stopped kubelet's node now and then (on "
@@ -744,7 +774,7 @@ def main(argv: list[str] | None = None) -> int:
             results += run_many(kubeconfig, group, steps=args.steps, nodes=args.nodes, timing=timing,
                                 periods=periods, context=args.context, controller_since=since,
                                 until_caught=args.until_caught or args.matrix, lease_writes=args.lease_writes,
-                                served=args.served)
+                                served=args.served, clock_skew=args.clock_skew)
     print()
     print(table(results))
     print(f"\n{len(results)} run(s) in {time.time() - started:.0f} s")

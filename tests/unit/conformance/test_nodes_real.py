@@ -132,3 +132,33 @@ def test_a_renewal_the_watch_delivered_late_is_dated_by_its_renew_time() -> None
     assert nodes_real.check_all(seen, [], {}, set(), T0 + 9, TIMING, None) == {}
     marked_early = [*seen[:2], Seen(T0 + 6, "nodes", "MODIFIED", unknown)]
     assert list(nodes_real.check_all(marked_early, [], {}, set(), T0 + 9, TIMING, None)) == ["node.unknown-not-early"]
+
+
+def test_a_renew_time_from_a_clock_behind_is_dated_by_true_time() -> None:
+    assert nodes_real.clock_offsets(4, 20.0) == [0.0, -20.0, 20.0, -20.0]
+    assert nodes_real.clock_offsets(3, 0.0) == [0.0, 0.0, 0.0]
+    ready = {"metadata": {"name": "n1"}, "status": {"conditions": [{"type": "Ready", "status": "True"}]}}
+    unknown = {"metadata": {"name": "n1"}, "status": {"conditions": [{"type": "Ready", "status": "Unknown"}]}}
+    # n1's kubelet runs 20 s behind: it renewed at T0 (true time) and wrote T0 - 20; a controller that trusts the
+    # renewTime marks it at T0 + 1, which a check dating the renewal by renewTime alone would take for late enough
+    seen = [Seen(T0 - 1, "nodes", "ADDED", ready), Seen(T0 + 0.01, "leases", "MODIFIED", _lease("n1", T0 - 20)),
+            Seen(T0 + 1, "nodes", "MODIFIED", unknown)]
+    assert nodes_real.check_all(seen, [], {}, set(), T0 + 2, TIMING, None) == {}
+    found = nodes_real.check_all(seen, [], {}, set(), T0 + 2, TIMING, None, {"n1": -20.0})
+    assert list(found) == ["node.unknown-not-early"]
+    # the measured delay from renewal to watch event is on true time
+    assert nodes_real.lease_delays(seen[1:2], {"n1": -20.0}) == pytest.approx([0.01])
+    # a kubelet ahead: its renewTime lies in the future, and the arrival dates the renewal
+    ahead = [seen[0], Seen(T0 + 0.01, "leases", "MODIFIED", _lease("n1", T0 + 20)),
+             Seen(T0 + 8.5, "nodes", "MODIFIED", unknown)]
+    assert nodes_real.check_all(ahead, [], {}, set(), T0 + 9, TIMING, None, {"n1": 20.0}) == {}
+
+
+def test_an_offset_clock_is_the_wall_clock_moved() -> None:
+    from datetime import UTC, datetime
+
+    from adapters.hollow import offset_clock, wall_clock
+
+    assert offset_clock(0.0) is wall_clock
+    behind = offset_clock(-20.0)()
+    assert 19.5 < (datetime.now(UTC) - behind).total_seconds() < 20.5
