@@ -26,7 +26,7 @@ class NodeInfo:
     """framework/types.go: NodeInfo -- a node and the sums over the pods counted on it."""
 
     __slots__ = ("name", "node", "pods", "req_cpu", "req_mem", "req_eph", "non0_cpu", "non0_mem", "ports",
-                 "images")
+                 "images", "version", "memo")
 
     def __init__(self, name: str) -> None:
         self.name = name
@@ -36,6 +36,10 @@ class NodeInfo:
         self.non0_cpu = self.non0_mem = 0
         self.ports: dict[HostPort, int] = {}
         self.images: dict[str, ImageState] = {}
+        # bumped by every change of the pods counted here; with the node spec's identity (a new NodeSpec per
+        # node event) it says whether ``memo``, a score the framework kept for one pod shape, still holds
+        self.version = 0
+        self.memo: tuple[object, ...] | None = None
 
     def add_pod(self, p: PodInfo) -> None:
         """types.go: NodeInfo.AddPodInfo / update with sign +1."""
@@ -50,6 +54,7 @@ class NodeInfo:
         return p
 
     def _update(self, p: PodInfo, sign: int) -> None:
+        self.version += 1
         self.req_cpu += sign * p.milli_cpu
         self.req_mem += sign * p.memory
         self.req_eph += sign * p.ephemeral

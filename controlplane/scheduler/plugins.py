@@ -219,10 +219,18 @@ class Algorithm:
             totals = [t + W_AFFINITY * a for t, a in zip(totals, affinity, strict=True)]
         balanced_skip = pod.milli_cpu == 0 and pod.memory == 0  # balanced_allocation.go: isBestEffortPod
         no_images = W_IMAGE * _image_locality(pod, None, num_all)  # a node with none of the pod's images
+        # the two resource scores depend on the node's spec and sums and on the pod's requests alone: a node
+        # keeps them for the last pod shape scored on it until its pods or spec change (NodeInfo.version)
+        shape = (pod.milli_cpu, pod.memory, pod.non0_cpu, pod.non0_mem)
         for i, ni in enumerate(nodes):
-            s = W_LEAST * _least_allocated(pod, ni)
-            if not balanced_skip:
-                s += W_BALANCED * _balanced(pod, ni)
+            memo = ni.memo
+            if memo is not None and memo[0] is ni.node and memo[1] == ni.version and memo[2] == shape:
+                s = memo[3]
+            else:
+                s = W_LEAST * _least_allocated(pod, ni)
+                if not balanced_skip:
+                    s += W_BALANCED * _balanced(pod, ni)
+                ni.memo = (ni.node, ni.version, shape, s)
             s += W_IMAGE * _image_locality(pod, ni, num_all) if ni.images else no_images
             totals[i] += s
         return totals

@@ -222,6 +222,26 @@ def test_scores_use_go_integer_arithmetic() -> None:
     assert r.scores == {"a": 300 + 66 + 75, "b": 300 + 66 + 75}
 
 
+def test_kept_resource_scores_follow_the_node() -> None:
+    """A node keeps its resource scores for the last pod shape; a pod counted on it, or a new node spec, makes
+    them be computed again."""
+    c = Cluster()
+    c.nodes(node("a", cpu="3", memory="3Gi"), node("b", cpu="3", memory="3Gi"))
+    first = c.schedule(pod("p1", cpu="1", memory="1Gi"))
+    assert first.scores == {"a": 441, "b": 441}
+    taken, free = first.node, ({"a", "b"} - {first.node}).pop()
+    # same shape: the free node's kept score holds; the taken one now counts p1 (least 33, balanced 75)
+    second = c.schedule(pod("p2", cpu="1", memory="1Gi"))
+    assert second.scores == {free: 441, taken: 300 + 33 + 75} and second.node == free
+    # the node that took p2 grows to 6 cpu: its spec is new, so its score is computed again; least: cpu
+    # (6000-2000)*100/6000 = 66, memory 33 -> 49; balanced: 50 + (50 + 83 - 91)/2 = 71
+    grown = c.api.get("nodes", None, free).body
+    grown["status"]["allocatable"]["cpu"] = "6"
+    assert c.api.update("nodes", None, free, grown, subresource="status").code == 200
+    third = c.schedule(pod("p3", cpu="1", memory="1Gi"))
+    assert third.scores == {free: 300 + 49 + 71, taken: 300 + 33 + 75}
+
+
 def test_preferred_affinity_and_image_locality_score() -> None:
     c = Cluster()
     c.nodes(node("a", labels={"disk": "ssd"}), node("b"))
