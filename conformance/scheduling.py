@@ -108,7 +108,7 @@ class SchedulerMachine(CheckedMachine):
     def __init__(self) -> None:
         super().__init__()
         self.candidates = [Candidate(f"replica-{i}") for i in range(REPLICAS)]
-        self.choices: dict[tuple[str, str], Choice] = {}
+        self.choices: dict[tuple[int, str, str], Choice] = {}  # (replica, namespace, name) -> its last choice
         self.terms: dict[int, str] = {}  # leaseTransitions -> the one holder of that term
         self.deferred: InvariantViolation | None = None
         self.schedulers: Any = None
@@ -405,7 +405,7 @@ class SchedulerMachine(CheckedMachine):
         pod = self.model.lookup("pods", ns, name)
         uid = pod["metadata"].get("uid") if pod else None
         node = (body.get("target") or {}).get("name")
-        choice = self.choices.pop((ns, name), None)
+        choice = self.choices.pop((i, ns, name), None)
         chosen = (choice.replica, choice.uid, choice.node) if choice is not None else None
         self._require(sched_checks.bound_as_chosen, (i, uid, node), chosen, context=f"{cand.identity}: ")
         # the bind added this pod to the node: that must not push the node, as the cycle saw it, past its
@@ -449,7 +449,8 @@ class SchedulerMachine(CheckedMachine):
         ns, name, uid, node = c["namespace"], c["name"], c["uid"], c.get("node")
         pod = self.model.lookup("pods", ns, name)
         if node:
-            self.choices[(ns, name)] = Choice(i, uid, node, copy.deepcopy(self.model.lookup("nodes", None, node)))
+            self.choices[(i, ns, name)] = Choice(i, uid, node,
+                                                 copy.deepcopy(self.model.lookup("nodes", None, node)))
         if pod is None or pod["metadata"].get("uid") != uid or (pod.get("spec") or {}).get("nodeName") \
                 or pod["metadata"].get("deletionTimestamp"):
             return  # not pending any more: the bind must fail, which the bind check sees
