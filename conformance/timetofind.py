@@ -54,7 +54,7 @@ from conformance.matrix import stop_group
 ROOT = Path(__file__).resolve().parent.parent
 #: the machine that hunts a fault -> its tests
 TEST_FILES = {"api": "conformance/test_apiserver.py", "scheduler": "conformance/test_scheduler.py",
-              "concurrent": "conformance/test_concurrency.py"}
+              "concurrent": "conformance/test_concurrency.py", "nodes": "conformance/test_nodes.py"}
 MODES = ("campaign", "pytest")
 #: the issue's bound: a fault found later than this (or not at all) is flagged
 BOUND = 60.0
@@ -245,11 +245,12 @@ def render_text(rows: Sequence[Row], bound: float = BOUND) -> str:
 def machine_of(fault: str) -> str:
     """The name of the machine that hunts a fault (``conformance/runner.py``: ``base_for_fault``)."""
     from conformance.concurrency import ConcurrentMachine
+    from conformance.kubelet import KubeletMachine
     from conformance.runner import base_for_fault
     from conformance.scheduling import SchedulerMachine
 
     base = base_for_fault(fault)
-    return "concurrent" if base is ConcurrentMachine else "scheduler" if base is SchedulerMachine else "api"
+    return {ConcurrentMachine: "concurrent", SchedulerMachine: "scheduler", KubeletMachine: "nodes"}.get(base, "api")
 
 
 def command(mode: str, fault: str, seed: int, *, workers: int, scratch: Path,

@@ -122,3 +122,11 @@ def test_commands_pick_the_faults_machine_and_a_fresh_database(tmp_path: Path) -
     assert env[ttf.SEED_ENV] == "7" and env["KUBEPROP_DATABASE"] == str(tmp_path / "db")
     cmd, env = ttf.command("pytest", "update.ignores-rv", 7, workers=2, scratch=tmp_path, pytest_seed="hypothesis")
     assert "conformance/test_apiserver.py" in cmd and "--hypothesis-seed=7" in cmd and ttf.SEED_ENV not in env
+
+
+def test_node_faults_are_hunted_by_the_node_machine(tmp_path: Path) -> None:
+    cmd, _ = ttf.command("campaign", "kubelet.keeps-orphans", 7, workers=2, scratch=tmp_path, pytest_seed="per-test")
+    assert cmd[cmd.index("--machine") + 1] == "nodes"
+    cmd, _ = ttf.command("pytest", "nodelifecycle.marks-early", 7, workers=2, scratch=tmp_path,
+                         pytest_seed="per-test")
+    assert "conformance/test_nodes.py" in cmd
