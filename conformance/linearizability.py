@@ -14,13 +14,15 @@ storage traffic kube-apiserver makes, writes conditioned on a key's revision
 of the API server see. The sequential specification is kubeprop's own, in
 tools/linearize/model.go; tools/linearize/README.md describes it and what it cannot judge. The
 checker is a Go program, built once per process by tools/linearize/build.sh into a cache folder
-keyed on its sources, and fed the history as JSON on stdin.
+keyed on its sources, and kept running: each history goes to it as one line of JSON on stdin.
 """
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
+import select
 import subprocess
 import tempfile
 import threading
@@ -30,8 +32,6 @@ from pathlib import Path
 from typing import Any, Literal
 
 BUILD_SCRIPT = Path(__file__).resolve().parent.parent / "tools" / "linearize" / "build.sh"
-
-EXIT_BAD_INPUT = 3
 
 
 @dataclass(frozen=True)
@@ -104,6 +104,71 @@ def _build() -> Path:
     return path
 
 
+class _Checker:
+    """One checker process in serve mode (``linearize --serve``: a history per line in, a verdict per line out),
+    kept for the life of this process: a shrinking concurrent example checks thousands of small histories, and
+    a process start per history (about 3 ms, with Go's runtime start) was a third of each check. Calls are one
+    at a time. A checker that dies or does not answer in time is stopped and started again at the next call."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._proc: subprocess.Popen[str] | None = None
+
+    def _start(self) -> subprocess.Popen[str]:
+        if self._proc is None or self._proc.poll() is not None:
+            self._proc = subprocess.Popen([str(binary()), "--serve"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                          stderr=subprocess.PIPE, text=True, bufsize=1 << 16)
+        return self._proc
+
+    def _stop(self) -> str:
+        proc, self._proc = self._proc, None
+        if proc is None:
+            return ""
+        proc.kill()
+        try:
+            _, err = proc.communicate(timeout=5)
+        except (subprocess.TimeoutExpired, ValueError):
+            err = ""
+        return (err or "").strip()[-2000:]
+
+    def ask(self, line: str, timeout: float | None) -> dict[str, Any]:
+        with self._lock:
+            proc = self._start()
+            assert proc.stdin is not None and proc.stdout is not None
+            try:
+                proc.stdin.write(line + "\n")
+                proc.stdin.flush()
+            except (BrokenPipeError, OSError):
+                raise RuntimeError(f"the linearizability checker exited {proc.poll()} before reading the history: "
+                                   f"{self._stop()}") from None
+            ready, _, _ = select.select([proc.stdout], [], [], timeout)
+            answer = proc.stdout.readline() if ready else None
+            if not answer:
+                why = "did not answer within the time allowed" if answer is None else f"exited {proc.poll()}"
+                raise RuntimeError(f"the linearizability checker {why} without a verdict: {self._stop()}")
+            try:
+                return dict(json.loads(answer))
+            except json.JSONDecodeError:
+                raise RuntimeError(f"the linearizability checker answered no verdict: {answer[:500]!r}; "
+                                   f"{self._stop()}") from None
+
+    def close(self) -> None:
+        with self._lock:
+            self._stop()
+
+
+_the_checker: _Checker | None = None
+
+
+def _checker() -> _Checker:
+    global _the_checker
+    with _lock:
+        if _the_checker is None:
+            _the_checker = _Checker()
+            atexit.register(_the_checker.close)
+        return _the_checker
+
+
 def check(operations: Iterable[Operation | Mapping[str, Any]], *, timeout: float = 10.0,
           visualize: Path | None = None, allow: Iterable[str] = ()) -> Result:
     """Check a history for linearizability, giving up after ``timeout`` seconds of search (0: no limit).
@@ -120,16 +185,9 @@ def check(operations: Iterable[Operation | Mapping[str, Any]], *, timeout: float
         "allow": list(allow),
         "operations": [op.to_json() if isinstance(op, Operation) else dict(op) for op in operations],
     }
-    done = subprocess.run([str(binary())], input=json.dumps(history), capture_output=True, text=True,
-                          check=False, timeout=None if timeout <= 0 else timeout + 60)
-    message = done.stderr.strip()
-    if done.returncode == EXIT_BAD_INPUT:
-        raise ValueError(message.removeprefix("linearize: bad input: ") or "the checker rejected the history")
-    try:
-        verdict = json.loads(done.stdout)
-    except json.JSONDecodeError:
-        raise RuntimeError(f"the linearizability checker exited {done.returncode} without a verdict: "
-                           f"{message or done.stdout!r}") from None
+    verdict = _checker().ask(json.dumps(history), None if timeout <= 0 else timeout + 60)
+    if "bad_input" in verdict:
+        raise ValueError(verdict["bad_input"] or "the checker rejected the history")
     return Result(result=verdict["result"], seconds=verdict["seconds"], operations=verdict["operations"],
                   visualization=None if verdict["visualization"] is None else Path(verdict["visualization"]),
                   partitions=verdict["partitions"])

@@ -5,9 +5,12 @@
 //
 // Exit codes: 0 linearizable, 1 not linearizable, 2 unknown (the timeout ran out),
 // 3 bad input (the reason on stderr).
+//
+// With --serve it reads one history per line and answers each with one line, until stdin ends.
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
 	"errors"
@@ -345,6 +348,10 @@ func readHistory(r io.Reader) (history []porcupine.Operation, timeout time.Durat
 	if err != nil {
 		return nil, 0, nil, allow, badInput{fmt.Errorf("reading stdin: %v", err)}
 	}
+	return parseHistory(data)
+}
+
+func parseHistory(data []byte) (history []porcupine.Operation, timeout time.Duration, visualize *string, allow behaviours, err error) {
 	var raw rawHistory
 	if err := decodeStrict(data, &raw); err != nil {
 		return nil, 0, nil, allow, badInput{fmt.Errorf("history: %v", err)}
@@ -382,6 +389,55 @@ func run(stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "linearize: bad input: %v\n", err)
 		return exitBad
 	}
+	v, code, err := checkHistory(history, timeout, visualize, allow)
+	if err != nil {
+		fmt.Fprintf(stderr, "linearize: bad input: %v\n", err)
+		return exitBad
+	}
+	out, _ := json.Marshal(v)
+	fmt.Fprintln(stdout, string(out))
+	return code
+}
+
+// serveLine is one answer of serve: a verdict, or why the history could not be read.
+type serveLine struct {
+	*verdict
+	BadInput string `json:"bad_input,omitempty"`
+}
+
+// serve checks one history per line of stdin (the same JSON as the one-shot mode, on one line) and
+// answers each with one line of JSON on stdout, until stdin ends: a caller that checks many small
+// histories pays for one process start instead of one per history.
+func serve(stdin io.Reader, stdout io.Writer) int {
+	in := bufio.NewReaderSize(stdin, 1<<20)
+	out := bufio.NewWriter(stdout)
+	for {
+		line, err := in.ReadBytes('\n')
+		if len(bytes.TrimSpace(line)) > 0 {
+			answer := serveLine{}
+			history, timeout, visualize, allow, perr := parseHistory(line)
+			if perr == nil {
+				var v verdict
+				v, _, perr = checkHistory(history, timeout, visualize, allow)
+				answer.verdict = &v
+			}
+			if perr != nil {
+				answer = serveLine{BadInput: perr.Error()}
+			}
+			data, _ := json.Marshal(answer)
+			out.Write(data)
+			out.WriteByte('\n')
+			if ferr := out.Flush(); ferr != nil {
+				return exitBad
+			}
+		}
+		if err != nil {
+			return exitOK
+		}
+	}
+}
+
+func checkHistory(history []porcupine.Operation, timeout time.Duration, visualize *string, allow behaviours) (verdict, int, error) {
 	// With no list, each key is checked alone (much faster); a list reads every key at
 	// once, so then the whole history is one partition.
 	partition := true
@@ -412,8 +468,7 @@ func run(stdin io.Reader, stdout, stderr io.Writer) int {
 
 	if visualize != nil {
 		if err := porcupine.VisualizePath(model, info, *visualize); err != nil {
-			fmt.Fprintf(stderr, "linearize: bad input: visualize: %v\n", err)
-			return exitBad
+			return verdict{}, exitBad, fmt.Errorf("visualize: %v", err)
 		}
 	}
 	v := verdict{Seconds: seconds, Operations: len(history), Visualization: visualize, Partitions: partitions}
@@ -426,11 +481,12 @@ func run(stdin io.Reader, stdout, stderr io.Writer) int {
 	default:
 		v.Result, code = "unknown", exitUnknown
 	}
-	out, _ := json.Marshal(v)
-	fmt.Fprintln(stdout, string(out))
-	return code
+	return v, code, nil
 }
 
 func main() {
+	if len(os.Args) == 2 && os.Args[1] == "--serve" {
+		os.Exit(serve(os.Stdin, os.Stdout))
+	}
 	os.Exit(run(os.Stdin, os.Stdout, os.Stderr))
 }

@@ -365,3 +365,18 @@ def test_every_finding_names_a_behaviour_the_checker_knows() -> None:
     assert allows
     for allow in allows:
         assert check(ops, allow=[allow]).result == "ok"
+
+
+def test_a_checker_that_died_is_started_again() -> None:
+    from conformance import linearizability
+
+    history = [op(0, 0, 1, create("a/p1", "A"), {"code": 201, "rv": "4"}), op(1, 2, 3, get("a/p1"), found(4, "A"))]
+    assert verdict(*history) == "ok"
+    checker = linearizability._checker()
+    first = checker._proc
+    assert first is not None and first.poll() is None  # one process answers every check
+    assert verdict(*history) == "ok" and checker._proc is first
+    first.kill()
+    first.wait()
+    assert verdict(*history) == "ok"
+    assert checker._proc is not None and checker._proc is not first
