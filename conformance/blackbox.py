@@ -176,6 +176,7 @@ from conformance.runner import without_local_constants
 from conformance.wire import Wire, WireBind
 from model import scheduler as sched
 from model.leaderelection import Record
+from model.scheduler.matching import TAINT_NODE_UNSCHEDULABLE
 
 JSON = dict[str, Any]
 
@@ -842,6 +843,35 @@ def _avoiding(spec: JSON, node: str) -> JSON:
     return spec
 
 
+#: the taint effects a pod without a toleration for them cannot be scheduled past
+#: (plugins/tainttoleration/taint_toleration.go: Filter looks at NoSchedule and NoExecute only)
+HARD_EFFECTS = ("NoSchedule", "NoExecute")
+
+
+def _visible(change: JSON, current: JSON) -> JSON:
+    """``change`` made into one a probe pod (pinned by hostname and the old labels, tolerating nothing but the run
+    taint) can see, given the node's ``current`` object: a cordon turns the node's state over, a relabelling moves
+    at least one of zone, rank and tier, a retaint turns over whether the node has a hard taint. A change the pod
+    cannot see tests nothing a probe is for."""
+    spec = current.get("spec") or {}
+    if "unschedulable" in change:
+        return {"unschedulable": not spec.get("unschedulable")}
+    if "labels" in change:
+        labels = (current.get("metadata") or {}).get("labels") or {}
+        if all(change["labels"].get(k) == labels.get(k) for k in ("zone", "rank", "tier")):
+            others = [z for z in gen.ZONES if z != labels.get("zone")]
+            return {"labels": {**change["labels"], "zone": others[0]}}
+        return change
+    hard = [t for t in change["taints"] if t.get("effect") in HARD_EFFECTS]
+    had_hard = any(t.get("effect") in HARD_EFFECTS and t.get("key") != RUN_TAINT_KEY for t in spec.get("taints") or [])
+    if had_hard and hard:
+        return {"taints": [t for t in change["taints"] if t not in hard]}
+    if not had_hard and not hard:
+        extra = {"key": gen.SCHED_TAINT_KEYS[0], "effect": HARD_EFFECTS[0]}
+        return {"taints": [t for t in change["taints"] if t.get("key") != extra["key"]] + [extra]}
+    return change
+
+
 def _loose(spec: JSON) -> JSON:
     return {k: v for k, v in spec.items() if k not in ("nodeSelector", "affinity")}
 
@@ -854,6 +884,14 @@ WIRE_FATES: st.SearchStrategy[str | JSON | None] = st.one_of(st.none(), st.none(
 #: what a burst's pods meet on the wire: nothing, the first one's Binding refused, or the last one replaced by
 #: this spec while its Binding is held, a third each
 BURST_FATES: st.SearchStrategy[str | JSON | None] = st.one_of(st.none(), st.just("refuse"), POD_SPECS)
+
+
+#: how far behind true time the harness's clock writes its Lease record (``harness_holds_lease``): not at all, by
+#: less than a lease duration (a candidate trusting renewTime then takes over early, before the term ran out), and
+#: by far more (it takes over at once)
+BACKDATES = st.sampled_from((0.0, 2.0, 100.0))
+#: what a prefer_node pod's cpu request is: as drawn (half), the preferred node's free cpu, or one millicore more
+SIZES: st.SearchStrategy[str | None] = st.sampled_from((None, None, "brim", "over"))
 
 
 class BlackBoxMachine(RuleBasedStateMachine):
@@ -968,9 +1006,7 @@ class BlackBoxMachine(RuleBasedStateMachine):
         if probe:
             got = self._call("get", f"get node {node}", lambda t: t.get("nodes", None, node), ok=(200, 404))
             current = got.body if got.code == 200 and isinstance(got.body, dict) else {}
-            if "unschedulable" in change:
-                # a probed cordon changes something: it turns the node's current state over
-                change = {"unschedulable": not (current.get("spec") or {}).get("unschedulable")}
+            change = _visible(change, current)
         old = (current.get("metadata") or {}).get("labels") or {}
         if "labels" in change:
             # merge patch: null removes a key
@@ -983,19 +1019,33 @@ class BlackBoxMachine(RuleBasedStateMachine):
         changed = self._call("patch", f"change node {node}: {change}",
                              lambda t: t.patch("nodes", None, node, patch, patch_type="merge"), ok=(200, 404))
         if probe and changed.code == 200:
-            self._probe(node, {k: v for k, v in old.items() if k in ("zone", "rank", "tier")})
+            if self.observer is not None:  # how often a probe meets a node with no room for one more pod
+                events, _ = self.observer.snapshot()
+                room = sched.node_info(changed.body, state_at(events, events[-1].rv if events else 0).bound_on(node))
+                if len(room.pods) >= room.allocatable.pods:
+                    type(self).stats["probes_full"] = type(self).stats.get("probes_full", 0) + 1
+            self._probe(node, {k: v for k, v in old.items() if k in ("zone", "rank", "tier")}, next(iter(change)))
 
-    def _probe(self, node: str, old_labels: JSON) -> None:
-        """A pod pinned to ``node`` by its hostname label, and to the labels it had before a relabelling, with no
-        toleration of its taints but the run's, created once the change is older than any state the checks let a
-        scheduler decide on (``INFORMER_LAG``): the node's new state decides it. A cordoned or newly tainted node
-        must not take it, nor one that lost those labels (``scheduler.fits``); an uncordoned or untainted one that
-        fits it must (``scheduler.fit-error``). A scheduler whose node cache missed the change decides on the old
-        state (pkg/scheduler/eventhandlers.go: updateNodeInCache keeps the cache current)."""
+    def _probe(self, node: str, old_labels: JSON, changed: str) -> None:
+        """A pod pinned to ``node`` by its hostname label, and to the labels it had before a relabelling, created
+        once the change is older than any state the checks let a scheduler decide on (``INFORMER_LAG``): the
+        node's new state decides it. It tolerates what the change (``changed``: labels, taints or unschedulable)
+        did not touch, so that only the change decides: the node's drawn taints unless the taints changed, its
+        cordon unless the cordon changed (plugins/nodeunschedulable/node_unschedulable.go: a pod tolerating the
+        unschedulable taint may go to a cordoned node). A cordoned or newly tainted node must not take it, nor one
+        that lost those labels (``scheduler.fits``); an uncordoned or untainted one with room must
+        (``binding.exactly-once``, and ``scheduler.fit-error`` where the scheduler reports). A scheduler whose
+        node cache missed the change decides on the old state (pkg/scheduler/eventhandlers.go: updateNodeInCache
+        keeps the cache current)."""
         time.sleep(INFORMER_LAG + PROBE_MARGIN)
         selector = {**old_labels, "kubernetes.io/hostname": node}
+        tolerations = []
+        if changed != "taints":
+            tolerations += [{"key": key, "operator": "Exists"} for key in gen.SCHED_TAINT_KEYS]
+        if changed != "unschedulable":
+            tolerations.append({"key": TAINT_NODE_UNSCHEDULABLE, "operator": "Exists", "effect": "NoSchedule"})
         self._create_pod(self._name("p"), {"containers": [{"name": "c", "image": gen.IMAGES[0]}],
-                                           "nodeSelector": selector})
+                                           "nodeSelector": selector, "tolerations": tolerations})
         type(self).stats["probes"] = type(self).stats.get("probes", 0) + 1
 
     @precondition(lambda self: self.unsettled < UNSETTLED_STEPS)
@@ -1034,13 +1084,15 @@ class BlackBoxMachine(RuleBasedStateMachine):
         return self._replace_during_bind(name, spec, fate)
 
     @precondition(lambda self: self.unsettled < UNSETTLED_STEPS)
-    @rule(target=PODS, node=NODES, spec=POD_SPECS)
-    def prefer_node(self, node: str, spec: JSON) -> str:
+    @rule(target=PODS, node=NODES, spec=POD_SPECS, size=SIZES)
+    def prefer_node(self, node: str, spec: JSON, size: str | None) -> str:
         """A pod (``spec``) that also prefers one node by its hostname label, with the greatest weight (100):
         where that node is feasible, the node affinity score sets it apart from the others (pkg/scheduler/framework/
         plugins/nodeaffinity/node_affinity.go: Score sums the weights of the preferred terms a node matches), so a
         scheduler that places pods without scoring them lands elsewhere whenever the node is not its first pick
-        (``scheduler.best-score``)."""
+        (``scheduler.best-score``). With ``size`` (:meth:`_sized_for`) its cpu request is that node's free cpu
+        ("brim") or one millicore more ("over"): the two sides of the boundary of NodeResourcesFit, met where the
+        preference draws the pod."""
         self.unsettled += 1
         # first a quiet moment (bounded, unchecked): with nothing pending or in flight, the scheduler's view is the
         # API's, and the binding is judged on one state rather than passing if it is top in any view
@@ -1048,12 +1100,35 @@ class BlackBoxMachine(RuleBasedStateMachine):
         while not self._decided(started)[-1] and time.monotonic() - started < QUIET_WAIT:
             time.sleep(0.1)
         spec = copy.deepcopy(spec)
+        if size is not None:
+            self._sized_for(node, spec, size)
         na = spec.setdefault("affinity", {}).setdefault("nodeAffinity", {})
         term = {"weight": 100, "preference": {"matchExpressions": [
             {"key": "kubernetes.io/hostname", "operator": "In", "values": [node]}]}}
         na["preferredDuringSchedulingIgnoredDuringExecution"] = [
             *na.get("preferredDuringSchedulingIgnoredDuringExecution", []), term]
         return self._create_pod(self._name("p"), spec)
+
+    def _sized_for(self, node: str, spec: JSON, size: str) -> None:
+        """Make ``spec`` ask for ``node``'s free cpu as the API shows it ("brim"), or one millicore more ("over"),
+        in its first container alone (plugins/noderesources/fit.go: fitsRequest admits a request equal to the free
+        amount and refuses one above it; a pod's request is its containers' sum or its largest init container,
+        framework/types.go: computePodResourceRequest, so the others ask for nothing here). Left as drawn when the
+        node is gone or has no cpu free."""
+        if self.observer is None:
+            return
+        events, _ = self.observer.snapshot()
+        state = state_at(events, events[-1].rv if events else 0)
+        if node not in state.nodes:
+            return
+        info = sched.node_info(state.nodes[node], state.bound_on(node))
+        free = info.allocatable.milli_cpu - info.requested.milli_cpu
+        if free <= 0:
+            return
+        for container in [*spec.get("initContainers", []), *spec["containers"]]:
+            container.pop("resources", None)
+        spec["containers"][0]["resources"] = {"requests": {"cpu": f"{free + (size == 'over')}m"}}
+        type(self).stats[f"sized_{size}"] = type(self).stats.get(f"sized_{size}", 0) + 1
 
     @precondition(lambda self: self.unsettled < UNSETTLED_STEPS)
     @rule(specs=st.lists(POD_SPECS, min_size=2, max_size=5), fate=BURST_FATES)
@@ -1179,7 +1254,7 @@ class BlackBoxMachine(RuleBasedStateMachine):
         type(self).stats["pauses"] = type(self).stats.get("pauses", 0) + 1
 
     @precondition(lambda self: self.replicas is not None and self.unsettled < UNSETTLED_STEPS)
-    @rule(spec=POD_SPECS, backdate=st.sampled_from([0.0, 0.0, 100.0]))
+    @rule(spec=POD_SPECS, backdate=BACKDATES)
     def harness_holds_lease(self, spec: JSON, backdate: float) -> None:
         """The harness takes the Lease as a candidate that never schedules: the replicas stop (each releases what
         it holds), the harness writes itself as holder for one lease duration (renewTime ``backdate`` seconds in
@@ -1509,7 +1584,8 @@ def measure(faults: Iterable[str], *, runs: int = 2, examples: int = 6, steps: i
                 out.append((fault, run, verdict, time.monotonic() - started))
                 checked = {k: round(v, 1) for k, v in machine.stats.items()
                            if k in ("pods", "bindings", "scores_contested", "orders_unjudged", "kills", "pauses",
-                                    "held_binds", "refused_binds", "starved", "probes")}
+                                    "held_binds", "refused_binds", "starved", "probes", "probes_full", "sized_brim",
+                                    "sized_over")}
                 print(f"{fault or '(none)'}\trun {run + 1}\t{verdict}\t{out[-1][3]:.1f}s\t{checked}", flush=True)
     return out
 

@@ -360,8 +360,11 @@ _ZONE = st.sampled_from(ZONES)
 _RANK = st.sampled_from(RANKS)
 _ONE_IN_6 = st.integers(0, 5)
 _PLAIN_PODS = st.sampled_from(("2", "110"))
-_SCHED_NODE_CPU = st.sampled_from(("1", "2", "4"))
-_SCHED_NODE_MEMORY = st.sampled_from(("1Gi", "4Gi"))
+#: besides round sizes, one unit short of a round size (as allocatable after reservations often is): every request
+#: size then meets a node whose free room is one unit short of it, the boundary NodeResourcesFit must get right
+#: (plugins/noderesources/fit.go: fitsRequest refuses a request above the free amount, not one equal to it)
+_SCHED_NODE_CPU = st.sampled_from(("1", "2", "4", "1999m"))
+_SCHED_NODE_MEMORY = st.sampled_from(("1Gi", "4Gi", str(2 * 1024**3 - 1)))
 _SCHED_NODE_PODS = st.sampled_from(("1", "2", "110"))
 _NODE_IMAGES = st.lists(st.sampled_from(IMAGES), max_size=2, unique=True)
 

@@ -254,3 +254,29 @@ def test_a_binding_refused_on_the_wire_counts_on_its_node_until_answered() -> No
     # a Binding without a uid is matched to the pod of that name alive when it arrived
     nameless = WireBind("ns", "b", None, "n2", arrived=5.1, answered=5.3, code=500, refused=True)
     assert check_best_score(history, to_n1, [nameless]).problems == []
+
+
+def test_a_probed_change_is_one_the_probe_pod_can_see() -> None:
+    from adapters.scoped import RUN_TAINT_KEY
+    from conformance.blackbox import HARD_EFFECTS, _visible
+
+    run = {"key": RUN_TAINT_KEY, "value": "r", "effect": "NoSchedule"}
+    current = {"metadata": {"labels": {"zone": "a", "rank": "1"}},
+               "spec": {"unschedulable": True, "taints": [run]}}
+    # the same labels again: the zone moves
+    same = _visible({"labels": {"zone": "a", "rank": "1"}}, current)
+    assert same["labels"]["zone"] != "a" and same["labels"]["rank"] == "1"
+    moved = {"labels": {"zone": "a", "rank": "1", "tier": "web"}}
+    assert _visible(moved, current) == moved
+    # a cordon turns the node over
+    assert _visible({"unschedulable": True}, current) == {"unschedulable": False}
+    # soft taints only, on a node without a hard one (the run taint does not count): one hard taint is added
+    soft = {"taints": [{"key": "gpu", "effect": "PreferNoSchedule"}]}
+    got = _visible(soft, current)["taints"]
+    assert any(t["effect"] in HARD_EFFECTS for t in got) and soft["taints"][0] in got
+    # a hard taint replacing a hard taint: the hard ones go, the soft stay
+    hard_now = {**current, "spec": {"taints": [run, {"key": "gpu", "effect": "NoExecute"}]}}
+    both = {"taints": [{"key": "dedicated", "effect": "NoSchedule"}, {"key": "gpu", "effect": "PreferNoSchedule"}]}
+    assert _visible(both, hard_now) == {"taints": [{"key": "gpu", "effect": "PreferNoSchedule"}]}
+    # a change that already turns hardness over is kept
+    assert _visible({"taints": []}, hard_now) == {"taints": []}
