@@ -859,16 +859,16 @@ HARD_EFFECTS = ("NoSchedule", "NoExecute")
 
 
 def _visible(change: JSON, current: JSON) -> JSON:
-    """``change`` made into one a probe pod (pinned by hostname and the old labels, tolerating nothing but the run
-    taint) can see, given the node's ``current`` object: a cordon turns the node's state over, a relabelling moves
-    at least one of zone, rank and tier, a retaint turns over whether the node has a hard taint. A change the pod
-    cannot see tests nothing a probe is for."""
+    """``change`` made into one a probe pod (pinned by hostname and the old labels, tolerating only what the
+    change leaves alone) can see, given the node's ``current`` object: a cordon turns the node's state over, a
+    relabelling moves at least one of zone, rank and tier, a retaint turns over whether the node has a hard taint.
+    A change the pod cannot see tests nothing a probe is for."""
     spec = current.get("spec") or {}
     if "unschedulable" in change:
         return {"unschedulable": not spec.get("unschedulable")}
     if "labels" in change:
         labels = (current.get("metadata") or {}).get("labels") or {}
-        if all(change["labels"].get(k) == labels.get(k) for k in ("zone", "rank", "tier")):
+        if all(change["labels"].get(k) == labels.get(k) for k in PROBED_LABELS):
             others = [z for z in gen.ZONES if z != labels.get("zone")]
             return {"labels": {**change["labels"], "zone": others[0]}}
         return change
@@ -1034,8 +1034,7 @@ class BlackBoxMachine(RuleBasedStateMachine):
                              lambda t: t.patch("nodes", None, node, patch, patch_type="merge"), ok=(200, 404))
         if probe and changed.code == 200:
             if self.observer is not None:  # how often a probe meets a node with no room for one more pod
-                events, _ = self.observer.snapshot()
-                room = sched.node_info(changed.body, state_at(events, events[-1].rv if events else 0).bound_on(node))
+                room = sched.node_info(changed.body, self._seen_now().bound_on(node))
                 if len(room.pods) >= room.allocatable.pods:
                     type(self).stats["probes_full"] = type(self).stats.get("probes_full", 0) + 1
             self._probe(node, {k: v for k, v in old.items() if k in PROBED_LABELS}, next(iter(change)))
@@ -1129,6 +1128,12 @@ class BlackBoxMachine(RuleBasedStateMachine):
             *na.get("preferredDuringSchedulingIgnoredDuringExecution", []), term]
         return self._create_pod(self._name("p"), spec)
 
+    def _seen_now(self) -> State:
+        """The nodes and pods as the watches have shown them so far."""
+        assert self.observer is not None
+        events, _ = self.observer.snapshot()
+        return state_at(events, 1 << 62)
+
     def _sized_for(self, node: str, spec: JSON, size: str) -> None:
         """Make ``spec`` ask for ``node``'s free cpu as the API shows it, plus one millicore for "over", in its first
         container alone (plugins/noderesources/fit.go: fitsRequest admits a request equal to the free
@@ -1137,8 +1142,7 @@ class BlackBoxMachine(RuleBasedStateMachine):
         node is gone or has no cpu free."""
         if self.observer is None:
             return
-        events, _ = self.observer.snapshot()
-        state = state_at(events, events[-1].rv if events else 0)
+        state = self._seen_now()
         if node not in state.nodes:
             return
         info = sched.node_info(state.nodes[node], state.bound_on(node))
