@@ -17,7 +17,8 @@ a pod, replace one (delete and create again under the same name: a new uid);
 reported unschedulable (PodScheduled=False, reason Unschedulable) while the
 model finds no node for it, and nothing has changed for a quiet period. No
 other rule runs more than ``UNSETTLED_STEPS`` steps after a settle, so every
-example is checked every few steps.
+example is checked every few steps, and once more at its end (teardown settles
+an example whose last steps came after its last settle).
 
 Node and pod shapes are those of the scheduler differential
 (``conformance/differential.py``): run-scoped names and label, the run taint on
@@ -886,6 +887,12 @@ def _loose(spec: JSON) -> JSON:
     return {k: v for k, v in spec.items() if k not in ("nodeSelector", "affinity")}
 
 
+def _placeable(spec: JSON) -> JSON:
+    """``spec`` without node selector or affinity and tolerating every drawn taint: a pod most nodes with room
+    take, for rules whose point is a binding (what it meets on the wire, who places it, where among several)."""
+    return {**_loose(spec), "tolerations": [{"key": key, "operator": "Exists"} for key in gen.SCHED_TAINT_KEYS]}
+
+
 #: half the pods without nodeSelector or node affinity of their own, so more of them are placed
 POD_SPECS = st.one_of(gen.sched_pod_specs().map(_loose), gen.sched_pod_specs())
 #: what a created pod's Binding meets on the wire, when there is one: nothing (half), a refusal, or a replacement of
@@ -966,9 +973,9 @@ class BlackBoxMachine(RuleBasedStateMachine):
 
     # ----- nodes ----------------------------------------------------------------------------------
 
-    @initialize(target=NODES, parts=st.lists(NODE_PARTS, min_size=1, max_size=3))
+    @initialize(target=NODES, parts=st.lists(NODE_PARTS, min_size=2, max_size=4))
     def first_nodes(self, parts: list[JSON]) -> Any:
-        """One to three nodes before anything else, so most examples place pods."""
+        """Two to four nodes before anything else, so most examples place pods, with a choice."""
         return multiple(*(self._create_node(p) for p in parts))
 
     @precondition(lambda self: self.unsettled < UNSETTLED_STEPS)
@@ -1105,7 +1112,8 @@ class BlackBoxMachine(RuleBasedStateMachine):
     @precondition(lambda self: self.unsettled < UNSETTLED_STEPS)
     @rule(target=PODS, node=NODES, spec=POD_SPECS, size=SIZES)
     def prefer_node(self, node: str, spec: JSON, size: str | None) -> str:
-        """A pod (``spec``) that also prefers one node by its hostname label, with the greatest weight (100):
+        """A pod (``spec`` made :func:`_placeable`, so that several nodes may take it and the choice among them is
+        what is judged) that also prefers one node by its hostname label, with the greatest weight (100):
         where that node is feasible, the node affinity score sets it apart from the others (pkg/scheduler/framework/
         plugins/nodeaffinity/node_affinity.go: Score sums the weights of the preferred terms a node matches), so a
         scheduler that places pods without scoring them lands elsewhere whenever the node is not its first pick
@@ -1118,7 +1126,7 @@ class BlackBoxMachine(RuleBasedStateMachine):
         started = time.monotonic()
         while not self._decided(started)[-1] and time.monotonic() - started < QUIET_WAIT:
             time.sleep(0.1)
-        spec = copy.deepcopy(spec)
+        spec = _placeable(copy.deepcopy(spec))
         if size is not None:
             self._sized_for(node, spec, size)
         na = spec.setdefault("affinity", {}).setdefault("nodeAffinity", {})
@@ -1199,7 +1207,7 @@ class BlackBoxMachine(RuleBasedStateMachine):
         held = self.wire.hold(self.ns, name)
         second = None
         try:
-            self._create_pod(name, spec)
+            self._create_pod(name, _placeable(spec))  # a pod no scheduler places puts no Binding on the wire
             record = held.wait(WIRE_WAIT)
             if record is None or record.node is None:
                 return name  # not scheduled in time (it fits nowhere, say): nothing was held
@@ -1207,7 +1215,9 @@ class BlackBoxMachine(RuleBasedStateMachine):
             second = self.wire.hold(self.ns, name)
             self._call("delete", f"delete pod {self.ns}/{name}",
                        lambda t: t.delete("pods", self.ns, name, options=GRACE0), ok=(200, 404))
-            return self._create_pod(name, _avoiding(other, record.node))
+            self._create_pod(name, _avoiding(other, record.node))
+            type(self).stats["replaced_binds"] = type(self).stats.get("replaced_binds", 0) + 1
+            return name
         finally:
             held.finish(WIRE_WAIT)
             if second is not None:
@@ -1221,7 +1231,7 @@ class BlackBoxMachine(RuleBasedStateMachine):
         bound by the time things settle, as ``binding.exactly-once`` requires."""
         assert self.wire is not None
         self.wire.refuse(self.ns, name)
-        return self._create_pod(name, spec)
+        return self._create_pod(name, _placeable(spec))  # a pod no scheduler places puts no Binding on the wire
 
     @precondition(lambda self: self.wire is not None and getattr(self.replicas, "attributed", False)
                   and self.unsettled < UNSETTLED_STEPS)
@@ -1241,8 +1251,8 @@ class BlackBoxMachine(RuleBasedStateMachine):
         for identity in self.replicas.identities:
             self.wire.starve(identity, until_deadline + past * self.replicas.lease_duration)
         time.sleep(until_deadline)
-        for spec in specs:
-            self._create_pod(self._name("p"), spec)
+        for spec in specs:  # pods a leader that kept acting would place
+            self._create_pod(self._name("p"), _placeable(spec))
         time.sleep(past * self.replicas.lease_duration)
         type(self).stats["starved"] = type(self).stats.get("starved", 0) + 1
 
@@ -1493,6 +1503,13 @@ class BlackBoxMachine(RuleBasedStateMachine):
         ended = sys.exc_info()[1]
         if isinstance(ended, Exception) and not violations_in(ended) and not _ERRORS:
             _ERRORS.append(ended)
+        try:
+            if ended is None and self.unsettled and self.observer is not None:
+                self.settle()  # what the last steps did is checked too, not only what came before the last settle
+        finally:
+            self._clean_up()
+
+    def _clean_up(self) -> None:
         if self.wire is not None:
             refused = sum(r.refused for r in self.wire.records() if r.namespace == self.ns)
             type(self).stats["refused_binds"] = type(self).stats.get("refused_binds", 0) + refused
@@ -1608,7 +1625,8 @@ def measure(faults: Iterable[str], *, runs: int = 2, examples: int = 6, steps: i
                 out.append((fault, run, verdict, time.monotonic() - started))
                 checked = {k: round(v, 1) for k, v in machine.stats.items()
                            if k in ("pods", "bindings", "scores_contested", "orders_unjudged", "kills", "pauses",
-                                    "held_binds", "refused_binds", "starved", "probes", "probes_full", "sized_over")}
+                                    "held_binds", "replaced_binds", "refused_binds", "starved", "probes",
+                                    "probes_full", "sized_over")}
                 print(f"{fault or '(none)'}\trun {run + 1}\t{verdict}\t{out[-1][3]:.1f}s\t{checked}", flush=True)
     return out
 
