@@ -102,7 +102,9 @@ Binding may meet one of its faults: held while the pod is replaced (a new uid
 under the same name, whose node affinity excludes the node the held Binding
 names), then let go: it must be refused, or the new pod lands where it does
 not fit (``scheduler.fits``); or refused with a 500, and the scheduler must
-forget the pod and bind it again (``binding.exactly-once`` after settle).
+forget the pod and bind it again (``binding.exactly-once`` after settle, which
+comes as soon as the refusal did: a failover would hide a scheduler that kept
+the refused pod assumed, its successor starting from an empty cache).
 ``starve_leader`` refuses every replica's Lease writes past the leader's renew
 deadline while pods arrive: a Binding the wire attributes to a replica must
 come from one the Lease showed as holder (``lease.only-leader-acts``) within
@@ -952,6 +954,7 @@ class BlackBoxMachine(RuleBasedStateMachine):
         self.first_labels: dict[str, JSON] = {}  # node -> its zone, rank and tier labels as created
         self.created_at: dict[str, float] = {}  # pod uid -> wall time its create was sent
         self.harness_terms: list[tuple[str, float, float]] = []  # (holder, wall time written, seconds)
+        self.stopped: dict[str, list[tuple[float, float]]] = {}  # identity -> wall times pause_leader stopped it
         self.checked: set[tuple[str, int]] = set()
         self.observer: Observer | None = None
         ns = {"apiVersion": "v1", "kind": "Namespace",
@@ -1108,7 +1111,9 @@ class BlackBoxMachine(RuleBasedStateMachine):
         if self.wire is None or fate is None:
             return self._create_pod(name, spec)
         if fate == "refuse":
-            return self._refuse_first_bind(name, spec)
+            self._refuse_first_bind(name, spec)
+            self._settle_after_refusal(name)
+            return name
         assert isinstance(fate, dict)
         return self._replace_during_bind(name, spec, fate)
 
@@ -1172,14 +1177,17 @@ class BlackBoxMachine(RuleBasedStateMachine):
         the first pod's first Binding may be refused ("refuse") while the others are decided, or the last pod
         replaced by one of ``fate``'s spec while its Binding is held (:meth:`_replace_during_bind`)."""
         self.unsettled += 1
+        refused = None
         for i, spec in enumerate(specs):
             name = self._name("p")
             if i == 0 and fate == "refuse" and self.wire is not None:
-                self._refuse_first_bind(name, spec)
+                refused = self._refuse_first_bind(name, spec)
             elif i == len(specs) - 1 and isinstance(fate, dict) and self.wire is not None:
                 self._replace_during_bind(name, spec, fate)
             else:
                 self._create_pod(name, spec)
+        if refused is not None:
+            self._settle_after_refusal(refused)
 
     @precondition(lambda self: self.unsettled < UNSETTLED_STEPS)
     @rule(pod=consumes(PODS))
@@ -1236,6 +1244,18 @@ class BlackBoxMachine(RuleBasedStateMachine):
         self.wire.refuse(self.ns, name)
         return self._create_pod(name, _placeable(spec))  # a pod no scheduler places puts no Binding on the wire
 
+    def _settle_after_refusal(self, name: str) -> None:
+        """Once the wire has refused the pod's Binding (waited for, bounded), settle at once: the next step might
+        kill or pause the leader, and a new leader starts from an empty cache, which hides a scheduler that kept
+        the refused pod assumed (``binding.exactly-once`` is then judged before any failover)."""
+        assert self.wire is not None
+        deadline = time.monotonic() + WIRE_WAIT
+        while time.monotonic() < deadline:
+            if any(r.refused for r in self.wire.records() if r.namespace == self.ns and r.pod == name):
+                self.settle()
+                return
+            time.sleep(0.05)
+
     @precondition(lambda self: self.wire is not None and getattr(self.replicas, "attributed", False)
                   and self.unsettled < UNSETTLED_STEPS)
     @rule(past=st.sampled_from([0.2, 0.5, 1.0]), specs=st.lists(POD_SPECS, min_size=1, max_size=3))
@@ -1279,15 +1299,21 @@ class BlackBoxMachine(RuleBasedStateMachine):
     def pause_leader(self, fraction: float) -> None:
         """SIGSTOP the leader for ``fraction`` of the lease duration, then SIGCONT. Past its renew deadline it
         has lost the Lease (another replica may hold it by then) and must stop acting: both kinds exit then,
-        and are started again at the next step."""
+        and are started again at the next step. A Binding it had decided before the stop may still go out as it
+        resumes (nothing fences a Binding by term), so the time it was stopped does not count against its renew
+        deadline (``lease.single-holder-per-term`` for what the wire attributes to it)."""
         index = self.replicas.leader(timeout=self.replicas.lease_duration)
         if index is None:
             return
+        identities = getattr(self.replicas, "identities", None)
+        who = identities[index] if identities else ""
+        stopped = time.time()
         self.replicas.signal(index, signal.SIGSTOP)
         try:
             time.sleep(fraction * self.replicas.lease_duration)
         finally:
             self.replicas.signal(index, signal.SIGCONT)
+            self.stopped.setdefault(who, []).append((stopped, time.time()))
         type(self).stats["pauses"] = type(self).stats.get("pauses", 0) + 1
 
     @precondition(lambda self: self.replicas is not None and self.unsettled < UNSETTLED_STEPS)
@@ -1430,7 +1456,8 @@ class BlackBoxMachine(RuleBasedStateMachine):
                 raise violation("lease.only-leader-acts", "; ".join(problems))
             assert self.replicas is not None
             problems = lease_checks.sender_within_renew_deadline(r.client, what, sent, leases,
-                                                                 self.replicas.renew_deadline, ACT_TOLERANCE)
+                                                                 self.replicas.renew_deadline, ACT_TOLERANCE,
+                                                                 self.stopped.get(r.client, ()))
             if problems:
                 raise violation("lease.single-holder-per-term", "; ".join(problems))
         for uid, bind in first_bound.items():

@@ -201,13 +201,23 @@ def sender_held_a_term(who: str, what: str, sent: float, seen: Sequence[Record],
 
 @check("lease.single-holder-per-term")
 def sender_within_renew_deadline(who: str, what: str, sent: float, seen: Sequence[Record], renew_deadline: float,
-                                 tolerance: float = 0.0) -> list[str]:
+                                 tolerance: float = 0.0, stopped: Sequence[tuple[float, float]] = ()) -> list[str]:
     """An action attributed to replica ``who`` and sent at ``sent`` came within ``renew_deadline`` of the last
     renewal the Lease shows ``who`` writing before it: a leader that could not renew stops acting at its renew
     deadline (client-go tools/leaderelection/leaderelection.go: renew gives up after RenewDeadline and the
-    leader's callbacks stop; kube-scheduler exits, cmd/kube-scheduler/app/server.go: OnStoppedLeading)."""
+    leader's callbacks stop; kube-scheduler exits, cmd/kube-scheduler/app/server.go: OnStoppedLeading).
+
+    ``stopped``: intervals (epoch seconds) in which ``who`` did not run at all (SIGSTOP): they do not count. A
+    process stopped between deciding an action and sending it sends it when it runs again, before its own clock
+    can tell it the deadline passed (nothing fences a Binding by term), so only the time it ran is held to the
+    deadline."""
     own = _own_renewals(who, seen, sent + tolerance)
-    if not own or sent <= max(own) + renew_deadline + tolerance:
+    if not own:
         return []
-    return [f"{what} was sent by {who!r} at {sent:.3f} (epoch seconds), {sent - max(own):.3f}s after the last renewal "
-            f"the Lease shows it writing, past its renew deadline of {renew_deadline:g}s"]
+    last = max(own)
+    idle = sum(max(0.0, min(end, sent) - max(start, last)) for start, end in stopped)
+    if sent - idle <= last + renew_deadline + tolerance:
+        return []
+    paused = f", {idle:.3f}s of it stopped" if idle else ""
+    return [f"{what} was sent by {who!r} at {sent:.3f} (epoch seconds), {sent - last:.3f}s after the last renewal "
+            f"the Lease shows it writing{paused}, past its renew deadline of {renew_deadline:g}s"]

@@ -143,3 +143,18 @@ def test_an_action_attributed_to_a_replica_is_held_to_its_own_term_and_renew_dea
     [late] = checks.sender_within_renew_deadline("a", "a bind", t0 + 15.0, seen, 10.0)
     assert "11.000s after the last renewal" in late
     assert checks.sender_within_renew_deadline("a", "a bind", t0 + 15.0, seen, 10.0, tolerance=1.5) == []
+
+
+def test_time_a_replica_was_stopped_does_not_count_against_its_renew_deadline() -> None:
+    t0 = checks.parse_time(T.format(0))
+    seen = [rec("a", 0, 0, 4)]
+    # renewed at 4 s, stopped from 10 s to 13 s: a send at 15 s ran 8 s since the renewal, within 10 s
+    assert checks.sender_within_renew_deadline("a", "a bind", t0 + 15.0, seen, 10.0, stopped=[(t0 + 10, t0 + 13)]) == []
+    # a stop before the renewal, or one after the send, does not count
+    [late] = checks.sender_within_renew_deadline("a", "a bind", t0 + 15.0, seen, 10.0,
+                                                 stopped=[(t0 + 1, t0 + 3), (t0 + 16, t0 + 20)])
+    assert "11.000s after the last renewal" in late and "stopped" not in late
+    # a stop that only covers part of the span counts for that part: 11 s less 0.5 s is still past 10 s
+    [partial] = checks.sender_within_renew_deadline("a", "a bind", t0 + 15.0, seen, 10.0,
+                                                    stopped=[(t0 + 3, t0 + 4.5)])
+    assert "0.500s of it stopped" in partial
