@@ -1118,23 +1118,26 @@ class BlackBoxMachine(RuleBasedStateMachine):
         return self._replace_during_bind(name, spec, fate)
 
     @precondition(lambda self: self.unsettled < UNSETTLED_STEPS)
-    @rule(target=PODS, node=NODES, spec=POD_SPECS, size=SIZES)
-    def prefer_node(self, node: str, spec: JSON, size: str | None) -> str:
-        """A pod (``spec`` made :func:`_placeable`, so that several nodes may take it and the choice among them is
-        what is judged) that also prefers one node by its hostname label, with the greatest weight (100):
+    @rule(target=PODS, node=NODES, spec=POD_SPECS, size=SIZES, tolerant=st.booleans())
+    def prefer_node(self, node: str, spec: JSON, size: str | None, tolerant: bool) -> str:
+        """A pod (``spec`` without selector or affinity of its own and, when ``tolerant``, every drawn taint
+        tolerated: :func:`_placeable`; so that several nodes may take it and the choice among them is what is
+        judged) that also prefers one node by its hostname label, with the greatest weight (100):
         where that node is feasible, the node affinity score sets it apart from the others (pkg/scheduler/framework/
         plugins/nodeaffinity/node_affinity.go: Score sums the weights of the preferred terms a node matches), so a
         scheduler that places pods without scoring them lands elsewhere whenever the node is not its first pick
         (``scheduler.best-score``). With ``size`` "over" (:meth:`_sized_for`) its cpu request is one millicore more
         than that node's free cpu: just past the boundary of NodeResourcesFit, met where the preference draws the
-        pod."""
+        pod. A pod that is not ``tolerant`` tolerates nothing: where the preferred node has a taint that forbids
+        scheduling, the preference draws the pod to a node the taint filter must keep it from."""
         self.unsettled += 1
         # first a quiet moment (bounded, unchecked): with nothing pending or in flight, the scheduler's view is the
         # API's, and the binding is judged on one state rather than passing if it is top in any view
         started = time.monotonic()
         while not self._decided(started)[-1] and time.monotonic() - started < QUIET_WAIT:
             time.sleep(0.1)
-        spec = _placeable(copy.deepcopy(spec))
+        spec = copy.deepcopy(spec)
+        spec = _placeable(spec) if tolerant else {**_loose(spec), "tolerations": []}
         if size is not None:
             self._sized_for(node, spec, size)
         na = spec.setdefault("affinity", {}).setdefault("nodeAffinity", {})
