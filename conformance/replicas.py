@@ -158,7 +158,16 @@ class KubeReplicas:
         return int(index)
 
     def signal(self, index: int, sig: int) -> None:
-        self.cluster.schedulers[index].signal(sig)
+        """Signal replica ``index``; one that has exited gets nothing (kube-scheduler exits when it loses the Lease,
+        cmd/kube-scheduler/app/server.go: OnStoppedLeading; a leader past its renew deadline on a loaded machine may
+        exit just before the harness stops it, and a stop sent to a process that has exited but is not yet reaped
+        does nothing): :meth:`revive` starts it again."""
+        scheduler = self.cluster.schedulers[index]
+        try:
+            scheduler.signal(sig)
+        except Exception:
+            if scheduler.alive():
+                raise
 
     def restart(self, index: int) -> None:
         self.cluster.restart_scheduler(index)

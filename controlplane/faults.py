@@ -161,7 +161,9 @@ FAULTS: tuple[Fault, ...] = (
     Fault("lease.trusts-record-time", "lease.single-holder-per-term",
           "a candidate judges expiry by the record's renewTime (the holder's clock) instead of its own observation"),
     Fault("lease.keeps-acting-after-renew-deadline", "lease.single-holder-per-term",
-          "a leader that failed to renew within the renew deadline keeps acting"),
+          "a leader that failed to renew within the renew deadline keeps acting",
+          # past its term, while nobody has taken the Lease yet, it acts when no term is live at all
+          also=("lease.only-leader-acts",)),
     Fault("lease.keeps-transitions", "lease.single-holder-per-term",
           "a takeover does not increment leaseTransitions, so two holders share one term"),
     # the node side (controlplane/kubelet.py), hunted by the kubelet machine (conformance/kubelet.py)
