@@ -891,10 +891,15 @@ def _loose(spec: JSON) -> JSON:
     return {k: v for k, v in spec.items() if k not in ("nodeSelector", "affinity")}
 
 
+def _tolerate_drawn_taints() -> list[JSON]:
+    """Tolerations of every taint key the machine draws, whatever its value and effect (a fresh list)."""
+    return [{"key": key, "operator": "Exists"} for key in gen.SCHED_TAINT_KEYS]
+
+
 def _placeable(spec: JSON) -> JSON:
     """``spec`` without node selector or affinity and tolerating every drawn taint: a pod most nodes with room
     take, for rules whose point is a binding (what it meets on the wire, who places it, where among several)."""
-    return {**_loose(spec), "tolerations": [{"key": key, "operator": "Exists"} for key in gen.SCHED_TAINT_KEYS]}
+    return {**_loose(spec), "tolerations": _tolerate_drawn_taints()}
 
 
 #: half the pods without nodeSelector or node affinity of their own, so more of them are placed
@@ -1074,7 +1079,7 @@ class BlackBoxMachine(RuleBasedStateMachine):
             terms.append(_label_term(first))
         tolerations = []
         if changed != "taints":
-            tolerations += [{"key": key, "operator": "Exists"} for key in gen.SCHED_TAINT_KEYS]
+            tolerations += _tolerate_drawn_taints()
         if changed != "unschedulable":
             tolerations.append({"key": TAINT_NODE_UNSCHEDULABLE, "operator": "Exists", "effect": "NoSchedule"})
         affinity = {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": terms}}}
