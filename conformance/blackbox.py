@@ -26,7 +26,8 @@ every node and, on every pod, its toleration and a required node affinity to
 the run's nodes (so a real cluster's own nodes are never considered), a Ready
 condition, and the ``node.kubernetes.io/not-ready`` taint TaintNodesByCondition
 adds at create (plugin/pkg/admission/nodetaint/admission.go) lifted as the
-node-lifecycle controller would. Each example has its own run id, namespace
+node-lifecycle controller would (and tolerated by every pod meanwhile, so a
+node version that lives for milliseconds decides nothing). Each example has its own run id, namespace
 and nodes, removed at teardown, so examples (and shrinking) start clean against
 long-running processes.
 
@@ -184,6 +185,12 @@ from model.scheduler.matching import TAINT_NODE_UNSCHEDULABLE
 JSON = dict[str, Any]
 
 NOT_READY = "node.kubernetes.io/not-ready"
+#: every run pod tolerates the not-ready NoSchedule taint kube-apiserver puts on a node it creates (plugin/pkg/
+#: admission/nodetaint/admission.go) until the machine lifts it just after: a scheduler that decides in that moment
+#: would otherwise report a pod unschedulable on a node version that lived a few milliseconds, which the views
+#: around the report (``INFORMER_LAG``) need not hold when its informers trail the API by more than that. Only the
+#: generated taints test taint handling; this one is the fake nodes' artifact (no node-lifecycle controller runs).
+NOT_READY_TOLERATION = {"key": NOT_READY, "operator": "Exists", "effect": "NoSchedule"}
 LEASE_NS = "kube-system"
 LEASE_NAME = "kube-scheduler"
 #: seconds a scheduler's view of nodes may trail the API (its node informer is a watch of its own)
@@ -812,7 +819,8 @@ PODS = Bundle("pods")
 def _run_pod_spec(spec: JSON, run_id: str, priorities: bool) -> JSON:
     """The generated spec held to the run's nodes: the run taint tolerated, the run label required in every
     node-selector term (terms are ORed, a term's expressions ANDed: component-helpers/scheduling/corev1/
-    nodeaffinity/nodeaffinity.go)."""
+    nodeaffinity/nodeaffinity.go), and the not-ready taint a new node carries for a moment tolerated
+    (:data:`NOT_READY_TOLERATION`)."""
     spec = copy.deepcopy(spec)
     # one host port per pod: a duplicate is Invalid (pkg/apis/core/validation/validation.go: AccumulateUniqueHostPorts)
     taken: set[int] = set()
@@ -829,7 +837,8 @@ def _run_pod_spec(spec: JSON, run_id: str, priorities: bool) -> JSON:
     for term in req["nodeSelectorTerms"]:
         term["matchExpressions"] = [*term.get("matchExpressions", []), need]
     spec["tolerations"] = [*spec.get("tolerations", []),
-                           {"key": RUN_TAINT_KEY, "operator": "Equal", "value": run_id, "effect": RUN_TAINT_EFFECT}]
+                           {"key": RUN_TAINT_KEY, "operator": "Equal", "value": run_id, "effect": RUN_TAINT_EFFECT},
+                           NOT_READY_TOLERATION]
     spec["schedulerName"] = "default-scheduler"
     spec["terminationGracePeriodSeconds"] = 0
     if not priorities:
