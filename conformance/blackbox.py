@@ -13,7 +13,8 @@ unschedulable), relabel, taint, cordon or delete them; create one pod or a
 burst of several (requests, nodeSelector, required and preferred node
 affinity, tolerations, priorities where the target runs no preemption), delete
 a pod, replace one (delete and create again under the same name: a new uid);
-``settle``, which waits (bounded, real time) until every pod is bound, or
+a spread burst (alike small pods after new roomy nodes, whose choices are
+judged together); ``settle``, which waits (bounded, real time) until every pod is bound, or
 reported unschedulable (PodScheduled=False, reason Unschedulable) while the
 model finds no node for it, and nothing has changed for a quiet period. No
 other rule runs more than ``UNSETTLED_STEPS`` steps after a settle, so every
@@ -922,6 +923,12 @@ WIRE_FATES: st.SearchStrategy[str | JSON | None] = st.one_of(st.none(), st.just(
 BURST_FATES: st.SearchStrategy[str | JSON | None] = st.one_of(st.none(), st.just("refuse"), POD_SPECS)
 
 
+#: the requests of spread_burst's pods: small beside every node the machine draws but the tightest, so a burst of
+#: them has a choice of nodes for each pod
+SMALL_REQUESTS = st.fixed_dictionaries({"cpu": st.sampled_from(("100m", "250m")),
+                                        "memory": st.sampled_from(("64Mi", "128Mi"))})
+
+
 #: whether a node change is followed by a probe pod (three in four): from outside, a change is seen only through
 #: the pods it decides, and a change no pod meets tests nothing; the others leave the change to the pods that come
 PROBES = st.sampled_from((True, True, True, False))
@@ -1148,11 +1155,7 @@ class BlackBoxMachine(RuleBasedStateMachine):
         pod. A pod that is not ``tolerant`` tolerates nothing: where the preferred node has a taint that forbids
         scheduling, the preference draws the pod to a node the taint filter must keep it from."""
         self.unsettled += 1
-        # first a quiet moment (bounded, unchecked): with nothing pending or in flight, the scheduler's view is the
-        # API's, and the binding is judged on one state rather than passing if it is top in any view
-        started = time.monotonic()
-        while not self._decided(started)[-1] and time.monotonic() - started < QUIET_WAIT:
-            time.sleep(0.1)
+        self._quiet_moment()
         spec = copy.deepcopy(spec)
         spec = _placeable(spec) if tolerant else {**_loose(spec), "tolerations": []}
         if size is not None:
@@ -1163,6 +1166,33 @@ class BlackBoxMachine(RuleBasedStateMachine):
         na["preferredDuringSchedulingIgnoredDuringExecution"] = [
             *na.get("preferredDuringSchedulingIgnoredDuringExecution", []), term]
         return self._create_pod(self._name("p"), spec)
+
+    def _quiet_moment(self) -> None:
+        """Wait (bounded by QUIET_WAIT, unchecked) until nothing is pending or in flight: the scheduler's view is then
+        the API's, and what comes next is judged on one state rather than passing if it is top in any view."""
+        started = time.monotonic()
+        while not self._decided(started)[-1] and time.monotonic() - started < QUIET_WAIT:
+            time.sleep(0.1)
+
+    @precondition(lambda self: self.unsettled < UNSETTLED_STEPS)
+    @rule(target=PODS, requests=SMALL_REQUESTS, count=st.integers(3, 5), image=st.sampled_from(gen.IMAGES),
+          room=st.lists(ROOMY_NODE, min_size=1, max_size=2))
+    def spread_burst(self, requests: JSON, count: int, image: str, room: list[JSON]) -> Any:
+        """``count`` alike small pods at once, after one or two roomy, untainted nodes (``room``) and a quiet moment,
+        each pod placeable (:func:`_placeable`): each fits on most nodes with room, so each is a choice among
+        several nodes, and the default profile's scores draw each one away from the nodes those before it took
+        (plugins/noderesources/least_allocated.go and balanced_allocation.go score a node by its requests with the
+        pod's added). Judged together by :func:`check_cycle_order`: some order of their cycles must make every
+        choice a top-score one, so a scheduler that does not score, and piles them on one node, breaks
+        ``scheduler.best-score``. The new nodes are there because an example's nodes fill up as it goes (most of
+        its pods ask for a large part of a small node), and a burst that finds one node with room has no choice."""
+        self.unsettled += 1
+        for parts in room:
+            self._create_node(parts)
+        self._quiet_moment()
+        spec = _placeable({"containers": [{"name": "c0", "image": image, "resources": {"requests": requests}}]})
+        type(self).stats["spread_pods"] = type(self).stats.get("spread_pods", 0) + count
+        return multiple(*(self._create_pod(self._name("p"), spec) for _ in range(count)))
 
     def _seen_now(self) -> State:
         """The nodes and pods as the watches have shown them so far."""
@@ -1680,7 +1710,7 @@ def measure(faults: Iterable[str], *, runs: int = 2, examples: int = 6, steps: i
                 checked = {k: round(v, 1) for k, v in machine.stats.items()
                            if k in ("pods", "bindings", "scores_contested", "orders_unjudged", "kills", "pauses",
                                     "held_binds", "replaced_binds", "refused_binds", "starved", "probes",
-                                    "probes_full", "sized_over")}
+                                    "probes_full", "sized_over", "spread_pods")}
                 print(f"{fault or '(none)'}\trun {run + 1}\t{verdict}\t{out[-1][3]:.1f}s\t{checked}", flush=True)
     return out
 
