@@ -280,3 +280,19 @@ def test_a_probed_change_is_one_the_probe_pod_can_see() -> None:
     assert _visible(both, hard_now) == {"taints": [{"key": "gpu", "effect": "PreferNoSchedule"}]}
     # a change that already turns hardness over is kept
     assert _visible({"taints": []}, hard_now) == {"taints": []}
+
+
+def test_a_run_pod_is_not_kept_off_a_node_the_api_server_just_marked_not_ready() -> None:
+    """A new node carries the not-ready NoSchedule taint until the machine lifts it; every run pod tolerates it, so
+    a scheduler deciding in that moment decides as on the node once lifted, and a pending pod it retries on the
+    node's arrival is not reported unschedulable on a node version that lived for milliseconds."""
+    from adapters.scoped import RUN_LABEL
+    from conformance.blackbox import NOT_READY, _run_pod_spec
+    from model import scheduler as sched
+
+    run_pod = {**pod("a", 1), "spec": _run_pod_spec(pod("a", 1)["spec"], "r1", priorities=False)}
+    fresh = node("n1", 2, taints=[{"key": NOT_READY, "effect": "NoSchedule"}])
+    fresh["metadata"]["labels"] = {RUN_LABEL: "r1"}
+    bare = {**pod("b", 3), "spec": {**run_pod["spec"], "tolerations": []}}
+    assert sched.schedule(run_pod, [sched.node_info(fresh, [])]).feasible == {"n1"}
+    assert not sched.schedule(bare, [sched.node_info(fresh, [])]).feasible
