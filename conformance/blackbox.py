@@ -1461,7 +1461,8 @@ class BlackBoxMachine(RuleBasedStateMachine):
                     problems = sched_checks.fit_error(p, sched.schedule(p, now.infos(p["metadata"]["uid"])), None,
                                                       prefix=True)
                     raise violation("scheduler.fit-error", "; ".join(problems) +
-                                    f" (not reported unschedulable within {self.settle_timeout:g}s)")
+                                    f" (not reported unschedulable within {self.settle_timeout:g}s; "
+                                    f"{self._story(p, events)})")
                 problems = sched_checks.exactly_once_after_settle(
                     feasible, now.infos(),
                     f"not settled within {self.settle_timeout:g}s (judged on the settled state: the nodes and "
@@ -1471,6 +1472,30 @@ class BlackBoxMachine(RuleBasedStateMachine):
         type(self).stats["settles"] = type(self).stats.get("settles", 0) + 1
         type(self).stats["settle_seconds"] = type(self).stats.get("settle_seconds", 0.0) + time.monotonic() - started
         self._check(events, leases)
+
+    def _story(self, pod: JSON, events: list[Seen]) -> str:
+        """What the API and the wire showed of a pod and of the earlier pods of its name: for a report on a pod left
+        pending (when it came, its PodScheduled condition, the Bindings the wire saw for its name)."""
+        name, uid = pod["metadata"]["name"], pod["metadata"]["uid"]
+        now, latest = time.monotonic(), state_at(events, 1 << 62)
+        parts = []
+        for u, life in lives(events).items():
+            if life.created.obj["metadata"]["name"] != name:
+                continue
+            cond = _condition(latest.pods.get(u) or (life.deleted or life.created).obj) or {}
+            parts.append(f"{'this' if u == uid else 'an earlier'} pod of that name (uid {u}) came "
+                         f"{now - life.created.at:.1f}s ago" +
+                         (f", bound to {life.bound.obj['spec']['nodeName']}" if life.bound else "") +
+                         (f", deleted {now - life.deleted.at:.1f}s ago" if life.deleted else "") +
+                         (f", PodScheduled {cond.get('status')} {cond.get('reason')!r}: {cond.get('message')!r}"
+                          if cond else ", no PodScheduled condition"))
+        if self.wire is not None:
+            for r in self.wire.records():
+                if r.namespace == self.ns and r.pod == name:
+                    parts.append(f"a Binding to {r.node} for uid {r.uid} came {now - r.arrived:.1f}s ago"
+                                 f"{' (held)' if r.held else ''}{' (refused)' if r.refused else ''}, "
+                                 f"answered {r.code}")
+        return "; ".join(parts)
 
     def _decided(self, started: float) -> tuple[list[Seen], list[Record], Any, list[JSON], list[JSON], bool]:
         """The API as the watches show it now: its events and Lease records, its state, the pending pods that fit
