@@ -1172,7 +1172,17 @@ class BlackBoxMachine(RuleBasedStateMachine):
         the API's, and what comes next is judged on one state rather than passing if it is top in any view."""
         started = time.monotonic()
         while not self._decided(started)[-1] and time.monotonic() - started < QUIET_WAIT:
+            self._keep_alive()
             time.sleep(0.1)
+
+    def _keep_alive(self) -> None:
+        """Start again any replica that exited (one exits when it loses the Lease: cmd/kube-scheduler/app/server.go,
+        OnStoppedLeading), as a kubelet restarts a static pod, while the machine waits as well as after each step:
+        a wait of many seconds in which every replica lost the Lease in turn would otherwise leave no scheduler."""
+        if self.replicas is not None:
+            revived = self.replicas.revive()
+            if revived:
+                type(self).stats["revived"] = type(self).stats.get("revived", 0) + revived
 
     @precondition(lambda self: self.unsettled < UNSETTLED_STEPS)
     @rule(target=PODS, requests=SMALL_REQUESTS, count=st.integers(3, 5), image=st.sampled_from(gen.IMAGES),
@@ -1468,6 +1478,7 @@ class BlackBoxMachine(RuleBasedStateMachine):
                     f"not settled within {self.settle_timeout:g}s (judged on the settled state: the nodes and "
                     "bound pods the API shows now)")
                 raise violation("binding.exactly-once", "; ".join(problems))
+            self._keep_alive()
             time.sleep(0.1)
         type(self).stats["settles"] = type(self).stats.get("settles", 0) + 1
         type(self).stats["settle_seconds"] = type(self).stats.get("settle_seconds", 0.0) + time.monotonic() - started
@@ -1489,6 +1500,10 @@ class BlackBoxMachine(RuleBasedStateMachine):
                          (f", deleted {now - life.deleted.at:.1f}s ago" if life.deleted else "") +
                          (f", PodScheduled {cond.get('status')} {cond.get('reason')!r}: {cond.get('message')!r}"
                           if cond else ", no PodScheduled condition"))
+        if self.observer is not None and self.observer.leases:
+            last = self.observer.leases[-1]
+            parts.append(f"the last Lease record seen: {last}, at {_micro(time.time())}; replicas that exited were "
+                         f"started again {type(self).stats.get('revived', 0):g} times in this run")
         if self.wire is not None:
             for r in self.wire.records():
                 if r.namespace == self.ns and r.pod == name:
@@ -1597,8 +1612,7 @@ class BlackBoxMachine(RuleBasedStateMachine):
 
     @invariant()
     def watched_promises(self) -> None:
-        if self.replicas is not None:
-            self.replicas.revive()  # a replica that exited (it lost the Lease) comes back, as a kubelet would do
+        self._keep_alive()
         if self.observer is None:
             return
         events, leases = self.observer.snapshot()
