@@ -301,8 +301,10 @@ class Wire:
                     return
                 out = {k: v for k, v in resp.headers.items() if k.lower() not in _DROP}
                 try:
-                    if resp.headers.get("Content-Length") is not None:
-                        data = resp.read()
+                    if resp.headers.get("Content-Length") is not None or not watch:
+                        # whole, with its length, so the client's connection stays usable: an answer the server
+                        # chunked (net/http chunks a body it did not buffer whole) is still a bounded one
+                        data = resp.read(decode_content=False)
                         if bind is not None:  # recorded before the client has the answer
                             bind.answered, bind.code = time.monotonic(), resp.status
                         self._send_whole(resp.status, out, data)
@@ -328,6 +330,10 @@ class Wire:
                 for k, v in headers.items():
                     self.send_header(k, v)
                 self.send_header("Transfer-Encoding", "chunked")
+                # the connection ends with the stream, and says so: a client that reused it for its next request
+                # would meet a closed connection, and a POST or PATCH is not sent again (net/http transport.go,
+                # shouldRetryRequest), so kube-scheduler lost pod status writes ("EOF") before this was said
+                self.send_header("Connection", "close")
                 self.end_headers()
                 self.close_connection = True
                 try:
