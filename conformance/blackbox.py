@@ -136,7 +136,9 @@ from __future__ import annotations
 import copy
 import dataclasses
 import itertools
+import json
 import math
+import os
 import signal
 import sys
 import threading
@@ -145,6 +147,7 @@ import traceback
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, ClassVar
 
 from hypothesis import HealthCheck, Phase, settings
@@ -805,6 +808,18 @@ def check_unschedulable(events: list[Seen], report: Seen, wire: Iterable[WireBin
                           f"views from {INFORMER_LAG:g}s before to {INFORMER_LAG:g}s after it either)"
                           for p in problems]
     return first
+
+
+#: the environment variable naming a folder for the watch histories of failed examples (unset: none is kept)
+HISTORY_ENV = "KUBEPROP_BLACKBOX_HISTORY"
+
+
+def load_history(path: str | Path) -> tuple[list[Seen], list[Record], list[WireBind], list[float]]:
+    """A history :meth:`BlackBoxMachine._keep_history` wrote: the watch events (by revision), the Lease records, the
+    wire's Bindings and when the Lease's holder changed, as the checks of this module take them."""
+    doc = json.loads(Path(path).read_text())
+    return ([Seen(**e) for e in doc["events"]], [Record(**r) for r in doc["leases"]],
+            [WireBind(**w) for w in doc["wire"]], list(doc["transitions"]))
 
 
 # --------------------------------------------------------------------------- the machine
@@ -1626,11 +1641,37 @@ class BlackBoxMachine(RuleBasedStateMachine):
         ended = sys.exc_info()[1]
         if isinstance(ended, Exception) and not violations_in(ended) and not _ERRORS:
             _ERRORS.append(ended)
+        failed = ended
         try:
             if ended is None and self.unsettled and self.observer is not None:
                 self.settle()  # what the last steps did is checked too, not only what came before the last settle
+        except BaseException as e:
+            failed = e
+            raise
         finally:
+            if failed is not None and violations_in(failed):
+                self._keep_history(failed)
             self._clean_up()
+
+    def _keep_history(self, err: BaseException) -> None:
+        """With ``KUBEPROP_BLACKBOX_HISTORY`` set to a folder, write there what a failed example's watches and wire
+        showed (:func:`load_history` reads it back), so its verdict can be judged again without the cluster."""
+        where = os.environ.get(HISTORY_ENV)
+        if not where or self.observer is None:
+            return
+        with self.observer.lock:
+            events, leases = sorted(self.observer.events, key=lambda e: e.rv), list(self.observer.leases)
+        doc = {"namespace": self.ns, "violations": [str(v) for v in violations_in(err)],
+               "events": [dataclasses.asdict(e) for e in events],
+               "leases": [dataclasses.asdict(r) for r in leases],
+               "wire": [dataclasses.asdict(r) for r in self.wire.records() if r.namespace == self.ns]
+               if self.wire is not None else [],
+               "transitions": self.observer.holder_changes(), "stopped": self.stopped,
+               "wall_offset": self.wall_offset}
+        path = Path(where) / f"{self.run_id}.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(doc))
+        print(f"kubeprop: the failed example's watch history is in {path}", file=sys.stderr, flush=True)
 
     def _clean_up(self) -> None:
         if self.wire is not None:

@@ -296,3 +296,31 @@ def test_a_run_pod_is_not_kept_off_a_node_the_api_server_just_marked_not_ready()
     bare = {**pod("b", 3), "spec": {**run_pod["spec"], "tolerations": []}}
     assert sched.schedule(run_pod, [sched.node_info(fresh, [])]).feasible == {"n1"}
     assert not sched.schedule(bare, [sched.node_info(fresh, [])]).feasible
+
+
+def test_a_failed_example_s_history_is_kept_and_judged_again_the_same(tmp_path: Any, monkeypatch: Any) -> None:
+    import threading
+    from types import SimpleNamespace
+
+    from conformance.blackbox import HISTORY_ENV, BlackBoxMachine, load_history
+    from conformance.invariants import violation_class
+    from model.leaderelection import Record
+
+    stacked = _burst("n1", "n1")
+    held = WireBind("ns", "b", "uid-b", "n1", arrived=5.12, answered=5.13, code=201, held=True)
+    observer = SimpleNamespace(lock=threading.Lock(), events=list(reversed(stacked)),
+                               leases=[Record("s-0", 3, 1, renew_time="2026-12-05T00:00:01.000000Z")],
+                               holder_changes=lambda: [4.0])
+    wire = SimpleNamespace(records=lambda: [held, WireBind("other", "c", None, None, arrived=1.0)])
+    machine = SimpleNamespace(observer=observer, wire=wire, ns="ns", run_id="k1", stopped={"s-0": [(1.0, 2.0)]},
+                              wall_offset=100.0)
+    found = violation_class("scheduler.best-score")("stacked")
+    monkeypatch.delenv(HISTORY_ENV, raising=False)
+    BlackBoxMachine._keep_history(machine, found)  # type: ignore[arg-type]
+    assert list(tmp_path.iterdir()) == []  # nothing kept unless asked
+    monkeypatch.setenv(HISTORY_ENV, str(tmp_path / "histories"))
+    BlackBoxMachine._keep_history(machine, found)  # type: ignore[arg-type]
+    events, leases, wired, transitions = load_history(tmp_path / "histories" / "k1.json")
+    assert events == stacked and leases == observer.leases and wired == [held] and transitions == [4.0]
+    assert check_cycle_order(events, []).problems == check_cycle_order(stacked, []).problems != []
+    assert check_cycle_order(events, [], wired).problems == check_cycle_order(stacked, [], [held]).problems
