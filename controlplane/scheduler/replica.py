@@ -290,7 +290,11 @@ class Scheduler:
             self.cache.remove_pod(old.uid)
             self.queue.move_all(now)  # framework.EventAssignedPodDelete
         elif self.cache.is_assumed(old.uid):
+            # its Binding can only fail now, and upstream the failure forgets the pod and moves every unschedulable
+            # pod on (pkg/scheduler/schedule_one.go: handleBindingCycleError, EventAssignedPodDelete); the room
+            # is freed here, so the pods it kept out are moved here too, or they wait for the periodic flush
             self.cache.remove_pod(old.uid)
+            self.queue.move_all(now)
 
     def _current_pod(self, namespace: str, name: str) -> PodInfo | None:
         if self._pods is None:

@@ -197,6 +197,21 @@ def test_bind_failure_forgets_and_requeues_with_backoff() -> None:
     assert c.run() == [("p2", "a"), ("p1", None)]
 
 
+def test_deleting_an_assumed_pod_before_its_bind_requeues_the_pods_it_kept_out() -> None:
+    c = Cluster()
+    c.nodes(node("a", cpu="4"))
+    c.pod(pod("p1", cpu="3"))
+    c.pod(pod("p2", cpu="3"))
+    c.sched.start()
+    assert c.sched.schedule_one().node == "a"
+    assert c.sched.schedule_one().node is None  # p1 is assumed on a, its Binding not sent yet
+    assert c.api.delete("pods", "ns", "p1", {"gracePeriodSeconds": 0}).code == 200
+    assert c.sched.schedule_one() is None  # the replica sees the delete before its Binding goes out
+    assert c.sched.bind_one().code == 404  # the Binding of a pod that is gone
+    c.clock.advance(1)  # p2 backs off after its failed attempt, and no periodic flush is due for minutes
+    assert c.run() == [("p2", "a")]
+
+
 def test_binding_carries_the_uid_and_a_recreated_pod_is_a_new_entry() -> None:
     c = Cluster()
     c.nodes(node("a"))
