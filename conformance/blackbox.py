@@ -1769,29 +1769,66 @@ def measure(faults: Iterable[str], *, runs: int = 2, examples: int = 6, steps: i
                 machine = blackbox_machine(served.kubeconfig, reports_unschedulable=False, replicas=replicas,
                                            wire=wire)
                 try:
-                    run_machine(machine, examples=examples, steps=steps, derandomize=False, shrink=False)
-                    verdict = "passed"
-                except (AssertionError, FlakyFailure, FlakyStrategyDefinition) as err:
-                    found = violations_in(err)
-                    verdict = ", ".join(v.invariant for v in found) or type(err).__name__
-                    for v in found:  # what broke, for the run's log (the verdict line names only the invariant)
-                        print(f"  {v.invariant}: {str(v)[:MESSAGE_CHARS]}", file=sys.stderr, flush=True)
-                    if not found:  # no verdict on the target: say what it was
-                        leaf: BaseException = err
-                        while isinstance(leaf, BaseExceptionGroup) and leaf.exceptions:
-                            leaf = leaf.exceptions[0]
-                        traceback.print_exception(leaf, file=sys.stderr)
+                    verdict = _verdict(machine, examples, steps)
                 finally:
                     if replicas is not None:
                         replicas.close()
                     if wire is not None:
                         wire.close()
                 out.append((fault, run, verdict, time.monotonic() - started))
-                checked = {k: round(v, 1) for k, v in machine.stats.items()
-                           if k in ("pods", "bindings", "scores_contested", "orders_unjudged", "kills", "pauses",
-                                    "held_binds", "replaced_binds", "refused_binds", "starved", "probes",
-                                    "probes_full", "sized_over", "spread_pods")}
-                print(f"{fault or '(none)'}\trun {run + 1}\t{verdict}\t{out[-1][3]:.1f}s\t{checked}", flush=True)
+                _print_run(fault or "(none)", run, verdict, out[-1][3], machine)
+    return out
+
+
+def _verdict(machine: type[BlackBoxMachine], examples: int, steps: int) -> str:
+    """One random run of ``machine`` without shrinking: "passed", or the invariants it broke (each printed to
+    stderr), or the kind of error that ended it (with its traceback)."""
+    try:
+        run_machine(machine, examples=examples, steps=steps, derandomize=False, shrink=False)
+        return "passed"
+    except (AssertionError, FlakyFailure, FlakyStrategyDefinition) as err:
+        found = violations_in(err)
+        for v in found:  # what broke, for the run's log (the verdict line names only the invariant)
+            print(f"  {v.invariant}: {str(v)[:MESSAGE_CHARS]}", file=sys.stderr, flush=True)
+        if not found:  # no verdict on the target: say what it was
+            leaf: BaseException = err
+            while isinstance(leaf, BaseExceptionGroup) and leaf.exceptions:
+                leaf = leaf.exceptions[0]
+            traceback.print_exception(leaf, file=sys.stderr)
+        return ", ".join(v.invariant for v in found) or type(err).__name__
+
+
+def _print_run(what: str, run: int, verdict: str, seconds: float, machine: type[BlackBoxMachine]) -> None:
+    checked = {k: round(v, 1) for k, v in machine.stats.items()
+               if k in ("pods", "bindings", "scores_contested", "orders_unjudged", "unschedulable", "kills", "pauses",
+                        "revived", "held_binds", "replaced_binds", "refused_binds", "starved", "probes",
+                        "probes_full", "sized_over", "spread_pods")}
+    print(f"{what}\trun {run + 1}\t{verdict}\t{seconds:.1f}s\t{checked}", flush=True)
+
+
+def measure_real(*, runs: int = 2, examples: int = 6, steps: int = 15) -> list[tuple[str, int, str, float]]:
+    """``runs`` random runs against two real kube-scheduler replicas on their own cluster (the tools/kube binaries,
+    ``SHORT_LEASE``), reaching it through the wire, killed, paused and met by the wire's faults, as the second test
+    of tests/differential/test_blackbox_real.py runs them but on random seeds; (what, run, verdict, seconds) per
+    run. With ``KUBEPROP_BLACKBOX_HISTORY`` set, each failed example's history is kept there."""
+    from conformance.kubecluster import cluster_module
+    from conformance.replicas import KubeReplicas
+
+    kube = cluster_module()
+    binaries = kube.find_binaries()
+    out = []
+    for run in range(runs):
+        started = time.monotonic()
+        with kube.Cluster(2, binaries=binaries, **SHORT_LEASE) as cluster:
+            wire = Wire(cluster.kubeconfig, cluster.workdir / "wire")
+            machine = blackbox_machine(str(cluster.kubeconfig), priorities=False, reports_unschedulable=True,
+                                       replicas=KubeReplicas(cluster, wire), wire=wire)
+            try:
+                verdict = _verdict(machine, examples, steps)
+            finally:
+                wire.close()
+        out.append(("kube-scheduler", run, verdict, time.monotonic() - started))
+        _print_run("kube-scheduler", run, verdict, out[-1][3], machine)
     return out
 
 
@@ -1808,7 +1845,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--in-server", dest="processes", action="store_false", default=True,
                         help="replicas as threads of serve --schedulers 2 (no kill or pause rules) instead of "
                              "scheduler processes")
+    parser.add_argument("--real", action="store_true",
+                        help="two real kube-scheduler replicas on their own cluster (make kube-binaries first), "
+                             "killed, paused and met on the wire; takes no faults")
     args = parser.parse_args(argv)
+    if args.real:
+        if args.faults:
+            parser.error("--real runs the real kube-scheduler, which has no seeded faults")
+        measure_real(runs=args.runs, examples=args.examples, steps=args.steps)
+        return 0
     measure(args.faults or [""], runs=args.runs, examples=args.examples, steps=args.steps,
             processes=args.processes)
     return 0
