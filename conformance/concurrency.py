@@ -418,9 +418,16 @@ class Client:
                             for o in body["items"]]
         elif inp["op"] == "mark" and code == 200:
             view = _pod_view(body)
+            rv = (body.get("metadata") or {}).get("resourceVersion")
+            if "grace" not in view and rv:
+                # answered with a pod its delete never marked: removed without a pending deletion, the answer at
+                # the removal's revision (apiserver/pkg/storage/etcd3/store.go: conditionalDelete). The checker
+                # refuses it unless a known finding allows it (findings.py: pod-delete-removes-recreated-pod)
+                self.ops.append(Operation(self.index, start, end, inp, {"code": code, "rv": rv}))
+                return
             if "grace" not in view:
                 raise violation("api.matches-model", f"client {self.index}: {inp} was answered 200 with a pod that "
-                                                     f"is not being deleted: {body}")
+                                                     f"is not being deleted and carries no resourceVersion: {body}")
             out["grace"] = view["grace"]
             if view["grace"] == 0:
                 # removed: the answer is the pod at the delete's revision, the mark's own revision is unseen

@@ -135,6 +135,28 @@ FINDINGS: tuple[Finding, ...] = (
         upstream="not found in kubernetes/kubernetes issues; not reported yet",
     ),
     Finding(
+        id="pod-delete-removes-recreated-pod",
+        label="pod delete removes a pod created again",
+        invariant="api.linearizable",
+        title="a pod delete that decided on removal at once removes the pod created again under the name meanwhile, "
+              "bound or not, without marking it, and answers that pod",
+        allow="remove-unmarked",
+        seen_on=("v1.37.2",),
+        cause="apiserver/pkg/registry/generic/registry/store.go: Delete decides on the pod it read first: unbound "
+              "(grace 0, pkg/registry/core/pod/strategy.go: CheckGracefulDelete) or already marked with grace 0 "
+              "(apiserver/pkg/registry/rest/delete.go: BeforeDelete answers graceful=false) means removal at once. "
+              "Its last write, Storage.Delete (apiserver/pkg/storage/etcd3/store.go: conditionalDelete), then removes "
+              "whatever is stored under the key, checked only against the request's own preconditions (none without "
+              "a uid or resourceVersion in DeleteOptions), and retries on the latest state when the revision moved. "
+              "When another delete removes the pod and a client creates it again in between, the new pod goes "
+              "unmarked, bound or not, and the answer is the new pod at the removal's revision. No order of the "
+              "calls does that: the new pod, once bound, has to get a pending deletion with grace 30",
+        reproduction="python tools/findings/pod_delete_recreated_race.py --start --trials 400 (two deletes against "
+                     "a create-and-bind; v1.37.2: 27 of 400 trials removed the new pod unmarked, 1 of them bound; "
+                     "the bundled server, --served: 0 of 400)",
+        upstream="not found in kubernetes/kubernetes issues; not reported yet",
+    ),
+    Finding(
         id="binding-invalid-target-500",
         label="kubernetes#139488",
         invariant="api.no-5xx-for-client-errors",

@@ -274,8 +274,9 @@ func parseResponse(kind opKind, out *rawOutput) (response, error) {
 	if resp.grace, err = graceOf("output.grace", out.Grace); err != nil {
 		return resp, err
 	}
-	if kind == opMark && resp.code == 200 && resp.grace < 0 {
-		return resp, errors.New("output.grace is missing (a mark answered 200 carries the pending grace period)")
+	if kind == opMark && resp.code == 200 && resp.grace < 0 && out.RV == nil {
+		return resp, errors.New("output.grace is missing (a mark answered 200 carries the pending grace period, " +
+			"or the rv of the removal that took the pod unmarked)")
 	}
 	needRV := (resp.code == 201 && kind != opBind) || (resp.code == 200 && kind != opDelete && kind != opMark &&
 		kind != opRemove)
@@ -336,8 +337,11 @@ func allowed(names []string) (behaviours, error) {
 			b.podGraceAsFirstRead = true
 		case "mark-answers-own-read":
 			b.markAnswersOwnRead = true
+		case "remove-unmarked":
+			b.removeUnmarked = true
 		default:
-			return b, fmt.Errorf("history: allow names %q; known: pod-grace-as-first-read, mark-answers-own-read", n)
+			return b, fmt.Errorf("history: allow names %q; known: pod-grace-as-first-read, mark-answers-own-read, "+
+				"remove-unmarked", n)
 		}
 	}
 	return b, nil

@@ -58,6 +58,13 @@ type behaviours struct {
 	// stored. Only the revision the pod had just before its deletion was made pending is
 	// recognised (object.markedFrom): a read older than that, with writes in between, is not.
 	markAnswersOwnRead bool
+	// removeUnmarked: a pod delete that decided on immediate removal (the pod it read was
+	// unbound, or already marked with grace 0) removes whatever is stored under the key at
+	// its second write, with only the request's preconditions (store.go: Delete, then
+	// Storage.Delete): a pod created again under the name in between, bound or not, is
+	// removed without ever being marked, and the answer is that pod at the delete's
+	// revision. A mark answered 200 without a pending grace period is such a removal.
+	removeUnmarked bool
 }
 
 // podDefaultGrace is the grace period of a pod whose spec does not set one
@@ -447,6 +454,17 @@ func step(s *state, req request, resp response, allow behaviours) []interface{} 
 			if !ok {
 				return nil
 			}
+			if resp.grace < 0 {
+				// answered with the pod unmarked: it was removed without its deletion made pending
+				if !allow.removeUnmarked {
+					return nil
+				}
+				next, ok := base.commit(resp.rv)
+				if !ok {
+					return nil
+				}
+				return one(next.remove(req.key), true)
+			}
 			v, changes := deletion(o, req.grace)
 			if !changes && allow.markAnswersOwnRead && o.grace >= 0 && o.markedFrom != 0 && resp.rv == o.markedFrom {
 				// the copy this delete read before another delete marked the pod, marked in memory
@@ -628,6 +646,8 @@ func describeOperation(in, out interface{}) string {
 		}
 	case req.kind == opGet && resp.code == 200:
 		fmt.Fprintf(&b, " -> 200 rv %d = %s", resp.rv, short(resp.value))
+	case req.kind == opMark && resp.code == 200 && resp.grace < 0:
+		fmt.Fprintf(&b, " -> 200 unmarked, removed rv %d", resp.rv)
 	case req.kind == opMark && resp.code == 200:
 		fmt.Fprintf(&b, " -> 200 grace %d", resp.grace)
 		if resp.rv != 0 {

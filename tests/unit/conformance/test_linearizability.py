@@ -282,6 +282,38 @@ def test_a_delete_that_found_the_deletion_pending_answered_at_its_read_is_a_know
     assert check(history("6"), allow=["pod-grace-as-first-read"]).result == "illegal"
 
 
+def test_a_delete_that_removed_a_pod_created_again_unmarked_is_a_known_finding() -> None:
+    # a delete of an unbound pod, and meanwhile the pod removed by another delete, created again and bound; the
+    # first delete then removes the new pod without marking it and answers it unmarked at the removal's revision
+    # (conformance/findings.py: pod-delete-removes-recreated-pod); the bound pod's deletion had to be made pending
+    def history(removed_at: str, recreate: bool = True) -> list[dict]:
+        ops = [
+            {"client": 9, "call": 0, "return": 1, "input": {"op": "create", "key": "pods/p", "value": "v"},
+             "output": {"code": 201, "rv": "5"}},
+            {"client": 0, "call": 10, "return": 60, "input": {"op": "mark", "key": "pods/p", "rv": ""},
+             "output": {"code": 200, "rv": removed_at}},
+            {"client": 1, "call": 11, "return": 20, "input": {"op": "mark", "key": "pods/p", "rv": ""},
+             "output": {"code": 200, "grace": 0, "rv": "6"}},
+            {"client": 1, "call": 11, "return": 20, "input": {"op": "remove", "key": "pods/p"},
+             "output": {"code": 200, "rv": "7"}},
+        ]
+        if recreate:
+            ops += [{"client": 2, "call": 30, "return": 31, "input": {"op": "create", "key": "pods/p", "value": "w"},
+                     "output": {"code": 201, "rv": "8"}},
+                    {"client": 2, "call": 32, "return": 33, "input": {"op": "bind", "key": "pods/p", "node": "n0"},
+                     "output": {"code": 201}}]
+        return ops + [{"client": 3, "call": 70, "return": 71, "input": {"op": "get", "key": "pods/p"},
+                       "output": {"code": 404}}]
+
+    assert check(history("10")).result == "illegal"
+    assert check(history("10"), allow=["remove-unmarked"]).result == "ok"
+    # the other findings' departures do not explain it
+    assert check(history("10"), allow=["pod-grace-as-first-read", "mark-answers-own-read"]).result == "illegal"
+    # allowed, it is still a removal: of a pod that is there, at a revision above every one committed
+    assert check(history("7", recreate=False), allow=["remove-unmarked"]).result == "illegal"
+    assert check(history("8"), allow=["remove-unmarked"]).result == "illegal"
+
+
 def test_a_delete_that_lost_the_race_to_remove_answers_without_a_resourceversion() -> None:
     # two deletes of an unbound pod at once: both mark it with grace 0; the first removes it, the second finds it
     # gone and answers the state it last read, which carries no resourceVersion (store.go: Delete, ignoreNotFound)
