@@ -560,6 +560,50 @@ def _in_flight(known: dict[str, Life], wired: list[tuple[str, WireBind]], uid: s
     return through, refused
 
 
+def _image_counts(events: list[Seen], lo: int, hi: int) -> dict[str, dict[str, tuple[int, int]]]:
+    """Per node, per image name on it: the fewest and the most nodes having that image that a kube-scheduler's
+    snapshot of the node may count in a decision between revisions ``lo`` and ``hi``.
+
+    kube-scheduler counts an image's nodes when it copies a node into its snapshot, at the first cycle after the
+    node's own state changed (the node, or a pod on it: pkg/scheduler/backend/cache/cache.go, UpdateSnapshot
+    copies only nodes whose generation moved; kube-scheduler/framework/types.go, ImageStateSummary.Snapshot), and
+    the other nodes keep the count their last copy made: a node added with an image raises the count on itself,
+    not on the nodes that had the image before it (kubernetes#116938 made the count follow the cache, for nodes
+    copied again). So the count may be any the API had from the node's last change before ``lo`` (less
+    ``INFORMER_LAG``: the scheduler may have changed it, assuming a pod, before the API showed it) up to ``hi``."""
+    images: dict[str, set[str]] = {}  # node -> its image names, as of the revision reached
+    counts: dict[str, int] = {}
+    timeline: dict[str, list[tuple[int, int]]] = {}  # image -> (revision, nodes having it from then on)
+    touched: dict[str, float] = {}  # node -> when the last event that changed it before lo arrived
+    for e in events:
+        if e.rv > hi:
+            break
+        if e.kind == "node":
+            name = e.obj["metadata"]["name"]
+            old = images.pop(name, set())
+            new = set() if e.type == "DELETED" else set(sched.node_images(e.obj))
+            if e.type != "DELETED":
+                images[name] = new
+            for image in old ^ new:
+                counts[image] = counts.get(image, 0) + (1 if image in new else -1)
+                timeline.setdefault(image, []).append((e.rv, counts[image]))
+        else:
+            name = e.obj["spec"].get("nodeName") or ""
+        if name and e.rv <= lo:
+            touched[name] = e.at
+    out: dict[str, dict[str, tuple[int, int]]] = {}
+    for name, names in images.items():
+        since = _window_start(events, touched[name]) if name in touched else lo
+        per: dict[str, tuple[int, int]] = {}
+        for image in names:
+            seen = [c for rv, c in timeline[image] if since < rv <= hi]
+            before = [c for rv, c in timeline[image] if rv <= since]
+            seen += before[-1:]
+            per[image] = (min(seen), max(seen))
+        out[name] = per
+    return out
+
+
 def _states(events: list[Seen], lo: int, hi: int) -> list[tuple[int, State]]:
     """The API's state at each revision from ``lo`` to ``hi`` the watches showed, newest first."""
     return [(rv, state_at(events, rv)) for rv in reversed(_revisions(events, lo, hi))]
@@ -580,6 +624,11 @@ def _top_in_some_view(pod: JSON, node: str, around: Views) -> tuple[bool, int, s
     tried = 0
     first = None
     for infos in around.infos():
+        if around.image_counts:
+            # each node's image count is its own: the chosen node at its most, every other at its fewest
+            infos = [dataclasses.replace(i, image_nodes={image: high if i.name == node else low for image, (low, high)
+                                                         in around.image_counts.get(i.name, {}).items()})
+                     for i in infos]
         decision = sched.schedule(pod, infos)
         tried += 1
         first = first or decision
@@ -597,6 +646,9 @@ class Views:
 
     nodes: list[dict[str, JSON]]
     pods: list[tuple[list[JSON], list[list[JSON | None]]]]
+    #: per node, per image name on it: the fewest and the most nodes having that image the scheduler's copy of the
+    #: node may count (:func:`_image_counts`); empty: every node counts them as the view's nodes do
+    image_counts: dict[str, dict[str, tuple[int, int]]] = field(default_factory=dict)
 
     def count(self) -> int:
         return sum(math.prod(len(o) for o in options) for _, options in self.pods) * len(self.nodes)
@@ -611,12 +663,13 @@ class Views:
 
 
 def views(events: list[Seen], known: dict[str, Life], uid: str, anchor: Seen, lo: int, hi: int,
-          wire: Iterable[WireBind] = (), since: float = 0.0) -> Views:
+          wire: Iterable[WireBind] = (), since: float = 0.0, snapshot_images: bool = False) -> Views:
     """The views around ``anchor`` (see :class:`Views`): a scheduler's node and pod informers are watches of their
     own and may trail the API, each by its own lag; the pods it may have assumed are those the API shows bound
     later, created before ``anchor`` and bound at most ``INFORMER_LAG`` seconds after it arrived (on their node),
     and :func:`_failed_binds`; with what the wire between the scheduler and the server saw (from ``since``, when
-    the window opens), :func:`_in_flight`'s too."""
+    the window opens), :func:`_in_flight`'s too. ``snapshot_images``: the scheduler counts an image's nodes as its
+    copy of each node last did (kube-scheduler: :func:`_image_counts`)."""
     states = _states(events, lo, hi)
     node_views = _node_views(states)
     everywhere = sorted({n for nodes in node_views for n in nodes})
@@ -640,19 +693,20 @@ def views(events: list[Seen], known: dict[str, Life], uid: str, anchor: Seen, lo
         seen.add(key)
         options: list[list[JSON | None]] = [[known[u].bound.obj, None] for u in later]  # type: ignore[union-attr]
         pod_views.append((list(bound.values()), options + failed))
-    return Views(node_views, pod_views)
+    return Views(node_views, pod_views, _image_counts(events, lo, hi) if snapshot_images else {})
 
 
-def check_best_score(events: list[Seen], bind: Seen, wire: Iterable[WireBind] = ()) -> ScoreVerdict:
+def check_best_score(events: list[Seen], bind: Seen, wire: Iterable[WireBind] = (),
+                     snapshot_images: bool = False) -> ScoreVerdict:
     """``scheduler.best-score`` for one binding, from outside: the node is among the model's top-score nodes in
     at least one view (:func:`views`) the scheduler may have decided on, from ``INFORMER_LAG`` seconds before the
     pod was created up to the binding. A view can only make the check easier to pass: a node that is top in none
     of them was not the scheduler's best on anything it could have seen. :func:`check_cycle_order` is the
-    stricter check for one scheduler's turn."""
+    stricter check for one scheduler's turn. ``snapshot_images``: see :func:`views`."""
     node, uid, pod = bind.obj["spec"]["nodeName"], bind.key, _pending(bind)
     known = lives(events)
     created = known[uid].created.at
-    around = views(events, known, uid, bind, _window_start(events, created), bind.rv, wire, created)
+    around = views(events, known, uid, bind, _window_start(events, created), bind.rv, wire, created, snapshot_images)
     omitted = sched.omitted_scores(pod, [p for fixed, _ in around.pods for p in fixed])
     if omitted:
         return ScoreVerdict([], 0, f"score plugins the model leaves out may score it: {'; '.join(omitted)}")
@@ -673,7 +727,8 @@ class _Unjudged(Exception):
     pass
 
 
-def check_cycle_order(events: list[Seen], transitions: Iterable[float], wire: Iterable[WireBind] = ()) -> ScoreVerdict:
+def check_cycle_order(events: list[Seen], transitions: Iterable[float], wire: Iterable[WireBind] = (),
+                      snapshot_images: bool = False) -> ScoreVerdict:
     """``scheduler.best-score`` over all the bindings of one scheduler's turn at once: some order of their
     scheduling cycles makes every choice a top-score one.
 
@@ -689,7 +744,8 @@ def check_cycle_order(events: list[Seen], transitions: Iterable[float], wire: It
     This holds only while one scheduler acts: a new leader has not assumed what the last one did, and sees its
     bindings only through its informer. A pod created or bound within ``INFORMER_LAG`` seconds of a change of the
     Lease's holder (``transitions``: when the watch showed one, harness clock) is left to
-    :func:`check_best_score` alone, and counts as placed wherever the order needs it."""
+    :func:`check_best_score` alone, and counts as placed wherever the order needs it. ``snapshot_images``: see
+    :func:`views`."""
     known = lives(events)
     bound = sorted(((u, life) for u, life in known.items() if life.bound is not None),
                    key=lambda ul: ul[1].bound.rv)  # type: ignore[union-attr]
@@ -713,8 +769,8 @@ def check_cycle_order(events: list[Seen], transitions: Iterable[float], wire: It
                 before[y].add(x)
     if not any(strict(life) for _, life in bound):
         return ScoreVerdict([])
-    #: per pod: the revision its window starts at, and the node states in it
-    windows: dict[str, tuple[int, list[dict[str, JSON]]]] = {}
+    #: per pod: the revision its window starts at, the node states in it, and its image counts (:func:`views`)
+    windows: dict[str, tuple[int, list[dict[str, JSON]], dict[str, dict[str, tuple[int, int]]]]] = {}
     memo: dict[tuple[str, frozenset[str]], tuple[bool, int, sched.Decision]] = {}
     steps = [0]
 
@@ -725,8 +781,9 @@ def check_cycle_order(events: list[Seen], transitions: Iterable[float], wire: It
             return True, 0, None
         if u not in windows:
             lo = _window_start(events, life.created.at)
-            windows[u] = (lo, _node_views(_states(events, lo, life.bound.rv)))
-        lo, nodes_seen = windows[u]
+            windows[u] = (lo, _node_views(_states(events, lo, life.bound.rv)),
+                          _image_counts(events, lo, life.bound.rv) if snapshot_images else {})
+        lo, nodes_seen, image_counts = windows[u]
         counted = frozenset(x for x in placed if known[x].deleted is None or known[x].deleted.rv > lo)  # type: ignore[union-attr]
         key = (u, counted)
         if key not in memo:
@@ -745,7 +802,7 @@ def check_cycle_order(events: list[Seen], transitions: Iterable[float], wire: It
             have = counted | {o[1]["metadata"]["uid"] for o in optional if o[1] is not None}  # type: ignore[index]
             optional += [o for o in _in_flight(known, wired, u, life.created.at, life.bound.at)[1]
                          if o[1]["metadata"]["uid"] not in have]  # type: ignore[index]
-            around = Views(nodes_seen, [(fixed, optional)])
+            around = Views(nodes_seen, [(fixed, optional)], image_counts)
             if around.count() > MAX_VIEWS:
                 raise _Unjudged
             memo[key] = _top_in_some_view(_pending(life.bound), life.bound.obj["spec"]["nodeName"], around)
@@ -979,6 +1036,10 @@ class BlackBoxMachine(RuleBasedStateMachine):
     #: the wire (conformance/wire.py) the replicas reach the server through, to slow and refuse Bindings; None:
     #: no such rules
     wire: ClassVar[Wire | None] = None
+    #: whether the scheduler counts an image's nodes as its snapshot of each node last did (:func:`_image_counts`):
+    #: kube-scheduler does; the bundled scheduler counts them all afresh. None: told by the replicas' name, else by
+    #: the server (the bundled server runs the bundled scheduler; any other, a kube-scheduler)
+    snapshot_images: ClassVar[bool | None] = None
 
     def __init__(self) -> None:
         super().__init__()
@@ -987,6 +1048,13 @@ class BlackBoxMachine(RuleBasedStateMachine):
         self.counter = 0
         self.unsettled = 0
         self.target = HTTPTarget(self.kubeconfig)
+        if type(self).snapshot_images is None:
+            if self.replicas is not None:
+                type(self).snapshot_images = self.replicas.name == "kube-scheduler"
+            else:
+                with transport("GET /version"):
+                    version = str(self.target.server_version().get("gitVersion") or "")
+                type(self).snapshot_images = "kubeprop" not in version
         if self.replicas is not None:
             self.replicas.fresh()  # every example starts from replicas that just started, one of them about to lead
         self.created_nodes: list[str] = []
@@ -1576,7 +1644,7 @@ class BlackBoxMachine(RuleBasedStateMachine):
             type(self).stats["bindings"] = type(self).stats.get("bindings", 0) + 1
             for inv, problems in check_binding(events, bind):
                 raise violation(inv, "; ".join(problems))
-            verdict = check_best_score(events, bind, wire)
+            verdict = check_best_score(events, bind, wire, bool(self.snapshot_images))
             stats = type(self).stats
             if verdict.unjudged:
                 stats["scores_unjudged"] = stats.get("scores_unjudged", 0) + 1
@@ -1595,7 +1663,7 @@ class BlackBoxMachine(RuleBasedStateMachine):
                 if problems:
                     raise violation("lease.only-leader-acts", "; ".join(problems))
         if first_bound and self.observer is not None:
-            verdict = check_cycle_order(events, self.observer.holder_changes(), wire)
+            verdict = check_cycle_order(events, self.observer.holder_changes(), wire, bool(self.snapshot_images))
             if verdict.unjudged:
                 type(self).stats["orders_unjudged"] = type(self).stats.get("orders_unjudged", 0) + 1
             type(self).stats["order_places"] = type(self).stats.get("order_places", 0) + verdict.views

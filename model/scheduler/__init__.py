@@ -23,7 +23,7 @@ the default profile: see model/scheduler/omitted.py).
 from __future__ import annotations
 
 from model.scheduler.filters import FILTERS, all_reasons, fits
-from model.scheduler.nodeinfo import NodeInfo, allocatable, host_ports, node_info, overcommitted
+from model.scheduler.nodeinfo import NodeInfo, allocatable, host_ports, node_images, node_info, overcommitted
 from model.scheduler.omitted import omitted_scores
 from model.scheduler.requests import Resources, non_zero_requests, requests, scoring_requests
 from model.scheduler.schedule import Decision, num_feasible_nodes_to_find, schedule
@@ -40,6 +40,7 @@ __all__ = [
     "default_normalize",
     "fits",
     "host_ports",
+    "node_images",
     "node_info",
     "non_zero_requests",
     "num_feasible_nodes_to_find",

@@ -7,7 +7,7 @@ Succeeded nor Failed.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -87,6 +87,12 @@ class NodeInfo:
     allocatable: Resources
     used_ports: frozenset[HostPort]
     images: dict[str, int] = field(default_factory=dict)
+    #: per image name, how many nodes have it as the scheduler's copy of this node counts them; None: as all the
+    #: nodes now do. kube-scheduler counts when it copies the node into its snapshot, and copies only the nodes
+    #: whose own state changed since (pkg/scheduler/backend/cache/cache.go: UpdateSnapshot skips a node whose
+    #: generation did not move; kube-scheduler/framework/types.go: ImageStateSummary.Snapshot counts Nodes), so a
+    #: node added with an image leaves the other nodes having it at the older count until they change
+    image_nodes: Mapping[str, int] | None = None
 
     @property
     def name(self) -> str:

@@ -180,6 +180,8 @@ def image_locality(pod: JSON, info: NodeInfo, states: ImageStates, total_nodes: 
         name = normalized_image_name(image)
         if name in info.images and name in states:
             size, num_nodes = states[name]
+            if info.image_nodes is not None:
+                num_nodes = info.image_nodes.get(name, num_nodes)
             spread = float(num_nodes) / float(total_nodes)
             total += int(float(size) * spread)
     max_threshold = IMAGE_MAX_CONTAINER_THRESHOLD * count

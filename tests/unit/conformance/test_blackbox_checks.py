@@ -18,15 +18,18 @@ from conformance.wire import WireBind
 JSON = dict[str, Any]
 
 
-def node(name: str, rv: int, *, cpu: str = "1", pods: str = "110", taints: list[JSON] | None = None) -> JSON:
+def node(name: str, rv: int, *, cpu: str = "1", pods: str = "110", taints: list[JSON] | None = None,
+         images: dict[str, int] | None = None) -> JSON:
     alloc = {"cpu": cpu, "memory": "4Gi", "pods": pods}
+    status: JSON = {"allocatable": alloc, "capacity": alloc,
+                    "images": [{"names": [n], "sizeBytes": size} for n, size in (images or {}).items()]}
     return {"metadata": {"name": name, "resourceVersion": str(rv), "labels": {}},
-            "spec": {"taints": taints or []}, "status": {"allocatable": alloc, "capacity": alloc}}
+            "spec": {"taints": taints or []}, "status": status}
 
 
 def pod(name: str, rv: int, *, cpu: str = "500m", node_name: str | None = None,
-        message: str | None = None) -> JSON:
-    spec: JSON = {"containers": [{"name": "c", "image": "busybox", "resources": {"requests": {"cpu": cpu}}}]}
+        message: str | None = None, image: str = "busybox") -> JSON:
+    spec: JSON = {"containers": [{"name": "c", "image": image, "resources": {"requests": {"cpu": cpu}}}]}
     if node_name:
         spec["nodeName"] = node_name
     status: JSON = {}
@@ -174,6 +177,34 @@ def test_best_score_from_outside_counts_what_the_scheduler_may_have_assumed() ->
     # b deleted before any binding: its bind failed, but it counted on whichever node it was assumed to
     gone = seen(pod("b", 8, cpu="1500m"), "pod", "DELETED", at=5.2)
     assert check_best_score([*events, to_n1, gone], to_n1).problems == []
+
+
+def test_a_kube_scheduler_may_count_an_image_on_an_unchanged_node_as_its_last_snapshot_did() -> None:
+    # n1 has the big image since 0.0; n3 comes with it at 2.0 and takes x (1 cpu) at 2.5; a (the image) at 5.0.
+    # Counted afresh, n1 and n3 each have the image on 2 of 3 nodes, and n1 (emptier) is the best. kube-scheduler
+    # copied n1 into its snapshot before n3 came and has not copied it since: 1 of 3 for n1, 2 of 3 for n3, which
+    # puts n3 first (ImageLocality 65 against 100)
+    big = {"big:1": 2000 * 1024 * 1024}
+    events = [seen(node("n1", 1, cpu="4", images=big), "node", at=0.0), seen(node("n2", 2, cpu="4"), "node", at=0.0),
+              seen(node("n3", 3, cpu="4", images=big), "node", at=2.0), seen(pod("x", 4, cpu="1"), "pod", at=2.5),
+              seen(pod("x", 5, cpu="1", node_name="n3"), "pod", "MODIFIED", at=2.5),
+              seen(pod("a", 6, image="big:1"), "pod", at=5.0)]
+    to_n3 = seen(pod("a", 7, image="big:1", node_name="n3"), "pod", "MODIFIED", at=5.1)
+    afresh = check_best_score([*events, to_n3], to_n3)
+    assert len(afresh.problems) == 1 and "top-score nodes are ['n1']" in afresh.problems[0], afresh
+    assert check_best_score([*events, to_n3], to_n3, snapshot_images=True).problems == []
+    assert check_cycle_order([*events, to_n3], [], snapshot_images=True).problems == []
+    assert check_cycle_order([*events, to_n3], []).problems
+    # a node without the image is no better for it
+    to_n2 = seen(pod("a", 7, image="big:1", node_name="n2"), "pod", "MODIFIED", at=5.1)
+    assert check_best_score([*events, to_n2], to_n2, snapshot_images=True).problems
+    # n1 copied again well after n3 came (a pod bound to it at 4.0) counts 2 of 3 like n3: n1 is the best again
+    touched = [*events, seen(pod("y", 8, cpu="100m"), "pod", at=3.9),
+               seen(pod("y", 9, cpu="100m", node_name="n1"), "pod", "MODIFIED", at=4.0)]
+    touched = sorted(touched, key=lambda e: (e.at, e.rv))
+    renumbered = [Seen(i + 1, e.kind, e.type, e.obj, e.at) for i, e in enumerate(touched)]
+    bind = seen(pod("a", len(renumbered) + 1, image="big:1", node_name="n3"), "pod", "MODIFIED", at=5.1)
+    assert check_best_score([*renumbered, bind], bind, snapshot_images=True).problems
 
 
 def _burst(a_node: str, b_node: str) -> list[Seen]:
