@@ -63,8 +63,10 @@ Invariants (the pure checks of ``conformance/checks``, same ids):
   choice of the pods it may have assumed and the API does not show bound yet:
   those bound at most ``INFORMER_LAG`` seconds after the binding arrived, on
   their node, and those deleted before they were ever bound, on any node.
-  A binding with more than ``MAX_VIEWS`` views, or one a score plugin the model
-  leaves out may score, is counted as unjudged.
+  Against kube-scheduler each node's ImageLocality counts an image's nodes as
+  its last snapshot copy did (:func:`_image_counts`). A binding with more than
+  ``MAX_VIEWS`` views, or one a score plugin the model leaves out may score, is
+  counted as unjudged.
 - ``binding.exactly-once`` after settle: no pod is left pending, or reported
   unschedulable, while the model finds a node for it **on the settled state**
   (nodes and bound pods as the API shows them at the end of settle). A pod that

@@ -17,7 +17,10 @@ extended resources and hugepages, requests taken from a resize in progress
 :func:`model.scheduler.schedule.schedule` for when the ignored plugins cannot
 change the answer, and :func:`omitted_scores` for the score plugins among them
 that may score a given pod (the OpportunisticBatching hint never applies under
-the default profile: see model/scheduler/omitted.py).
+the default profile: see model/scheduler/omitted.py). ImageLocality counts an
+image's nodes across the given nodes, unless a NodeInfo carries the count its
+scheduler's snapshot of that node holds (``NodeInfo.image_nodes``:
+kube-scheduler copies a node into its snapshot only when the node changed).
 """
 
 from __future__ import annotations
