@@ -135,6 +135,7 @@ invariant, never a Hypothesis flaky): ``conformance.client.transport``.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import dataclasses
 import itertools
@@ -146,7 +147,7 @@ import sys
 import threading
 import time
 import traceback
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -421,6 +422,18 @@ def _window_start(events: list[Seen], at: float) -> int:
         if e.at <= at - INFORMER_LAG:
             rv = max(rv, e.rv)
     return rv
+
+
+#: a pause of a scheduler replica, harness monotonic clock: (stopped, resumed, stale_until). From ``resumed`` to
+#: ``stale_until`` the replica may act on what its informers showed before ``stopped``: they catch up only once it
+#: runs again, and its scheduling loop goes on meanwhile, until it finds its term over and steps down
+Pause = tuple[float, float, float]
+
+
+def _opened_by_pause(start: float, end: float, pauses: Iterable[Pause]) -> float:
+    """When the window of a decision made between ``start`` and ``end`` opens: ``start``, or, when a paused replica
+    may have made it on its stale view, the moment that replica stopped (the earliest such)."""
+    return min([start, *(stopped for stopped, resumed, stale in pauses if resumed <= end and start <= stale)])
 
 
 def _revisions(events: list[Seen], lo: int, hi: int) -> list[int]:
@@ -699,16 +712,18 @@ def views(events: list[Seen], known: dict[str, Life], uid: str, anchor: Seen, lo
 
 
 def check_best_score(events: list[Seen], bind: Seen, wire: Iterable[WireBind] = (),
-                     snapshot_images: bool = False) -> ScoreVerdict:
+                     snapshot_images: bool = False, pauses: Iterable[Pause] = ()) -> ScoreVerdict:
     """``scheduler.best-score`` for one binding, from outside: the node is among the model's top-score nodes in
     at least one view (:func:`views`) the scheduler may have decided on, from ``INFORMER_LAG`` seconds before the
     pod was created up to the binding. A view can only make the check easier to pass: a node that is top in none
     of them was not the scheduler's best on anything it could have seen. :func:`check_cycle_order` is the
-    stricter check for one scheduler's turn. ``snapshot_images``: see :func:`views`."""
+    stricter check for one scheduler's turn. ``snapshot_images``: see :func:`views`. ``pauses``: a binding a
+    resumed replica may have decided on its stale view opens its window when that replica stopped."""
     node, uid, pod = bind.obj["spec"]["nodeName"], bind.key, _pending(bind)
     known = lives(events)
     created = known[uid].created.at
-    around = views(events, known, uid, bind, _window_start(events, created), bind.rv, wire, created, snapshot_images)
+    opened = _opened_by_pause(created, bind.at, pauses)
+    around = views(events, known, uid, bind, _window_start(events, opened), bind.rv, wire, opened, snapshot_images)
     omitted = sched.omitted_scores(pod, [p for fixed, _ in around.pods for p in fixed])
     if omitted:
         return ScoreVerdict([], 0, f"score plugins the model leaves out may score it: {'; '.join(omitted)}")
@@ -730,7 +745,7 @@ class _Unjudged(Exception):
 
 
 def check_cycle_order(events: list[Seen], transitions: Iterable[float], wire: Iterable[WireBind] = (),
-                      snapshot_images: bool = False) -> ScoreVerdict:
+                      snapshot_images: bool = False, pauses: Iterable[Pause] = ()) -> ScoreVerdict:
     """``scheduler.best-score`` over all the bindings of one scheduler's turn at once: some order of their
     scheduling cycles makes every choice a top-score one.
 
@@ -746,16 +761,19 @@ def check_cycle_order(events: list[Seen], transitions: Iterable[float], wire: It
     This holds only while one scheduler acts: a new leader has not assumed what the last one did, and sees its
     bindings only through its informer. A pod created or bound within ``INFORMER_LAG`` seconds of a change of the
     Lease's holder (``transitions``: when the watch showed one, harness clock) is left to
-    :func:`check_best_score` alone, and counts as placed wherever the order needs it. ``snapshot_images``: see
+    :func:`check_best_score` alone, and counts as placed wherever the order needs it; so is one created or bound
+    while a paused replica may act again on its stale view (``pauses``, from its resuming). ``snapshot_images``: see
     :func:`views`."""
     known = lives(events)
     bound = sorted(((u, life) for u, life in known.items() if life.bound is not None),
                    key=lambda ul: ul[1].bound.rv)  # type: ignore[union-attr]
     changes = list(transitions)
+    stale = [(resumed, until) for _, resumed, until in pauses]
 
     def strict(life: Life) -> bool:
         assert life.bound is not None
-        return not any(life.created.at - 2 * INFORMER_LAG <= t <= life.bound.at + INFORMER_LAG for t in changes)
+        lo, hi = life.created.at - 2 * INFORMER_LAG, life.bound.at + INFORMER_LAG
+        return not any(lo <= t <= hi for t in changes) and not any(a <= hi and lo <= b for a, b in stale)
 
     wired = _wired(known, wire)
     # when each pod's Binding was sent: the wire's arrival of the one that went through, else its bound event's
@@ -847,15 +865,18 @@ def check_cycle_order(events: list[Seen], transitions: Iterable[float], wire: It
         return ScoreVerdict([], len(memo), f"past {MAX_ORDER_STEPS} places or {MAX_VIEWS} views")
 
 
-def check_unschedulable(events: list[Seen], report: Seen, wire: Iterable[WireBind] = ()) -> list[str]:
+def check_unschedulable(events: list[Seen], report: Seen, wire: Iterable[WireBind] = (),
+                        pauses: Iterable[Pause] = ()) -> list[str]:
     """``scheduler.fit-error`` for the event that wrote a pod's Unschedulable condition: the message is the
     model's FitError in some view (:func:`views`) from ``INFORMER_LAG`` seconds before the write to
-    ``INFORMER_LAG`` seconds after it (see the module doc). Past ``MAX_VIEWS`` views it is not judged."""
+    ``INFORMER_LAG`` seconds after it (see the module doc); from ``INFORMER_LAG`` seconds before a replica stopped,
+    when it may have written it on resuming (``pauses``). Past ``MAX_VIEWS`` views it is not judged."""
     pod, uid = report.obj, report.key
     msg = (_condition(pod) or {}).get("message")
     hi = max([report.rv, *(e.rv for e in events if e.at <= report.at + INFORMER_LAG)])
-    around = views(events, lives(events), uid, report, _window_start(events, report.at), hi, wire,
-                   report.at - INFORMER_LAG)
+    opened = _opened_by_pause(report.at, report.at, pauses)
+    around = views(events, lives(events), uid, report, _window_start(events, opened), hi, wire,
+                   opened - INFORMER_LAG)
     if around.count() > MAX_VIEWS:
         return []
     first: list[str] = []
@@ -863,8 +884,10 @@ def check_unschedulable(events: list[Seen], report: Seen, wire: Iterable[WireBin
         problems = sched_checks.fit_error(pod, sched.schedule(pod, infos), msg, prefix=True)
         if not problems:
             return []
+        since = (f"{INFORMER_LAG:g}s before" if opened == report.at else
+                 f"{INFORMER_LAG + report.at - opened:.1f}s before (a paused replica resumed in between)")
         first = first or [f"{p} (status written at resourceVersion {report.rv}; in none of the {around.count()} "
-                          f"views from {INFORMER_LAG:g}s before to {INFORMER_LAG:g}s after it either)"
+                          f"views from {since} to {INFORMER_LAG:g}s after it either)"
                           for p in problems]
     return first
 
@@ -873,12 +896,14 @@ def check_unschedulable(events: list[Seen], report: Seen, wire: Iterable[WireBin
 HISTORY_ENV = "KUBEPROP_BLACKBOX_HISTORY"
 
 
-def load_history(path: str | Path) -> tuple[list[Seen], list[Record], list[WireBind], list[float]]:
+def load_history(path: str | Path) -> tuple[list[Seen], list[Record], list[WireBind], list[float], list[Pause]]:
     """A history :meth:`BlackBoxMachine._keep_history` wrote: the watch events (by revision), the Lease records, the
-    wire's Bindings and when the Lease's holder changed, as the checks of this module take them."""
+    wire's Bindings, when the Lease's holder changed and the replicas' pauses, as the checks of this module take
+    them."""
     doc = json.loads(Path(path).read_text())
     return ([Seen(**e) for e in doc["events"]], [Record(**r) for r in doc["leases"]],
-            [WireBind(**w) for w in doc["wire"]], list(doc["transitions"]))
+            [WireBind(**w) for w in doc["wire"]], list(doc["transitions"]),
+            [(a, b, c) for a, b, c in doc.get("pauses", [])])
 
 
 # --------------------------------------------------------------------------- the machine
@@ -1646,7 +1671,7 @@ class BlackBoxMachine(RuleBasedStateMachine):
             type(self).stats["bindings"] = type(self).stats.get("bindings", 0) + 1
             for inv, problems in check_binding(events, bind):
                 raise violation(inv, "; ".join(problems))
-            verdict = check_best_score(events, bind, wire, bool(self.snapshot_images))
+            verdict = check_best_score(events, bind, wire, bool(self.snapshot_images), self._pauses())
             stats = type(self).stats
             if verdict.unjudged:
                 stats["scores_unjudged"] = stats.get("scores_unjudged", 0) + 1
@@ -1665,7 +1690,8 @@ class BlackBoxMachine(RuleBasedStateMachine):
                 if problems:
                     raise violation("lease.only-leader-acts", "; ".join(problems))
         if first_bound and self.observer is not None:
-            verdict = check_cycle_order(events, self.observer.holder_changes(), wire, bool(self.snapshot_images))
+            verdict = check_cycle_order(events, self.observer.holder_changes(), wire, bool(self.snapshot_images),
+                                        self._pauses())
             if verdict.unjudged:
                 type(self).stats["orders_unjudged"] = type(self).stats.get("orders_unjudged", 0) + 1
             type(self).stats["order_places"] = type(self).stats.get("order_places", 0) + verdict.views
@@ -1676,10 +1702,19 @@ class BlackBoxMachine(RuleBasedStateMachine):
                 continue
             self.checked.add((uid, report.rv))
             type(self).stats["unschedulable"] = type(self).stats.get("unschedulable", 0) + 1
-            problems = check_unschedulable(events, report, wire)
+            problems = check_unschedulable(events, report, wire, self._pauses())
             if problems:
                 raise violation("scheduler.fit-error", "; ".join(problems))
         self._check_lease(leases)
+
+    def _pauses(self) -> list[Pause]:
+        """Every pause of a replica so far, on the harness monotonic clock (:data:`Pause`): stale until its renew
+        deadline has run out after it resumed, and its informers have had ``INFORMER_LAG`` to catch up."""
+        if self.replicas is None:
+            return []
+        deadline = self.replicas.renew_deadline
+        return [(a - self.wall_offset, b - self.wall_offset, b - self.wall_offset + deadline + INFORMER_LAG)
+                for spans in self.stopped.values() for a, b in spans]
 
     def _check_lease(self, leases: list[Record]) -> None:
         # a harness term may carry a backdated renewTime (a holder with a slow clock); the time checks between
@@ -1736,7 +1771,7 @@ class BlackBoxMachine(RuleBasedStateMachine):
                "leases": [dataclasses.asdict(r) for r in leases],
                "wire": [dataclasses.asdict(r) for r in self.wire.records() if r.namespace == self.ns]
                if self.wire is not None else [],
-               "transitions": self.observer.holder_changes(), "stopped": self.stopped,
+               "transitions": self.observer.holder_changes(), "stopped": self.stopped, "pauses": self._pauses(),
                "wall_offset": self.wall_offset}
         path = Path(where) / f"{self.run_id}.json"
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -1876,27 +1911,36 @@ def _print_run(what: str, run: int, verdict: str, seconds: float, machine: type[
     print(f"{what}\trun {run + 1}\t{verdict}\t{seconds:.1f}s\t{checked}", flush=True)
 
 
+@contextlib.contextmanager
+def real_schedulers(binaries: Any) -> Iterator[tuple[Any, Wire, Any]]:
+    """Two real kube-scheduler replicas on a cluster of their own (the tools/kube ``binaries``, ``SHORT_LEASE``),
+    reaching it through a wire that slows and refuses Bindings when the machine says: (cluster, wire, replicas)."""
+    from conformance.kubecluster import cluster_module
+    from conformance.replicas import KubeReplicas
+
+    with cluster_module().Cluster(2, binaries=binaries, **SHORT_LEASE) as cluster:
+        wire = Wire(cluster.kubeconfig, cluster.workdir / "wire")
+        try:
+            yield cluster, wire, KubeReplicas(cluster, wire)
+        finally:
+            wire.close()
+
+
 def measure_real(*, runs: int = 2, examples: int = 6, steps: int = 15) -> list[tuple[str, int, str, float]]:
     """``runs`` random runs against two real kube-scheduler replicas on their own cluster (the tools/kube binaries,
     ``SHORT_LEASE``), reaching it through the wire, killed, paused and met by the wire's faults, as the second test
     of tests/differential/test_blackbox_real.py runs them but on random seeds; (what, run, verdict, seconds) per
     run. With ``KUBEPROP_BLACKBOX_HISTORY`` set, each failed example's history is kept there."""
     from conformance.kubecluster import cluster_module
-    from conformance.replicas import KubeReplicas
 
-    kube = cluster_module()
-    binaries = kube.find_binaries()
+    binaries = cluster_module().find_binaries()
     out = []
     for run in range(runs):
         started = time.monotonic()
-        with kube.Cluster(2, binaries=binaries, **SHORT_LEASE) as cluster:
-            wire = Wire(cluster.kubeconfig, cluster.workdir / "wire")
+        with real_schedulers(binaries) as (cluster, wire, replicas):
             machine = blackbox_machine(str(cluster.kubeconfig), priorities=False, reports_unschedulable=True,
-                                       replicas=KubeReplicas(cluster, wire), wire=wire)
-            try:
-                verdict = _verdict(machine, examples, steps)
-            finally:
-                wire.close()
+                                       replicas=replicas, wire=wire)
+            verdict = _verdict(machine, examples, steps)
         out.append(("kube-scheduler", run, verdict, time.monotonic() - started))
         _print_run("kube-scheduler", run, verdict, out[-1][3], machine)
     return out

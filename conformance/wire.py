@@ -333,9 +333,8 @@ class Wire:
                 # the connection ends with the stream, and says so: a client that reused it for its next request
                 # would meet a closed connection, and a POST or PATCH is not sent again (net/http transport.go,
                 # shouldRetryRequest), so kube-scheduler lost pod status writes ("EOF") before this was said
-                self.send_header("Connection", "close")
+                self.send_header("Connection", "close")  # http.server then closes it after this answer
                 self.end_headers()
-                self.close_connection = True
                 try:
                     for chunk in resp.stream(64 * 1024, decode_content=False):
                         if chunk:

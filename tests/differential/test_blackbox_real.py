@@ -30,10 +30,8 @@ def test_blackbox_machine_kills_and_pauses_real_schedulers(figures: dict) -> Non
     """Two kube-scheduler replicas with a short Lease (3 s, renew 2 s, retry 0.5 s) on their own cluster, the
     leader killed and paused by the machine, Bindings slowed and refused on the wire: every invariant,
     lease.only-leader-acts included, must hold."""
-    from conformance.blackbox import SHORT_LEASE
+    from conformance.blackbox import real_schedulers
     from conformance.kubecluster import cluster_module
-    from conformance.replicas import KubeReplicas
-    from conformance.wire import Wire
 
     kube = cluster_module()
     try:
@@ -41,14 +39,9 @@ def test_blackbox_machine_kills_and_pauses_real_schedulers(figures: dict) -> Non
     except kube.ClusterError as e:
         pytest.skip(f"real-cluster binaries missing: {e}")
     started = time.monotonic()
-    with kube.Cluster(2, binaries=binaries, **SHORT_LEASE) as cluster:
-        # the replicas reach the server through the wire, which slows and refuses Bindings when the machine says
-        wire = Wire(cluster.kubeconfig, cluster.workdir / "wire")
-        try:
-            machine = run_blackbox(str(cluster.kubeconfig), examples=3, steps=10, priorities=False,
-                                   reports_unschedulable=True, replicas=KubeReplicas(cluster, wire), wire=wire)
-        finally:
-            wire.close()
+    with real_schedulers(binaries) as (cluster, wire, replicas):
+        machine = run_blackbox(str(cluster.kubeconfig), examples=3, steps=10, priorities=False,
+                               reports_unschedulable=True, replicas=replicas, wire=wire)
     assert machine.stats.get("kills", 0) + machine.stats.get("pauses", 0) > 0, machine.stats
     figures["blackbox real kube-scheduler, replicas killed and paused"] = {
         **machine.stats, "examples": 3, "seconds": round(time.monotonic() - started, 1)}

@@ -228,6 +228,24 @@ def test_the_cycle_order_holds_one_scheduler_to_what_it_decided_before() -> None
     assert check_cycle_order(stacked, [5.05]).problems == []
 
 
+def test_a_replica_resumed_after_a_pause_is_judged_on_what_it_saw_before_it_stopped() -> None:
+    # one replica stopped at 1.0 and resumed at 4.9: until 7.0 it may act on its view from before 1.0
+    pauses = [(1.0, 4.9, 7.0)]
+    stacked = _burst("n1", "n1")
+    assert check_cycle_order(stacked, []).problems
+    assert check_cycle_order(stacked, [], pauses=pauses).problems == []
+    # a pause that ended long before the burst changes nothing
+    assert check_cycle_order(stacked, [], pauses=[(1.0, 1.5, 2.5)]).problems
+    # n2 filled at 3.5 (n1 is the best for a, at 5.0, from then on); a replica that stopped at 1.0 saw n2 empty
+    events = [seen(node("n1", 1, cpu="2"), "node", at=0.0), seen(node("n2", 2, cpu="2"), "node", at=0.0),
+              seen(pod("x", 3, cpu="1"), "pod", at=3.4), seen(pod("x", 4, cpu="1", node_name="n2"), "pod", "MODIFIED",
+                                                                at=3.5),
+              seen(pod("a", 5), "pod", at=5.0)]
+    to_n2 = seen(pod("a", 6, node_name="n2"), "pod", "MODIFIED", at=5.1)
+    assert check_best_score([*events, to_n2], to_n2).problems
+    assert check_best_score([*events, to_n2], to_n2, pauses=pauses).problems == []
+
+
 def test_fit_error_counts_a_pod_assumed_whose_bind_failed() -> None:
     # n1 takes one pod; x was assumed there, then deleted before its bind: a's report counted it
     full = "0/1 nodes are available: 1 Too many pods."
@@ -343,15 +361,16 @@ def test_a_failed_example_s_history_is_kept_and_judged_again_the_same(tmp_path: 
                                leases=[Record("s-0", 3, 1, renew_time="2026-12-05T00:00:01.000000Z")],
                                holder_changes=lambda: [4.0])
     wire = SimpleNamespace(records=lambda: [held, WireBind("other", "c", None, None, arrived=1.0)])
-    machine = SimpleNamespace(observer=observer, wire=wire, ns="ns", run_id="k1", stopped={"s-0": [(1.0, 2.0)]},
-                              wall_offset=100.0)
+    machine = SimpleNamespace(observer=observer, wire=wire, ns="ns", run_id="k1", stopped={"s-0": [(101.0, 102.0)]},
+                              wall_offset=100.0, _pauses=lambda: [(1.0, 2.0, 5.0)])
     found = violation_class("scheduler.best-score")("stacked")
     monkeypatch.delenv(HISTORY_ENV, raising=False)
     BlackBoxMachine._keep_history(machine, found)  # type: ignore[arg-type]
     assert list(tmp_path.iterdir()) == []  # nothing kept unless asked
     monkeypatch.setenv(HISTORY_ENV, str(tmp_path / "histories"))
     BlackBoxMachine._keep_history(machine, found)  # type: ignore[arg-type]
-    events, leases, wired, transitions = load_history(tmp_path / "histories" / "k1.json")
+    events, leases, wired, transitions, pauses = load_history(tmp_path / "histories" / "k1.json")
     assert events == stacked and leases == observer.leases and wired == [held] and transitions == [4.0]
+    assert pauses == [(1.0, 2.0, 5.0)]
     assert check_cycle_order(events, []).problems == check_cycle_order(stacked, []).problems != []
     assert check_cycle_order(events, [], wired).problems == check_cycle_order(stacked, [], [held]).problems
