@@ -1968,6 +1968,13 @@ def main(argv: list[str] | None = None) -> int:
             parser.error("--real runs the real kube-scheduler, which has no seeded faults")
         measure_real(runs=args.runs, examples=args.examples, steps=args.steps)
         return 0
+    from adapters.inprocess import known_faults
+
+    # a name the replicas refuse would only show as replicas exiting and being started again, run after run
+    known = sorted(f for f, _, _ in known_faults() if f.startswith(("scheduler.", "lease.")))
+    unknown = [f for f in args.faults if f not in known]
+    if unknown:
+        parser.error(f"unknown fault(s): {', '.join(unknown)}; the scheduler and lease faults: {', '.join(known)}")
     measure(args.faults or [""], runs=args.runs, examples=args.examples, steps=args.steps,
             processes=args.processes)
     return 0

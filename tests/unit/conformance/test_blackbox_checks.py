@@ -374,3 +374,14 @@ def test_a_failed_example_s_history_is_kept_and_judged_again_the_same(tmp_path: 
     assert pauses == [(1.0, 2.0, 5.0)]
     assert check_cycle_order(events, []).problems == check_cycle_order(stacked, []).problems != []
     assert check_cycle_order(events, [], wired).problems == check_cycle_order(stacked, [], [held]).problems
+
+
+def test_the_measurement_refuses_a_fault_name_the_replicas_do_not_know(capsys: Any) -> None:
+    import pytest
+
+    from conformance.blackbox import main
+
+    with pytest.raises(SystemExit) as stopped:
+        main(["no-forget", "--runs", "1"])
+    assert stopped.value.code == 2
+    assert "unknown fault(s): no-forget" in capsys.readouterr().err
