@@ -587,6 +587,7 @@ def _image_counts(events: list[Seen], lo: int, hi: int) -> dict[str, dict[str, t
     copied again). So the count may be any the API had from the node's last change before ``lo`` (less
     ``INFORMER_LAG``: the scheduler may have changed it, assuming a pod, before the API showed it) up to ``hi``."""
     images: dict[str, set[str]] = {}  # node -> its image names, as of the revision reached
+    ever: dict[str, set[str]] = {}  # node -> every image name it had up to hi (a node deleted meanwhile included)
     counts: dict[str, int] = {}
     timeline: dict[str, list[tuple[int, int]]] = {}  # image -> (revision, nodes having it from then on)
     touched: dict[str, float] = {}  # node -> when the last event that changed it before lo arrived
@@ -599,6 +600,7 @@ def _image_counts(events: list[Seen], lo: int, hi: int) -> dict[str, dict[str, t
             new = set() if e.type == "DELETED" else set(sched.node_images(e.obj))
             if e.type != "DELETED":
                 images[name] = new
+                ever.setdefault(name, set()).update(new)
             for image in old ^ new:
                 counts[image] = counts.get(image, 0) + (1 if image in new else -1)
                 timeline.setdefault(image, []).append((e.rv, counts[image]))
@@ -607,7 +609,7 @@ def _image_counts(events: list[Seen], lo: int, hi: int) -> dict[str, dict[str, t
         if name and e.rv <= lo:
             touched[name] = e.at
     out: dict[str, dict[str, tuple[int, int]]] = {}
-    for name, names in images.items():
+    for name, names in ever.items():
         since = _window_start(events, touched[name]) if name in touched else lo
         per: dict[str, tuple[int, int]] = {}
         for image in names:
