@@ -1642,6 +1642,7 @@ class BlackBoxMachine(RuleBasedStateMachine):
         if problems:
             raise violation("binding.at-most-once", "; ".join(problems))
         wire = [r for r in self.wire.records() if r.namespace == self.ns] if self.wire is not None else []
+        images, pauses = bool(self.snapshot_images), self._pauses()
         first_bound: dict[str, Seen] = {}
         reports: dict[tuple[str, str | None], Seen] = {}
         for e in events:
@@ -1673,7 +1674,7 @@ class BlackBoxMachine(RuleBasedStateMachine):
             type(self).stats["bindings"] = type(self).stats.get("bindings", 0) + 1
             for inv, problems in check_binding(events, bind):
                 raise violation(inv, "; ".join(problems))
-            verdict = check_best_score(events, bind, wire, bool(self.snapshot_images), self._pauses())
+            verdict = check_best_score(events, bind, wire, images, pauses)
             stats = type(self).stats
             if verdict.unjudged:
                 stats["scores_unjudged"] = stats.get("scores_unjudged", 0) + 1
@@ -1692,8 +1693,7 @@ class BlackBoxMachine(RuleBasedStateMachine):
                 if problems:
                     raise violation("lease.only-leader-acts", "; ".join(problems))
         if first_bound and self.observer is not None:
-            verdict = check_cycle_order(events, self.observer.holder_changes(), wire, bool(self.snapshot_images),
-                                        self._pauses())
+            verdict = check_cycle_order(events, self.observer.holder_changes(), wire, images, pauses)
             if verdict.unjudged:
                 type(self).stats["orders_unjudged"] = type(self).stats.get("orders_unjudged", 0) + 1
             type(self).stats["order_places"] = type(self).stats.get("order_places", 0) + verdict.views
@@ -1704,7 +1704,7 @@ class BlackBoxMachine(RuleBasedStateMachine):
                 continue
             self.checked.add((uid, report.rv))
             type(self).stats["unschedulable"] = type(self).stats.get("unschedulable", 0) + 1
-            problems = check_unschedulable(events, report, wire, self._pauses())
+            problems = check_unschedulable(events, report, wire, pauses)
             if problems:
                 raise violation("scheduler.fit-error", "; ".join(problems))
         self._check_lease(leases)

@@ -435,7 +435,6 @@ class Client:
                 # an answer without a resourceVersion: another delete removed the pod first and this one
                 # answers the state it last read (apiserver/pkg/registry/generic/registry/store.go: Delete,
                 # ignoreNotFound and lastExisting); the checker then asks only that the pod be gone
-                rv = (body.get("metadata") or {}).get("resourceVersion")
                 self.ops.append(Operation(self.index, start, end, {"op": "remove", "key": inp["key"]},
                                           {"code": 200, **({"rv": rv} if rv else {})}))
                 return
